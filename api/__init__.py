@@ -1,0 +1,1 @@
+"""The strawberry GraphQL API served over ASGI (FastAPI + uvicorn)."""

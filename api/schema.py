@@ -1,0 +1,44 @@
+"""The GraphQL schema with its guards as extensions: depth, tokens, aliases, masked errors."""
+
+from __future__ import annotations
+
+import strawberry
+from graphql import GraphQLError
+from graphql.validation import NoSchemaIntrospectionCustomRule
+from strawberry.extensions import (
+    AddValidationRules,
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
+
+from api.types import Query
+
+MAX_DEPTH = 12
+MAX_TOKENS = 2000
+MAX_ALIASES = 15
+
+
+class ClientError(GraphQLError):
+    """An error whose message is meant for the client (never masked)."""
+
+
+def _should_mask(error: GraphQLError) -> bool:
+    # Validation errors (depth, tokens, unknown fields) have no original error: they are the client's
+    # to read. Anything raised inside a resolver is masked unless it is a ClientError.
+    original = error.original_error
+    return original is not None and not isinstance(original, ClientError)
+
+
+def build_schema(*, production: bool) -> strawberry.Schema:
+    extensions: list[SchemaExtension | type[SchemaExtension]] = [
+        QueryDepthLimiter(max_depth=MAX_DEPTH),
+        MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        MaskErrors(should_mask_error=_should_mask, error_message="internal error; see the server log"),
+    ]
+    if production:
+        extensions.append(AddValidationRules([NoSchemaIntrospectionCustomRule]))
+    return strawberry.Schema(query=Query, extensions=extensions)

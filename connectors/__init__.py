@@ -1,0 +1,1 @@
+"""Edges to the outside world. Every way in ends in the Kafka topic ``events.raw``."""

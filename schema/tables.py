@@ -1,0 +1,42 @@
+"""SQLModel tables of the relational store (SQLite by default, PostgreSQL in production)."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+
+from sqlmodel import Field, SQLModel
+
+
+class Role(enum.StrEnum):
+    """What an API key may do. ``erp`` may only ingest; ``partner`` sees its own network."""
+
+    ADMIN = "admin"
+    ANALYST = "analyst"
+    ERP = "erp"
+    PARTNER = "partner"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ApiKeyBase(SQLModel):
+    name: str = Field(max_length=128, description="Who holds the key, e.g. 'wisco-sap-prod'")
+    role: Role
+    source: str | None = Field(
+        default=None, max_length=256, description="The event source an ERP key may send as"
+    )
+    enterprise_id: str | None = Field(default=None, max_length=128, description="A partner key's enterprise")
+
+
+class ApiKey(ApiKeyBase, table=True):
+    """An API key; only its SHA-256 digest is stored, the secret is shown once at creation."""
+
+    __tablename__ = "api_key"
+
+    id: int | None = Field(default=None, primary_key=True)
+    prefix: str = Field(index=True, unique=True, max_length=16, description="Public key id, e.g. 'sn_ab12cd34'")
+    digest: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=_now)
+    revoked_at: datetime | None = None

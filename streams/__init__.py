@@ -1,0 +1,1 @@
+"""The faust stream processor: topics, agents (validate, project) and the error policy."""

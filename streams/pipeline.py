@@ -1,0 +1,61 @@
+"""What the agents do with a batch: validate and route, or project into the graph.
+
+Kept apart from the faust app so it can be driven by tests and benchmarks without faust.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+from connectors.kafka import EventProducer, Record
+from graph.mutations import to_mutations
+from graph.writer import GraphWriter
+from streams.stages import Incoming, route, split_records
+
+log = logging.getLogger(__name__)
+
+
+class Pipeline:
+    """The validate and project stages over injected adapters.
+
+    Both are at-least-once: a method returns only after everything it produced was acknowledged by
+    Kafka or committed to Neo4j, and only then does the caller ack the input offsets.
+    """
+
+    def __init__(self, *, valid_out: EventProducer, dlq_out: EventProducer, writer: GraphWriter) -> None:
+        self.valid_out = valid_out
+        self.dlq_out = dlq_out
+        self.writer = writer
+
+    async def _send(self, producer: EventProducer, records: Sequence[Record]) -> None:
+        if records:
+            # confluent-kafka's flush blocks; run it off the event loop.
+            await asyncio.to_thread(producer.send_many, records)
+
+    async def validate(self, batch: Sequence[Incoming]) -> tuple[int, int]:
+        """Route valid events to ``events.valid`` and the rest to ``events.dlq``; return the counts."""
+        routed = route(batch)
+        valid, dead = split_records(routed, stage="validate")
+        for _, err in routed.rejected:
+            log.warning("rejected %s", err.describe())
+        await asyncio.gather(self._send(self.valid_out, valid), self._send(self.dlq_out, dead))
+        return len(valid), len(dead)
+
+    async def project(self, batch: Sequence[Incoming]) -> int:
+        """Write a batch of valid events to the graph in one transaction; return events applied.
+
+        An event that no longer passes its contract here (the catalog changed since it was validated)
+        is dead-lettered, not dropped.
+        """
+        routed = route(batch)
+        if routed.rejected:
+            _, dead = split_records(routed, stage="project")
+            await self._send(self.dlq_out, dead)
+        await self.writer.write(to_mutations(ev for _, ev in routed.valid))
+        return len(routed.valid)
+
+    def close(self) -> None:
+        self.valid_out.close()
+        self.dlq_out.close()

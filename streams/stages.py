@@ -1,0 +1,74 @@
+"""The pure steps of the pipeline: validate a batch, and route its results. No I/O here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from connectors.kafka import Record
+from schema.envelope import ValidEvent
+from schema.errors import EventRejected
+from schema.validate import decode_event
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """A consumed Kafka message, as much of it as the stages need."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+
+
+@dataclass
+class Routed:
+    valid: list[tuple[Incoming, ValidEvent]] = field(default_factory=list)
+    rejected: list[tuple[Incoming, EventRejected]] = field(default_factory=list)
+
+
+def route(messages: Iterable[Incoming]) -> Routed:
+    """Validate each message; never raises for bad input (it is routed to ``rejected``)."""
+    out = Routed()
+    for msg in messages:
+        try:
+            out.valid.append((msg, decode_event(msg.value)))
+        except EventRejected as e:
+            out.rejected.append((msg, e))
+    return out
+
+
+def dlq_record(msg: Incoming, err: EventRejected, *, stage: str) -> Record:
+    """The dead-letter record: original key and bytes, headers say where it came from and why.
+
+    Header names follow Kafka Connect's DLQ (``__connect.errors.*``) so existing tooling reads them.
+    """
+    headers: list[tuple[str, bytes]] = [
+        ("__connect.errors.topic", msg.topic.encode()),
+        ("__connect.errors.partition", str(msg.partition).encode()),
+        ("__connect.errors.offset", str(msg.offset).encode()),
+        ("__connect.errors.exception.class.name", f"supplynet.{err.error_class}".encode()),
+        ("__connect.errors.exception.message", err.describe().encode()),
+        ("supplynet.stage", stage.encode()),
+        ("supplynet.reason", err.reason.encode()),
+    ]
+    if err.field:
+        headers.append(("supplynet.field", err.field.encode()))
+    if err.event_id:
+        headers.append(("supplynet.event.id", err.event_id.encode()))
+    if err.event_type:
+        headers.append(("supplynet.event.type", err.event_type.encode()))
+    return Record(key=msg.key, value=msg.value, headers=headers)
+
+
+def valid_record(msg: Incoming, ev: ValidEvent) -> Record:
+    """Forward the sender's exact bytes, keyed by subject so one enterprise stays in one partition."""
+    return Record(key=ev.subject.encode(), value=msg.value, headers=[("supplynet.event.type", ev.type.encode())])
+
+
+def split_records(routed: Routed, *, stage: str) -> tuple[Sequence[Record], Sequence[Record]]:
+    return (
+        [valid_record(m, ev) for m, ev in routed.valid],
+        [dlq_record(m, e, stage=stage) for m, e in routed.rejected],
+    )

@@ -1,0 +1,3 @@
+from supplynet.cli import main
+
+main()

@@ -1,0 +1,109 @@
+"""The composition root: the only place that builds concrete adapters from ``Settings``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import neo4j
+from sqlalchemy import Engine
+from sqlmodel import SQLModel, create_engine
+
+from connectors.kafka import EventProducer, TopicSpec
+from graph.writer import GraphWriter
+from streams import topics
+from streams.pipeline import Pipeline
+from supplynet.settings import Settings
+from supplynet.stack.spec import StackPaths
+
+
+def neo4j_auth(settings: Settings) -> tuple[str, tuple[str, str]]:
+    """The Bolt URI and credentials: configured ones, or the local stack's generated password."""
+    s = settings.neo4j
+    if s.uri:
+        assert s.password is not None  # enforced by Settings
+        return s.uri, (s.user, s.password.get_secret_value())
+    from supplynet.stack import neo4j as local
+
+    paths = StackPaths(cache=settings.cache_dir, state=settings.state_dir)
+    return f"bolt://127.0.0.1:{s.local_bolt_port}", ("neo4j", local.password(paths))
+
+
+def async_driver(settings: Settings) -> neo4j.AsyncDriver:
+    uri, auth = neo4j_auth(settings)
+    return neo4j.AsyncGraphDatabase.driver(uri, auth=auth, max_connection_pool_size=50)
+
+
+def producer(settings: Settings, topic: str) -> EventProducer:
+    return EventProducer(settings.kafka.librdkafka(), topic)
+
+
+def topic_specs(settings: Settings) -> list[TopicSpec]:
+    k = settings.kafka
+    rf = k.replication_factor
+    return [
+        TopicSpec(topics.RAW, k.partitions, rf),
+        TopicSpec(topics.VALID, k.partitions, rf),
+        # The DLQ is an audit trail ERP integrators replay from: keep it for 30 days.
+        TopicSpec(topics.DLQ, k.dlq_partitions, rf, {"retention.ms": str(30 * 24 * 3600 * 1000)}),
+        TopicSpec(topics.ALERTS, k.alerts_partitions, rf),
+    ]
+
+
+def sql_engine(settings: Settings) -> Engine:
+    url = settings.database_url()
+    if url.startswith("sqlite:///"):
+        settings.state_dir.mkdir(parents=True, exist_ok=True)
+    return create_engine(url)
+
+
+def create_sql_tables(engine: Engine) -> None:
+    import schema.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+
+    SQLModel.metadata.create_all(engine)
+
+
+def pipeline(settings: Settings) -> Pipeline:
+    return Pipeline(
+        valid_out=producer(settings, topics.VALID),
+        dlq_out=producer(settings, topics.DLQ),
+        writer=GraphWriter(async_driver(settings), database=settings.neo4j.database),
+    )
+
+
+def faust_credentials(settings: Settings) -> Any:
+    """aiokafka credentials for faust matching the librdkafka settings (None for PLAINTEXT)."""
+    k = settings.kafka
+    if k.security_protocol == "PLAINTEXT":
+        return None
+    import ssl
+
+    import faust
+
+    ctx = ssl.create_default_context(cafile=str(k.ssl_cafile) if k.ssl_cafile else None)
+    if k.sasl_mechanism is None:
+        return faust.SSLCredentials(ctx)
+    password = k.sasl_password.get_secret_value() if k.sasl_password else ""
+    if k.sasl_mechanism == "PLAIN":
+        return faust.SASLCredentials(
+            username=k.sasl_username, password=password, ssl_context=ctx if "SSL" in k.security_protocol else None
+        )
+    return faust.SASLCredentials(
+        username=k.sasl_username,
+        password=password,
+        mechanism=k.sasl_mechanism,
+        ssl_context=ctx if "SSL" in k.security_protocol else None,
+    )
+
+
+def worker_app(settings: Settings) -> Any:
+    from streams.app import create_app
+
+    return create_app(
+        app_id=settings.stream.app_id,
+        brokers=settings.kafka.servers(),
+        broker_credentials=faust_credentials(settings),
+        batch_size=settings.stream.batch_size,
+        batch_seconds=settings.stream.batch_seconds,
+        web_port=settings.stream.web_port,
+        pipeline_factory=lambda: pipeline(settings),
+    )

@@ -1,0 +1,333 @@
+"""The ``supplynet`` command: stack, init, worker, serve, demo, keys."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Annotated
+
+import msgspec
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from supplynet.settings import Settings
+from supplynet.stack.manager import StackError, StackManager
+
+app = typer.Typer(help="supplynet: ERP events -> Kafka -> faust -> Neo4j -> GraphQL", no_args_is_help=True)
+stack_app = typer.Typer(help="The local stack: Kafka, Neo4j, Pulsar from Maven Central jars.")
+keys_app = typer.Typer(help="API keys of the GraphQL and ingest API.")
+app.add_typer(stack_app, name="stack")
+app.add_typer(keys_app, name="keys")
+
+console = Console()
+err = Console(stderr=True)
+
+Servers = Annotated[list[str] | None, typer.Argument(help="kafka, neo4j, pulsar (default: all)")]
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except Exception as e:  # pydantic's message names the setting
+        err.print(f"[red]error:[/red] invalid settings: {e}")
+        raise typer.Exit(2) from None
+
+
+def _fail(msg: str) -> typer.Exit:
+    err.print(f"[red]error:[/red] {msg}")
+    return typer.Exit(1)
+
+
+# -- stack ---------------------------------------------------------------------------------------
+
+
+@stack_app.command("up")
+def stack_up(servers: Servers = None) -> None:
+    """Start the local servers (idempotent) and wait until each answers."""
+    started = time.monotonic()
+    try:
+        StackManager(_settings(), echo=console.print).up(servers)
+    except StackError as e:
+        raise _fail(str(e)) from None
+    console.print(f"stack up in {time.monotonic() - started:.1f}s")
+
+
+@stack_app.command("down")
+def stack_down(servers: Servers = None) -> None:
+    """Stop the local servers this stack started."""
+    try:
+        StackManager(_settings(), echo=console.print).down(servers)
+    except StackError as e:
+        raise _fail(str(e)) from None
+
+
+@stack_app.command("status")
+def stack_status(servers: Servers = None) -> None:
+    """Each server, where it is, its pid and memory, and whether it answers. Exit 1 if any does not."""
+    try:
+        rows = StackManager(_settings(), echo=console.print).status(servers)
+    except StackError as e:
+        raise _fail(str(e)) from None
+    table = Table("server", "mode", "address", "pid", "RSS", "answers", "log")
+    for r in rows:
+        table.add_row(
+            r.name,
+            "local" if r.managed else "external",
+            r.address,
+            str(r.pid) if r.pid else "-",
+            f"{r.rss_mb:.0f} MiB" if r.rss_mb else "-",
+            "[green]yes[/green]" if r.answers else "[red]no[/red]",
+            str(r.log) if r.log else "-",
+        )
+    console.print(table)
+    if not all(r.answers for r in rows):
+        raise typer.Exit(1)
+
+
+@stack_app.command("logs")
+def stack_logs(
+    server: Annotated[str, typer.Argument(help="kafka, neo4j or pulsar")],
+    lines: Annotated[int, typer.Option("-n", help="How many last lines")] = 50,
+    follow: Annotated[bool, typer.Option("-f", help="Keep printing new lines")] = False,
+) -> None:
+    """Print the last lines of a server's log."""
+    try:
+        path = StackManager(_settings()).log_path(server)
+    except StackError as e:
+        raise _fail(str(e)) from None
+    if not path.exists():
+        raise _fail(f"no log yet at {path} (has `supplynet stack up {server}` run?)")
+    cmd = ["tail", "-n", str(lines), *(["-F"] if follow else []), str(path)]
+    raise typer.Exit(subprocess.call(cmd))
+
+
+# -- init ----------------------------------------------------------------------------------------
+
+
+def run_init(settings: Settings) -> list[tuple[str, str]]:
+    """Create topics, graph constraints and SQL tables. Idempotent. Returns (what, result) rows."""
+    from connectors.kafka import ensure_topics
+    from graph.migrations import migrate
+    from supplynet import bootstrap
+
+    rows: list[tuple[str, str]] = []
+    specs = bootstrap.topic_specs(settings)
+    created = ensure_topics(settings.kafka.librdkafka(), specs)
+    for t in specs:
+        rows.append((f"kafka topic {t.name}", f"{'created' if t.name in created else 'exists'} "
+                     f"({t.partitions} partitions)"))
+
+    async def _graph() -> int:
+        driver = bootstrap.async_driver(settings)
+        try:
+            return await migrate(driver, database=settings.neo4j.database)
+        finally:
+            await driver.close()
+
+    n = asyncio.run(_graph())
+    rows.append(("neo4j constraints and indexes", f"{n} ensured"))
+    engine = bootstrap.sql_engine(settings)
+    bootstrap.create_sql_tables(engine)
+    rows.append(("sql tables", f"ensured at {engine.url.render_as_string(hide_password=True)}"))
+    return rows
+
+
+@app.command("init")
+def init() -> None:
+    """Create the Kafka topics, the Neo4j constraints/indexes and the SQL tables (idempotent)."""
+    table = Table("what", "result")
+    for what, result in run_init(_settings()):
+        table.add_row(what, result)
+    console.print(table)
+
+
+# -- worker / serve ------------------------------------------------------------------------------
+
+
+@app.command("worker")
+def worker(loglevel: Annotated[str, typer.Option(help="debug, info, warning")] = "info") -> None:
+    """Run the stream processor (validate events.raw, project events.valid into Neo4j)."""
+    from faust.worker import Worker
+
+    from supplynet.bootstrap import worker_app
+
+    settings = _settings()
+    faust_app = worker_app(settings)
+    Worker(faust_app, loglevel=loglevel, web_port=settings.stream.web_port, web_host="127.0.0.1").execute_from_commandline()
+
+
+def build_api(settings: Settings):  # type: ignore[no-untyped-def]
+    from api.app import create_app
+    from supplynet import bootstrap
+
+    graphiql = settings.api.graphiql if settings.api.graphiql is not None else settings.is_development
+    return create_app(
+        driver_factory=lambda: bootstrap.async_driver(settings),
+        engine=bootstrap.sql_engine(settings),
+        database=settings.neo4j.database,
+        graphiql=graphiql,
+        production=not settings.is_development,
+        max_body_bytes=settings.api.max_body_bytes,
+    )
+
+
+@app.command("serve")
+def serve() -> None:
+    """Serve the GraphQL API (GraphiQL at /graphql in development)."""
+    import uvicorn
+
+    settings = _settings()
+    console.print(f"GraphQL at http://{settings.api.host}:{settings.api.port}/graphql")
+    uvicorn.run(
+        "supplynet.asgi:app",
+        host=settings.api.host,
+        port=settings.api.port,
+        workers=settings.api.workers,
+        log_level="info",
+        loop="uvloop",
+    )
+
+
+# -- keys ----------------------------------------------------------------------------------------
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="Who holds the key")],
+    role: Annotated[str, typer.Option(help="admin, analyst, erp or partner")],
+    source: Annotated[str | None, typer.Option(help="erp keys: the event source they may send as")] = None,
+    enterprise: Annotated[str | None, typer.Option(help="partner keys: their enterprise id")] = None,
+) -> None:
+    """Create an API key and print its secret once."""
+    from api.keys import create_key
+    from schema.tables import Role
+    from supplynet import bootstrap
+
+    settings = _settings()
+    engine = bootstrap.sql_engine(settings)
+    bootstrap.create_sql_tables(engine)
+    try:
+        row, token = create_key(engine, name=name, role=Role(role), source=source, enterprise_id=enterprise)
+    except ValueError as e:
+        raise _fail(str(e)) from None
+    err.print(f"created key {row.prefix} ({row.role}) for {row.name}; the secret is shown only now:")
+    print(token)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    from api.keys import list_keys
+    from supplynet import bootstrap
+
+    engine = bootstrap.sql_engine(_settings())
+    bootstrap.create_sql_tables(engine)
+    table = Table("prefix", "name", "role", "source", "enterprise", "created", "revoked")
+    for k in list_keys(engine):
+        table.add_row(k.prefix, k.name, k.role, k.source or "-", k.enterprise_id or "-",
+                      f"{k.created_at:%F %T}", f"{k.revoked_at:%F %T}" if k.revoked_at else "-")
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(prefix: str) -> None:
+    from api.keys import revoke_key
+    from supplynet import bootstrap
+
+    if not revoke_key(bootstrap.sql_engine(_settings()), prefix=prefix):
+        raise _fail(f"no live key with prefix {prefix!r}")
+    console.print(f"revoked {prefix}")
+
+
+# -- demo ----------------------------------------------------------------------------------------
+
+
+@app.command("demo")
+def demo(
+    serve_api: Annotated[bool, typer.Option("--serve/--no-serve", help="Keep serving GraphQL after the demo")] = True,
+) -> None:
+    """Stack up, init, push sample events, run the worker, serve GraphQL and print a sample query."""
+    from api.keys import create_key
+    from connectors.kafka import Record
+    from schema.tables import Role
+    from streams import topics
+    from supplynet import bootstrap
+    from supplynet.samples import SAMPLE_QUERY, sample_events
+
+    settings = _settings()
+    console.rule("1/5 stack up")
+    try:
+        StackManager(settings, echo=console.print).up(["kafka", "neo4j"])
+    except StackError as e:
+        raise _fail(str(e)) from None
+    console.rule("2/5 init")
+    init()
+    console.rule("3/5 push sample events to events.raw")
+    events = sample_events()
+    bad = {"specversion": "1.0", "id": "demo-bad-1", "source": "demo-erp", "type": "supply.agreed",
+           "time": "2026-01-01T00:00:00Z", "subject": "dongfeng",
+           "data": {"supplier_id": "wisco", "buyer_id": "dongfeng", "sku": "HRC-Q235", "share": 1.7,
+                    "lead_time_days": 21}}
+    producer = bootstrap.producer(settings, topics.RAW)
+    records = [Record(key=e["subject"].encode(), value=msgspec.json.encode(e)) for e in [*events, bad]]
+    delivered = producer.send_many(records)
+    producer.close()
+    console.print(f"{len(delivered)} events acknowledged by Kafka (1 of them deliberately invalid: share 1.7)")
+
+    console.rule("4/5 worker")
+    worker_log = settings.state_dir / "logs" / "worker.log"
+    worker_log.parent.mkdir(parents=True, exist_ok=True)
+    with worker_log.open("ab") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "supplynet", "worker"], stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    console.print(f"worker pid {proc.pid}, log {worker_log}")
+    try:
+        _await_graph(settings, expected_links=len(events) - 6, timeout_s=90)
+        console.rule("5/5 GraphQL")
+        engine = bootstrap.sql_engine(settings)
+        _, token = create_key(engine, name="demo", role=Role.ANALYST)
+        url = f"http://{settings.api.host}:{settings.api.port}/graphql"
+        body = msgspec.json.encode({"query": SAMPLE_QUERY}).decode()
+        console.print("A sample query (API key for this demo created just now):")
+        print(f"\ncurl -s {url} -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\\n"
+              f"  -d '{body}'\n")
+        console.print(f"GraphiQL: open {url} and set the header Authorization: Bearer {token}")
+        console.print("The invalid event is in events.dlq with its reason (supplynet.reason header).")
+        if serve_api:
+            serve()
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(30)
+
+
+def _await_graph(settings: Settings, *, expected_links: int, timeout_s: float) -> None:
+    from supplynet import bootstrap
+
+    async def count() -> int:
+        driver = bootstrap.async_driver(settings)
+        try:
+            rec, _, _ = await driver.execute_query("MATCH ()-[s:SUPPLIES]->() RETURN count(s) AS n")
+            return int(rec[0]["n"])
+        finally:
+            await driver.close()
+
+    deadline = time.monotonic() + timeout_s
+    with console.status("waiting for the worker to project the events into Neo4j"):
+        while time.monotonic() < deadline:
+            n = asyncio.run(count())
+            if n >= expected_links:
+                console.print(f"graph has {n} supply links")
+                return
+            time.sleep(1)
+    raise _fail(f"the graph did not reach {expected_links} supply links in {timeout_s:.0f}s; "
+                f"see {settings.state_dir / 'logs' / 'worker.log'}")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING)
+    app()

@@ -1,0 +1,132 @@
+"""One settings object, read from ``SUPPLYNET_*`` environment variables (nested with ``__``).
+
+A server whose address is left empty is the local stack's own (started by ``supplynet stack up``);
+set an address to use an existing server instead, and ``stack up`` starts nothing for it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _xdg(var: str, default: str) -> Path:
+    return Path(os.environ.get(var) or Path.home() / default)
+
+
+class KafkaSettings(BaseModel):
+    bootstrap: str | None = Field(None, description="host:port[,host:port]; empty = the local stack's broker")
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: Path | None = None
+    local_port: int = 9092
+    local_controller_port: int = 9093
+    heap_mb: int = 1024
+    partitions: int = Field(6, ge=1, description="Partitions of events.raw / events.valid")
+    dlq_partitions: int = Field(1, ge=1)
+    alerts_partitions: int = Field(1, ge=1)
+    replication_factor: int = Field(1, ge=1)
+
+    @property
+    def managed(self) -> bool:
+        return not self.bootstrap
+
+    def servers(self) -> str:
+        return self.bootstrap or f"127.0.0.1:{self.local_port}"
+
+    def librdkafka(self) -> dict[str, str]:
+        """confluent-kafka (librdkafka) connection settings."""
+        conf = {"bootstrap.servers": self.servers(), "security.protocol": self.security_protocol}
+        if self.sasl_mechanism:
+            conf["sasl.mechanism"] = self.sasl_mechanism
+            conf["sasl.username"] = self.sasl_username or ""
+            conf["sasl.password"] = self.sasl_password.get_secret_value() if self.sasl_password else ""
+        if self.ssl_cafile:
+            conf["ssl.ca.location"] = str(self.ssl_cafile)
+        return conf
+
+
+class Neo4jSettings(BaseModel):
+    uri: str | None = Field(None, description="bolt://, neo4j:// or neo4j+s:// URI; empty = the local stack's")
+    user: str = "neo4j"
+    password: SecretStr | None = Field(None, description="Required with uri; the local stack generates its own")
+    database: str = "neo4j"
+    local_bolt_port: int = 7687
+    local_http_port: int = 7474
+    heap_mb: int = 1024
+    pagecache_mb: int = 1024
+
+    @property
+    def managed(self) -> bool:
+        return not self.uri
+
+
+class PulsarSettings(BaseModel):
+    url: str | None = Field(None, description="pulsar:// or pulsar+ssl:// URL; empty = the local stack's")
+    admin_url: str | None = None
+    token: SecretStr | None = None
+    local_broker_port: int = 6650
+    local_web_port: int = 8080
+    heap_mb: int = 1024
+
+    @property
+    def managed(self) -> bool:
+        return not self.url
+
+    def service_url(self) -> str:
+        return self.url or f"pulsar://127.0.0.1:{self.local_broker_port}"
+
+
+class StreamSettings(BaseModel):
+    app_id: str = Field("supplynet", description="faust app id = the Kafka consumer group of the workers")
+    batch_size: int = Field(1000, ge=1, description="Most events the projector writes in one transaction")
+    batch_seconds: float = Field(0.5, gt=0, description="Longest a partial batch waits before it is written")
+    web_port: int = Field(6066, description="The faust worker's own web port (health, stats)")
+
+
+class ApiSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    graphiql: bool | None = Field(None, description="Default: on in development, off in production")
+    max_body_bytes: int = 1_048_576
+
+
+class Settings(BaseSettings):
+    """Everything supplynet reads from its environment; see ``docs/configuration.md``."""
+
+    model_config = SettingsConfigDict(env_prefix="SUPPLYNET_", env_nested_delimiter="__", extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+    state_dir: Path = Field(default_factory=lambda: _xdg("SUPPLYNET_STATE_DIR", ".local/state/supplynet"))
+    cache_dir: Path = Field(default_factory=lambda: _xdg("SUPPLYNET_CACHE_DIR", ".cache/supplynet"))
+    sql_url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite file in the state dir")
+    kafka: KafkaSettings = KafkaSettings()
+    neo4j: Neo4jSettings = Neo4jSettings()
+    pulsar: PulsarSettings = PulsarSettings()
+    stream: StreamSettings = StreamSettings()
+    api: ApiSettings = ApiSettings()
+
+    @model_validator(mode="after")
+    def _refuse_unsafe(self) -> Settings:
+        if self.neo4j.uri and self.neo4j.password is None:
+            raise ValueError("SUPPLYNET_NEO4J__PASSWORD is required when SUPPLYNET_NEO4J__URI is set")
+        if self.environment == "production":
+            if self.api.graphiql:
+                raise ValueError("GraphiQL must stay off in production")
+            if not self.sql_url or self.sql_url.startswith("sqlite"):
+                raise ValueError("production needs SUPPLYNET_SQL_URL pointing at PostgreSQL")
+        return self
+
+    @property
+    def is_development(self) -> bool:
+        return self.environment == "development"
+
+    def database_url(self) -> str:
+        return self.sql_url or f"sqlite:///{self.state_dir / 'supplynet.db'}"

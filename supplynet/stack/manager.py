@@ -1,0 +1,319 @@
+"""Start, stop and probe the local stack's servers. Idempotent: ``up`` twice is fine.
+
+Jars are resolved once by Maven into the cache dir; each server's data, config, log and pid file live in
+the state dir. A server whose address is configured (an existing cluster) is never started here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from supplynet.settings import Settings
+from supplynet.stack.spec import ServerSpec, StackPaths
+
+SERVERS = ("kafka", "neo4j", "pulsar")
+
+
+class StackError(RuntimeError):
+    """A server could not be resolved, started, or stopped; the message names the cause and log."""
+
+
+@dataclass(frozen=True)
+class ServerStatus:
+    name: str
+    managed: bool
+    address: str
+    pid: int | None
+    answers: bool
+    rss_mb: float | None
+    log: Path | None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie (our own exited child not yet reaped) is not alive for our purposes.
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+def _rss_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def _port_taken(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def _tail(path: Path, lines: int = 5) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+class StackManager:
+    """Operates the servers of the local stack for one ``Settings``."""
+
+    def __init__(self, settings: Settings, *, echo: Callable[[str], None] = print) -> None:
+        self.settings = settings
+        self.paths = StackPaths(cache=settings.cache_dir, state=settings.state_dir)
+        self.echo = echo
+
+    # -- what the stack is -------------------------------------------------------------------
+
+    def managed(self, name: str) -> bool:
+        return bool(getattr(self.settings, name).managed)
+
+    def address(self, name: str) -> str:
+        s = self.settings
+        if name == "kafka":
+            return s.kafka.servers()
+        if name == "neo4j":
+            return s.neo4j.uri or f"bolt://127.0.0.1:{s.neo4j.local_bolt_port}"
+        return s.pulsar.service_url()
+
+    def spec(self, name: str) -> ServerSpec:
+        s = self.settings
+        if name == "kafka":
+            from supplynet.stack import kafka
+
+            return kafka.spec(
+                self.paths,
+                port=s.kafka.local_port,
+                controller_port=s.kafka.local_controller_port,
+                heap_mb=s.kafka.heap_mb,
+                partitions=s.kafka.partitions,
+            )
+        if name == "neo4j":
+            from supplynet.stack import neo4j
+
+            return neo4j.spec(
+                self.paths,
+                bolt_port=s.neo4j.local_bolt_port,
+                http_port=s.neo4j.local_http_port,
+                heap_mb=s.neo4j.heap_mb,
+                pagecache_mb=s.neo4j.pagecache_mb,
+            )
+        if name == "pulsar":
+            from supplynet.stack import pulsar
+
+            return pulsar.spec(
+                self.paths,
+                broker_port=s.pulsar.local_broker_port,
+                web_port=s.pulsar.local_web_port,
+                heap_mb=s.pulsar.heap_mb,
+            )
+        raise StackError(f"unknown server {name!r}; the stack has {', '.join(SERVERS)}")
+
+    def _select(self, names: Iterable[str] | None) -> list[str]:
+        chosen = list(names) if names else list(SERVERS)
+        for n in chosen:
+            if n not in SERVERS:
+                raise StackError(f"unknown server {n!r}; the stack has {', '.join(SERVERS)}")
+        return chosen
+
+    # -- tools -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _tool(name: str) -> str:
+        if name == "java" and os.environ.get("JAVA_HOME"):
+            candidate = Path(os.environ["JAVA_HOME"]) / "bin" / "java"
+            if candidate.exists():
+                return str(candidate)
+        found = shutil.which(name)
+        if not found:
+            hint = "install a JDK 17 (apt-get install openjdk-17-jre-headless)" if name == "java" else (
+                "install Maven 3.8+ (apt-get install maven)"
+            )
+            raise StackError(f"`{name}` is not on PATH: {hint}")
+        return found
+
+    def classpath(self, spec: ServerSpec) -> str:
+        """Resolve the server's jars with Maven once; re-resolve only when its pom changes."""
+        cp_file = self.paths.classpath_file(spec.name)
+        digest_file = cp_file.with_suffix(".sha256")
+        digest = hashlib.sha256(spec.pom.read_bytes()).hexdigest()
+        if cp_file.exists() and digest_file.exists() and digest_file.read_text() == digest:
+            return cp_file.read_text().strip()
+        cp_file.parent.mkdir(parents=True, exist_ok=True)
+        log = self.paths.state / "logs" / f"{spec.name}-resolve.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        self.echo(f"resolving {spec.name} jars from Maven Central (first time only; log: {log})")
+        cmd = [
+            self._tool("mvn"),
+            "-B",
+            "-q",
+            "-f",
+            str(spec.pom),
+            "dependency:build-classpath",
+            f"-Dmdep.outputFile={cp_file}",
+            f"-Dmaven.repo.local={self.paths.m2}",
+        ]
+        with log.open("w") as out:
+            rc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, check=False).returncode
+        if rc != 0 or not cp_file.exists():
+            raise StackError(f"{spec.name}: Maven could not resolve {spec.pom} (exit {rc}); see {log}")
+        digest_file.write_text(digest)
+        return cp_file.read_text().strip()
+
+    def _read_pid(self, name: str) -> int | None:
+        pid_file = self.paths.pid(name)
+        try:
+            pid = int(pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        if _alive(pid):
+            return pid
+        pid_file.unlink(missing_ok=True)  # stale: the process is gone
+        return None
+
+    # -- commands ----------------------------------------------------------------------------
+
+    def up(self, names: Iterable[str] | None = None) -> None:
+        """Start every selected local server not yet running and wait until each answers."""
+        todo: list[tuple[ServerSpec, subprocess.Popen[bytes] | None]] = []
+        for name in self._select(names):
+            if not self.managed(name):
+                self.echo(f"{name}: using configured server {self.address(name)} (not started here)")
+                continue
+            spec = self.spec(name)
+            pid = self._read_pid(name)
+            if pid is not None:
+                self.echo(f"{name}: already running (pid {pid})")
+                todo.append((spec, None))
+                continue
+            todo.append((spec, self._start(spec)))
+        with ThreadPoolExecutor(max_workers=max(1, len(todo))) as pool:
+            errors = [e for e in pool.map(lambda t: self._await_ready(*t), todo) if e]
+        if errors:
+            raise StackError("; ".join(errors))
+
+    def _start(self, spec: ServerSpec) -> subprocess.Popen[bytes]:
+        java = str(spec.java_home / "bin" / "java") if spec.java_home else self._tool("java")
+        self._tool("mvn")
+        for port in spec.ports:
+            if _port_taken(port):
+                raise StackError(
+                    f"{spec.name}: port {port} on 127.0.0.1 is already taken by another process "
+                    f"(find it with `ss -ltnp 'sport = :{port}'`, or set another port in settings)"
+                )
+        cp = self.classpath(spec)
+        for d in (self.paths.data(spec.name), self.paths.conf(spec.name), self.paths.pid(spec.name).parent):
+            d.mkdir(parents=True, exist_ok=True)
+        spec.prepare()
+        log = self.paths.log(spec.name)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        cmd = [java, *spec.jvm_opts, "-cp", cp, spec.main_class, *spec.args]
+        with log.open("ab") as out:
+            out.write(f"\n==== supplynet stack up {spec.name} at {time.strftime('%F %T')} ====\n".encode())
+            out.flush()
+            proc = subprocess.Popen(
+                cmd,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=self.paths.data(spec.name),
+                env={**os.environ, **spec.env},
+                start_new_session=True,  # its own process group: `down` stops it and its children
+            )
+        self.paths.pid(spec.name).write_text(str(proc.pid))
+        self.echo(f"{spec.name}: starting (pid {proc.pid}, log {log})")
+        return proc
+
+    def _await_ready(self, spec: ServerSpec, proc: subprocess.Popen[bytes] | None) -> str | None:
+        log = self.paths.log(spec.name)
+        started = time.monotonic()
+        deadline = started + spec.ready_timeout_s
+        while time.monotonic() < deadline:
+            if spec.ready():
+                self.echo(f"{spec.name}: ready in {time.monotonic() - started:.1f}s")
+                return None
+            if proc is not None and proc.poll() is not None:
+                self.paths.pid(spec.name).unlink(missing_ok=True)
+                return f"{spec.name} exited with code {proc.returncode} before it was ready; see {log}"
+            time.sleep(0.5)
+        return f"{spec.name} did not answer within {spec.ready_timeout_s:.0f}s; see {log}"
+
+    def down(self, names: Iterable[str] | None = None, *, timeout_s: float = 45.0) -> None:
+        """Stop the selected local servers: SIGTERM to the process group, SIGKILL after ``timeout_s``."""
+        for name in reversed(self._select(names)):
+            pid = self._read_pid(name)
+            if pid is None:
+                self.echo(f"{name}: not running")
+                continue
+            try:
+                os.killpg(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            deadline = time.monotonic() + timeout_s
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            if _alive(pid):
+                self.echo(f"{name}: did not stop within {timeout_s:.0f}s, killing")
+                try:
+                    os.killpg(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            self.paths.pid(name).unlink(missing_ok=True)
+            self.echo(f"{name}: stopped")
+
+    def status(self, names: Iterable[str] | None = None) -> list[ServerStatus]:
+        rows = []
+        for name in self._select(names):
+            managed = self.managed(name)
+            spec = self.spec(name) if managed else None
+            pid = self._read_pid(name) if managed else None
+            answers = self._probe(name, spec)
+            rows.append(
+                ServerStatus(
+                    name=name,
+                    managed=managed,
+                    address=self.address(name),
+                    pid=pid,
+                    answers=answers,
+                    rss_mb=_rss_mb(pid) if pid else None,
+                    log=self.paths.log(name) if managed else None,
+                )
+            )
+        return rows
+
+    def _probe(self, name: str, spec: ServerSpec | None) -> bool:
+        if spec is not None:
+            return spec.ready()
+        from supplynet import probes
+
+        return probes.answers(name, self.settings)
+
+    def log_path(self, name: str) -> Path:
+        self._select([name])
+        return self.paths.log(name)

@@ -1,0 +1,64 @@
+"""What a server of the local stack is: how to resolve, prepare, start and probe it.
+
+Each server module in this package (``kafka``, ``neo4j``, ``pulsar``) exposes one function
+``spec(paths: StackPaths, cfg: <its config>) -> ServerSpec``; the manager (``manager.py``) is the only
+code that starts or stops processes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+MAVEN_DIR = REPO_ROOT / "infra" / "maven"
+
+
+@dataclass(frozen=True)
+class StackPaths:
+    """Where jars are cached (``cache``) and where data, logs and pid files live (``state``)."""
+
+    cache: Path
+    state: Path
+
+    def data(self, server: str) -> Path:
+        return self.state / "data" / server
+
+    def conf(self, server: str) -> Path:
+        return self.state / "conf" / server
+
+    def log(self, server: str) -> Path:
+        return self.state / "logs" / f"{server}.log"
+
+    def pid(self, server: str) -> Path:
+        return self.state / "run" / f"{server}.pid"
+
+    @property
+    def m2(self) -> Path:
+        """Maven local repository: resolved once, shared by every server, outside the repo."""
+        return self.cache / "m2"
+
+    def classpath_file(self, server: str) -> Path:
+        return self.cache / "classpath" / f"{server}.txt"
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    """One JVM server started from jars resolved by the Maven project ``infra/maven/<name>/pom.xml``."""
+
+    name: str
+    pom: Path
+    main_class: str
+    ports: tuple[int, ...]
+    """Ports the server binds; each must be free before start (first one is shown by ``status``)."""
+    args: tuple[str, ...] = ()
+    jvm_opts: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    prepare: Callable[[], None] = lambda: None
+    """Writes config files and one-time state (e.g. storage format, initial password). Idempotent.
+    Called with the resolved classpath available at ``StackPaths.classpath_file(name)``."""
+    ready: Callable[[], bool] = lambda: True
+    """True once the server answers a real client request. Must not raise; fast (≤ 2 s)."""
+    ready_timeout_s: float = 120.0
+    java_home: Path | None = None
