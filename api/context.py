@@ -20,9 +20,9 @@ class Loaders:
     customers: DataLoader[str, list[dict[str, Any]]] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.enterprise = DataLoader(load_fn=self.views.enterprises)  # type: ignore[arg-type]
-        self.suppliers = DataLoader(load_fn=self.views.suppliers)  # type: ignore[arg-type]
-        self.customers = DataLoader(load_fn=self.views.customers)  # type: ignore[arg-type]
+        self.enterprise = DataLoader(load_fn=self.views.enterprises)
+        self.suppliers = DataLoader(load_fn=self.views.suppliers)
+        self.customers = DataLoader(load_fn=self.views.customers)
 
 
 class Context(BaseContext):

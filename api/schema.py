@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 import strawberry
 from graphql import GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
@@ -33,12 +36,14 @@ def _should_mask(error: GraphQLError) -> bool:
 
 
 def build_schema(*, production: bool) -> strawberry.Schema:
-    extensions: list[SchemaExtension | type[SchemaExtension]] = [
-        QueryDepthLimiter(max_depth=MAX_DEPTH),
-        MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
-        MaskErrors(should_mask_error=_should_mask, error_message="internal error; see the server log"),
+    extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
+        partial(QueryDepthLimiter, max_depth=MAX_DEPTH),
+        partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
+        partial(MaxAliasesLimiter, max_alias_count=MAX_ALIASES),
+        partial(
+            MaskErrors, should_mask_error=_should_mask, error_message="internal error; see the server log"
+        ),
     ]
     if production:
-        extensions.append(AddValidationRules([NoSchemaIntrospectionCustomRule]))
+        extensions.append(partial(AddValidationRules, [NoSchemaIntrospectionCustomRule]))
     return strawberry.Schema(query=Query, extensions=extensions)

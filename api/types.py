@@ -63,7 +63,8 @@ class SupplyLink:
 
 
 def _date(v: Any) -> date | None:
-    return v.to_native() if v is not None and hasattr(v, "to_native") else v
+    native = v.to_native() if v is not None and hasattr(v, "to_native") else v
+    return native if isinstance(native, date) else None
 
 
 @strawberry.type

@@ -6,11 +6,12 @@ acknowledged every record, so a caller may report "accepted" only for what Kafka
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from confluent_kafka import KafkaError, KafkaException, Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewPartitions, NewTopic
 
 from connectors.errors import DeliveryFailed, KafkaUnavailable
 
@@ -36,7 +37,9 @@ class EventProducer:
     Thread-safe. Close it with ``close()`` (flushes what is in flight).
     """
 
-    def __init__(self, conf: Mapping[str, str], topic: str, *, timeout_s: float = 15.0) -> None:
+    def __init__(
+        self, conf: Mapping[str, str | int | float | bool], topic: str, *, timeout_s: float = 15.0
+    ) -> None:
         self.topic = topic
         self.timeout_s = timeout_s
         self._producer = Producer(
@@ -58,9 +61,9 @@ class EventProducer:
         """
         results: list[Delivered | KafkaError | None] = []
 
-        def report(idx: int) -> object:
-            def cb(err: KafkaError | None, msg: object) -> None:
-                results[idx] = err if err is not None else Delivered(msg.partition(), msg.offset())  # type: ignore[attr-defined]
+        def report(idx: int) -> Callable[[KafkaError | None, Message], None]:
+            def cb(err: KafkaError | None, msg: Message) -> None:
+                results[idx] = err if err is not None else Delivered(msg.partition() or 0, msg.offset() or 0)
 
             return cb
 
@@ -85,7 +88,9 @@ class EventProducer:
         # flush() serves every delivery callback; what it leaves in flight was not acknowledged.
         remaining = self._producer.flush(self.timeout_s)
         if remaining:
-            raise KafkaUnavailable(f"Kafka did not acknowledge {remaining} record(s) within {self.timeout_s}s")
+            raise KafkaUnavailable(
+                f"Kafka did not acknowledge {remaining} record(s) within {self.timeout_s}s"
+            )
         out: list[Delivered] = []
         for r in results:
             if isinstance(r, Delivered):
@@ -111,16 +116,22 @@ class TopicSpec:
     config: Mapping[str, str] | None = None
 
 
-def ensure_topics(conf: Mapping[str, str], topics: Sequence[TopicSpec], *, timeout_s: float = 30) -> list[str]:
+def ensure_topics(
+    conf: Mapping[str, str | int | float | bool], topics: Sequence[TopicSpec], *, timeout_s: float = 30
+) -> list[str]:
     """Create the topics that do not exist yet; return the names created. Idempotent.
 
     An existing topic with fewer partitions than asked is grown (Kafka cannot shrink one).
     """
-    admin = AdminClient(dict(conf))
+    admin = AdminClient({k: v for k, v in conf.items()})
     existing = admin.list_topics(timeout=timeout_s).topics
     new = [
-        NewTopic(t.name, num_partitions=t.partitions, replication_factor=t.replication_factor,
-                 config=dict(t.config or {}))
+        NewTopic(
+            t.name,
+            num_partitions=t.partitions,
+            replication_factor=t.replication_factor,
+            config=dict(t.config or {}),
+        )
         for t in topics
         if t.name not in existing
     ]
@@ -133,8 +144,6 @@ def ensure_topics(conf: Mapping[str, str], topics: Sequence[TopicSpec], *, timeo
             except KafkaException as e:
                 if e.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                     raise
-    from confluent_kafka.admin import NewPartitions
-
     grow = [
         NewPartitions(t.name, t.partitions)
         for t in topics

@@ -15,6 +15,6 @@ STATEMENTS: tuple[str, ...] = (
 async def migrate(driver: AsyncDriver, *, database: str = "neo4j") -> int:
     """Apply every constraint and index; return how many statements ran. Safe to run again."""
     for statement in STATEMENTS:
-        await driver.execute_query(statement, database_=database)  # type: ignore[arg-type]
+        await driver.execute_query(statement, database_=database)
     await driver.execute_query("CALL db.awaitIndexes(60)", database_=database)
     return len(STATEMENTS)

@@ -41,7 +41,10 @@ class GraphViews:
 
     async def _read(self, query: str, **params: Any) -> list[Record]:
         result = await self.driver.execute_query(
-            query, params, routing_=RoutingControl.READ, database_=self.database  # type: ignore[arg-type]
+            query,
+            params,
+            routing_=RoutingControl.READ,
+            database_=self.database,
         )
         return [r.data() for r in result.records]
 

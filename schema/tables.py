@@ -36,7 +36,9 @@ class ApiKey(ApiKeyBase, table=True):
     __tablename__ = "api_key"
 
     id: int | None = Field(default=None, primary_key=True)
-    prefix: str = Field(index=True, unique=True, max_length=16, description="Public key id, e.g. 'sn_ab12cd34'")
+    prefix: str = Field(
+        index=True, unique=True, max_length=16, description="Public key id, e.g. 'sn_ab12cd34'"
+    )
     digest: str = Field(max_length=64)
     created_at: datetime = Field(default_factory=_now)
     revoked_at: datetime | None = None

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any, cast
 
 import faust
+from faust.streams import Stream
+from faust.types import EventT
 
 from streams import topics
 from streams.pipeline import Pipeline
 from streams.stages import Incoming
 
 log = logging.getLogger(__name__)
+
+
+def _take(stream: faust.StreamT[Any], max_: int, *, within: float) -> AsyncIterator[Sequence[EventT[Any]]]:
+    """Batches of events (size- and time-bounded); their offsets are acked after the batch is handled."""
+    # take_events lives on the concrete Stream, not on the StreamT interface faust types agents with.
+    return cast(Stream[Any], stream).take_events(max_, within=within)
 
 
 def _incoming(event: Any) -> Incoming:
@@ -58,23 +66,24 @@ def create_app(
             state["p"] = pipeline_factory()
         return state["p"]
 
-    async def validate(stream: AsyncIterator[Any]) -> None:
-        async for batch in stream.take_events(batch_size, within=batch_seconds):  # type: ignore[attr-defined]
+    async def validate(stream: faust.StreamT[Any]) -> None:
+        async for batch in _take(stream, batch_size, within=batch_seconds):
             ok, bad = await pipeline().validate([_incoming(e) for e in batch])
             log.info("validate: %d valid, %d to DLQ", ok, bad)
 
-    async def project(stream: AsyncIterator[Any]) -> None:
-        async for batch in stream.take_events(batch_size, within=batch_seconds):  # type: ignore[attr-defined]
+    async def project(stream: faust.StreamT[Any]) -> None:
+        async for batch in _take(stream, batch_size, within=batch_seconds):
             n = await pipeline().project([_incoming(e) for e in batch])
             log.info("project: %d events written to the graph", n)
 
     app.agent(raw, name="validate")(validate)
     app.agent(valid, name="project")(project)
 
-    @app.on_before_shutdown.connect
-    async def _close(sender: Any, **kwargs: Any) -> None:
+    async def _close(sender: Any, *args: Any, **kwargs: Any) -> None:
         if "p" in state:
             state["p"].close()
             await state["p"].writer.driver.close()
+
+    app.on_before_shutdown.connect(cast(Any, _close))
 
     return app

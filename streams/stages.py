@@ -64,7 +64,9 @@ def dlq_record(msg: Incoming, err: EventRejected, *, stage: str) -> Record:
 
 def valid_record(msg: Incoming, ev: ValidEvent) -> Record:
     """Forward the sender's exact bytes, keyed by subject so one enterprise stays in one partition."""
-    return Record(key=ev.subject.encode(), value=msg.value, headers=[("supplynet.event.type", ev.type.encode())])
+    return Record(
+        key=ev.subject.encode(), value=msg.value, headers=[("supplynet.event.type", ev.type.encode())]
+    )
 
 
 def split_records(routed: Routed, *, stage: str) -> tuple[Sequence[Record], Sequence[Record]]:

@@ -85,7 +85,9 @@ def faust_credentials(settings: Settings) -> Any:
     password = k.sasl_password.get_secret_value() if k.sasl_password else ""
     if k.sasl_mechanism == "PLAIN":
         return faust.SASLCredentials(
-            username=k.sasl_username, password=password, ssl_context=ctx if "SSL" in k.security_protocol else None
+            username=k.sasl_username,
+            password=password,
+            ssl_context=ctx if "SSL" in k.security_protocol else None,
         )
     return faust.SASLCredentials(
         username=k.sasl_username,

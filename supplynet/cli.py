@@ -120,8 +120,12 @@ def run_init(settings: Settings) -> list[tuple[str, str]]:
     specs = bootstrap.topic_specs(settings)
     created = ensure_topics(settings.kafka.librdkafka(), specs)
     for t in specs:
-        rows.append((f"kafka topic {t.name}", f"{'created' if t.name in created else 'exists'} "
-                     f"({t.partitions} partitions)"))
+        rows.append(
+            (
+                f"kafka topic {t.name}",
+                f"{'created' if t.name in created else 'exists'} ({t.partitions} partitions)",
+            )
+        )
 
     async def _graph() -> int:
         driver = bootstrap.async_driver(settings)
@@ -159,7 +163,7 @@ def worker(loglevel: Annotated[str, typer.Option(help="debug, info, warning")] =
 
     settings = _settings()
     faust_app = worker_app(settings)
-    Worker(faust_app, loglevel=loglevel, web_port=settings.stream.web_port, web_host="127.0.0.1").execute_from_commandline()
+    Worker(faust_app, loglevel=loglevel).execute_from_commandline()
 
 
 def build_api(settings: Settings):  # type: ignore[no-untyped-def]
@@ -229,8 +233,15 @@ def keys_list() -> None:
     bootstrap.create_sql_tables(engine)
     table = Table("prefix", "name", "role", "source", "enterprise", "created", "revoked")
     for k in list_keys(engine):
-        table.add_row(k.prefix, k.name, k.role, k.source or "-", k.enterprise_id or "-",
-                      f"{k.created_at:%F %T}", f"{k.revoked_at:%F %T}" if k.revoked_at else "-")
+        table.add_row(
+            k.prefix,
+            k.name,
+            k.role,
+            k.source or "-",
+            k.enterprise_id or "-",
+            f"{k.created_at:%F %T}",
+            f"{k.revoked_at:%F %T}" if k.revoked_at else "-",
+        )
     console.print(table)
 
 
@@ -249,7 +260,9 @@ def keys_revoke(prefix: str) -> None:
 
 @app.command("demo")
 def demo(
-    serve_api: Annotated[bool, typer.Option("--serve/--no-serve", help="Keep serving GraphQL after the demo")] = True,
+    serve_api: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Keep serving GraphQL after the demo")
+    ] = True,
 ) -> None:
     """Stack up, init, push sample events, run the worker, serve GraphQL and print a sample query."""
     from api.keys import create_key
@@ -269,22 +282,39 @@ def demo(
     init()
     console.rule("3/5 push sample events to events.raw")
     events = sample_events()
-    bad = {"specversion": "1.0", "id": "demo-bad-1", "source": "demo-erp", "type": "supply.agreed",
-           "time": "2026-01-01T00:00:00Z", "subject": "dongfeng",
-           "data": {"supplier_id": "wisco", "buyer_id": "dongfeng", "sku": "HRC-Q235", "share": 1.7,
-                    "lead_time_days": 21}}
+    bad = {
+        "specversion": "1.0",
+        "id": "demo-bad-1",
+        "source": "demo-erp",
+        "type": "supply.agreed",
+        "time": "2026-01-01T00:00:00Z",
+        "subject": "dongfeng",
+        "data": {
+            "supplier_id": "wisco",
+            "buyer_id": "dongfeng",
+            "sku": "HRC-Q235",
+            "share": 1.7,
+            "lead_time_days": 21,
+        },
+    }
     producer = bootstrap.producer(settings, topics.RAW)
     records = [Record(key=e["subject"].encode(), value=msgspec.json.encode(e)) for e in [*events, bad]]
     delivered = producer.send_many(records)
     producer.close()
-    console.print(f"{len(delivered)} events acknowledged by Kafka (1 of them deliberately invalid: share 1.7)")
+    console.print(
+        f"{len(delivered)} events acknowledged by Kafka (1 of them deliberately invalid: share 1.7)"
+    )
 
     console.rule("4/5 worker")
     worker_log = settings.state_dir / "logs" / "worker.log"
     worker_log.parent.mkdir(parents=True, exist_ok=True)
     with worker_log.open("ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "supplynet", "worker"], stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "supplynet", "worker"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     console.print(f"worker pid {proc.pid}, log {worker_log}")
     try:
         _await_graph(settings, expected_links=len(events) - 6, timeout_s=90)
@@ -294,8 +324,10 @@ def demo(
         url = f"http://{settings.api.host}:{settings.api.port}/graphql"
         body = msgspec.json.encode({"query": SAMPLE_QUERY}).decode()
         console.print("A sample query (API key for this demo created just now):")
-        print(f"\ncurl -s {url} -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\\n"
-              f"  -d '{body}'\n")
+        print(
+            f"\ncurl -s {url} -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\\n"
+            f"  -d '{body}'\n"
+        )
         console.print(f"GraphiQL: open {url} and set the header Authorization: Bearer {token}")
         console.print("The invalid event is in events.dlq with its reason (supplynet.reason header).")
         if serve_api:
@@ -324,8 +356,10 @@ def _await_graph(settings: Settings, *, expected_links: int, timeout_s: float) -
                 console.print(f"graph has {n} supply links")
                 return
             time.sleep(1)
-    raise _fail(f"the graph did not reach {expected_links} supply links in {timeout_s:.0f}s; "
-                f"see {settings.state_dir / 'logs' / 'worker.log'}")
+    raise _fail(
+        f"the graph did not reach {expected_links} supply links in {timeout_s:.0f}s; "
+        f"see {settings.state_dir / 'logs' / 'worker.log'}"
+    )
 
 
 def main() -> None:

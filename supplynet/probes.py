@@ -14,9 +14,9 @@ def answers(name: str, settings: Settings) -> bool:
             AdminClient(settings.kafka.librdkafka()).list_topics(timeout=3)
             return True
         if name == "neo4j":
-            from supplynet.bootstrap import neo4j_auth
-
             import neo4j
+
+            from supplynet.bootstrap import neo4j_auth
 
             uri, auth = neo4j_auth(settings)
             with neo4j.GraphDatabase.driver(uri, auth=auth, connection_timeout=3) as driver:

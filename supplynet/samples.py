@@ -24,7 +24,13 @@ SUPPLIES = [
 
 
 def envelope(
-    *, eid: str, type_: str, subject: str, data: dict[str, Any], time: datetime, source: str = "demo-erp",
+    *,
+    eid: str,
+    type_: str,
+    subject: str,
+    data: dict[str, Any],
+    time: datetime,
+    source: str = "demo-erp",
     sequence: int = 0,
 ) -> dict[str, Any]:
     return {
@@ -47,7 +53,13 @@ def sample_events(now: datetime | None = None) -> list[dict[str, Any]]:
             eid=f"demo-partner-{eid}",
             type_="partner.registered",
             subject=eid,
-            data={"enterprise_id": eid, "name": name, "industry": industry, "region": region, "country": "CN"},
+            data={
+                "enterprise_id": eid,
+                "name": name,
+                "industry": industry,
+                "region": region,
+                "country": "CN",
+            },
             time=t0 + timedelta(seconds=i),
         )
         for i, (eid, name, industry, region) in enumerate(ENTERPRISES)
@@ -57,8 +69,14 @@ def sample_events(now: datetime | None = None) -> list[dict[str, Any]]:
             eid=f"demo-supply-{s}-{b}-{sku}",
             type_="supply.agreed",
             subject=b,
-            data={"supplier_id": s, "buyer_id": b, "sku": sku, "share": share, "lead_time_days": lt,
-                  "valid_from": "2026-01-01"},
+            data={
+                "supplier_id": s,
+                "buyer_id": b,
+                "sku": sku,
+                "share": share,
+                "lead_time_days": lt,
+                "valid_from": "2026-01-01",
+            },
             time=t0 + timedelta(minutes=5, seconds=i),
         )
         for i, (s, b, sku, share, lt) in enumerate(SUPPLIES)

@@ -40,9 +40,12 @@ class KafkaSettings(BaseModel):
     def servers(self) -> str:
         return self.bootstrap or f"127.0.0.1:{self.local_port}"
 
-    def librdkafka(self) -> dict[str, str]:
+    def librdkafka(self) -> dict[str, str | int | float | bool]:
         """confluent-kafka (librdkafka) connection settings."""
-        conf = {"bootstrap.servers": self.servers(), "security.protocol": self.security_protocol}
+        conf: dict[str, str | int | float | bool] = {
+            "bootstrap.servers": self.servers(),
+            "security.protocol": self.security_protocol,
+        }
         if self.sasl_mechanism:
             conf["sasl.mechanism"] = self.sasl_mechanism
             conf["sasl.username"] = self.sasl_username or ""
@@ -53,12 +56,18 @@ class KafkaSettings(BaseModel):
 
 
 class Neo4jSettings(BaseModel):
-    uri: str | None = Field(None, description="bolt://, neo4j:// or neo4j+s:// URI; empty = the local stack's")
+    uri: str | None = Field(
+        None, description="bolt://, neo4j:// or neo4j+s:// URI; empty = the local stack's"
+    )
     user: str = "neo4j"
-    password: SecretStr | None = Field(None, description="Required with uri; the local stack generates its own")
+    password: SecretStr | None = Field(
+        None, description="Required with uri; the local stack generates its own"
+    )
     database: str = "neo4j"
     local_bolt_port: int = 7687
-    local_http_port: int = 7474
+    local_http_port: int = Field(
+        0, description="Neo4j Browser HTTP port; 0 = off (supplynet speaks Bolt only)"
+    )
     heap_mb: int = 1024
     pagecache_mb: int = 1024
 

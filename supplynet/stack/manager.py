@@ -6,6 +6,7 @@ the state dir. A server whose address is configured (an existing cluster) is nev
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -152,8 +153,10 @@ class StackManager:
                 return str(candidate)
         found = shutil.which(name)
         if not found:
-            hint = "install a JDK 17 (apt-get install openjdk-17-jre-headless)" if name == "java" else (
-                "install Maven 3.8+ (apt-get install maven)"
+            hint = (
+                "install a JDK 17 (apt-get install openjdk-17-jre-headless)"
+                if name == "java"
+                else ("install Maven 3.8+ (apt-get install maven)")
             )
             raise StackError(f"`{name}` is not on PATH: {hint}")
         return found
@@ -271,19 +274,15 @@ class StackManager:
             if pid is None:
                 self.echo(f"{name}: not running")
                 continue
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
             deadline = time.monotonic() + timeout_s
             while _alive(pid) and time.monotonic() < deadline:
                 time.sleep(0.2)
             if _alive(pid):
                 self.echo(f"{name}: did not stop within {timeout_s:.0f}s, killing")
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
             self.paths.pid(name).unlink(missing_ok=True)
             self.echo(f"{name}: stopped")
 

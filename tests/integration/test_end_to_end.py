@@ -34,8 +34,13 @@ def _env(settings: Settings, **extra: str) -> dict[str, str]:
 
 def _spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     out = log.open("wb")
-    return subprocess.Popen([sys.executable, "-m", "supplynet", *args], env=env, stdout=out,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "supplynet", *args],
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -48,12 +53,19 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture
-def worker(stack: Settings, run_id: str, tmp_path: Path) -> Iterator[Path]:
+def worker(stack: Settings, run_id: str, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
     log = tmp_path / "worker.log"
-    proc = _spawn(["worker"], _env(stack, SUPPLYNET_STREAM__APP_ID=f"supplynet-test-{run_id}",
-                                   SUPPLYNET_STREAM__WEB_PORT=str(free_port()),
-                                   SUPPLYNET_STREAM__BATCH_SECONDS="0.2"), log)
-    yield log
+    proc = _spawn(
+        ["worker"],
+        _env(
+            stack,
+            SUPPLYNET_STREAM__APP_ID=f"supplynet-test-{run_id}",
+            SUPPLYNET_STREAM__WEB_PORT=str(free_port()),
+            SUPPLYNET_STREAM__BATCH_SECONDS="0.2",
+        ),
+        log,
+    )
+    yield proc, log
     _stop(proc)
 
 
@@ -86,23 +98,45 @@ def _events(run_id: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     t = datetime.now(UTC) - timedelta(minutes=10)
     mill, oem = f"{run_id}-wisco", f"{run_id}-dongfeng"
     valid = [
-        envelope(eid=f"{run_id}-1", type_="partner.registered", subject=mill, time=t,
-                 data={"enterprise_id": mill, "name": "武汉钢铁", "industry": "steel", "region": "湖北省 武汉市"}),
-        envelope(eid=f"{run_id}-2", type_="partner.registered", subject=oem, time=t,
-                 data={"enterprise_id": oem, "name": "东风汽车", "industry": "automotive"}),
+        envelope(
+            eid=f"{run_id}-1",
+            type_="partner.registered",
+            subject=mill,
+            time=t,
+            data={"enterprise_id": mill, "name": "武汉钢铁", "industry": "steel", "region": "湖北省 武汉市"},
+        ),
+        envelope(
+            eid=f"{run_id}-2",
+            type_="partner.registered",
+            subject=oem,
+            time=t,
+            data={"enterprise_id": oem, "name": "东风汽车", "industry": "automotive"},
+        ),
     ]
-    bad = envelope(eid=f"{run_id}-bad", type_="supply.agreed", subject=oem, time=t,
-                   data={"supplier_id": mill, "buyer_id": oem, "sku": "HRC-Q235", "share": 1.7,
-                         "lead_time_days": 21})
-    behind = envelope(eid=f"{run_id}-3", type_="supply.agreed", subject=oem, time=t + timedelta(seconds=1),
-                      data={"supplier_id": mill, "buyer_id": oem, "sku": "HRC-Q235", "share": 0.7,
-                            "lead_time_days": 21})
+    bad = envelope(
+        eid=f"{run_id}-bad",
+        type_="supply.agreed",
+        subject=oem,
+        time=t,
+        data={"supplier_id": mill, "buyer_id": oem, "sku": "HRC-Q235", "share": 1.7, "lead_time_days": 21},
+    )
+    behind = envelope(
+        eid=f"{run_id}-3",
+        type_="supply.agreed",
+        subject=oem,
+        time=t + timedelta(seconds=1),
+        data={"supplier_id": mill, "buyer_id": oem, "sku": "HRC-Q235", "share": 0.7, "lead_time_days": 21},
+    )
     return [*valid, bad, behind], bad
 
 
 def _graphql(url: str, token: str, variables: dict[str, Any]) -> dict[str, Any]:
-    r = httpx.post(f"{url}/graphql", json={"query": QUERY, "variables": variables},
-                   headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    r = httpx.post(
+        f"{url}/graphql",
+        json={"query": QUERY, "variables": variables},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
     r.raise_for_status()
     body: dict[str, Any] = r.json()
     assert "errors" not in body, body
@@ -110,8 +144,9 @@ def _graphql(url: str, token: str, variables: dict[str, Any]) -> dict[str, Any]:
 
 
 def _dlq_headers(settings: Settings, event_id: str, timeout_s: float = 60) -> dict[str, bytes]:
-    consumer = Consumer({**settings.kafka.librdkafka(), "group.id": f"dlq-reader-{event_id}",
-                         "enable.auto.commit": False})
+    consumer = Consumer(
+        {**settings.kafka.librdkafka(), "group.id": f"dlq-reader-{event_id}", "enable.auto.commit": False}
+    )
     meta = consumer.list_topics(topics.DLQ, timeout=10).topics[topics.DLQ]
     consumer.assign([TopicPartition(topics.DLQ, p, 0) for p in meta.partitions])
     deadline = time.monotonic() + timeout_s
@@ -129,8 +164,9 @@ def _dlq_headers(settings: Settings, event_id: str, timeout_s: float = 60) -> di
 
 
 def test_events_flow_from_kafka_through_the_worker_to_graphql(
-    stack: Settings, run_id: str, worker: Path, api: str
+    stack: Settings, run_id: str, worker: tuple[subprocess.Popen[bytes], Path], api: str
 ) -> None:
+    worker_proc, worker_log = worker
     events, bad = _events(run_id)
     producer = bootstrap.producer(stack, topics.RAW)
     delivered = producer.send_many(
@@ -147,10 +183,14 @@ def test_events_flow_from_kafka_through_the_worker_to_graphql(
         data = _graphql(api, token, {"id": oem})
         if data["enterprise"] and data["enterprise"]["suppliers"]:
             break
+        if worker_proc.poll() is not None:
+            pytest.fail(f"the worker exited ({worker_proc.returncode}):\n{worker_log.read_text()[-3000:]}")
         time.sleep(0.5)
     else:
-        pytest.fail(f"graph never showed the supply link; last answer {data}; worker log:\n"
-                    f"{worker.read_text()[-3000:]}")
+        pytest.fail(
+            f"graph never showed the supply link; last answer {data}; worker log:\n"
+            f"{worker_log.read_text()[-3000:]}"
+        )
     ent = data["enterprise"]
     assert ent["name"] == "东风汽车"
     # the valid event behind the malformed one reached the graph, with its own values
@@ -167,18 +207,26 @@ def test_events_flow_from_kafka_through_the_worker_to_graphql(
 
 
 def test_graphql_refuses_a_request_without_a_valid_key(stack: Settings, api: str) -> None:
-    r = httpx.post(f"{api}/graphql", json={"query": "{ enterprise(id: \"x\") { name } }"}, timeout=10)
+    r = httpx.post(f"{api}/graphql", json={"query": '{ enterprise(id: "x") { name } }'}, timeout=10)
     assert r.status_code == 401
     assert "API key" in r.json()["detail"]
-    r = httpx.post(f"{api}/graphql", json={"query": "{ enterprise(id: \"x\") { name } }"},
-                   headers={"Authorization": "Bearer sn_deadbeef_nope"}, timeout=10)
+    r = httpx.post(
+        f"{api}/graphql",
+        json={"query": '{ enterprise(id: "x") { name } }'},
+        headers={"Authorization": "Bearer sn_deadbeef_nope"},
+        timeout=10,
+    )
     assert r.status_code == 401
 
 
 def test_graphql_refuses_a_too_deep_query(stack: Settings, api: str) -> None:
     _, token = create_key(bootstrap.sql_engine(stack), name="deep", role=Role.ANALYST)
     nested = "suppliers { partner { " * 7 + "id" + " } }" * 7
-    r = httpx.post(f"{api}/graphql", json={"query": f'{{ enterprise(id: "x") {{ {nested} }} }}'},
-                   headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    r = httpx.post(
+        f"{api}/graphql",
+        json={"query": f'{{ enterprise(id: "x") {{ {nested} }} }}'},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
     body = r.json()
     assert body["errors"][0]["message"].startswith("'anonymous' exceeds maximum operation depth")

@@ -27,16 +27,27 @@ async def driver(stack: Settings) -> AsyncIterator[neo4j.AsyncDriver]:
 
 
 def partner(eid: str, name: str, at: int) -> ValidEvent:
-    return ValidEvent(id=f"p-{eid}-{at}", source="sap", type="partner.registered", time=T0 + timedelta(seconds=at),
-                      subject=eid, sequence=0,
-                      data=PartnerRegistered(enterprise_id=eid, name=name, industry=Industry.STEEL,
-                                             region="湖北省 武汉市"))
+    return ValidEvent(
+        id=f"p-{eid}-{at}",
+        source="sap",
+        type="partner.registered",
+        time=T0 + timedelta(seconds=at),
+        subject=eid,
+        sequence=0,
+        data=PartnerRegistered(enterprise_id=eid, name=name, industry=Industry.STEEL, region="湖北省 武汉市"),
+    )
 
 
 def supply(s: str, b: str, share: float, at: int) -> ValidEvent:
-    return ValidEvent(id=f"s-{s}-{b}-{at}", source="sap", type="supply.agreed", time=T0 + timedelta(seconds=at),
-                      subject=b, sequence=0,
-                      data=SupplyAgreed(supplier_id=s, buyer_id=b, sku="HRC", share=share, lead_time_days=21))
+    return ValidEvent(
+        id=f"s-{s}-{b}-{at}",
+        source="sap",
+        type="supply.agreed",
+        time=T0 + timedelta(seconds=at),
+        subject=b,
+        sequence=0,
+        data=SupplyAgreed(supplier_id=s, buyer_id=b, sku="HRC", share=share, lead_time_days=21),
+    )
 
 
 async def test_writing_a_batch_twice_changes_nothing(driver: neo4j.AsyncDriver, run_id: str) -> None:
@@ -48,7 +59,8 @@ async def test_writing_a_batch_twice_changes_nothing(driver: neo4j.AsyncDriver, 
     rec, _, _ = await driver.execute_query(
         "MATCH (s:Enterprise {id: $a})-[x:SUPPLIES]->(b:Enterprise {id: $b}) RETURN count(x) AS n, "
         "s.name AS name, x.share AS share, x.lastEventId AS eid, x.lastSource AS src",
-        a=a, b=b,
+        a=a,
+        b=b,
     )
     assert rec[0]["n"] == 1
     assert rec[0]["name"] == "武汉钢铁"
@@ -56,7 +68,9 @@ async def test_writing_a_batch_twice_changes_nothing(driver: neo4j.AsyncDriver, 
     assert (rec[0]["eid"], rec[0]["src"]) == (f"s-{a}-{b}-2", "sap")
 
 
-async def test_an_older_event_in_a_later_batch_does_not_overwrite(driver: neo4j.AsyncDriver, run_id: str) -> None:
+async def test_an_older_event_in_a_later_batch_does_not_overwrite(
+    driver: neo4j.AsyncDriver, run_id: str
+) -> None:
     w = GraphWriter(driver)
     a, b = f"{run_id}-lww-a", f"{run_id}-lww-b"
     await w.write(to_mutations([supply(a, b, 0.9, 100)]))
@@ -77,7 +91,9 @@ async def test_a_supply_to_an_unregistered_partner_creates_a_placeholder_that_re
     await w.write(to_mutations([supply(a, b, 0.5, 10)]))
     views = GraphViews(driver)
     assert (await views.enterprises([a]))[0]["name"] is None
-    await w.write(to_mutations([partner(a, "大冶有色金属", 1)]))  # earlier time, but the node has no state yet
+    await w.write(
+        to_mutations([partner(a, "大冶有色金属", 1)])
+    )  # earlier time, but the node has no state yet
     assert (await views.enterprises([a]))[0]["name"] == "大冶有色金属"
     [customers] = await views.customers([a])
     assert [c["partner"]["id"] for c in customers] == [b]

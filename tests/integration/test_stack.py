@@ -26,7 +26,9 @@ def test_a_taken_port_is_named_in_one_line(tmp_path: Path) -> None:
         held.bind(("127.0.0.1", 0))
         held.listen()
         port = held.getsockname()[1]
-        settings = Settings(state_dir=tmp_path, kafka=KafkaSettings(local_port=port, local_controller_port=port + 1))
+        settings = Settings(
+            state_dir=tmp_path, kafka=KafkaSettings(local_port=port, local_controller_port=port + 1)
+        )
         with pytest.raises(StackError, match=f"kafka: port {port} on 127.0.0.1 is already taken") as exc:
             StackManager(settings, echo=lambda m: None).up(["kafka"])
     assert "\n" not in str(exc.value)
@@ -40,7 +42,9 @@ def test_a_missing_java_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
 
 def test_a_stale_pid_file_is_cleaned(tmp_path: Path) -> None:
-    manager = StackManager(Settings(state_dir=tmp_path, kafka=KafkaSettings(local_port=1)), echo=lambda m: None)
+    manager = StackManager(
+        Settings(state_dir=tmp_path, kafka=KafkaSettings(local_port=1)), echo=lambda m: None
+    )
     pid_file = manager.paths.pid("kafka")
     pid_file.parent.mkdir(parents=True)
     pid_file.write_text("999999")  # above the default pid_max: never a live process

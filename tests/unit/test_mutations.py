@@ -53,13 +53,19 @@ def test_rows_carry_provenance() -> None:
 
 
 def test_supply_rows_are_sorted_by_supplier_buyer_sku_to_avoid_deadlocks() -> None:
-    m = to_mutations([supply("z", "a", "k", 0.1, at=1), supply("a", "z", "k", 0.2, at=1),
-                      supply("a", "b", "k", 0.3, at=1)])
+    m = to_mutations(
+        [supply("z", "a", "k", 0.1, at=1), supply("a", "z", "k", 0.2, at=1), supply("a", "b", "k", 0.3, at=1)]
+    )
     assert [(r["supplier"], r["buyer"]) for r in m.supplies] == [("a", "b"), ("a", "z"), ("z", "a")]
 
 
 def test_one_supply_row_per_link_and_sku() -> None:
-    m = to_mutations([supply("a", "b", "k", 0.1, at=1), supply("a", "b", "k", 0.4, at=2),
-                      supply("a", "b", "other", 0.5, at=1)])
+    m = to_mutations(
+        [
+            supply("a", "b", "k", 0.1, at=1),
+            supply("a", "b", "k", 0.4, at=2),
+            supply("a", "b", "other", 0.5, at=1),
+        ]
+    )
     assert len(m) == 2
     assert {r["sku"]: r["share"] for r in m.supplies} == {"k": 0.4, "other": 0.5}

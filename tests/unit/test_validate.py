@@ -56,7 +56,12 @@ def test_a_supply_agreement_decodes_to_its_typed_payload_in_utc() -> None:
 
 def test_chinese_names_survive_decoding() -> None:
     obj = event(type="partner.registered", subject="wisco")
-    obj["data"] = {"enterprise_id": "wisco", "name": "武汉钢铁", "industry": "steel", "region": "湖北省 武汉市"}
+    obj["data"] = {
+        "enterprise_id": "wisco",
+        "name": "武汉钢铁",
+        "industry": "steel",
+        "region": "湖北省 武汉市",
+    }
     raw = enc(obj)
     ev = decode_event(raw, now=NOW)
     assert isinstance(ev.data, PartnerRegistered)
