@@ -270,7 +270,7 @@ def demo(
     from schema.tables import Role
     from streams import topics
     from supplynet import bootstrap
-    from supplynet.samples import SAMPLE_QUERY, sample_events
+    from supplynet.samples import ENTERPRISES, SAMPLE_QUERY, sample_events
 
     settings = _settings()
     console.rule("1/5 stack up")
@@ -306,35 +306,65 @@ def demo(
     )
 
     console.rule("4/5 worker")
-    worker_log = settings.state_dir / "logs" / "worker.log"
-    worker_log.parent.mkdir(parents=True, exist_ok=True)
-    with worker_log.open("ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "supplynet", "worker"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    console.print(f"worker pid {proc.pid}, log {worker_log}")
+    procs = [_background(settings, "worker")]
     try:
-        _await_graph(settings, expected_links=len(events) - 6, timeout_s=90)
+        _await_graph(settings, expected_links=len(events) - len(ENTERPRISES), timeout_s=90)
         console.rule("5/5 GraphQL")
         engine = bootstrap.sql_engine(settings)
         _, token = create_key(engine, name="demo", role=Role.ANALYST)
         url = f"http://{settings.api.host}:{settings.api.port}/graphql"
+        procs.append(_background(settings, "serve"))
+        answer = _await_query(url, token, SAMPLE_QUERY, timeout_s=60)
         body = msgspec.json.encode({"query": SAMPLE_QUERY}).decode()
-        console.print("A sample query (API key for this demo created just now):")
+        console.print("A sample query, with an API key created for this demo:")
         print(
             f"\ncurl -s {url} -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\\n"
             f"  -d '{body}'\n"
         )
-        console.print(f"GraphiQL: open {url} and set the header Authorization: Bearer {token}")
-        console.print("The invalid event is in events.dlq with its reason (supplynet.reason header).")
+        console.print("Its answer:")
+        console.print_json(data=answer)
+        console.print("The invalid event is in events.dlq; its reason is in the supplynet.reason header.")
         if serve_api:
-            serve()
+            console.print(f"\nGraphiQL: {url} (header Authorization: Bearer {token}). Ctrl-C stops.")
+            procs[-1].wait()
+    except KeyboardInterrupt:
+        pass
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(30)
+        for proc in procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(30)
+
+
+def _background(settings: Settings, command: str) -> subprocess.Popen[bytes]:
+    log = settings.state_dir / "logs" / f"{command}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "supplynet", command],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    console.print(f"{command}: pid {proc.pid}, log {log}")
+    return proc
+
+
+def _await_query(url: str, token: str, query: str, *, timeout_s: float) -> object:
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            r = httpx.post(
+                url, json={"query": query}, headers={"Authorization": f"Bearer {token}"}, timeout=5
+            )
+            if r.status_code == 200:
+                return r.json()
+        except httpx.TransportError:
+            pass
+        time.sleep(0.5)
+    raise _fail(f"the API at {url} did not answer within {timeout_s:.0f}s")
 
 
 def _await_graph(settings: Settings, *, expected_links: int, timeout_s: float) -> None:
@@ -343,7 +373,9 @@ def _await_graph(settings: Settings, *, expected_links: int, timeout_s: float) -
     async def count() -> int:
         driver = bootstrap.async_driver(settings)
         try:
-            rec, _, _ = await driver.execute_query("MATCH ()-[s:SUPPLIES]->() RETURN count(s) AS n")
+            rec, _, _ = await driver.execute_query(
+                "MATCH ()-[s:SUPPLIES]->() WHERE s.lastEventId STARTS WITH 'demo-' RETURN count(s) AS n"
+            )
             return int(rec[0]["n"])
         finally:
             await driver.close()

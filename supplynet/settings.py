@@ -82,6 +82,7 @@ class PulsarSettings(BaseModel):
     token: SecretStr | None = None
     local_broker_port: int = 6650
     local_web_port: int = 8080
+    local_bookie_port: int = 3181
     heap_mb: int = 1024
 
     @property

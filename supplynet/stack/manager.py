@@ -132,6 +132,7 @@ class StackManager:
                 self.paths,
                 broker_port=s.pulsar.local_broker_port,
                 web_port=s.pulsar.local_web_port,
+                bookie_port=s.pulsar.local_bookie_port,
                 heap_mb=s.pulsar.heap_mb,
             )
         raise StackError(f"unknown server {name!r}; the stack has {', '.join(SERVERS)}")
