@@ -10,13 +10,14 @@ import msgspec
 
 from schema.envelope import SPECVERSION, Envelope, ValidEvent
 from schema.errors import EventRejected
-from schema.events import CATALOG
+from schema.events import CATALOG, schema_uri
 
 MAX_EVENT_BYTES = 256 * 1024
 MAX_FUTURE = timedelta(days=1)
 """How far ahead of the validator's clock an event's ``time`` may be (clock skew between ERPs)."""
 
 _AT = re.compile(r" - at `(\$[^`]*)`$")
+_VERSION = re.compile(r"/([a-z.]+)/v(\d+)(?:\.json)?$")
 _envelope_decoder = msgspec.json.Decoder(Envelope)
 _payload_decoders = {t: msgspec.json.Decoder(p) for t, p in CATALOG.items()}
 
@@ -29,6 +30,12 @@ def _split(err: msgspec.ValidationError, prefix: str) -> tuple[str, str | None]:
         return msg, prefix or "$"
     path = m.group(1)
     return msg[: m.start()], prefix + path[1:] if prefix else path
+
+
+def _version(dataschema: str, event_type: str) -> int | None:
+    """The version a ``dataschema`` URI names for ``event_type`` (``…/<type>/v<N>.json``), else None."""
+    m = _VERSION.search(dataschema)
+    return int(m.group(2)) if m and m.group(1) == event_type else None
 
 
 def _peek(raw: bytes) -> dict[str, Any]:
@@ -74,6 +81,17 @@ def decode_event(raw: bytes, *, now: datetime | None = None) -> ValidEvent:
         raise EventRejected(
             f"unknown event type; known types: {', '.join(sorted(CATALOG))}", field="$.type", **ids
         )
+    payload_cls = CATALOG[env.type]
+    if env.dataschema is not None:
+        version = _version(env.dataschema, env.type)
+        if version != payload_cls.VERSION:
+            raise EventRejected(
+                f"unknown version {version if version is not None else env.dataschema!r} of {env.type}; "
+                f"supported: {schema_uri(env.type, payload_cls.VERSION)}",
+                field="$.dataschema",
+                error_class="version",
+                **ids,
+            )
     if env.time.tzinfo is None:
         raise EventRejected("time must carry a UTC offset (RFC 3339)", field="$.time", **ids)
     if env.time - (now or datetime.now(UTC)) > MAX_FUTURE:
@@ -83,7 +101,6 @@ def decode_event(raw: bytes, *, now: datetime | None = None) -> ValidEvent:
     except msgspec.ValidationError as e:
         reason, field = _split(e, "$.data")
         raise EventRejected(reason, field=field or "$.data", **ids) from None
-    payload_cls = CATALOG[env.type]
     key_field = payload_cls.SUBJECT
     if getattr(data, key_field) != env.subject:
         raise EventRejected(

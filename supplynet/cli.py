@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Annotated
 
 import msgspec
@@ -196,6 +197,35 @@ def serve() -> None:
         log_level="info",
         loop="uvloop",
     )
+
+
+# -- schema --------------------------------------------------------------------------------------
+
+schema_app = typer.Typer(help="The event contracts.")
+app.add_typer(schema_app, name="schema")
+
+
+@schema_app.command("export")
+def schema_export(
+    out: Annotated[Path, typer.Option(help="Where the JSON Schemas and AsyncAPI document go")] = Path(
+        "docs/contracts"
+    ),
+    docs: Annotated[Path, typer.Option(help="Where the Markdown event catalog goes")] = Path(
+        "docs/events.md"
+    ),
+) -> None:
+    """Write a JSON Schema per event type, an AsyncAPI 3.0 document and docs/events.md, from the models."""
+    from schema import export
+
+    written = 0
+    for rel, text in export.files().items():
+        path = out / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        written += 1
+    docs.parent.mkdir(parents=True, exist_ok=True)
+    docs.write_text(export.events_markdown() + "\n", encoding="utf-8")
+    console.print(f"wrote {written} contract files under {out} and the catalog {docs}")
 
 
 # -- keys ----------------------------------------------------------------------------------------

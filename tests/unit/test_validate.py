@@ -118,3 +118,48 @@ def test_invalid_utf8_is_rejected_with_its_byte_position() -> None:
 def test_an_oversize_event_is_rejected_before_parsing() -> None:
     err = rejected(b" " * (300 * 1024))
     assert err.error_class == "size"
+
+
+@pytest.mark.parametrize("event_type", sorted(__import__("schema.events").events.CATALOG))
+def test_every_catalog_example_is_valid(event_type: str) -> None:
+    from schema.examples import example_event
+
+    ev = decode_event(enc(example_event(event_type)), now=NOW)
+    assert ev.type == event_type
+
+
+def test_every_catalog_type_has_an_example() -> None:
+    from schema.events import CATALOG
+    from schema.examples import EXAMPLES
+
+    assert set(EXAMPLES) == set(CATALOG)
+
+
+def test_an_unknown_version_is_rejected() -> None:
+    err = rejected(enc(event(dataschema="https://schemas.supplynet.dev/events/supply.agreed/v7.json")))
+    assert err.field == "$.dataschema"
+    assert err.error_class == "version"
+    assert "unknown version 7" in err.reason
+
+
+@pytest.mark.parametrize(
+    ("event_type", "data_over", "field", "reason_part"),
+    [
+        ("order.placed", {"quantity": -5}, "$.data.quantity", "> 0"),
+        ("inventory.reported", {"on_hand": -1}, "$.data.on_hand", ">= 0"),
+        ("bom.defined", {"components": [{"sku": "BODY-IN-WHITE-EV1", "qty": 1}]}, "$.data", "of itself"),
+        ("disruption.reported", {"enterprise_id": "wisco"}, "$.data", "exactly one"),
+        ("facility.registered", {"latitude": 91}, "$.data.latitude", "<= 90"),
+        ("order.shipped", {"expected_delivery": "2026-06-01"}, "$.data", "before the start"),
+    ],
+)
+def test_impossible_values_are_rejected(
+    event_type: str, data_over: dict[str, Any], field: str, reason_part: str
+) -> None:
+    from schema.examples import example_event
+
+    obj = example_event(event_type)
+    obj["data"] = {**obj["data"], **data_over}
+    err = rejected(enc(obj))
+    assert err.field == field
+    assert reason_part in err.reason

@@ -1,0 +1,215 @@
+"""Machine-readable contracts generated from the models, never hand-maintained.
+
+- one JSON Schema (2020-12) per event type: the CloudEvents envelope with its typed ``data``;
+- an AsyncAPI 3.0 document of the Kafka topics and the messages on them;
+- ``docs/events.md``: every event with its fields and an example.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from typing import Any
+
+import msgspec
+
+from schema.events import CATALOG, PAYLOADS, Payload, schema_uri
+from schema.examples import example_event
+
+ENVELOPE_FIELDS: dict[str, Any] = {
+    "specversion": {"const": "1.0"},
+    "id": {"type": "string", "minLength": 1, "maxLength": 256, "description": "Idempotency key"},
+    "source": {"type": "string", "minLength": 1, "maxLength": 256, "description": "The sending system"},
+    "time": {
+        "type": "string",
+        "format": "date-time",
+        "description": "When it happened (RFC 3339, with offset)",
+    },
+    "subject": {"type": "string", "minLength": 1, "maxLength": 256, "description": "The business key"},
+    "sequence": {"type": "integer", "minimum": 0, "description": "Orders events of one subject at one time"},
+    "dataschema": {"type": "string", "description": "This schema's $id"},
+    "datacontenttype": {"const": "application/json"},
+}
+
+
+def event_schema(cls: type[Payload]) -> dict[str, Any]:
+    """The JSON Schema of one event type, envelope included."""
+    payload = msgspec.json.schema(cls)
+    defs = payload.pop("$defs", {})
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": schema_uri(cls.TYPE, cls.VERSION),
+        "title": cls.TYPE,
+        "description": inspect.getdoc(cls) or "",
+        "type": "object",
+        "required": ["specversion", "id", "source", "type", "time", "subject", "data"],
+        "additionalProperties": False,
+        "properties": {
+            **ENVELOPE_FIELDS,
+            "type": {"const": cls.TYPE},
+            "data": payload,
+        },
+        "$defs": defs,
+        "examples": [example_event(cls.TYPE)],
+    }
+
+
+def _message_name(event_type: str) -> str:
+    return event_type.replace(".", "_")
+
+
+def asyncapi() -> dict[str, Any]:
+    """An AsyncAPI 3.0 document of supplynet's Kafka topics."""
+    messages = {
+        _message_name(t): {
+            "name": t,
+            "title": t,
+            "summary": (inspect.getdoc(cls) or "").split("\n")[0],
+            "contentType": "application/cloudevents+json",
+            "payload": {"$ref": f"./jsonschema/{t}.v{cls.VERSION}.json"},
+        }
+        for t, cls in CATALOG.items()
+    }
+    refs = {name: {"$ref": f"#/components/messages/{name}"} for name in messages}
+    dlq = {
+        "name": "dead-letter",
+        "title": "dead letter",
+        "summary": "The original bytes of a rejected event; headers say why",
+        "contentType": "application/octet-stream",
+        "headers": {
+            "type": "object",
+            "properties": {
+                h: {"type": "string"}
+                for h in (
+                    "__connect.errors.topic",
+                    "__connect.errors.partition",
+                    "__connect.errors.offset",
+                    "__connect.errors.exception.class.name",
+                    "__connect.errors.exception.message",
+                    "supplynet.stage",
+                    "supplynet.reason",
+                    "supplynet.field",
+                    "supplynet.event.id",
+                    "supplynet.event.type",
+                )
+            },
+        },
+        "payload": {"type": "string", "format": "binary"},
+    }
+    return {
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "supplynet events",
+            "version": "1.0.0",
+            "description": "Supply-chain events of networked manufacturing, as CloudEvents 1.0 JSON, "
+            "keyed by their subject.",
+        },
+        "defaultContentType": "application/cloudevents+json",
+        "channels": {
+            "eventsRaw": {
+                "address": "events.raw",
+                "description": "Everything any connector accepted, as sent.",
+                "messages": refs,
+            },
+            "eventsValid": {
+                "address": "events.valid",
+                "description": "Events that passed their contract.",
+                "messages": refs,
+            },
+            "eventsDlq": {
+                "address": "events.dlq",
+                "description": "Rejected events with the reason.",
+                "messages": {"deadLetter": {"$ref": "#/components/messages/deadLetter"}},
+            },
+        },
+        "operations": {
+            "publishEvent": {
+                "action": "send",
+                "channel": {"$ref": "#/channels/eventsRaw"},
+                "summary": "An ERP publishes an event",
+            },
+            "consumeValidEvents": {
+                "action": "receive",
+                "channel": {"$ref": "#/channels/eventsValid"},
+                "summary": "Projectors read validated events",
+            },
+            "inspectDeadLetters": {
+                "action": "receive",
+                "channel": {"$ref": "#/channels/eventsDlq"},
+                "summary": "Operators and integrators read what was rejected and why",
+            },
+        },
+        "components": {"messages": {**messages, "deadLetter": dlq}},
+    }
+
+
+def _type_text(prop: dict[str, Any], defs: dict[str, Any]) -> str:
+    if "$ref" in prop:
+        name = str(prop["$ref"]).rsplit("/", 1)[-1]
+        target = defs.get(name, {})
+        if "enum" in target:
+            return " \\| ".join(f"`{v}`" for v in target["enum"])
+        return name
+    if "anyOf" in prop:
+        return " or ".join(_type_text(p, defs) for p in prop["anyOf"] if p.get("type") != "null")
+    t = prop.get("type", "any")
+    if t == "array":
+        return f"list of {_type_text(prop.get('items', {}), defs)}"
+    fmt = prop.get("format")
+    limits = [f"{k} {prop[k]}" for k in ("minimum", "exclusiveMinimum", "maximum") if k in prop]
+    return f"{fmt or t}" + (f" ({', '.join(limits)})" if limits else "")
+
+
+def events_markdown() -> str:
+    """The event catalog as Markdown (``docs/events.md``)."""
+    out = [
+        "# Event catalog",
+        "",
+        "Generated by `supplynet schema export` from `schema/events.py`; do not edit by hand.",
+        "",
+        "Every event is a CloudEvents 1.0 JSON envelope: `specversion` (`1.0`), `id` (the idempotency key),",
+        "`source` (the sending system), `type`, `time` (RFC 3339 with offset), `subject` (the business key,",
+        "used as the Kafka key), optional `sequence` (orders events of one subject that share a `time`) and",
+        "`dataschema` (the versioned schema URI), and `data`. Unknown fields are rejected, in the envelope",
+        "and in `data`.",
+        "",
+        "JSON Schemas: `docs/contracts/jsonschema/`; AsyncAPI 3.0: `docs/contracts/asyncapi.json`.",
+        "",
+    ]
+    groups: dict[str, list[type[Payload]]] = {}
+    for cls in PAYLOADS:
+        groups.setdefault(cls.GROUP, []).append(cls)
+    out.append("| group | event | subject (Kafka key) |")
+    out.append("| --- | --- | --- |")
+    for group, classes in groups.items():
+        for cls in classes:
+            out.append(f"| {group} | [`{cls.TYPE}`](#{cls.TYPE.replace('.', '')}) | `data.{cls.SUBJECT}` |")
+    out.append("")
+    for group, classes in groups.items():
+        out += [f"## {group.capitalize()}", ""]
+        for cls in classes:
+            schema = msgspec.json.schema(cls)
+            defs = schema.get("$defs", {})
+            body = defs[cls.__name__] if "$ref" in schema else schema
+            required = set(body.get("required", []))
+            out += [f"### {cls.TYPE}", "", inspect.getdoc(cls) or "", ""]
+            out += [f"Version {cls.VERSION} — `dataschema`: `{schema_uri(cls.TYPE, cls.VERSION)}`", ""]
+            out += ["| field | type | required |", "| --- | --- | --- |"]
+            for name, prop in body.get("properties", {}).items():
+                out.append(f"| `{name}` | {_type_text(prop, defs)} | {'yes' if name in required else ''} |")
+            example = json.dumps(example_event(cls.TYPE), ensure_ascii=False, indent=2)
+            out += ["", "```json", example, "```", ""]
+    return "\n".join(out)
+
+
+def files() -> dict[str, str]:
+    """Every generated contract file, by path relative to the export folder."""
+    result = {
+        f"jsonschema/{cls.TYPE}.v{cls.VERSION}.json": json.dumps(
+            event_schema(cls), ensure_ascii=False, indent=2
+        )
+        + "\n"
+        for cls in PAYLOADS
+    }
+    result["asyncapi.json"] = json.dumps(asyncapi(), ensure_ascii=False, indent=2) + "\n"
+    return result
