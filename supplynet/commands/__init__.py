@@ -1,0 +1,1 @@
+"""Sub-commands of ``supplynet``, one module each, registered in ``supplynet/cli.py``."""
