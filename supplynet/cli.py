@@ -75,18 +75,21 @@ def stack_status(servers: Servers = None) -> None:
         rows = StackManager(_settings(), echo=console.print).status(servers)
     except StackError as e:
         raise _fail(str(e)) from None
-    table = Table("server", "mode", "address", "pid", "RSS", "answers", "log")
+    table = Table("server", "mode", "address", "pid", "RSS", "answers")
     for r in rows:
+        foreign = r.managed and r.answers and not r.pid
         table.add_row(
             r.name,
-            "local" if r.managed else "external",
+            ("local" if r.managed else "external") + (" (not started by this stack)" if foreign else ""),
             r.address,
             str(r.pid) if r.pid else "-",
             f"{r.rss_mb:.0f} MiB" if r.rss_mb else "-",
             "[green]yes[/green]" if r.answers else "[red]no[/red]",
-            str(r.log) if r.log else "-",
         )
     console.print(table)
+    for r in rows:
+        if not r.answers and r.log:
+            console.print(f"{r.name} does not answer; its log: {r.log}")
     if not all(r.answers for r in rows):
         raise typer.Exit(1)
 

@@ -204,8 +204,12 @@ class StackManager:
     # -- commands ----------------------------------------------------------------------------
 
     def up(self, names: Iterable[str] | None = None) -> None:
-        """Start every selected local server not yet running and wait until each answers."""
-        todo: list[tuple[ServerSpec, subprocess.Popen[bytes] | None]] = []
+        """Start every selected local server not yet running and wait until each answers.
+
+        All jars are resolved before anything starts, so a Maven failure leaves nothing half-started.
+        """
+        pending: list[ServerSpec] = []
+        running: list[ServerSpec] = []
         for name in self._select(names):
             if not self.managed(name):
                 self.echo(f"{name}: using configured server {self.address(name)} (not started here)")
@@ -214,24 +218,33 @@ class StackManager:
             pid = self._read_pid(name)
             if pid is not None:
                 self.echo(f"{name}: already running (pid {pid})")
-                todo.append((spec, None))
-                continue
-            todo.append((spec, self._start(spec)))
+                running.append(spec)
+            else:
+                pending.append(spec)
+        if pending:
+            self._tool("java")
+            self._tool("mvn")
+        for spec in pending:
+            self._check_ports(spec)
+        classpaths = {spec.name: self.classpath(spec) for spec in pending}
+        todo: list[tuple[ServerSpec, subprocess.Popen[bytes] | None, float]]
+        todo = [(spec, None, time.monotonic()) for spec in running]
+        todo += [(spec, self._start(spec, classpaths[spec.name]), time.monotonic()) for spec in pending]
         with ThreadPoolExecutor(max_workers=max(1, len(todo))) as pool:
             errors = [e for e in pool.map(lambda t: self._await_ready(*t), todo) if e]
         if errors:
             raise StackError("; ".join(errors))
 
-    def _start(self, spec: ServerSpec) -> subprocess.Popen[bytes]:
-        java = str(spec.java_home / "bin" / "java") if spec.java_home else self._tool("java")
-        self._tool("mvn")
+    def _check_ports(self, spec: ServerSpec) -> None:
         for port in spec.ports:
             if _port_taken(port):
                 raise StackError(
                     f"{spec.name}: port {port} on 127.0.0.1 is already taken by another process "
                     f"(find it with `ss -ltnp 'sport = :{port}'`, or set another port in settings)"
                 )
-        cp = self.classpath(spec)
+
+    def _start(self, spec: ServerSpec, cp: str) -> subprocess.Popen[bytes]:
+        java = str(spec.java_home / "bin" / "java") if spec.java_home else self._tool("java")
         for d in (self.paths.data(spec.name), self.paths.conf(spec.name), self.paths.pid(spec.name).parent):
             d.mkdir(parents=True, exist_ok=True)
         spec.prepare()
@@ -254,9 +267,10 @@ class StackManager:
         self.echo(f"{spec.name}: starting (pid {proc.pid}, log {log})")
         return proc
 
-    def _await_ready(self, spec: ServerSpec, proc: subprocess.Popen[bytes] | None) -> str | None:
+    def _await_ready(
+        self, spec: ServerSpec, proc: subprocess.Popen[bytes] | None, started: float
+    ) -> str | None:
         log = self.paths.log(spec.name)
-        started = time.monotonic()
         deadline = started + spec.ready_timeout_s
         while time.monotonic() < deadline:
             if spec.ready():
