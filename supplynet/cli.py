@@ -231,6 +231,29 @@ def schema_export(
     console.print(f"wrote {written} contract files under {out} and the catalog {docs}")
 
 
+# -- config --------------------------------------------------------------------------------------
+
+config_app = typer.Typer(help="Settings: what is in effect, and their documentation.")
+app.add_typer(config_app, name="config")
+
+
+@config_app.command("show")
+def config_show() -> None:
+    """Print the effective settings as JSON (secrets masked)."""
+    console.print_json(_settings().model_dump_json())
+
+
+@config_app.command("docs")
+def config_docs(
+    out: Annotated[Path, typer.Option(help="Where to write")] = Path("docs/configuration.md"),
+) -> None:
+    """Write docs/configuration.md from the settings model."""
+    from supplynet.configdoc import configuration_markdown
+
+    out.write_text(configuration_markdown(), encoding="utf-8")
+    console.print(f"wrote {out}")
+
+
 # -- keys ----------------------------------------------------------------------------------------
 
 

@@ -20,18 +20,22 @@ def _xdg(var: str, default: str) -> Path:
 
 class KafkaSettings(BaseModel):
     bootstrap: str | None = Field(None, description="host:port[,host:port]; empty = the local stack's broker")
-    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
-    sasl_username: str | None = None
-    sasl_password: SecretStr | None = None
-    ssl_cafile: Path | None = None
-    local_port: int = 9092
-    local_controller_port: int = 9093
-    heap_mb: int = 1024
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"
+    )
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        None, description="PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"
+    )
+    sasl_username: str | None = Field(None, description="SASL user")
+    sasl_password: SecretStr | None = Field(None, description="SASL password")
+    ssl_cafile: Path | None = Field(None, description="CA bundle that signed the brokers' certificates")
+    local_port: int = Field(9092, description="Local stack: broker port")
+    local_controller_port: int = Field(9093, description="Local stack: KRaft controller port")
+    heap_mb: int = Field(1024, description="Local stack: JVM max heap (MiB)")
     partitions: int = Field(6, ge=1, description="Partitions of events.raw / events.valid")
-    dlq_partitions: int = Field(1, ge=1)
-    alerts_partitions: int = Field(1, ge=1)
-    replication_factor: int = Field(1, ge=1)
+    dlq_partitions: int = Field(1, ge=1, description="Partitions of events.dlq")
+    alerts_partitions: int = Field(1, ge=1, description="Partitions of risk.alerts")
+    replication_factor: int = Field(1, ge=1, description="Replication factor of the topics `init` creates")
 
     @property
     def managed(self) -> bool:
@@ -59,17 +63,17 @@ class Neo4jSettings(BaseModel):
     uri: str | None = Field(
         None, description="bolt://, neo4j:// or neo4j+s:// URI; empty = the local stack's"
     )
-    user: str = "neo4j"
+    user: str = Field("neo4j", description="Neo4j user (with uri)")
     password: SecretStr | None = Field(
         None, description="Required with uri; the local stack generates its own"
     )
-    database: str = "neo4j"
-    local_bolt_port: int = 7687
+    database: str = Field("neo4j", description="Neo4j database name")
+    local_bolt_port: int = Field(7687, description="Local stack: Bolt port")
     local_http_port: int = Field(
         0, description="Neo4j Browser HTTP port; 0 = off (supplynet speaks Bolt only)"
     )
-    heap_mb: int = 1024
-    pagecache_mb: int = 1024
+    heap_mb: int = Field(1024, description="Local stack: JVM max heap (MiB)")
+    pagecache_mb: int = Field(1024, description="Local stack: Neo4j page cache (MiB)")
 
     @property
     def managed(self) -> bool:
@@ -78,12 +82,12 @@ class Neo4jSettings(BaseModel):
 
 class PulsarSettings(BaseModel):
     url: str | None = Field(None, description="pulsar:// or pulsar+ssl:// URL; empty = the local stack's")
-    admin_url: str | None = None
-    token: SecretStr | None = None
-    local_broker_port: int = 6650
-    local_web_port: int = 8080
-    local_bookie_port: int = 3181
-    heap_mb: int = 1024
+    admin_url: str | None = Field(None, description="Pulsar admin (HTTP) URL of a configured cluster")
+    token: SecretStr | None = Field(None, description="Pulsar JWT token of a configured cluster")
+    local_broker_port: int = Field(6650, description="Local stack: Pulsar broker port")
+    local_web_port: int = Field(8080, description="Local stack: Pulsar admin/web port")
+    local_bookie_port: int = Field(3181, description="Local stack: embedded BookKeeper port")
+    heap_mb: int = Field(1024, description="Local stack: JVM max heap (MiB)")
 
     @property
     def managed(self) -> bool:
@@ -101,11 +105,11 @@ class StreamSettings(BaseModel):
 
 
 class ApiSettings(BaseModel):
-    host: str = "127.0.0.1"
-    port: int = 8000
-    workers: int = 1
+    host: str = Field("127.0.0.1", description="API bind address")
+    port: int = Field(8000, description="API port")
+    workers: int = Field(1, ge=1, description="uvicorn worker processes")
     graphiql: bool | None = Field(None, description="Default: on in development, off in production")
-    max_body_bytes: int = 1_048_576
+    max_body_bytes: int = Field(1_048_576, description="Largest request body the API reads (413 above)")
 
 
 class Settings(BaseSettings):
@@ -113,9 +117,17 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="SUPPLYNET_", env_nested_delimiter="__", extra="ignore")
 
-    environment: Literal["development", "production"] = "development"
-    state_dir: Path = Field(default_factory=lambda: _xdg("SUPPLYNET_STATE_DIR", ".local/state/supplynet"))
-    cache_dir: Path = Field(default_factory=lambda: _xdg("SUPPLYNET_CACHE_DIR", ".cache/supplynet"))
+    environment: Literal["development", "production"] = Field(
+        "development", description="production refuses SQLite and GraphiQL and turns introspection off"
+    )
+    state_dir: Path = Field(
+        default_factory=lambda: _xdg("SUPPLYNET_STATE_DIR", ".local/state/supplynet"),
+        description="Local stack data, config, logs, pid files; the SQLite file (~/.local/state/supplynet)",
+    )
+    cache_dir: Path = Field(
+        default_factory=lambda: _xdg("SUPPLYNET_CACHE_DIR", ".cache/supplynet"),
+        description="Maven repository and resolved classpaths of the local stack (~/.cache/supplynet)",
+    )
     sql_url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite file in the state dir")
     kafka: KafkaSettings = KafkaSettings()
     neo4j: Neo4jSettings = Neo4jSettings()
