@@ -11,7 +11,7 @@ import subprocess
 import uuid
 from pathlib import Path
 
-from supplynet.stack.spec import MAVEN_DIR, ServerSpec, StackPaths
+from supplynet.stack.spec import MAVEN_DIR, ServerSpec, StackPaths, properties_text
 
 NAME = "kafka"
 MAIN_CLASS = "kafka.Kafka"
@@ -104,9 +104,7 @@ def _server_properties(*, host: str, port: int, controller_port: int, log_dir: P
         "num.io.threads": "4",
         "num.recovery.threads.per.data.dir": "1",
     }
-    lines = ["# Written by supplynet.stack.kafka on every prepare(); edit the code, not this file."]
-    lines += [f"{key}={value}" for key, value in props.items()]
-    return "\n".join(lines) + "\n"
+    return properties_text(props, writer="supplynet.stack.kafka")
 
 
 def spec(

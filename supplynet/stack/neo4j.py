@@ -18,7 +18,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from supplynet.stack.spec import MAVEN_DIR, ServerSpec, StackPaths
+from supplynet.stack.spec import MAVEN_DIR, ServerSpec, StackPaths, properties_text
 
 NAME = "neo4j"
 USER = "neo4j"
@@ -115,9 +115,7 @@ def _neo4j_conf(*, home: Path, host: str, bolt_port: int, http_port: int, pageca
         "db.tx_log.rotation.size": "64m",
         "db.tx_log.preallocate": "false",  # else each database reserves a full log file up front
     }
-    lines = ["# Written by supplynet.stack.neo4j on every prepare(); edit the code, not this file."]
-    lines += [f"{key}={value}" for key, value in props.items()]
-    return "\n".join(lines) + "\n"
+    return properties_text(props, writer="supplynet.stack.neo4j")
 
 
 def spec(

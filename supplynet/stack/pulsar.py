@@ -13,7 +13,7 @@ import json
 import urllib.request
 from pathlib import Path
 
-from supplynet.stack.spec import MAVEN_DIR, ServerSpec, StackPaths
+from supplynet.stack.spec import MAVEN_DIR, ServerSpec, StackPaths, properties_text
 
 NAME = "pulsar"
 MAIN_CLASS = "org.apache.pulsar.PulsarStandaloneStarter"
@@ -99,9 +99,7 @@ def _standalone_conf(*, host: str, broker_port: int, web_port: int, bookie_port:
         "gcWaitTime": 300000,
         "nettyMaxFrameSizeBytes": 5253120,
     }
-    lines = ["# Written by supplynet.stack.pulsar on every start; edit the module, not this file."]
-    lines += [f"{key}={value}" for key, value in settings.items()]
-    return "\n".join(lines) + "\n"
+    return properties_text(settings, writer="supplynet.stack.pulsar")
 
 
 def _log4j2_xml() -> str:

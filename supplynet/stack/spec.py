@@ -7,7 +7,7 @@ code that starts or stops processes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,3 +62,10 @@ class ServerSpec:
     """True once the server answers a real client request. Must not raise; fast (≤ 2 s)."""
     ready_timeout_s: float = 120.0
     java_home: Path | None = None
+
+
+def properties_text(props: Mapping[str, object], *, writer: str) -> str:
+    """A Java ``.properties`` file rewritten on every start: settings live in code, not in the file."""
+    lines = [f"# Written by {writer} on every start; edit the code, not this file."]
+    lines += [f"{key}={value}" for key, value in props.items()]
+    return "\n".join(lines) + "\n"
