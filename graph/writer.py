@@ -1,54 +1,217 @@
 """The batched graph writer: one transaction per batch, one ``UNWIND`` statement per mutation kind.
 
-Writes are MERGEs on business keys, guarded by last-writer-wins on (event time, sequence): applying
-the same batch twice, or an older event after a newer one, leaves the graph unchanged. The managed
-transaction is retried by the driver on transient errors, which is safe because it is idempotent.
+In the same transaction it recomputes the KPIs the batch may change and stores the consumer offsets
+the batch covers (one ``KafkaOffset`` node per group/topic/partition), so graph state and offsets
+commit together or not at all. Every statement is idempotent (versioned aspects, MERGE on business
+keys, monotonic offsets), so the driver's retries and a replay after a crash are safe.
 """
 
 from __future__ import annotations
 
-from neo4j import AsyncDriver, AsyncManagedTransaction
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from graph.mutations import Mutations
+from neo4j import AsyncDriver, AsyncManagedTransaction, RoutingControl
+from neo4j.exceptions import DriverError, Neo4jError, ServiceUnavailable, SessionExpired, TransientError
 
-# Newer-or-equal (t, seq) wins; a node or relationship without provenance is a placeholder.
-_NEWER = "(x.lastEventAt IS NULL OR r.t > x.lastEventAt OR (r.t = x.lastEventAt AND r.seq >= x.lastSeq))"
-_PROVENANCE = "x.lastEventAt = r.t, x.lastSeq = r.seq, x.lastEventId = r.eid, x.lastSource = r.src"
+from graph import kpis, model
+from graph.mutations import Mutations, Row
 
-MERGE_ENTERPRISES = f"""
-UNWIND $rows AS r
-MERGE (x:Enterprise {{id: r.id}})
-WITH x, r WHERE {_NEWER}
-SET x.name = r.name, x.industry = r.industry, x.region = r.region, x.country = r.country, {_PROVENANCE}
+log = logging.getLogger(__name__)
+
+STATEMENTS: tuple[tuple[str, str], ...] = tuple(model.statements())
+
+# Enterprises whose supply links for a sku end at a buyer that reported stock of that sku.
+_STOCK_SUPPLIERS = """
+UNWIND $pairs AS p
+MATCH (s:Enterprise)-[:SUPPLIES {sku: p.sku}]->(:Enterprise {id: p.buyer})
+RETURN DISTINCT s.id AS id
 """
 
-MERGE_SUPPLIES = f"""
+_KPI_INPUTS = """
+UNWIND $ids AS sid
+OPTIONAL MATCH (o:Order {supplierId: sid})
+WITH sid, collect(o {.buyerId, .sku, .placedAt, .deliveredAt, .deliveredOn, .deliveredPromisedDate,
+                     .quantityOrdered, .quantityDelivered, .orderedOn, .cancelledAt}) AS orders
+OPTIONAL MATCH (q:QualityIncident {supplierId: sid})
+WITH sid, orders, collect(q {.buyerId, .sku, .reportedAt}) AS incidents
+OPTIONAL MATCH (:Enterprise {id: sid})-[st:STOCKS]->(m:Material)
+WITH sid, orders, incidents, collect({sku: m.sku, onHand: st.onHand, dailyUsage: st.dailyUsage}) AS stock
+OPTIONAL MATCH (:Enterprise {id: sid})-[x:SUPPLIES]->(b:Enterprise)
+OPTIONAL MATCH (b)-[bs:STOCKS]->(:Material {sku: x.sku})
+WITH sid, orders, incidents, stock, b.id AS buyer, x.sku AS sku,
+     collect({sku: x.sku, onHand: bs.onHand, dailyUsage: bs.dailyUsage}) AS buyerStock
+RETURN sid, orders, incidents, stock, collect({buyer: buyer, sku: sku, stock: buyerStock}) AS links
+"""
+
+_KPI_SUPPLIERS = """
 UNWIND $rows AS r
-MERGE (s:Enterprise {{id: r.supplier}})
-MERGE (b:Enterprise {{id: r.buyer}})
-MERGE (s)-[x:SUPPLIES {{sku: r.sku}}]->(b)
-WITH x, r WHERE {_NEWER}
-SET x.share = r.share, x.leadTimeDays = r.leadTimeDays, x.validFrom = r.validFrom, x.validTo = r.validTo,
-    {_PROVENANCE}
+MERGE (e:Enterprise {id: r.id})
+SET e += r.props
+"""
+
+_KPI_LINKS = """
+UNWIND $rows AS r
+MATCH (:Enterprise {id: r.supplier})-[x:SUPPLIES {sku: r.sku}]->(:Enterprise {id: r.buyer})
+SET x += r.props
+"""
+
+_OFFSETS = """
+UNWIND $offsets AS o
+MERGE (k:KafkaOffset {id: o.id})
+SET k.group = o.group, k.topic = o.topic, k.partition = o.partition,
+    k.offset = CASE WHEN k.offset IS NULL OR o.offset > k.offset THEN o.offset ELSE k.offset END
+"""
+
+_STORED_OFFSETS = """
+MATCH (k:KafkaOffset) WHERE k.group = $group AND k.topic = $topic
+RETURN k.partition AS partition, k.offset AS offset
 """
 
 
-async def _apply(tx: AsyncManagedTransaction, m: Mutations) -> None:
-    if m.enterprises:
-        await (await tx.run(MERGE_ENTERPRISES, rows=m.enterprises)).consume()
-    if m.supplies:
-        await (await tx.run(MERGE_SUPPLIES, rows=m.supplies)).consume()
+class GraphWriteRejected(Exception):
+    """Neo4j refused the batch for a reason retrying will not fix (e.g. a type or constraint error)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """The next offset to read of one partition, for one consumer group."""
+
+    group: str
+    topic: str
+    partition: int
+    offset: int
+
+    def row(self) -> Row:
+        return {
+            "id": f"{self.group}/{self.topic}/{self.partition}",
+            "group": self.group,
+            "topic": self.topic,
+            "partition": self.partition,
+            "offset": self.offset,
+        }
+
+
+def _native(v: Any) -> Any:
+    return v.to_native() if hasattr(v, "to_native") else v
+
+
+def _orders(rows: Sequence[Mapping[str, Any]]) -> list[kpis.OrderRecord]:
+    out: list[kpis.OrderRecord] = []
+    for o in rows:
+        out.append(
+            kpis.OrderRecord(
+                buyer=o["buyerId"],
+                sku=o["sku"],
+                placed_at=o["placedAt"],
+                delivered_at=o["deliveredAt"],
+                delivered_on=_native(o["deliveredOn"]),
+                promised_date=_native(o["deliveredPromisedDate"]),
+                quantity_ordered=o["quantityOrdered"],
+                quantity_delivered=o["quantityDelivered"],
+                ordered_on=_native(o["orderedOn"]),
+                cancelled_at=o["cancelledAt"],
+            )
+        )
+    return out
+
+
+def _stock(rows: Sequence[Mapping[str, Any]]) -> list[kpis.Stock]:
+    return [
+        kpis.Stock(sku=s["sku"], on_hand=s["onHand"], daily_usage=s["dailyUsage"])
+        for s in rows
+        if s["onHand"] is not None and s["sku"] is not None
+    ]
+
+
+async def _recompute_kpis(tx: AsyncManagedTransaction, m: Mutations) -> None:
+    ids = set(m.kpi_enterprises)
+    if m.kpi_stock:
+        pairs = [{"buyer": b, "sku": s} for b, s in sorted(m.kpi_stock)]
+        result = await tx.run(_STOCK_SUPPLIERS, pairs=pairs)
+        ids.update([r["id"] async for r in result])
+    if not ids:
+        return
+    suppliers: list[Row] = []
+    links: list[Row] = []
+    result = await tx.run(_KPI_INPUTS, ids=sorted(ids))
+    async for r in result:
+        orders = _orders(r["orders"])
+        incidents = [
+            kpis.IncidentRecord(buyer=i["buyerId"], sku=i["sku"], at=i["reportedAt"])
+            for i in r["incidents"]
+            if i["reportedAt"] is not None
+        ]
+        at = kpis.as_of(orders, incidents)
+        suppliers.append({"id": r["sid"], "props": kpis.supplier_kpis(orders, incidents, _stock(r["stock"]))})
+        for link in r["links"]:
+            if link["buyer"] is None:
+                continue
+            props = kpis.link_kpis(link["buyer"], link["sku"], orders, incidents, _stock(link["stock"]), at)
+            links.append({"supplier": r["sid"], "buyer": link["buyer"], "sku": link["sku"], "props": props})
+    suppliers.sort(key=lambda x: str(x["id"]))
+    links.sort(key=lambda x: (x["buyer"], x["supplier"], x["sku"]))
+    await (await tx.run(_KPI_SUPPLIERS, rows=suppliers)).consume()
+    if links:
+        await (await tx.run(_KPI_LINKS, rows=links)).consume()
+
+
+async def _apply(tx: AsyncManagedTransaction, m: Mutations, offsets: list[Row]) -> None:
+    for name, cypher in STATEMENTS:
+        rows = m.rows.get(name)
+        if rows:
+            await (await tx.run(cypher, rows=rows)).consume()
+    await _recompute_kpis(tx, m)
+    if offsets:
+        await (await tx.run(_OFFSETS, offsets=offsets)).consume()
+
+
+def is_transient(e: BaseException) -> bool:
+    """Errors a retry can fix: leader switch, deadlock, lost connection, database briefly unavailable."""
+    if isinstance(e, (TransientError, ServiceUnavailable, SessionExpired)):
+        return True
+    return isinstance(e, (Neo4jError, DriverError)) and e.is_retryable()
 
 
 class GraphWriter:
-    """Applies mutation batches to Neo4j. Idempotent per batch; retried on transient errors."""
+    """Applies mutation batches (with the offsets they cover) to Neo4j, one transaction each.
 
-    def __init__(self, driver: AsyncDriver, *, database: str = "neo4j") -> None:
+    Transient errors are retried with capped exponential backoff, forever: a batch is never
+    skipped. Anything else raises ``GraphWriteRejected`` so the caller can isolate the culprit.
+    """
+
+    def __init__(self, driver: AsyncDriver, *, database: str = "neo4j", max_backoff_s: float = 5.0) -> None:
         self.driver = driver
         self.database = database
+        self.max_backoff_s = max_backoff_s
 
-    async def write(self, mutations: Mutations) -> None:
-        if not len(mutations):
+    async def write(self, mutations: Mutations, offsets: Sequence[Position] = ()) -> None:
+        if not len(mutations) and not offsets:
             return
-        async with self.driver.session(database=self.database) as session:
-            await session.execute_write(_apply, mutations)
+        rows = [p.row() for p in sorted(offsets, key=lambda p: (p.topic, p.partition))]
+        delay = 0.05
+        while True:
+            try:
+                async with self.driver.session(database=self.database) as session:
+                    await session.execute_write(_apply, mutations, rows)
+                return
+            except (Neo4jError, DriverError) as e:
+                if not is_transient(e):
+                    raise GraphWriteRejected(str(e)) from e
+                log.warning("graph write failed transiently (%s); retrying in %.2fs", e, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.max_backoff_s)
+
+    async def stored_offsets(self, group: str, topic: str) -> dict[int, int]:
+        """partition -> next offset to read, as committed with the graph state."""
+        result = await self.driver.execute_query(
+            _STORED_OFFSETS,
+            group=group,
+            topic=topic,
+            routing_=RoutingControl.READ,
+            database_=self.database,
+        )
+        return {int(r["partition"]): int(r["offset"]) for r in result.records}

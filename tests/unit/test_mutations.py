@@ -1,71 +1,111 @@
-"""Events -> graph rows: newest per entity wins inside a batch; relationship rows are ordered."""
+"""Pure event -> mutation-row mapping: every catalog event maps; newest-per-aspect; order-free."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from graph.mutations import to_mutations
+import msgspec
+import pytest
+
+from graph import model
+from graph.mutations import to_mutations, version
 from schema.envelope import ValidEvent
-from schema.events import Industry, PartnerRegistered, SupplyAgreed
+from schema.events import CATALOG
+from schema.examples import EXAMPLES
 
 T0 = datetime(2026, 5, 1, tzinfo=UTC)
 
 
-def partner(eid: str, name: str, *, at: int, seq: int = 0, id_: str | None = None) -> ValidEvent:
+def event(
+    type_: str, data: dict[str, Any], *, at: int = 0, eid: str | None = None, seq: int = 0
+) -> ValidEvent:
+    payload = msgspec.convert(data, CATALOG[type_])
     return ValidEvent(
-        id=id_ or f"p-{eid}-{at}-{seq}",
-        source="erp",
-        type="partner.registered",
+        id=eid or f"{type_}-{at}",
+        source="sap",
+        type=type_,
         time=T0 + timedelta(seconds=at),
-        subject=eid,
+        subject=str(getattr(payload, payload.SUBJECT)),
         sequence=seq,
-        data=PartnerRegistered(enterprise_id=eid, name=name, industry=Industry.STEEL),
+        data=payload,
     )
 
 
-def supply(s: str, b: str, sku: str, share: float, *, at: int) -> ValidEvent:
-    return ValidEvent(
-        id=f"s-{s}-{b}-{sku}-{at}",
-        source="erp",
-        type="supply.agreed",
-        time=T0 + timedelta(seconds=at),
-        subject=b,
-        sequence=0,
-        data=SupplyAgreed(supplier_id=s, buyer_id=b, sku=sku, share=share, lead_time_days=7),
+@pytest.mark.parametrize("type_", sorted(CATALOG))
+def test_every_catalog_event_maps_to_rows(type_: str) -> None:
+    m = to_mutations([event(type_, EXAMPLES[type_])])
+    assert len(m) > 0
+    assert set(m.rows) <= set(model.KIND_NAMES)
+    for rows in m.rows.values():
+        for r in rows:
+            assert r["lastEventId"] == f"{type_}-0"
+            assert r["lastSource"] == "sap"
+
+
+def test_versions_order_by_time_then_sequence_then_id() -> None:
+    assert version(1000, 0, "b") < version(1000, 1, "a") < version(2000, 0, "a")
+    assert version(1000, 0, "a") < version(1000, 0, "b")
+    assert version(9, 0, "z") < version(10, 0, "a")
+
+
+def test_the_newest_aspect_wins_within_a_batch_whatever_the_order() -> None:
+    new = event("partner.updated", {"enterprise_id": "wisco", "name": "新名字"}, at=10)
+    old = event("partner.registered", {"enterprise_id": "wisco", "name": "旧名字", "industry": "steel"}, at=5)
+    for batch in ([new, old], [old, new]):
+        [row] = to_mutations(batch).kind("enterprises")
+        assert row["name"] == "新名字"
+        assert row["industry"] == "steel"  # the partial update left industry to the registration
+        assert row["lastEventId"] == new.id
+
+
+def test_a_partial_update_writes_only_the_fields_it_names() -> None:
+    [row] = to_mutations([event("partner.updated", {"enterprise_id": "w", "country": "CN"})]).kind(
+        "enterprises"
+    )
+    assert row["countryV"]
+    assert row.get("nameV") is None
+    assert "name" not in row
+    assert (
+        to_mutations([event("partner.updated", {"enterprise_id": "w", "country": "CN"})]).kind(
+            "enterprise_region"
+        )
+        == []
     )
 
 
-def test_an_older_event_later_in_the_batch_does_not_win() -> None:
-    m = to_mutations([partner("wisco", "武汉钢铁 new", at=10), partner("wisco", "old", at=5)])
-    assert [r["name"] for r in m.enterprises] == ["武汉钢铁 new"]
+def test_mapping_is_independent_of_event_order() -> None:
+    events = [event(t, EXAMPLES[t], at=i) for i, t in enumerate(sorted(CATALOG))]
+    events += [event("supply.ended", EXAMPLES["supply.ended"], at=100, eid="late")]
+    expected = to_mutations(events).rows
+    for perm in itertools.islice(itertools.permutations(events), 0, 50, 7):
+        assert to_mutations(perm).rows == expected
+    assert to_mutations(list(reversed(events))).rows == expected
 
 
-def test_sequence_breaks_ties_of_equal_time() -> None:
-    m = to_mutations([partner("w", "second", at=1, seq=2), partner("w", "first", at=1, seq=1)])
-    assert m.enterprises[0]["name"] == "second"
-    assert m.enterprises[0]["seq"] == 2
+def test_relationship_rows_are_sorted_by_end_node_then_start_node() -> None:
+    events = [
+        event("supply.agreed", {**EXAMPLES["supply.agreed"], "supplier_id": s, "buyer_id": b}, eid=f"{s}{b}")
+        for s, b in [("s2", "b2"), ("s1", "b2"), ("s9", "b1")]
+    ]
+    rows = to_mutations(events).kind("supplies")
+    assert [(r["b"], r["a"]) for r in rows] == [("b1", "s9"), ("b2", "s1"), ("b2", "s2")]
 
 
-def test_rows_carry_provenance() -> None:
-    m = to_mutations([partner("w", "x", at=1, id_="evt-9")])
-    row = m.enterprises[0]
-    assert (row["eid"], row["src"], row["t"]) == ("evt-9", "erp", int((T0.timestamp() + 1) * 1000))
-
-
-def test_supply_rows_are_sorted_by_supplier_buyer_sku_to_avoid_deadlocks() -> None:
-    m = to_mutations(
-        [supply("z", "a", "k", 0.1, at=1), supply("a", "z", "k", 0.2, at=1), supply("a", "b", "k", 0.3, at=1)]
-    )
-    assert [(r["supplier"], r["buyer"]) for r in m.supplies] == [("a", "b"), ("a", "z"), ("z", "a")]
-
-
-def test_one_supply_row_per_link_and_sku() -> None:
+def test_order_events_mark_their_supplier_for_kpis_and_inventory_marks_the_stock() -> None:
     m = to_mutations(
         [
-            supply("a", "b", "k", 0.1, at=1),
-            supply("a", "b", "k", 0.4, at=2),
-            supply("a", "b", "other", 0.5, at=1),
+            event("order.delivered", EXAMPLES["order.delivered"]),
+            event("inventory.reported", EXAMPLES["inventory.reported"]),
         ]
     )
-    assert len(m) == 2
-    assert {r["sku"]: r["share"] for r in m.supplies} == {"k": 0.4, "other": 0.5}
+    assert EXAMPLES["order.delivered"]["supplier_id"] in m.kpi_enterprises
+    inv = EXAMPLES["inventory.reported"]
+    assert (inv["enterprise_id"], inv["sku"]) in m.kpi_stock
+
+
+def test_every_kind_has_a_statement() -> None:
+    assert len(set(model.KIND_NAMES)) == len(model.KIND_NAMES)
+    for _, cypher in model.statements():
+        assert "$rows" in cypher
