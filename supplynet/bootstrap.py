@@ -70,6 +70,18 @@ def pipeline(settings: Settings) -> Pipeline:
     )
 
 
+def pulsar_client(settings: Settings) -> Any:
+    """A pulsar-client ``Client`` for the configured (or local) Pulsar, with its token if set."""
+    import pulsar
+
+    token = settings.pulsar.token
+    return pulsar.Client(
+        settings.pulsar.service_url(),
+        authentication=pulsar.AuthenticationToken(token.get_secret_value()) if token else None,
+        operation_timeout_seconds=30,
+    )
+
+
 def faust_credentials(settings: Settings) -> Any:
     """aiokafka credentials for faust matching the librdkafka settings (None for PLAINTEXT)."""
     k = settings.kafka

@@ -450,6 +450,12 @@ def _await_graph(settings: Settings, *, expected_links: int, timeout_s: float) -
     )
 
 
+from supplynet.commands import bridge, dlq, ingest  # noqa: E402
+
+for _command in (ingest, bridge, dlq):
+    _command.register(app)
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     app()

@@ -1,0 +1,71 @@
+"""Reading what a test produced from a Kafka topic: remember the ends, then read from them."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+
+import msgspec
+from confluent_kafka import Consumer, Message, TopicPartition
+
+from supplynet.settings import Settings
+
+
+def ends(settings: Settings, topic: str) -> dict[int, int]:
+    """The next offset of every partition of ``topic`` (where a test's own records will start)."""
+    c = Consumer({**settings.kafka.librdkafka(), "group.id": f"t-{uuid.uuid4().hex[:8]}"})
+    try:
+        parts = c.list_topics(topic, timeout=10).topics[topic].partitions
+        return {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts}
+    finally:
+        c.close()
+
+
+def read_from(
+    settings: Settings,
+    topic: str,
+    starts: dict[int, int],
+    *,
+    done: Callable[[list[Message]], bool],
+    keep: Callable[[Message], bool] = lambda m: True,
+    timeout_s: float = 60,
+    settle_s: float = 0.0,
+) -> list[Message]:
+    """Records after ``starts`` that ``keep`` accepts, until ``done`` says enough (then ``settle_s`` more)."""
+    c = Consumer(
+        {**settings.kafka.librdkafka(), "group.id": f"t-{uuid.uuid4().hex[:8]}", "enable.auto.commit": False}
+    )
+    out: list[Message] = []
+    try:
+        c.assign([TopicPartition(topic, p, o) for p, o in starts.items()])
+        deadline = time.monotonic() + timeout_s
+        settle_until: float | None = None
+        while time.monotonic() < deadline:
+            if settle_until is not None and time.monotonic() >= settle_until:
+                return out
+            msg = c.poll(0.3)
+            if msg is not None and not msg.error() and keep(msg):
+                out.append(msg)
+            if settle_until is None and done(out):
+                settle_until = time.monotonic() + settle_s
+        if settle_until is not None:
+            return out
+        raise AssertionError(f"{topic}: condition not reached in {timeout_s}s; got {len(out)} record(s)")
+    finally:
+        c.close()
+
+
+def event_id(msg: Message) -> str | None:
+    try:
+        obj = msgspec.json.decode(msg.value() or b"")
+    except msgspec.DecodeError:
+        return None
+    return obj.get("id") if isinstance(obj, dict) else None
+
+
+def header(msg: Message, name: str) -> str | None:
+    for k, v in msg.headers() or []:
+        if k == name:
+            return bytes(v).decode() if v is not None else None
+    return None

@@ -1,0 +1,157 @@
+"""EPCIS 2.0 documents map to catalog events with stable, content-derived ids."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from connectors.epcis import EpcisError, document_events, event_hash_id, party_of, sku_of
+from schema.validate import decode_event
+
+CONTEXT = [
+    "https://ref.gs1.org/standards/epcis/epcis-context.jsonld",
+    {"supplynet": "https://schemas.supplynet.dev/epcis/"},
+]
+
+
+def epcis_document(prefix: str) -> dict[str, Any]:
+    """A document with one event of every mapped kind and one that has no supplynet meaning."""
+    po = {"type": "po", "bizTransaction": f"urn:epcglobal:cbv:bt:0614141000003:{prefix}-PO-1"}
+    src = [{"type": "owning_party", "source": f"urn:epc:id:pgln:{prefix}.wisco"}]
+    dst = [{"type": "owning_party", "destination": f"urn:epc:id:pgln:{prefix}.dongfeng"}]
+    steel = "urn:epc:class:lgtin:4012345.011111.LOT7"
+    return {
+        "@context": CONTEXT,
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2026-05-01T10:00:00+08:00",
+        "epcisBody": {
+            "eventList": [
+                {
+                    "type": "TransactionEvent",
+                    "eventTime": "2026-04-20T09:00:00.000+08:00",
+                    "eventTimeZoneOffset": "+08:00",
+                    "action": "ADD",
+                    "bizTransactionList": [po],
+                    "sourceList": src,
+                    "destinationList": dst,
+                    "quantityList": [{"epcClass": steel, "quantity": 120, "uom": "TNE"}],
+                    "supplynet:requestedDate": "2026-05-10",
+                },
+                {
+                    "type": "ObjectEvent",
+                    "eventTime": "2026-05-01T08:00:00.000+08:00",
+                    "eventTimeZoneOffset": "+08:00",
+                    "action": "OBSERVE",
+                    "bizStep": "shipping",
+                    "disposition": "in_transit",
+                    "bizTransactionList": [po, {"type": "desadv", "bizTransaction": f"{prefix}-ASN-9"}],
+                    "sourceList": src,
+                    "destinationList": dst,
+                    "quantityList": [{"epcClass": steel, "quantity": 120, "uom": "TNE"}],
+                    "supplynet:expectedDeliveryDate": "2026-05-08",
+                },
+                {
+                    "type": "ObjectEvent",
+                    "eventTime": "2026-05-01T06:00:00Z",
+                    "eventTimeZoneOffset": "+08:00",
+                    "action": "OBSERVE",
+                    "bizStep": "urn:epcglobal:cbv:bizstep:inventory_check",
+                    "bizLocation": {"id": "urn:epc:id:sgln:4012345.00001.0"},
+                    "quantityList": [{"epcClass": steel, "quantity": 800, "uom": "TNE"}],
+                    "supplynet:enterpriseId": f"{prefix}-dongfeng",
+                    "supplynet:dailyUsage": 40,
+                },
+                {
+                    "type": "TransformationEvent",
+                    "eventTime": "2026-05-02T08:00:00+08:00",
+                    "eventTimeZoneOffset": "+08:00",
+                    "inputQuantityList": [
+                        {"epcClass": steel, "quantity": 1500},
+                        {"epcClass": "urn:supplynet:sku:PP-T30S", "quantity": 300},
+                    ],
+                    "outputQuantityList": [
+                        {"epcClass": "urn:epc:class:lgtin:4012345.099999.B1", "quantity": 1000}
+                    ],
+                },
+                {
+                    "type": "ObjectEvent",
+                    "eventTime": "2026-05-02T08:00:00+08:00",
+                    "eventTimeZoneOffset": "+08:00",
+                    "action": "ADD",
+                    "bizStep": "commissioning",
+                    "epcList": ["urn:epc:id:sgtin:4012345.011111.1"],
+                },
+            ]
+        },
+    }
+
+
+def test_every_mapped_event_kind_becomes_a_valid_catalog_event() -> None:
+    items = list(document_events(epcis_document("t"), source="wisco-epcis"))
+    good = [decode_event(i.event) for i in items if i.event is not None]
+    assert [e.type for e in good] == ["order.placed", "order.shipped", "inventory.reported", "bom.defined"]
+    placed, shipped, inventory, bom = (e.data for e in good)
+    assert (placed.order_id, placed.buyer_id, placed.supplier_id) == (
+        "0614141000003:t-PO-1",
+        "pgln:t.dongfeng",
+        "pgln:t.wisco",
+    )
+    assert (placed.sku, placed.quantity) == ("gtin:4012345.011111", 120)
+    assert (shipped.shipment_id, str(shipped.shipped_on)) == ("t-ASN-9", "2026-05-01")
+    assert (inventory.on_hand, inventory.daily_usage, inventory.facility_id) == (
+        800,
+        40,
+        "sgln:4012345.00001.0",
+    )
+    assert bom.product_sku == "gtin:4012345.099999"
+    assert [(c.sku, c.qty) for c in bom.components] == [("gtin:4012345.011111", 1.5), ("PP-T30S", 0.3)]
+    assert all(e.id.startswith("ni:///sha-256;") and e.id.endswith("?ver=CBV2.0") for e in good)
+
+
+def test_an_unmappable_event_is_rejected_with_its_reason() -> None:
+    items = list(document_events(epcis_document("t"), source="s"))
+    [bad] = [i for i in items if i.rejection is not None]
+    assert bad.position == 4
+    assert "commissioning" in bad.rejection.reason  # type: ignore[union-attr]
+    assert "has no supplynet event type" in bad.rejection.reason  # type: ignore[union-attr]
+
+
+def test_a_missing_extension_field_is_named() -> None:
+    doc = epcis_document("t")
+    del doc["epcisBody"]["eventList"][1]["supplynet:expectedDeliveryDate"]
+    item = list(document_events(doc, source="s"))[1]
+    assert item.rejection is not None
+    assert item.rejection.field == "supplynet:expectedDeliveryDate"
+
+
+def test_the_hash_id_ignores_key_order_list_order_and_time_notation() -> None:
+    event = epcis_document("t")["epcisBody"]["eventList"][1]
+    same = dict(reversed(list(copy.deepcopy(event).items())))
+    same["bizTransactionList"].reverse()
+    same["eventTime"] = "2026-05-01T00:00:00Z"  # the same instant
+    same["bizStep"] = "urn:epcglobal:cbv:bizstep:shipping"  # the same word, as a URI
+    assert event_hash_id(same) == event_hash_id(event)
+    changed = copy.deepcopy(event)
+    changed["quantityList"][0]["quantity"] = 121
+    assert event_hash_id(changed) != event_hash_id(event)
+
+
+def test_an_event_id_in_the_document_wins() -> None:
+    doc = epcis_document("t")
+    doc["epcisBody"]["eventList"][0]["eventID"] = "urn:uuid:6f1b6bd4-0b39-4d1b-9a39-1c0dfb1a0c41"
+    first = next(document_events(doc, source="s"))
+    assert decode_event(first.event).id == "urn:uuid:6f1b6bd4-0b39-4d1b-9a39-1c0dfb1a0c41"  # type: ignore[arg-type]
+
+
+def test_identifiers_map_to_skus_and_parties() -> None:
+    assert sku_of("urn:epc:idpat:sgtin:4012345.011111.*") == "gtin:4012345.011111"
+    assert sku_of("https://id.gs1.org/01/09521234543213/10/LOT") == "gtin:09521234543213"
+    assert party_of("urn:epc:id:pgln:0614141.00000") == "pgln:0614141.00000"
+
+
+def test_a_non_epcis_document_is_refused() -> None:
+    with pytest.raises(EpcisError):
+        list(document_events({"type": "Something"}, source="s"))
