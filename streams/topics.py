@@ -1,5 +1,9 @@
 """Every Kafka topic name of supplynet, in one place."""
 
+from __future__ import annotations
+
+from dataclasses import dataclass
+
 RAW = "events.raw"
 """Everything any connector accepted, as the sender sent it, keyed by subject."""
 VALID = "events.valid"
@@ -10,3 +14,18 @@ ALERTS = "risk.alerts"
 """Risk alerts for dashboards and the Pulsar mirror."""
 
 ALL = (RAW, VALID, DLQ, ALERTS)
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    """The topic names one deployment uses: the defaults above, or all of them behind one prefix
+    (``SUPPLYNET_STREAM__TOPIC_PREFIX``), so a test or benchmark can run on topics of its own."""
+
+    raw: str = RAW
+    valid: str = VALID
+    dlq: str = DLQ
+    alerts: str = ALERTS
+
+    @classmethod
+    def prefixed(cls, prefix: str) -> Topics:
+        return cls(*(f"{prefix}{name}" for name in ALL))

@@ -1,0 +1,391 @@
+"""A realistic, deterministic event mix for benchmarks and projection tests.
+
+Master data first (enterprises, materials, facilities, supply links, certificates, BOMs, design
+projects), then ~75% order lifecycles (placed, confirmed, shipped, sometimes delayed, delivered or
+cancelled) interleaved by event time with inventory, capacity, quality, alarms, disruptions and
+partner updates. Every business id starts with ``prefix`` so a run's data can be found and deleted.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import msgspec
+
+INDUSTRIES = ("steel", "petrochemical", "non-ferrous", "chemical", "machinery", "automotive", "electronics")
+REGIONS = tuple(
+    f"{p} {c}"
+    for p, c in [
+        ("湖北省", "武汉市"),
+        ("湖北省", "黄石市"),
+        ("湖北省", "襄阳市"),
+        ("湖北省", "宜昌市"),
+        ("湖北省", "荆门市"),
+        ("湖北省", "十堰市"),
+        ("湖南省", "长沙市"),
+        ("河南省", "郑州市"),
+        ("江西省", "九江市"),
+        ("安徽省", "合肥市"),
+    ]
+)
+HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    key: bytes
+    value: bytes
+    time_ms: int
+    type: str
+    data: dict[str, Any]
+    id: str
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat().replace("+00:00", "Z")
+
+
+def _day(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).date().isoformat()
+
+
+class _Gen:
+    def __init__(self, prefix: str, seed: int, start_ms: int) -> None:
+        self.prefix = prefix
+        self.rnd = random.Random(seed)  # noqa: S311  (reproducible test data, not secrets)
+        self.start = start_ms
+        self.n = 0
+        self.out: list[Event] = []
+
+    def emit(self, type_: str, subject_field: str, data: dict[str, Any], t: int) -> None:
+        self.n += 1
+        eid = f"{self.prefix}e{self.n}"
+        subject = data[subject_field]
+        env = {
+            "specversion": "1.0",
+            "id": eid,
+            "source": "bench-erp",
+            "type": type_,
+            "time": _iso(t),
+            "subject": subject,
+            "data": data,
+        }
+        self.out.append(Event(subject.encode(), msgspec.json.encode(env), t, type_, data, eid))
+
+
+def generate(
+    *,
+    prefix: str,
+    enterprises: int,
+    events: int,
+    seed: int = 7,
+    days: int = 150,
+    resend_every: int = 0,
+    end: datetime | None = None,
+) -> list[Event]:
+    """About ``events`` events over ``enterprises`` enterprises, sorted by event time (ties kept).
+
+    Event times end before ``end`` (default: yesterday). ``resend_every`` > 0 appends a re-sent copy (same id, same bytes) of every n-th event.
+    """
+    now = end or (datetime.now(UTC) - timedelta(days=1))
+    start = int((now - timedelta(days=days)).timestamp() * 1000)
+    g = _Gen(prefix, seed, start)
+    r = g.rnd
+    p = prefix
+    ents = [f"{p}ent{i}" for i in range(enterprises)]
+    skus = [f"{p}sku{i}" for i in range(max(20, enterprises // 5))]
+    t0 = start
+    for i, e in enumerate(ents):
+        g.emit(
+            "partner.registered",
+            "enterprise_id",
+            {
+                "enterprise_id": e,
+                "name": f"企业 {i}",
+                "industry": r.choice(INDUSTRIES),
+                "region": r.choice(REGIONS),
+                "country": "CN",
+            },
+            t0 + r.randrange(DAY_MS),
+        )
+    for i, s in enumerate(skus):
+        g.emit(
+            "material.defined",
+            "sku",
+            {"sku": s, "name": f"物料 {i}", "category": "steel/flat", "unit": "t"},
+            t0 + r.randrange(DAY_MS),
+        )
+    for i in range(0, len(skus) - 3, 10):
+        g.emit(
+            "bom.defined",
+            "product_sku",
+            {"product_sku": skus[i], "components": [{"sku": skus[i + k], "qty": 0.5 * k} for k in (1, 2, 3)]},
+            t0 + DAY_MS + r.randrange(DAY_MS),
+        )
+    links: list[tuple[str, str, str, int]] = []
+    for b in ents:
+        for _ in range(3):
+            s = r.choice(ents)
+            if s == b:
+                continue
+            sku = r.choice(skus)
+            lead = r.randint(3, 30)
+            links.append((s, b, sku, lead))
+            g.emit(
+                "supply.agreed",
+                "buyer_id",
+                {
+                    "supplier_id": s,
+                    "buyer_id": b,
+                    "sku": sku,
+                    "share": round(r.random(), 3),
+                    "lead_time_days": lead,
+                    "valid_from": _day(t0),
+                },
+                t0 + DAY_MS + r.randrange(DAY_MS),
+            )
+    for i, e in enumerate(ents[: max(1, enterprises // 2)]):
+        g.emit(
+            "facility.registered",
+            "enterprise_id",
+            {
+                "facility_id": f"{p}fac{i}",
+                "enterprise_id": e,
+                "name": f"厂区 {i}",
+                "kind": "plant",
+                "region": r.choice(REGIONS),
+            },
+            t0 + r.randrange(DAY_MS),
+        )
+    for i, e in enumerate(ents[: max(1, enterprises // 5)]):
+        g.emit(
+            "certification.granted",
+            "enterprise_id",
+            {
+                "enterprise_id": e,
+                "certificate_id": f"{p}cert{i}",
+                "standard": "IATF 16949",
+                "valid_until": "2029-01-01",
+            },
+            t0 + r.randrange(DAY_MS),
+        )
+    for i in range(max(1, enterprises // 50)):
+        proj = f"{p}proj{i}"
+        t = t0 + 2 * DAY_MS + r.randrange(DAY_MS)
+        g.emit(
+            "design.project.created",
+            "project_id",
+            {
+                "project_id": proj,
+                "name": f"项目 {i}",
+                "owner_id": r.choice(ents),
+                "product_sku": r.choice(skus),
+            },
+            t,
+        )
+        for role in ("tier1", "material-supplier"):
+            g.emit(
+                "design.partner.joined",
+                "project_id",
+                {"project_id": proj, "enterprise_id": r.choice(ents), "role": role},
+                t + HOUR_MS,
+            )
+        g.emit(
+            "design.revision.published",
+            "project_id",
+            {
+                "project_id": proj,
+                "revision_id": f"{proj}-r1",
+                "label": "A1",
+                "changed_components": [{"sku": r.choice(skus), "change": "added", "qty": 2.0}],
+            },
+            t + 2 * HOUR_MS,
+        )
+        g.emit(
+            "design.change.requested",
+            "project_id",
+            {
+                "project_id": proj,
+                "change_id": f"{proj}-ecr1",
+                "affected_skus": [r.choice(skus)],
+                "reason": "减重",
+            },
+            t + 3 * HOUR_MS,
+        )
+    span = (days - 5) * DAY_MS
+    base = t0 + 3 * DAY_MS
+    order_n = 0
+    while g.n < events:
+        x = r.random()
+        t = base + r.randrange(span)
+        if x < 0.17:  # one order lifecycle, ~4.3 events
+            s, b, sku, lead = r.choice(links)
+            order_n += 1
+            oid = f"{p}po{order_n}"
+            ref = {"order_id": oid, "buyer_id": b, "supplier_id": s}
+            qty = float(r.randint(1, 100) * 10)
+            promised = t + lead * DAY_MS
+            g.emit(
+                "order.placed",
+                "buyer_id",
+                {**ref, "sku": sku, "quantity": qty, "requested_date": _day(promised)},
+                t,
+            )
+            g.emit(
+                "order.confirmed",
+                "buyer_id",
+                {**ref, "confirmed_quantity": qty, "promised_date": _day(promised)},
+                t + HOUR_MS,
+            )
+            if r.random() < 0.08:
+                g.emit("order.cancelled", "buyer_id", {**ref, "reason": "需求变更"}, t + 2 * HOUR_MS)
+                continue
+            ship = t + max(1, lead - 3) * DAY_MS
+            if ship > base + span + 3 * DAY_MS:
+                continue  # not shipped yet at the end
+            g.emit(
+                "order.shipped",
+                "buyer_id",
+                {
+                    **ref,
+                    "shipment_id": f"{oid}-s",
+                    "quantity": qty,
+                    "shipped_on": _day(ship),
+                    "expected_delivery": _day(promised),
+                },
+                ship,
+            )
+            late = r.random() < 0.2
+            arrive = promised + (r.randint(1, 6) * DAY_MS if late else -r.randrange(2) * DAY_MS)
+            if late and r.random() < 0.5:
+                g.emit(
+                    "shipment.delayed",
+                    "buyer_id",
+                    {
+                        **ref,
+                        "shipment_id": f"{oid}-s",
+                        "new_expected_delivery": _day(arrive),
+                        "delay_days": max(1, (arrive - promised) // DAY_MS),
+                    },
+                    ship + HOUR_MS,
+                )
+            if arrive > base + span + 3 * DAY_MS:
+                continue  # still open at the end
+            delivered = {
+                **ref,
+                "quantity_ordered": qty,
+                "quantity_delivered": qty if r.random() < 0.9 else qty * 0.8,
+                "promised_date": _day(promised),
+                "delivered_on": _day(arrive),
+            }
+            if r.random() < 0.7:
+                delivered["ordered_on"] = _day(t)
+            g.emit("order.delivered", "buyer_id", delivered, arrive)
+        elif x < 0.45:
+            e = r.choice(ents)
+            g.emit(
+                "inventory.reported",
+                "enterprise_id",
+                {
+                    "enterprise_id": e,
+                    "sku": r.choice(skus),
+                    "on_hand": float(r.randint(0, 5000)),
+                    "daily_usage": float(r.randint(0, 200)),
+                },
+                t,
+            )
+        elif x < 0.60:
+            e = r.choice(ents)
+            g.emit(
+                "capacity.reported",
+                "enterprise_id",
+                {
+                    "enterprise_id": e,
+                    "capacity_per_day": float(r.randint(10, 1000)),
+                    "utilization": round(r.random(), 2),
+                    "sku": r.choice(skus),
+                },
+                t,
+            )
+        elif x < 0.70:
+            s, b, sku, _ = r.choice(links)
+            g.emit(
+                "quality.incident",
+                "supplier_id",
+                {
+                    "incident_id": f"{p}qi{g.n}",
+                    "supplier_id": s,
+                    "sku": sku,
+                    "buyer_id": b,
+                    "severity": r.choice(("low", "medium", "high")),
+                    "defect_ppm": float(r.randint(0, 5000)),
+                },
+                t,
+            )
+        elif x < 0.80:
+            e = r.choice(ents)
+            g.emit(
+                "partner.updated", "enterprise_id", {"enterprise_id": e, "name": f"企业 {e} 更名 {g.n}"}, t
+            )
+        elif x < 0.88:
+            e = r.choice(ents)
+            g.emit(
+                "equipment.alarm",
+                "enterprise_id",
+                {
+                    "alarm_id": f"{p}al{g.n}",
+                    "enterprise_id": e,
+                    "equipment_id": f"{e}-press-1",
+                    "signal": "vibration",
+                    "severity": "medium",
+                    "predicted_failure_days": r.randint(1, 30),
+                },
+                t,
+            )
+        elif x < 0.94:
+            did = f"{p}dis{g.n}"
+            target = {"region": r.choice(REGIONS)} if r.random() < 0.3 else {"enterprise_id": r.choice(ents)}
+            g.emit(
+                "disruption.reported",
+                "disruption_id",
+                {
+                    "disruption_id": did,
+                    "kind": "power-outage",
+                    "severity": "high",
+                    "expected_recovery_days": 3,
+                    **target,
+                },
+                t,
+            )
+            if r.random() < 0.7:
+                g.emit("disruption.resolved", "disruption_id", {"disruption_id": did}, t + 2 * DAY_MS)
+        elif x < 0.97:
+            s, b, sku, _ = r.choice(links)
+            g.emit(
+                "supply.agreed",
+                "buyer_id",
+                {
+                    "supplier_id": s,
+                    "buyer_id": b,
+                    "sku": sku,
+                    "share": round(r.random(), 3),
+                    "lead_time_days": r.randint(3, 30),
+                },
+                t,
+            )
+        else:
+            s, b, sku, _ = r.choice(links)
+            g.emit(
+                "supply.ended",
+                "buyer_id",
+                {"supplier_id": s, "buyer_id": b, "sku": sku, "ended_on": _day(t)},
+                t,
+            )
+    out = sorted(g.out, key=lambda e: e.time_ms)
+    if resend_every:
+        out += [e for i, e in enumerate(out) if i % resend_every == 0]
+    return out

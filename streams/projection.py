@@ -1,0 +1,110 @@
+"""The project stage: a batch of ``events.valid`` messages -> one graph transaction with its offsets.
+
+Exactly once at the graph: the batch's mutations, its KPIs and the next offset of every partition it
+covers commit in one Neo4j transaction; every write is a versioned aspect, so a replay is a no-op.
+A batch Neo4j refuses for a non-transient reason is bisected to find the culprit event(s), which go
+to ``events.dlq`` (stage ``project``) with Neo4j's reason; the rest is applied. Transient errors are
+retried by the writer, forever: a batch is never skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from connectors.kafka import EventProducer, Record
+from graph.mutations import Mutations, to_mutations
+from graph.writer import GraphWriter, GraphWriteRejected, Position
+from schema.envelope import ValidEvent
+from schema.errors import EventRejected
+from streams.stages import Incoming, dlq_record, route
+
+log = logging.getLogger(__name__)
+
+Pair = tuple[Incoming, ValidEvent]
+
+
+def positions(batch: Sequence[Incoming], group: str) -> list[Position]:
+    """The next offset to read of every partition in the batch (highest offset + 1)."""
+    top: dict[tuple[str, int], int] = {}
+    for m in batch:
+        k = (m.topic, m.partition)
+        if m.offset + 1 > top.get(k, -1):
+            top[k] = m.offset + 1
+    return [Position(group, t, p, o) for (t, p), o in sorted(top.items())]
+
+
+@dataclass
+class Projected:
+    applied: int = 0
+    dead_lettered: int = 0
+
+
+class Projector:
+    """Projects batches for one consumer group; thread-unsafe, one per worker event loop."""
+
+    def __init__(self, *, writer: GraphWriter, dlq_out: EventProducer, group: str) -> None:
+        self.writer = writer
+        self.dlq_out = dlq_out
+        self.group = group
+
+    async def _dead_letter(self, records: Sequence[Record]) -> None:
+        if records:
+            await asyncio.to_thread(self.dlq_out.send_many, records)
+
+    async def project(self, batch: Sequence[Incoming]) -> Projected:
+        """Apply a batch and store its offsets; return what was applied and dead-lettered.
+
+        Returns only after the graph (and the DLQ, for culprits) committed; the caller may then ack.
+        """
+        routed = route(batch)
+        dead = [dlq_record(m, e, stage="project") for m, e in routed.rejected]
+        for _, err in routed.rejected:
+            log.warning("project: rejected %s", err.describe())
+        await self._dead_letter(dead)
+        done = await self.apply(routed.valid, positions(batch, self.group))
+        done.dead_lettered += len(dead)
+        return done
+
+    async def apply(self, events: Sequence[Pair], offsets: Sequence[Position]) -> Projected:
+        """Write valid events and the offsets in one transaction; isolate and dead-letter culprits."""
+        try:
+            await self.writer.write(to_mutations(ev for _, ev in events), offsets)
+            return Projected(applied=len(events))
+        except GraphWriteRejected as e:
+            log.warning("project: Neo4j refused a batch of %d (%s); isolating the culprit", len(events), e)
+        culprits = await self._isolate(events)
+        await self._dead_letter([dlq_record(m, err, stage="project") for m, err in culprits])
+        await self.writer.write(Mutations(), offsets)
+        return Projected(applied=len(events) - len(culprits), dead_lettered=len(culprits))
+
+    async def _isolate(self, events: Sequence[Pair]) -> list[tuple[Incoming, EventRejected]]:
+        """Bisect: apply every half Neo4j accepts; return the single events it refuses, with why."""
+        if len(events) == 1:
+            msg, ev = events[0]
+            try:
+                await self.writer.write(to_mutations([ev]))
+                return []
+            except GraphWriteRejected as e:
+                err = EventRejected(
+                    f"the graph refused it: {e}",
+                    event_id=ev.id,
+                    event_type=ev.type,
+                    error_class="graph",
+                )
+                log.warning("project: dead-lettering %s", err.describe())
+                return [(msg, err)]
+        culprits: list[tuple[Incoming, EventRejected]] = []
+        mid = len(events) // 2
+        for half in (events[:mid], events[mid:]):
+            try:
+                await self.writer.write(to_mutations(ev for _, ev in half))
+            except GraphWriteRejected:
+                culprits += await self._isolate(half)
+        return culprits
+
+    async def stored_offsets(self, topic: str) -> dict[int, int]:
+        """partition -> next offset to read, as committed with the graph for this group."""
+        return await self.writer.stored_offsets(self.group, topic)
