@@ -42,3 +42,20 @@ class ApiKey(ApiKeyBase, table=True):
     digest: str = Field(max_length=64)
     created_at: datetime = Field(default_factory=_now)
     revoked_at: datetime | None = None
+
+
+class SeenEvent(SQLModel, table=True):
+    """An event id the validate stage forwarded to ``events.valid``: the stream-side dedup ledger.
+
+    ``digest`` is the SHA-256 of the event's bytes, so a redelivered copy (same digest) is told apart
+    from an id reused for other content. Rows older than the retention are pruned.
+    """
+
+    __tablename__ = "seen_event"
+
+    event_id: str = Field(primary_key=True, max_length=256)
+    digest: str = Field(max_length=64)
+    topic: str = Field(max_length=256)
+    partition: int
+    offset: int
+    seen_at: datetime = Field(default_factory=_now, index=True)

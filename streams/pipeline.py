@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from connectors.kafka import EventProducer, Record
 from graph.mutations import to_mutations
 from graph.writer import GraphWriter
-from streams.stages import Incoming, route, split_records
+from streams.dedup import SeenEvents
+from streams.stages import Incoming, Routed, route, split_records
 
 log = logging.getLogger(__name__)
 
@@ -24,10 +25,19 @@ class Pipeline:
     Kafka or committed to Neo4j, and only then does the caller ack the input offsets.
     """
 
-    def __init__(self, *, valid_out: EventProducer, dlq_out: EventProducer, writer: GraphWriter) -> None:
+    def __init__(
+        self,
+        *,
+        valid_out: EventProducer,
+        dlq_out: EventProducer,
+        writer: GraphWriter,
+        seen: SeenEvents | None = None,
+    ) -> None:
         self.valid_out = valid_out
         self.dlq_out = dlq_out
         self.writer = writer
+        self.seen = seen
+        """The dedup ledger; with it, each event id is forwarded to ``events.valid`` once."""
 
     async def _send(self, producer: EventProducer, records: Sequence[Record]) -> None:
         if records:
@@ -35,12 +45,23 @@ class Pipeline:
             await asyncio.to_thread(producer.send_many, records)
 
     async def validate(self, batch: Sequence[Incoming]) -> tuple[int, int]:
-        """Route valid events to ``events.valid`` and the rest to ``events.dlq``; return the counts."""
+        """Route valid events to ``events.valid`` and the rest to ``events.dlq``; return the counts.
+
+        With a dedup ledger: a redelivered copy of a forwarded event is dropped (logged), an id reused
+        for other content is dead-lettered, and ids are recorded only after Kafka acked the forward.
+        """
         routed = route(batch)
+        if self.seen is not None:
+            verdict = await asyncio.to_thread(self.seen.check, routed.valid)
+            if verdict.redelivered:
+                log.info("validate: dropped %d redelivered duplicate(s)", len(verdict.redelivered))
+            routed = Routed(valid=verdict.forward, rejected=[*routed.rejected, *verdict.reused])
         valid, dead = split_records(routed, stage="validate")
         for _, err in routed.rejected:
             log.warning("rejected %s", err.describe())
         await asyncio.gather(self._send(self.valid_out, valid), self._send(self.dlq_out, dead))
+        if self.seen is not None:
+            await asyncio.to_thread(self.seen.record, routed.valid)
         return len(valid), len(dead)
 
     async def project(self, batch: Sequence[Incoming]) -> int:

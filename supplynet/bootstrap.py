@@ -11,6 +11,7 @@ from sqlmodel import SQLModel, create_engine
 from connectors.kafka import EventProducer, TopicSpec
 from graph.writer import GraphWriter
 from streams import topics
+from streams.dedup import SeenEvents
 from streams.pipeline import Pipeline
 from supplynet.settings import Settings
 from supplynet.stack.spec import StackPaths
@@ -67,7 +68,15 @@ def pipeline(settings: Settings) -> Pipeline:
         valid_out=producer(settings, topics.VALID),
         dlq_out=producer(settings, topics.DLQ),
         writer=GraphWriter(async_driver(settings), database=settings.neo4j.database),
+        seen=seen_events(settings),
     )
+
+
+def seen_events(settings: Settings) -> SeenEvents:
+    """The validate stage's dedup ledger in the SQL store (tables created if missing)."""
+    engine = sql_engine(settings)
+    create_sql_tables(engine)
+    return SeenEvents(engine, retention_days=settings.stream.dedup_retention_days)
 
 
 def pulsar_client(settings: Settings) -> Any:

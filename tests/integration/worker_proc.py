@@ -1,0 +1,43 @@
+"""Running a `supplynet worker` of a test's own (own consumer group, own SQL store) as a subprocess."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from supplynet.settings import Settings
+from tests.conftest import free_port
+
+
+def test_env(settings: Settings, **extra: str) -> dict[str, str]:
+    return {**os.environ, "SUPPLYNET_SQL_URL": settings.database_url(), **extra}
+
+
+@contextmanager
+def running_worker(settings: Settings, group: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "supplynet", "worker"],
+        env=test_env(
+            settings,
+            SUPPLYNET_STREAM__APP_ID=group,
+            SUPPLYNET_STREAM__WEB_PORT=str(free_port()),
+            SUPPLYNET_STREAM__BATCH_SECONDS="0.2",
+        ),
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
