@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from graph.risk.settings import RiskSettings
+
 
 def _xdg(var: str, default: str) -> Path:
     return Path(os.environ.get(var) or Path.home() / default)
@@ -137,6 +139,7 @@ class Settings(BaseSettings):
     pulsar: PulsarSettings = PulsarSettings()
     stream: StreamSettings = StreamSettings()
     api: ApiSettings = ApiSettings()
+    risk: RiskSettings = RiskSettings()
 
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> Settings:

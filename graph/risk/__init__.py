@@ -1,0 +1,1 @@
+"""Risk analytics: pure scoring and structural analyses, plus thin Neo4j adapters (``graph.risk.store``)."""

@@ -1,0 +1,100 @@
+"""What the risk model reads: enterprises, supply links and the events around them (plain data)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+SEVERITY_WEIGHT = {"low": 0.3, "medium": 0.6, "high": 0.85, "critical": 1.0}
+"""How much one open disruption of each severity weighs before its location weight."""
+
+
+@dataclass(frozen=True, slots=True)
+class SupplyLink:
+    """A current SUPPLIES relationship with its KPIs (``None`` = not reported yet)."""
+
+    supplier: str
+    buyer: str
+    sku: str
+    share: float | None = None
+    lead_time_days: float | None = None
+    annual_volume: float | None = None
+    otif: float | None = None
+    lead_time_mean: float | None = None
+    lead_time_p90: float | None = None
+    quality_incident_rate: float | None = None
+
+    @property
+    def volume(self) -> float:
+        """The link's weight in a sku's supply: annual volume, else the buyer's share, else 1."""
+        if self.annual_volume is not None:
+            return self.annual_volume
+        return self.share if self.share is not None else 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class OpenDisruption:
+    id: str
+    severity: str
+    where: str  # "enterprise", "facility" or "region"
+    expected_recovery_days: float | None = None
+    kind: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Enterprise:
+    """One enterprise and the facts about it the model scores."""
+
+    id: str
+    name: str | None = None
+    industry: str | None = None
+    region: str | None = None
+    days_of_cover: float | None = None
+    disruptions: tuple[OpenDisruption, ...] = ()
+    recent_alarms: int = 0
+    expiring_certificates: int = 0
+    facilities: tuple[str, ...] = ()
+
+
+@dataclass
+class Network:
+    """Enterprises and supply links; links to unknown enterprises create bare enterprises."""
+
+    enterprises: dict[str, Enterprise] = field(default_factory=dict)
+    links: list[SupplyLink] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, enterprises: Iterable[Enterprise], links: Iterable[SupplyLink]) -> Network:
+        net = cls({e.id: e for e in enterprises}, list(links))
+        for link in net.links:
+            for eid in (link.supplier, link.buyer):
+                net.enterprises.setdefault(eid, Enterprise(eid))
+        return net
+
+    def suppliers_by_buyer_sku(self) -> dict[tuple[str, str], list[SupplyLink]]:
+        """(buyer, sku) -> the links that supply it; self-loops are ignored."""
+        out: dict[tuple[str, str], list[SupplyLink]] = defaultdict(list)
+        for link in self.links:
+            if link.supplier != link.buyer:
+                out[(link.buyer, link.sku)].append(link)
+        return out
+
+    def effective_shares(self) -> dict[tuple[str, str, str], float]:
+        """(supplier, buyer, sku) -> the buyer's dependency share on that supplier for that sku.
+
+        Reported shares are used when every link of the (buyer, sku) has one (capped at 1 in total);
+        otherwise the buyer is assumed to split the sku evenly among its suppliers.
+        """
+        out: dict[tuple[str, str, str], float] = {}
+        for (buyer, sku), links in self.suppliers_by_buyer_sku().items():
+            shares = [lk.share for lk in links]
+            if all(s is not None for s in shares):
+                total = sum(s for s in shares if s is not None)
+                scale = 1.0 / total if total > 1.0 else 1.0
+                for lk in links:
+                    out[(lk.supplier, buyer, sku)] = (lk.share or 0.0) * scale
+            else:
+                for lk in links:
+                    out[(lk.supplier, buyer, sku)] = 1.0 / len(links)
+        return out

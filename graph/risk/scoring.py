@@ -1,0 +1,303 @@
+"""Pure risk scoring: each enterprise gets five factors in [0, 1], a score in [0, 1] and plain-words reasons.
+
+Factors combine by weighted noisy-or, ``score = 1 - prod(1 - weight_f * factor_f)``: one severe factor
+is enough to make a node risky, more factors make it riskier, and the score never leaves [0, 1].
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from graph.risk.facts import SEVERITY_WEIGHT, Enterprise, Network, SupplyLink
+from graph.risk.settings import RiskSettings
+from graph.risk.structure import Concentration, SoleSource
+
+FACTORS = ("performance", "events", "structure", "concentration", "inherited")
+
+
+def clamp(x: float) -> float:
+    return 0.0 if x <= 0 else 1.0 if x >= 1 else x
+
+
+def noisy_or(parts: list[float]) -> float:
+    """1 - prod(1 - p): the chance at least one of independent risks strikes; in [0, 1]."""
+    keep = 1.0
+    for p in parts:
+        keep *= 1.0 - clamp(p)
+    return clamp(1.0 - keep)
+
+
+@dataclass(frozen=True, slots=True)
+class Factor:
+    value: float
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RiskScore:
+    """An enterprise's score, its factors and the reasons behind them."""
+
+    enterprise: str
+    score: float
+    factors: dict[str, Factor]
+
+    @property
+    def own(self) -> float:
+        return self.factors.get("own", Factor(self.score)).value
+
+    def explanation(self) -> str:
+        reasons = [r for f in FACTORS for r in self.factors[f].reasons if f in self.factors]
+        return "; ".join(reasons) if reasons else "no risk signals"
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "score": round(self.score, 4),
+            "factors": {f: round(self.factors[f].value, 4) for f in FACTORS if f in self.factors},
+            "reasons": {f: list(self.factors[f].reasons) for f in FACTORS if f in self.factors},
+        }
+
+
+# -- performance --------------------------------------------------------------------------------------
+
+
+def performance(links: list[SupplyLink], s: RiskSettings) -> Factor:
+    """From the supplier's outgoing links: OTIF shortfall, lead-time variability, quality incident rate.
+
+    KPIs are volume-weighted over the links that report them; missing KPIs are left out (no data is no
+    evidence of risk); the factor is the noisy-or of the three parts.
+    """
+
+    def mean(attr: str) -> float | None:
+        pts = [(getattr(lk, attr), lk.volume) for lk in links if getattr(lk, attr) is not None]
+        w = sum(v for _, v in pts)
+        return sum(x * v for x, v in pts) / w if pts and w > 0 else None
+
+    parts: list[float] = []
+    reasons: list[str] = []
+    otif = mean("otif")
+    if otif is not None:
+        p = clamp((s.otif_target - otif) / (s.otif_target - s.otif_floor))
+        parts.append(p)
+        if p > 0:
+            reasons.append(f"on-time-in-full {otif:.0%} against a {s.otif_target:.0%} target")
+    lt_mean, lt_p90 = mean("lead_time_mean"), mean("lead_time_p90")
+    if lt_mean and lt_p90 is not None and lt_mean > 0:
+        cv = max(0.0, lt_p90 - lt_mean) / lt_mean
+        p = clamp(cv / s.lead_time_cv_max)
+        parts.append(p)
+        if p >= 0.2:
+            reasons.append(f"lead times vary: p90 {lt_p90:.0f} days against a mean of {lt_mean:.0f}")
+    q = mean("quality_incident_rate")
+    if q is not None:
+        p = clamp(q / s.quality_rate_max)
+        parts.append(p)
+        if p > 0:
+            reasons.append(f"quality incidents on {q:.1%} of deliveries")
+    return Factor(noisy_or(parts), tuple(reasons))
+
+
+# -- events -------------------------------------------------------------------------------------------
+
+_WHERE = {
+    "enterprise": "at the enterprise",
+    "facility": "at one of its facilities",
+    "region": "in its region",
+}
+
+
+def events(e: Enterprise, s: RiskSettings) -> Factor:
+    """Open disruptions (by severity and where), recent equipment alarms, expiring certificates."""
+    loc = {
+        "enterprise": s.disruption_at_enterprise,
+        "facility": s.disruption_at_facility,
+        "region": s.disruption_in_region,
+    }
+    parts: list[float] = []
+    reasons: list[str] = []
+    for d in e.disruptions:
+        parts.append(SEVERITY_WEIGHT.get(d.severity, 0.6) * loc.get(d.where, 0.6))
+        kind = f"{d.kind} " if d.kind else ""
+        recovery = (
+            f", recovery expected in {d.expected_recovery_days:g} days"
+            if d.expected_recovery_days is not None
+            else ""
+        )
+        reasons.append(f"open {d.severity} {kind}disruption {_WHERE.get(d.where, d.where)}{recovery}")
+    if e.recent_alarms:
+        parts.append(clamp(s.alarm_weight * e.recent_alarms))
+        reasons.append(f"{e.recent_alarms} equipment alarm(s) in the last {s.alarm_window_days} days")
+    if e.expiring_certificates:
+        parts.append(clamp(s.certificate_expiry_weight * e.expiring_certificates))
+        reasons.append(
+            f"{e.expiring_certificates} certificate(s) expired or expiring within "
+            f"{s.certificate_window_days} days"
+        )
+    return Factor(noisy_or(parts), tuple(reasons))
+
+
+# -- structure ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StructureFacts:
+    """Global measures of the material flow, computed by the full recompute and reused incrementally."""
+
+    sole_sources: list[SoleSource] = field(default_factory=list)
+    cut_vertices: set[str] = field(default_factory=set)
+    betweenness: dict[str, float] = field(default_factory=dict)
+    betweenness_method: str = "exact"
+    downstream: dict[str, int] = field(default_factory=dict)
+    concentration: dict[str, Concentration] = field(default_factory=dict)
+
+
+def structure(eid: str, facts: StructureFacts, industries: dict[str, str | None], s: RiskSettings) -> Factor:
+    """Sole source for buyers, cut vertex, betweenness relative to the network's highest, dependants."""
+    sole = [ss for ss in facts.sole_sources if ss.supplier == eid]
+    parts: list[float] = []
+    reasons: list[str] = []
+    if sole:
+        parts.append(s.weight_sole_source * clamp(len(sole) / s.sole_source_buyers_max))
+        by_sku: dict[str, list[str]] = defaultdict(list)
+        for ss in sole:
+            by_sku[ss.sku].append(ss.buyer)
+        for sku, buyers in sorted(by_sku.items()):
+            kinds = sorted({industries.get(b) or "" for b in buyers} - {""})
+            what = f"{' / '.join(kinds)} " if kinds else ""
+            reasons.append(f"sole supplier of {sku} to {len(buyers)} {what}buyer(s)")
+    if eid in facts.cut_vertices:
+        parts.append(s.weight_cut_vertex)
+        reasons.append("a cut vertex: without it the supply network falls apart")
+    top = max(facts.betweenness.values(), default=0.0)
+    b = facts.betweenness.get(eid, 0.0)
+    if top > 0 and b > 0:
+        rel = b / top
+        parts.append(s.weight_betweenness * rel)
+        if rel >= 0.5:
+            reasons.append(f"on {rel:.0%} as many supply paths as the network's busiest node")
+    n_down = facts.downstream.get(eid, 0)
+    if n_down:
+        parts.append(s.weight_downstream * clamp(math.log1p(n_down) / math.log1p(s.downstream_max)))
+        reasons.append(f"{n_down} enterprise(s) downstream depend on it")
+    return Factor(noisy_or(parts), tuple(reasons))
+
+
+# -- concentration ------------------------------------------------------------------------------------
+
+
+def concentration(
+    eid: str, region: str | None, skus: set[str], facts: StructureFacts, s: RiskSettings
+) -> Factor:
+    """Worst HHI among the skus it supplies whose supply is concentrated in its own region."""
+    worst = 0.0
+    reasons: list[str] = []
+    for sku in sorted(skus):
+        c = facts.concentration.get(sku)
+        if c is None or c.hhi < s.hhi_threshold or region is None:
+            continue
+        share = c.region_shares.get(region, 0.0)
+        if share >= s.region_share_threshold:
+            worst = max(worst, c.hhi)
+            reasons.append(f"region {region} holds {share:.0%} of {sku} supply (HHI {c.hhi:.2f})")
+    return Factor(worst, tuple(reasons))
+
+
+# -- putting it together ------------------------------------------------------------------------------
+
+
+def own_scores(
+    network: Network, facts: StructureFacts, s: RiskSettings, *, only: set[str] | None = None
+) -> dict[str, RiskScore]:
+    """Scores without the inherited factor, for every enterprise (or ``only`` those)."""
+    out_links: dict[str, list[SupplyLink]] = defaultdict(list)
+    for lk in network.links:
+        out_links[lk.supplier].append(lk)
+    industries = {eid: e.industry for eid, e in network.enterprises.items()}
+    result: dict[str, RiskScore] = {}
+    for eid, e in network.enterprises.items():
+        if only is not None and eid not in only:
+            continue
+        links = out_links.get(eid, [])
+        f = {
+            "performance": performance(links, s),
+            "events": events(e, s),
+            "structure": structure(eid, facts, industries, s),
+            "concentration": concentration(eid, e.region, {lk.sku for lk in links}, facts, s),
+        }
+        score = combine(f, s)
+        result[eid] = RiskScore(eid, score, {**f, "own": Factor(score)})
+    return result
+
+
+def combine(f: dict[str, Factor], s: RiskSettings) -> float:
+    weights = {
+        "performance": s.weight_performance,
+        "events": s.weight_events,
+        "structure": s.weight_structure,
+        "concentration": s.weight_concentration,
+        "inherited": s.weight_inherited,
+    }
+    return noisy_or([weights[k] * f[k].value for k in FACTORS if k in f])
+
+
+def inherit(
+    shares: dict[tuple[str, str, str], float],
+    own: dict[str, float],
+    s: RiskSettings,
+    *,
+    buyers: set[str] | None = None,
+    known: dict[str, float] | None = None,
+) -> tuple[dict[str, float], dict[str, tuple[str, str, float]]]:
+    """Inherited risk per buyer: ``decay * max over skus of sum(share * upstream total score)``.
+
+    ``shares`` is ``Network.effective_shares()``. Upstream totals include their own inherited risk, so
+    risk flows tier by tier; the map is a contraction (decay < 1, shares sum to <= 1), iterated at most
+    ``inherited_rounds`` times. With ``buyers``, only those are recomputed and every other enterprise
+    keeps its ``known`` inherited value. Returns the inherited values and, per buyer, the
+    (supplier, sku, share) contributing most.
+    """
+    rows = [(k, v) for k, v in shares.items() if buyers is None or k[1] in buyers]
+    inherited = dict(known or {})
+    for b in buyers if buyers is not None else own:
+        inherited[b] = 0.0
+    top: dict[str, tuple[str, str, float]] = {}
+    for _ in range(s.inherited_rounds):
+        per_sku: dict[tuple[str, str], float] = defaultdict(float)
+        best: dict[str, tuple[float, tuple[str, str, float]]] = {}
+        totals: dict[str, float] = {}
+        for (supplier, buyer, sku), share in rows:
+            total = totals.get(supplier)
+            if total is None:
+                total = totals[supplier] = noisy_or(
+                    [own.get(supplier, 0.0), s.weight_inherited * inherited.get(supplier, 0.0)]
+                )
+            contribution = share * total
+            per_sku[(buyer, sku)] += contribution
+            if contribution > best.get(buyer, (0.0, ("", "", 0.0)))[0]:
+                best[buyer] = (contribution, (supplier, sku, share))
+        new: dict[str, float] = {}
+        for (buyer, _sku), v in per_sku.items():
+            new[buyer] = max(new.get(buyer, 0.0), clamp(s.inherited_decay * v))
+        top = {b: t for b, (_, t) in best.items()}
+        changed = any(abs(v - inherited.get(k, 0.0)) >= 1e-9 for k, v in new.items())
+        inherited.update(new)
+        if not changed:
+            break
+    return inherited, top
+
+
+def score_network(network: Network, facts: StructureFacts, s: RiskSettings) -> dict[str, RiskScore]:
+    """Every enterprise's score with all five factors and their reasons."""
+    own = own_scores(network, facts, s)
+    inherited, top = inherit(network.effective_shares(), {k: v.score for k, v in own.items()}, s)
+    out: dict[str, RiskScore] = {}
+    for eid, o in own.items():
+        reasons: tuple[str, ...] = ()
+        if inherited.get(eid, 0.0) > 0 and eid in top:
+            supplier, sku, share = top[eid]
+            reasons = (f"depends on {supplier} for {share:.0%} of its {sku}, which is itself at risk",)
+        f = {k: o.factors[k] for k in FACTORS if k in o.factors}
+        f["inherited"] = Factor(inherited.get(eid, 0.0), reasons)
+        out[eid] = RiskScore(eid, combine(f, s), {**f, "own": Factor(o.score)})
+    return out

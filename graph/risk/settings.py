@@ -1,0 +1,97 @@
+"""Weights and thresholds of the risk model, with documented defaults (see docs/risk-model.md)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class RiskSettings(BaseModel):
+    """The risk model's knobs. Every weight is in [0, 1]; a factor's weight is its largest contribution."""
+
+    # -- how factors combine into one score (noisy-or: 1 - prod(1 - weight * factor)) -------------------
+    weight_performance: float = Field(0.6, ge=0, le=1, description="Weight of the performance factor")
+    weight_events: float = Field(0.8, ge=0, le=1, description="Weight of the events factor")
+    weight_structure: float = Field(0.5, ge=0, le=1, description="Weight of the structure factor")
+    weight_concentration: float = Field(0.4, ge=0, le=1, description="Weight of the concentration factor")
+    weight_inherited: float = Field(0.5, ge=0, le=1, description="Weight of the inherited factor")
+
+    # -- performance ---------------------------------------------------------------------------------
+    otif_target: float = Field(0.95, gt=0, le=1, description="OTIF at or above this carries no risk")
+    otif_floor: float = Field(0.60, ge=0, lt=1, description="OTIF at or below this is the worst")
+    lead_time_cv_max: float = Field(
+        1.0, gt=0, description="(p90 - mean) / mean lead time at which variability risk is 1"
+    )
+    quality_rate_max: float = Field(
+        0.05, gt=0, description="Quality incidents per delivery at which quality risk is 1"
+    )
+
+    # -- events --------------------------------------------------------------------------------------
+    disruption_at_enterprise: float = Field(1.0, ge=0, le=1, description="Open disruption at the enterprise")
+    disruption_at_facility: float = Field(
+        0.8, ge=0, le=1, description="Open disruption at one of its facilities"
+    )
+    disruption_in_region: float = Field(0.6, ge=0, le=1, description="Open disruption in its region")
+    alarm_weight: float = Field(0.25, ge=0, le=1, description="Risk per recent high/critical equipment alarm")
+    alarm_window_days: int = Field(14, ge=1, description="An equipment alarm counts this many days")
+    certificate_expiry_weight: float = Field(
+        0.3, ge=0, le=1, description="Risk per certificate expiring soon or expired"
+    )
+    certificate_window_days: int = Field(60, ge=1, description="'Expiring soon' means within this many days")
+
+    # -- structure -----------------------------------------------------------------------------------
+    sole_source_buyers_max: int = Field(
+        3, ge=1, description="Sole source for this many (buyer, sku) pairs gives sole-source risk 1"
+    )
+    weight_sole_source: float = Field(0.9, ge=0, le=1, description="Weight of being a sole source")
+    weight_cut_vertex: float = Field(0.6, ge=0, le=1, description="Weight of being a cut vertex")
+    weight_betweenness: float = Field(0.5, ge=0, le=1, description="Weight of relative betweenness")
+    weight_downstream: float = Field(0.5, ge=0, le=1, description="Weight of the number of dependants")
+    downstream_max: int = Field(
+        100, ge=1, description="This many downstream enterprises gives dependants risk 1 (log scale)"
+    )
+    betweenness_exact_max_nodes: int = Field(
+        5000, ge=1, description="Exact betweenness up to this many enterprises; sampled above"
+    )
+    betweenness_pivots: int = Field(
+        256, ge=1, description="Source pivots sampled for approximate betweenness (Brandes-Pich)"
+    )
+    betweenness_seed: int = Field(7, description="Seed of the pivot sample (results are reproducible)")
+
+    # -- concentration -------------------------------------------------------------------------------
+    hhi_threshold: float = Field(
+        0.25, ge=0, le=1, description="HHI (0..1) above which a sku's supply counts as concentrated"
+    )
+    region_share_threshold: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="A region holding at least this share of a sku is 'the concentrated region'",
+    )
+
+    # -- inherited -----------------------------------------------------------------------------------
+    inherited_decay: float = Field(
+        0.7, ge=0, lt=1, description="Share of an upstream score a fully dependent buyer inherits per tier"
+    )
+    inherited_rounds: int = Field(12, ge=1, description="Most propagation rounds (tiers) for inherited risk")
+
+    # -- alerts and freshness ------------------------------------------------------------------------
+    alert_threshold: float = Field(
+        0.6, ge=0, le=1, description="A score crossing this upward raises an alert"
+    )
+    severity_high: float = Field(0.75, ge=0, le=1, description="Score at or above which an alert is 'high'")
+    severity_critical: float = Field(
+        0.9, ge=0, le=1, description="Score at or above which an alert is 'critical'"
+    )
+    critical_share: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="What-if: losing this share of a sku stops a buyer once its cover runs out",
+    )
+    default_days_of_cover: float = Field(
+        7.0, ge=0, description="What-if: days of inventory cover assumed where none is reported"
+    )
+    incremental_seconds: float = Field(2.0, gt=0, description="How often the stream rescores touched nodes")
+    full_recompute_seconds: float = Field(
+        900.0, gt=0, description="How often the stream recomputes everything (betweenness, HHI)"
+    )
