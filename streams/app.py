@@ -10,9 +10,10 @@ import faust
 from faust.streams import Stream
 from faust.types import EventT
 
-from streams import topics
 from streams.pipeline import Pipeline
+from streams.projection import Projector
 from streams.stages import Incoming
+from streams.topics import Topics
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,38 @@ def _incoming(event: Any) -> Incoming:
     return Incoming(topic=m.topic, partition=m.partition, offset=m.offset, key=m.key, value=m.value)
 
 
+def _seek_to_graph(app: faust.App, topic: str, projector: Callable[[], Projector]) -> None:
+    """Make the consumer start each assigned partition of ``topic`` at the offset stored in Neo4j.
+
+    faust seeks every assigned partition to Kafka's committed offset after a rebalance
+    (``Consumer.perform_seek``, called by its recovery service once the ``on_partitions_assigned``
+    signal was handled), which would override a seek done in the signal. So the consumer's
+    ``perform_seek`` is wrapped once: after faust's seek, partitions with a stored offset are sought
+    there, and faust's commit bookkeeping is told that offset is committed, so its own commits carry
+    on from there. Neo4j is the source of truth: it holds exactly what the graph applied.
+    """
+    consumer: Any = app.consumer
+    if getattr(consumer, "_supplynet_graph_seek", False):
+        return
+    original = consumer.perform_seek
+
+    async def perform_seek() -> None:
+        await original()
+        assigned = {tp for tp in consumer.assignment() if tp.topic == topic}
+        if not assigned:
+            return
+        stored = await projector().stored_offsets(topic)
+        for tp in sorted(assigned):
+            offset = stored.get(tp.partition)
+            if offset is not None:
+                await consumer.seek(tp, offset)
+                consumer._committed_offset[tp] = offset
+                log.info("project: %s[%d] starts at graph offset %d", tp.topic, tp.partition, offset)
+
+    consumer.perform_seek = perform_seek
+    consumer._supplynet_graph_seek = True
+
+
 def create_app(
     *,
     app_id: str,
@@ -37,11 +70,14 @@ def create_app(
     batch_seconds: float,
     web_port: int,
     pipeline_factory: Callable[[], Pipeline],
+    topic_names: Topics | None = None,
 ) -> faust.App:
     """A faust app with two agents: ``validate`` (events.raw) and ``project`` (events.valid).
 
-    ``pipeline_factory`` is called once, inside the worker's event loop, on the first batch.
+    ``pipeline_factory`` is called once, inside the worker's event loop, on first use. The project
+    agent's partitions start at the offsets stored in Neo4j with the graph (see ``_seek_to_graph``).
     """
+    names = topic_names or Topics()
     app = faust.App(
         app_id,
         broker=[f"kafka://{b.strip()}" for b in brokers.split(",")],
@@ -57,14 +93,21 @@ def create_app(
         web_port=web_port,
         web_bind="127.0.0.1",
     )
-    raw = app.topic(topics.RAW, key_type=bytes, value_type=bytes)
-    valid = app.topic(topics.VALID, key_type=bytes, value_type=bytes)
+    raw = app.topic(names.raw, key_type=bytes, value_type=bytes)
+    valid = app.topic(names.valid, key_type=bytes, value_type=bytes)
     state: dict[str, Pipeline] = {}
+    projectors: dict[str, Projector] = {}
 
     def pipeline() -> Pipeline:
         if "p" not in state:
             state["p"] = pipeline_factory()
         return state["p"]
+
+    def projector() -> Projector:
+        if "p" not in projectors:
+            p = pipeline()
+            projectors["p"] = Projector(writer=p.writer, dlq_out=p.dlq_out, group=app_id)
+        return projectors["p"]
 
     async def validate(stream: faust.StreamT[Any]) -> None:
         async for batch in _take(stream, batch_size, within=batch_seconds):
@@ -73,8 +116,8 @@ def create_app(
 
     async def project(stream: faust.StreamT[Any]) -> None:
         async for batch in _take(stream, batch_size, within=batch_seconds):
-            n = await pipeline().project([_incoming(e) for e in batch])
-            log.info("project: %d events written to the graph", n)
+            done = await projector().project([_incoming(e) for e in batch])
+            log.info("project: %d events applied, %d to DLQ", done.applied, done.dead_lettered)
 
     app.agent(raw, name="validate")(validate)
     app.agent(valid, name="project")(project)
@@ -85,5 +128,10 @@ def create_app(
             await state["p"].writer.driver.close()
 
     app.on_before_shutdown.connect(cast(Any, _close))
+
+    async def _assigned(sender: Any, *args: Any, **kwargs: Any) -> None:
+        _seek_to_graph(app, names.valid, projector)
+
+    app.on_partitions_assigned.connect(cast(Any, _assigned))
 
     return app

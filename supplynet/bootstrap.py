@@ -38,15 +38,21 @@ def producer(settings: Settings, topic: str) -> EventProducer:
     return EventProducer(settings.kafka.librdkafka(), topic)
 
 
+def topic_names(settings: Settings) -> topics.Topics:
+    """The topic names of this deployment (the defaults, or behind ``stream.topic_prefix``)."""
+    return topics.Topics.prefixed(settings.stream.topic_prefix)
+
+
 def topic_specs(settings: Settings) -> list[TopicSpec]:
     k = settings.kafka
     rf = k.replication_factor
+    names = topic_names(settings)
     return [
-        TopicSpec(topics.RAW, k.partitions, rf),
-        TopicSpec(topics.VALID, k.partitions, rf),
+        TopicSpec(names.raw, k.partitions, rf),
+        TopicSpec(names.valid, k.partitions, rf),
         # The DLQ is an audit trail ERP integrators replay from: keep it for 30 days.
-        TopicSpec(topics.DLQ, k.dlq_partitions, rf, {"retention.ms": str(30 * 24 * 3600 * 1000)}),
-        TopicSpec(topics.ALERTS, k.alerts_partitions, rf),
+        TopicSpec(names.dlq, k.dlq_partitions, rf, {"retention.ms": str(30 * 24 * 3600 * 1000)}),
+        TopicSpec(names.alerts, k.alerts_partitions, rf),
     ]
 
 
@@ -65,8 +71,8 @@ def create_sql_tables(engine: Engine) -> None:
 
 def pipeline(settings: Settings) -> Pipeline:
     return Pipeline(
-        valid_out=producer(settings, topics.VALID),
-        dlq_out=producer(settings, topics.DLQ),
+        valid_out=producer(settings, topic_names(settings).valid),
+        dlq_out=producer(settings, topic_names(settings).dlq),
         writer=GraphWriter(async_driver(settings), database=settings.neo4j.database),
         seen=seen_events(settings),
     )
@@ -129,4 +135,5 @@ def worker_app(settings: Settings) -> Any:
         batch_seconds=settings.stream.batch_seconds,
         web_port=settings.stream.web_port,
         pipeline_factory=lambda: pipeline(settings),
+        topic_names=topic_names(settings),
     )

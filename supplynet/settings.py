@@ -104,6 +104,9 @@ class StreamSettings(BaseModel):
     batch_size: int = Field(1000, ge=1, description="Most events the projector writes in one transaction")
     batch_seconds: float = Field(0.5, gt=0, description="Longest a partial batch waits before it is written")
     web_port: int = Field(6066, description="The faust worker's own web port (health, stats)")
+    topic_prefix: str = Field(
+        "", description="Prefix of every topic name (a test's or benchmark's own topics); empty = none"
+    )
     dedup_retention_days: int = Field(
         14, ge=1, description="How long the validate stage remembers forwarded event ids (dedup window)"
     )

@@ -14,7 +14,7 @@ from supplynet.settings import Settings
 from tests.conftest import free_port
 
 
-def test_env(settings: Settings, **extra: str) -> dict[str, str]:
+def subprocess_env(settings: Settings, **extra: str) -> dict[str, str]:
     return {**os.environ, "SUPPLYNET_SQL_URL": settings.database_url(), **extra}
 
 
@@ -22,7 +22,7 @@ def test_env(settings: Settings, **extra: str) -> dict[str, str]:
 def running_worker(settings: Settings, group: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "supplynet", "worker"],
-        env=test_env(
+        env=subprocess_env(
             settings,
             SUPPLYNET_STREAM__APP_ID=group,
             SUPPLYNET_STREAM__WEB_PORT=str(free_port()),
