@@ -1,0 +1,181 @@
+"""Live KPIs in the graph equal an independent plain-Python computation over the same events."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime
+from typing import Any
+
+import neo4j
+import pytest
+
+from bench.workload import generate
+from connectors.kafka import EventProducer
+from graph.maintenance import delete_by_prefix, delete_offsets
+from graph.migrations import migrate
+from graph.writer import GraphWriter
+from schema.envelope import ValidEvent
+from schema.validate import decode_event
+from streams.projection import Projector
+from supplynet import bootstrap
+from supplynet.settings import Settings
+from tests.integration.test_projection import incoming, project_all
+
+DAY = 86_400_000
+
+
+@pytest.fixture
+async def driver(stack: Settings) -> AsyncIterator[neo4j.AsyncDriver]:
+    d = bootstrap.async_driver(stack)
+    await migrate(d)
+    yield d
+    await d.close()
+
+
+def _utc_date(ms: int) -> date:
+    return datetime.fromtimestamp(ms / 1000, UTC).date()
+
+
+def expected_kpis(
+    events: list[ValidEvent],
+) -> tuple[dict[str, dict[str, Any]], dict[tuple[str, str, str], dict[str, Any]]]:
+    """The KPIs by their documented definitions, straight from the events (no graph code used)."""
+    orders: dict[str, dict[str, Any]] = defaultdict(dict)
+    incidents: list[tuple[str, str | None, str, int]] = []
+    stock: dict[tuple[str, str, str], tuple[int, float, float]] = {}
+    links: set[tuple[str, str, str]] = set()
+    touched: set[str] = set()
+    for ev in events:
+        d, t = ev.data, ev.time_ms
+        if ev.type.startswith("order.") or ev.type == "shipment.delayed":
+            o = orders[d.order_id]
+            o["supplier"], o["buyer"] = d.supplier_id, d.buyer_id
+            touched.add(d.supplier_id)
+            if ev.type == "order.placed":
+                o["sku"], o["placed"] = d.sku, t
+            elif ev.type == "order.delivered":
+                o.update(
+                    delivered=t,
+                    on=d.delivered_on,
+                    promised=d.promised_date,
+                    full=d.quantity_delivered >= d.quantity_ordered,
+                    ordered_on=d.ordered_on,
+                )
+            elif ev.type == "order.cancelled":
+                o["cancelled"] = t
+        elif ev.type == "quality.incident":
+            incidents.append((d.supplier_id, d.buyer_id, d.sku, t))
+            touched.add(d.supplier_id)
+        elif ev.type == "inventory.reported":
+            k = (d.enterprise_id, d.sku, d.facility_id or "")
+            if k not in stock or t > stock[k][0]:
+                stock[k] = (t, d.on_hand, d.daily_usage)
+            touched.add(d.enterprise_id)
+        elif ev.type == "supply.agreed":
+            links.add((d.supplier_id, d.buyer_id, d.sku))
+            touched.add(d.supplier_id)
+
+    def cover(ent: str, sku: str) -> float | None:
+        rows = [v for (e, s, _), v in stock.items() if e == ent and s == sku]
+        usage = sum(r[2] for r in rows)
+        return sum(r[1] for r in rows) / usage if usage > 0 else None
+
+    def window(os: list[dict[str, Any]], qs: list[int], at: int | None) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "openOrders": len(
+                [o for o in os if "placed" in o and "delivered" not in o and "cancelled" not in o]
+            )
+        }
+        for n in (30, 90):
+            dl = [
+                o for o in os if at is not None and "delivered" in o and at - n * DAY < o["delivered"] <= at
+            ]
+            iq = [q for q in qs if at is not None and at - n * DAY < q <= at]
+            ot = [o["on"] <= o["promised"] for o in dl]
+            inf = [o["full"] for o in dl]
+            leads = []
+            for o in dl:
+                start = o["ordered_on"] or (_utc_date(o["placed"]) if "placed" in o else None)
+                if start is not None:
+                    leads.append((o["on"] - start).days)
+            leads.sort()
+            out[f"deliveries{n}d"] = len(dl)
+            out[f"onTimeRate{n}d"] = sum(ot) / len(dl) if dl else None
+            out[f"inFullRate{n}d"] = sum(inf) / len(dl) if dl else None
+            out[f"otifRate{n}d"] = (
+                sum(a and b for a, b in zip(ot, inf, strict=True)) / len(dl) if dl else None
+            )
+            out[f"leadTimeMeanDays{n}d"] = sum(leads) / len(leads) if leads else None
+            out[f"leadTimeP90Days{n}d"] = leads[math.ceil(0.9 * len(leads)) - 1] if leads else None
+            out[f"qualityIncidents{n}d"] = len(iq)
+            out[f"qualityIncidentRate{n}d"] = len(iq) / len(dl) if dl else None
+        out["kpiAsOf"] = at
+        return out
+
+    per_supplier: dict[str, dict[str, Any]] = {}
+    per_link: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for s in touched:
+        os_ = [o for o in orders.values() if o["supplier"] == s]
+        qs = [q for q in incidents if q[0] == s]
+        times = [o[k] for o in os_ for k in ("placed", "delivered", "cancelled") if k in o] + [
+            q[3] for q in qs
+        ]
+        at = max(times) if times else None
+        covers = [c for c in (cover(s, sku) for (e, sku, _) in stock if e == s) if c is not None]
+        per_supplier[s] = {
+            **window(os_, [q[3] for q in qs], at),
+            "daysOfCover": min(covers) if covers else None,
+        }
+        for sup, b, sku in links:
+            if sup == s:
+                lo = [o for o in os_ if o["buyer"] == b and o.get("sku") == sku]
+                lq = [q[3] for q in qs if q[1] == b and q[2] == sku]
+                per_link[(s, b, sku)] = {**window(lo, lq, at), "daysOfCover": cover(b, sku)}
+    return per_supplier, per_link
+
+
+def _same(actual: dict[str, Any], expected: dict[str, Any]) -> bool:
+    for k, v in expected.items():
+        a = actual.get(k)
+        if v is None or a is None:
+            if a is not v:
+                return False
+        elif not math.isclose(a, v, rel_tol=1e-9, abs_tol=1e-9):
+            return False
+    return True
+
+
+async def test_kpis_equal_an_independent_computation_over_the_events(
+    driver: neo4j.AsyncDriver, stack: Settings, run_id: str
+) -> None:
+    prefix = f"{run_id}-kpi-"
+    raw = generate(prefix=prefix, enterprises=30, events=4000, end=datetime(2026, 9, 1, tzinfo=UTC))
+    events = [decode_event(e.value) for e in raw]
+    dlq = EventProducer(stack.kafka.librdkafka(), "events.dlq")
+    group = f"t4-{run_id}-kpi"
+    try:
+        await project_all(Projector(writer=GraphWriter(driver), dlq_out=dlq, group=group), incoming(raw), 250)
+        suppliers, links = expected_kpis(events)
+        assert sum(v["deliveries90d"] for v in suppliers.values()) > 50
+        records, _, _ = await driver.execute_query(
+            "MATCH (e:Enterprise) WHERE e.id STARTS WITH $p RETURN e.id AS id, properties(e) AS props",
+            p=prefix,
+        )
+        actual = {r["id"]: r["props"] for r in records}
+        for s, exp in suppliers.items():
+            assert _same(actual[s], exp), (s, {k: (actual[s].get(k), v) for k, v in exp.items()})
+        records, _, _ = await driver.execute_query(
+            "MATCH (s:Enterprise)-[x:SUPPLIES]->(b:Enterprise) WHERE s.id STARTS WITH $p "
+            "RETURN s.id AS s, b.id AS b, x.sku AS sku, properties(x) AS props",
+            p=prefix,
+        )
+        actual_links = {(r["s"], r["b"], r["sku"]): r["props"] for r in records}
+        assert actual_links.keys() == links.keys()
+        for k, exp in links.items():
+            assert _same(actual_links[k], exp), (k, {p: (actual_links[k].get(p), v) for p, v in exp.items()})
+    finally:
+        dlq.close()
+        await delete_by_prefix(driver, prefix)
+        await delete_offsets(driver, group)
