@@ -59,3 +59,34 @@ class SeenEvent(SQLModel, table=True):
     partition: int
     offset: int
     seen_at: datetime = Field(default_factory=_now, index=True)
+
+
+class IncidentState(enum.StrEnum):
+    """Workflow of a risk incident: potential -> confirmed | no_impact; confirmed -> restored."""
+
+    POTENTIAL = "potential"
+    CONFIRMED = "confirmed"
+    NO_IMPACT = "no_impact"
+    RESTORED = "restored"
+
+
+class RiskIncident(SQLModel, table=True):
+    """A risk alert under investigation: which node, how severe, who owns it, where it stands."""
+
+    __tablename__ = "risk_incident"
+
+    id: int | None = Field(default=None, primary_key=True)
+    enterprise_id: str = Field(index=True, max_length=128, description="The risky node")
+    severity: str = Field(max_length=16, description="medium, high or critical")
+    score: float = Field(description="The node's risk score when the alert was raised")
+    reason: str = Field(max_length=32, description="'threshold' (score crossed it) or 'disruption'")
+    summary: str = Field(max_length=2000, description="The alert's explanation in words")
+    factors: str = Field(default="{}", description="JSON factor breakdown at alert time")
+    affected: str = Field(default="[]", description="JSON list of affected downstream enterprise ids")
+    alert_id: str = Field(index=True, unique=True, max_length=64, description="The risk.alerts event id")
+    state: IncidentState = Field(default=IncidentState.POTENTIAL, index=True)
+    owner: str | None = Field(default=None, max_length=128)
+    notes: str = Field(default="", description="Append-only log of notes, one per line")
+    created_at: datetime = Field(default_factory=_now)
+    updated_at: datetime = Field(default_factory=_now)
+    resolved_at: datetime | None = None

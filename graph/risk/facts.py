@@ -24,6 +24,7 @@ class SupplyLink:
     lead_time_mean: float | None = None
     lead_time_p90: float | None = None
     quality_incident_rate: float | None = None
+    days_of_cover: float | None = None  # the buyer's stock of this sku, in days of usage
 
     @property
     def volume(self) -> float:

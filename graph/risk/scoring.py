@@ -48,7 +48,7 @@ class RiskScore:
         return self.factors.get("own", Factor(self.score)).value
 
     def explanation(self) -> str:
-        reasons = [r for f in FACTORS for r in self.factors[f].reasons if f in self.factors]
+        reasons = [r for f in FACTORS if f in self.factors for r in self.factors[f].reasons]
         return "; ".join(reasons) if reasons else "no risk signals"
 
     def as_dict(self) -> dict[str, object]:

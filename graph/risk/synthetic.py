@@ -28,7 +28,9 @@ def _enterprise(rng: random.Random, eid: str, *, kpis: bool) -> Enterprise:
 
 def _link(rng: random.Random, a: str, b: str, sku: str, *, kpis: bool) -> SupplyLink:
     if not kpis:
-        return SupplyLink(a, b, sku, share=None if rng.random() < 0.3 else round(rng.uniform(0.1, 1.0), 2))
+        share = None if rng.random() < 0.3 else round(rng.uniform(0.1, 1.0), 2)
+        cover = float(rng.randint(0, 30)) if rng.random() < 0.5 else None
+        return SupplyLink(a, b, sku, share=share, days_of_cover=cover)
     mean = rng.uniform(5, 30)
     return SupplyLink(
         a,
@@ -40,6 +42,7 @@ def _link(rng: random.Random, a: str, b: str, sku: str, *, kpis: bool) -> Supply
         lead_time_mean=mean,
         lead_time_p90=mean * rng.uniform(1.0, 2.0),
         quality_incident_rate=rng.uniform(0.0, 0.06),
+        days_of_cover=float(rng.randint(0, 30)),
     )
 
 

@@ -78,12 +78,17 @@ def what_if(
         buyers_of[supplier].append((buyer, sku, share))
         suppliers_of_sku[sku].add(supplier)
 
-    def tts(eid: str) -> float:
-        c = network.enterprises[eid].days_of_cover
+    link_cover = {
+        (lk.buyer, lk.sku): lk.days_of_cover for lk in network.links if lk.days_of_cover is not None
+    }
+
+    def tts(eid: str, sku: str) -> float:
+        """Days the buyer survives without ``sku``: its cover of the sku, else its own, else the default."""
+        c = link_cover.get((eid, sku), network.enterprises[eid].days_of_cover)
         return s.default_days_of_cover if c is None else c
 
     fail_at: dict[str, float] = {}
-    gap_at: dict[str, float] = {}
+    gap_at: dict[str, tuple[float, float]] = {}  # buyer -> (gap start, cover) of its first-failing sku
     lost: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     tier: dict[str, int] = {}
     heap: list[tuple[float, str]] = [(0.0, d) for d in sorted(disrupted)]
@@ -99,12 +104,13 @@ def what_if(
             tier.setdefault(buyer, -1)
             before = lost[buyer][sku]
             lost[buyer][sku] = before + share
-            crossed = before < s.critical_share - 1e-9 <= lost[buyer][sku]
-            if crossed and buyer not in gap_at:
-                gap_at[buyer] = t
-                stop = t + tts(buyer)
-                if stop < days:
-                    heapq.heappush(heap, (stop, buyer))
+            if before < s.critical_share - 1e-9 <= lost[buyer][sku]:
+                cover = tts(buyer, sku)
+                old = gap_at.get(buyer)
+                if old is None or t + cover < old[0] + old[1]:
+                    gap_at[buyer] = (t, cover)
+                if t + cover < days:
+                    heapq.heappush(heap, (t + cover, buyer))
 
     # Tier = fewest supply links from the disrupted set (breadth-first).
     hops = dict.fromkeys(disrupted, 0)
@@ -119,9 +125,8 @@ def what_if(
     exposures: list[Exposure] = []
     products: set[str] = set()
     for eid, tr in tier.items():
-        gap = gap_at.get(eid)
+        gap, surv = gap_at.get(eid, (None, min((tts(eid, k) for k in lost[eid]), default=0.0)))
         ttr = max(0.0, days - gap) if gap is not None else 0.0
-        surv = tts(eid)
         shortfall = max(0.0, ttr - surv) if gap is not None else 0.0
         alts = {
             sku: sorted(suppliers_of_sku[sku] - set(fail_at) - {eid})[:alternatives]

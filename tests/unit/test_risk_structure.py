@@ -92,34 +92,37 @@ def nx_what_if(net: Network, disrupted: set[str], days: float, s: RiskSettings) 
     """Fixed-point relaxation (Bellman-Ford style) over the networkx graph: an independent TTS/TTR."""
     g = nx_graph(net)
     shares = net.effective_shares()
-    cover = {
-        e: (x.days_of_cover if x.days_of_cover is not None else s.default_days_of_cover)
-        for e, x in net.enterprises.items()
-    }
+    link_cover = {(lk.buyer, lk.sku): lk.days_of_cover for lk in net.links if lk.days_of_cover is not None}
+
+    def cover(v: str, sku: str) -> float:
+        c = link_cover.get((v, sku))
+        c = net.enterprises[v].days_of_cover if c is None else c
+        return s.default_days_of_cover if c is None else c
+
     fail = dict.fromkeys(disrupted, 0.0)
-    gap: dict[str, float] = {}
+    gap: dict[str, tuple[float, float]] = {}
     while True:
         changed = False
         for v in g.nodes:
             if v in disrupted:
                 continue
-            best = math.inf
             by_sku: dict[str, list[tuple[float, float]]] = defaultdict(list)
             for u, _, data in g.in_edges(v, data=True):
                 if u in fail:
                     by_sku[data["sku"]].append((fail[u], shares[(u, v, data["sku"])]))
-            for lost in by_sku.values():
+            for sku, lost in by_sku.items():
                 acc = 0.0
                 for t, sh in sorted(lost):
                     acc += sh
                     if acc >= s.critical_share - 1e-9:
-                        best = min(best, t)
+                        c = cover(v, sku)
+                        if v not in gap or t + c < sum(gap[v]):
+                            gap[v] = (t, c)
+                            changed = True
                         break
-            if best < gap.get(v, math.inf):
-                gap[v] = best
+            if v in gap and sum(gap[v]) < days and fail.get(v, math.inf) > sum(gap[v]):
+                fail[v] = sum(gap[v])
                 changed = True
-                if best + cover[v] < days and fail.get(v, math.inf) > best + cover[v]:
-                    fail[v] = best + cover[v]
         if not changed:
             break
     hops = nx.multi_source_dijkstra_path_length(g, disrupted)
@@ -127,9 +130,10 @@ def nx_what_if(net: Network, disrupted: set[str], days: float, s: RiskSettings) 
     for v in g.nodes:
         if v in disrupted or not any(u in fail for u in g.predecessors(v)):
             continue
-        ttr = days - gap[v] if v in gap else 0.0
-        short = max(0.0, ttr - cover[v]) if v in gap else 0.0
-        out[v] = (int(hops[v]), gap.get(v), round(ttr, 9), round(short, 9), v in fail)
+        start = gap[v][0] if v in gap else None
+        ttr = days - start if start is not None else 0.0
+        short = max(0.0, ttr - gap[v][1]) if v in gap else 0.0
+        out[v] = (int(hops[v]), start, round(ttr, 9), round(short, 9), v in fail)
     return out
 
 

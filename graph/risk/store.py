@@ -1,0 +1,244 @@
+"""Neo4j adapters of the risk model: read the material-flow projection and the facts, write scores back.
+
+Every query is parameterised; reads are batched (``UNWIND $ids``) and writes are ``UNWIND $rows``
+batches. Property names follow docs/graph-model.md (KPIs on ``SUPPLIES``, ``status`` of disruptions
+and certificates). A ``scope`` id prefix restricts every read to one id space (a tenant's or a test's).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import orjson
+from neo4j import AsyncDriver, RoutingControl
+
+from graph.risk.facts import Enterprise, Network, OpenDisruption, SupplyLink
+from graph.risk.scoring import RiskScore
+from graph.risk.settings import RiskSettings
+
+DAY_MS = 86_400_000
+BATCH = 5_000
+
+KPI_WINDOW = "90d"
+"""The KPI window the performance factor reads (``otifRate90d``, …); the 30-day values are noisier."""
+
+_CURRENT = "(x.validTo IS NULL OR x.validTo >= date())"
+
+LINKS = f"""
+MATCH (s:Enterprise)-[x:SUPPLIES]->(b:Enterprise)
+WHERE {_CURRENT} AND ($scope IS NULL OR (s.id STARTS WITH $scope AND b.id STARTS WITH $scope))
+RETURN s.id AS supplier, b.id AS buyer, x.sku AS sku, x.share AS share, x.leadTimeDays AS leadTime,
+       x.annualVolume AS volume, x.otifRate{KPI_WINDOW} AS otif, x.leadTimeMeanDays{KPI_WINDOW} AS ltMean,
+       x.leadTimeP90Days{KPI_WINDOW} AS ltP90, x.qualityIncidentRate{KPI_WINDOW} AS quality,
+       x.daysOfCover AS cover
+"""
+"""The whole material-flow projection in one query (current links only)."""
+
+LINKS_OF = f"""
+UNWIND $ids AS id
+MATCH (s:Enterprise)-[x:SUPPLIES]->(b:Enterprise)
+WHERE (s.id = id OR b.id = id) AND {_CURRENT}
+RETURN DISTINCT s.id AS supplier, b.id AS buyer, x.sku AS sku, x.share AS share,
+       x.leadTimeDays AS leadTime, x.annualVolume AS volume, x.otifRate{KPI_WINDOW} AS otif,
+       x.leadTimeMeanDays{KPI_WINDOW} AS ltMean, x.leadTimeP90Days{KPI_WINDOW} AS ltP90,
+       x.qualityIncidentRate{KPI_WINDOW} AS quality, x.daysOfCover AS cover
+"""
+
+_FACTS_BODY = """
+OPTIONAL MATCH (f:Facility)-[:OPERATED_BY]->(e)
+WITH e, collect(f.id) AS facilities
+CALL (e) {
+  OPTIONAL MATCH (d:Disruption {status: 'open'})-[:AFFECTS]->(e)
+  RETURN collect(d {.id, .severity, .kind, .expectedRecoveryDays, where: 'enterprise'}) AS atNode
+}
+CALL (e) {
+  OPTIONAL MATCH (d:Disruption {status: 'open'})-[:AFFECTS]->(:Facility)-[:OPERATED_BY]->(e)
+  RETURN collect(d {.id, .severity, .kind, .expectedRecoveryDays, where: 'facility'}) AS atFacility
+}
+CALL (e) {
+  OPTIONAL MATCH (d:Disruption {status: 'open'})-[:AFFECTS]->(:Region)<-[:LOCATED_IN]-(e)
+  RETURN collect(d {.id, .severity, .kind, .expectedRecoveryDays, where: 'region'}) AS inRegion
+}
+CALL (e) {
+  OPTIONAL MATCH (a:EquipmentAlarm)-[:RAISED_AT]->(e)
+  WHERE a.raisedAt >= $alarmsSince AND a.severity IN ['high', 'critical']
+  RETURN count(a) AS alarms
+}
+CALL (e) {
+  OPTIONAL MATCH (e)-[:HOLDS]->(c:Certification)
+  WHERE c.status = 'expired' OR c.validUntil <= $certificatesUntil
+  RETURN count(c) AS certificates
+}
+RETURN e.id AS id, e.name AS name, e.industry AS industry, e.region AS region, e.daysOfCover AS cover,
+       facilities, atNode + atFacility + inRegion AS disruptions, alarms, certificates
+"""
+
+FACTS = "MATCH (e:Enterprise) WHERE $scope IS NULL OR e.id STARTS WITH $scope\n" + _FACTS_BODY
+"""Every enterprise's facts (open disruptions at it, its facilities, its region; alarms; certificates)."""
+
+FACTS_OF = "UNWIND $ids AS id\nMATCH (e:Enterprise {id: id})\n" + _FACTS_BODY
+
+IN_REGIONS = """
+UNWIND $regions AS region
+MATCH (e:Enterprise)-[:LOCATED_IN]->(:Region {name: region})
+RETURN e.id AS id
+"""
+
+OPERATORS = """
+UNWIND $facilities AS f
+MATCH (:Facility {id: f})-[:OPERATED_BY]->(e:Enterprise)
+RETURN e.id AS id
+"""
+
+WRITE_SCORES = """
+UNWIND $rows AS r
+MATCH (e:Enterprise {id: r.id})
+SET e.riskScore = r.score, e.riskFactors = r.factors, e.riskComputedAt = r.at
+"""
+"""Sets ``riskScore`` (in [0, 1]), ``riskFactors`` (JSON: factors, reasons), ``riskComputedAt`` (ms)."""
+
+TOP = """
+MATCH (e:Enterprise)
+WHERE e.riskScore >= $minScore AND ($scope IS NULL OR e.id STARTS WITH $scope)
+  AND ($industry IS NULL OR e.industry = $industry) AND ($region IS NULL OR e.region = $region)
+RETURN e.id AS id, e.name AS name, e.industry AS industry, e.region AS region,
+       e.riskScore AS score, e.riskFactors AS factors, e.riskComputedAt AS computedAt
+ORDER BY score DESC, id
+LIMIT $limit
+"""
+
+
+def _link(r: Any) -> SupplyLink:
+    return SupplyLink(
+        r["supplier"],
+        r["buyer"],
+        r["sku"],
+        share=r["share"],
+        lead_time_days=r["leadTime"],
+        annual_volume=r["volume"],
+        otif=r["otif"],
+        lead_time_mean=r["ltMean"],
+        lead_time_p90=r["ltP90"],
+        quality_incident_rate=r["quality"],
+        days_of_cover=r["cover"],
+    )
+
+
+def _enterprise(r: Any) -> Enterprise:
+    return Enterprise(
+        r["id"],
+        name=r["name"],
+        industry=r["industry"],
+        region=r["region"],
+        days_of_cover=r["cover"],
+        disruptions=tuple(
+            OpenDisruption(
+                d["id"], d["severity"] or "medium", d["where"], d["expectedRecoveryDays"], d["kind"]
+            )
+            for d in r["disruptions"]
+        ),
+        recent_alarms=int(r["alarms"]),
+        expiring_certificates=int(r["certificates"]),
+        facilities=tuple(r["facilities"]),
+    )
+
+
+def _chunks(items: Sequence[Any], size: int = BATCH) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+class RiskStore:
+    """Reads the risk model's inputs from Neo4j and writes scores back. Safe to share; holds no state."""
+
+    def __init__(self, driver: AsyncDriver, settings: RiskSettings, *, database: str = "neo4j") -> None:
+        self.driver = driver
+        self.settings = settings
+        self.database = database
+
+    async def _read(self, query: str, **params: Any) -> list[Any]:
+        records, _, _ = await self.driver.execute_query(
+            query, params, routing_=RoutingControl.READ, database_=self.database
+        )
+        return records
+
+    def _windows(self, now_ms: int | None) -> dict[str, Any]:
+        from datetime import UTC, datetime, timedelta
+
+        now = now_ms if now_ms is not None else int(time.time() * 1000)
+        until = datetime.fromtimestamp(now / 1000, UTC).date() + timedelta(
+            days=self.settings.certificate_window_days
+        )
+        return {
+            "alarmsSince": now - self.settings.alarm_window_days * DAY_MS,
+            "certificatesUntil": until,
+        }
+
+    async def network(self, *, scope: str | None = None, now_ms: int | None = None) -> Network:
+        """The whole projection (or the ``scope`` id prefix): every enterprise's facts and current link."""
+        links = [_link(r) for r in await self._read(LINKS, scope=scope)]
+        ents = [_enterprise(r) for r in await self._read(FACTS, scope=scope, **self._windows(now_ms))]
+        return Network.of(ents, links)
+
+    async def facts_of(
+        self, ids: Sequence[str], *, now_ms: int | None = None
+    ) -> tuple[list[Enterprise], list[SupplyLink]]:
+        """Fresh facts and current links (in and out) of the given enterprises, in batches."""
+        ents: list[Enterprise] = []
+        links: dict[tuple[str, str, str], SupplyLink] = {}
+        for chunk in _chunks(sorted(set(ids))):
+            ents += [
+                _enterprise(r) for r in await self._read(FACTS_OF, ids=list(chunk), **self._windows(now_ms))
+            ]
+            for r in await self._read(LINKS_OF, ids=list(chunk)):
+                lk = _link(r)
+                links[(lk.supplier, lk.buyer, lk.sku)] = lk
+        return ents, list(links.values())
+
+    async def enterprises_in(
+        self, *, regions: Sequence[str] = (), facilities: Sequence[str] = ()
+    ) -> set[str]:
+        """Enterprises located in the regions or operating the facilities."""
+        out: set[str] = set()
+        if regions:
+            out |= {r["id"] for r in await self._read(IN_REGIONS, regions=sorted(set(regions)))}
+        if facilities:
+            out |= {r["id"] for r in await self._read(OPERATORS, facilities=sorted(set(facilities)))}
+        return out
+
+    async def write_scores(self, scores: Iterable[RiskScore], *, computed_at_ms: int) -> int:
+        """Set ``riskScore``, ``riskFactors`` (JSON) and ``riskComputedAt``; idempotent; returns the count."""
+        rows = [
+            {
+                "id": s.enterprise,
+                "score": s.score,
+                "factors": orjson.dumps(s.as_dict()).decode(),
+                "at": computed_at_ms,
+            }
+            for s in scores
+        ]
+        for chunk in _chunks(rows):
+            await self.driver.execute_query(WRITE_SCORES, {"rows": list(chunk)}, database_=self.database)
+        return len(rows)
+
+    async def risky(
+        self,
+        *,
+        limit: int = 50,
+        min_score: float = 0.0,
+        industry: str | None = None,
+        region: str | None = None,
+        scope: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """The riskiest enterprises, highest first, with their factor breakdown (``factors`` decoded)."""
+        rows = await self._read(
+            TOP,
+            limit=max(1, min(limit, 1000)),
+            minScore=min_score,
+            industry=industry,
+            region=region,
+            scope=scope,
+        )
+        return [{**dict(r), "factors": orjson.loads(r["factors"]) if r["factors"] else None} for r in rows]
