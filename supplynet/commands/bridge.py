@@ -40,7 +40,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Forward a Pulsar topic to events.raw; a message is acked in Pulsar after Kafka acked it."""
         from connectors.pulsar_bridge import PulsarToKafka
-        from streams import topics
         from supplynet import bootstrap
         from supplynet.cli import _settings
 
@@ -48,7 +47,7 @@ def register(app: typer.Typer) -> None:
         settings = _settings()
         stop = _stop_on_signals()
         client = bootstrap.pulsar_client(settings)
-        producer = bootstrap.producer(settings, topics.RAW)
+        producer = bootstrap.producer(settings, bootstrap.topic_names(settings).raw)
         bridge = PulsarToKafka(
             client,
             topic=topic,
@@ -57,7 +56,9 @@ def register(app: typer.Typer) -> None:
             batch_max=batch_size,
             batch_wait_ms=batch_wait_ms,
         )
-        console.print(f"bridging {topic} ({subscription}) -> {topics.RAW}", highlight=False)
+        console.print(
+            f"bridging {topic} ({subscription}) -> {bootstrap.topic_names(settings).raw}", highlight=False
+        )
         try:
             bridge.run(stop)
         finally:
@@ -77,7 +78,6 @@ def register(app: typer.Typer) -> None:
         from confluent_kafka import Consumer
 
         from connectors.pulsar_bridge import AlertsToPulsar
-        from streams import topics
         from supplynet import bootstrap
         from supplynet.cli import _settings
 
@@ -92,8 +92,10 @@ def register(app: typer.Typer) -> None:
                 "auto.offset.reset": "earliest",
             }
         )
-        mirror = AlertsToPulsar(consumer, client.create_producer(topic), kafka_topic=topics.ALERTS)
-        console.print(f"mirroring {topics.ALERTS} -> {topic}", highlight=False)
+        mirror = AlertsToPulsar(
+            consumer, client.create_producer(topic), kafka_topic=bootstrap.topic_names(settings).alerts
+        )
+        console.print(f"mirroring {bootstrap.topic_names(settings).alerts} -> {topic}", highlight=False)
         try:
             mirror.run(stop)
         finally:

@@ -37,10 +37,13 @@ def register(app: typer.Typer) -> None:
     console = Console()
     err = Console(stderr=True)
 
-    def conf() -> dict[str, str | int | float | bool]:
+    def conf() -> tuple[dict[str, str | int | float | bool], str]:
+        """librdkafka settings and the DLQ topic name of this deployment."""
+        from supplynet import bootstrap
         from supplynet.cli import _settings
 
-        return _settings().kafka.librdkafka()
+        settings = _settings()
+        return settings.kafka.librdkafka(), bootstrap.topic_names(settings).dlq
 
     @dlq_app.command("list")
     def list_(
@@ -50,11 +53,12 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """The newest dead letters: where, when, which event, which field, why."""
         try:
-            letters = list_letters(conf(), since=_since(since), event_type=type_, limit=limit)
+            kafka, topic = conf()
+            letters = list_letters(kafka, since=_since(since), event_type=type_, limit=limit, topic=topic)
         except DlqError as e:
             err.print(f"[red]error:[/red] {e}")
             raise typer.Exit(1) from None
-        table = Table("offset", "time", "event id", "type", "field", "reason", title="events.dlq")
+        table = Table("offset", "time", "event id", "type", "field", "reason", title=topic)
         for d in letters:
             table.add_row(
                 f"{d.partition}:{d.offset}",
@@ -70,7 +74,8 @@ def register(app: typer.Typer) -> None:
     def show(offset: Annotated[str, typer.Argument(help="OFFSET or PARTITION:OFFSET")]) -> None:
         """One dead letter: its headers and the original bytes (pretty if JSON)."""
         try:
-            [d] = fetch_letters(conf(), [parse_address(offset)])
+            kafka, topic = conf()
+            [d] = fetch_letters(kafka, [parse_address(offset)], topic=topic)
         except (DlqError, ValueError) as e:
             err.print(f"[red]error:[/red] {e}")
             raise typer.Exit(1) from None
@@ -97,7 +102,6 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Send dead letters again to events.raw, with a supplynet.replayed-from header."""
-        from streams import topics
         from supplynet import bootstrap
         from supplynet.cli import _settings
 
@@ -110,7 +114,12 @@ def register(app: typer.Typer) -> None:
         settings = _settings()
         try:
             if all_:
-                letters = list_letters(settings.kafka.librdkafka(), event_type=type_, limit=10_000_000)
+                letters = list_letters(
+                    settings.kafka.librdkafka(),
+                    event_type=type_,
+                    limit=10_000_000,
+                    topic=bootstrap.topic_names(settings).dlq,
+                )
             else:
                 letters = fetch_letters(
                     settings.kafka.librdkafka(), [parse_address(o) for o in offsets or []]
@@ -119,11 +128,11 @@ def register(app: typer.Typer) -> None:
         except DlqError as e:
             err.print(f"[red]error:[/red] {e}")
             raise typer.Exit(1) from None
-        producer = bootstrap.producer(settings, topics.RAW)
+        producer = bootstrap.producer(settings, bootstrap.topic_names(settings).raw)
         try:
             producer.send_many(records)
         finally:
             producer.close()
         for d in letters:
-            console.print(f"replayed {d.address} ({d.event_id or 'id unreadable'}) to {topics.RAW}")
+            console.print(f"replayed {d.address} ({d.event_id or 'id unreadable'})")
         console.print(f"{len(records)} dead letter(s) replayed")

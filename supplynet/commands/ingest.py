@@ -142,7 +142,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Import event files into events.raw; exit 1 if any event was rejected (see the reject file)."""
         from connectors.errors import KafkaUnavailable
-        from streams import topics
         from supplynet import bootstrap
         from supplynet.cli import _settings
 
@@ -167,7 +166,7 @@ def register(app: typer.Typer) -> None:
                 reject_file = reject_path.open("ab")
             reject_file.write(msgspec.json.encode(row) + b"\n")
 
-        producer = bootstrap.producer(settings, topics.RAW)
+        producer = bootstrap.producer(settings, bootstrap.topic_names(settings).raw)
         importer = Importer(producer, write_reject, batch_size=batch_size)
         summaries: list[FileSummary] = []
         failed = False
