@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import IO, Any
 
+import ijson  # type: ignore[import-untyped]
 import msgspec
 
 from connectors.files import FileItem, Rejection
@@ -360,20 +361,59 @@ def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if v is not None}
 
 
-def document_events(doc: Any, *, source: str) -> Iterator[FileItem]:
-    """The catalog events of an EPCISDocument, one ``FileItem`` per EPCIS event (or per sku).
+_EVENT_LISTS = ("epcisBody.eventList", "epcisBody.queryResults.resultsBody.eventList")
+_DOC_TYPES = ("EPCISDocument", "EPCISQueryDocument")
 
-    ``position`` is the index in ``epcisBody.eventList``. Raises ``EpcisError`` if ``doc`` is not an
-    EPCIS document at all; an event that cannot be mapped becomes a rejected item with its reason.
+
+def stream_event_list(f: IO[bytes]) -> Iterator[Any]:
+    """The events of an EPCIS document's ``eventList``, one at a time, without loading the file.
+
+    Raises ``EpcisError`` if the document is not JSON, if its ``type`` (which must come before
+    ``epcisBody``, as in every EPCIS document) is not an EPCIS document, or if it has no event list.
     """
-    if not isinstance(doc, dict) or doc.get("type") not in ("EPCISDocument", "EPCISQueryDocument"):
+    doc_type: str | None = None
+    found = False
+    items = {f"{p}.item" for p in _EVENT_LISTS}
+    builder: Any = None
+    depth = 0
+    try:
+        for prefix, event, value in ijson.parse(f, use_float=True):
+            if builder is not None:
+                builder.event(event, value)
+                if event in ("start_map", "start_array"):
+                    depth += 1
+                elif event in ("end_map", "end_array"):
+                    depth -= 1
+                if depth == 0:
+                    yield builder.value
+                    builder = None
+                continue
+            if prefix == "type" and event == "string":
+                doc_type = value
+            elif prefix == "epcisBody" and event == "start_map" and doc_type not in _DOC_TYPES:
+                raise EpcisError("not an EPCIS 2.0 JSON document (expected `type: EPCISDocument` first)")
+            elif prefix in _EVENT_LISTS and event == "start_array":
+                found = True
+            elif prefix in items:
+                if event in ("start_map", "start_array"):
+                    builder, depth = ijson.ObjectBuilder(), 1
+                    builder.event(event, value)
+                else:
+                    yield value
+    except ijson.JSONError as e:
+        raise EpcisError(f"not JSON: {e}") from None
+    if doc_type not in _DOC_TYPES:
         raise EpcisError("not an EPCIS 2.0 JSON document (expected `type: EPCISDocument`)")
-    body = doc.get("epcisBody") or {}
-    events = body.get("eventList")
-    if events is None:
-        events = ((body.get("queryResults") or {}).get("resultsBody") or {}).get("eventList")
-    if not isinstance(events, list):
+    if not found:
         raise EpcisError("the document has no `epcisBody.eventList`")
+
+
+def map_events(events: Iterable[Any], *, source: str) -> Iterator[FileItem]:
+    """Catalog events of EPCIS events, one ``FileItem`` per EPCIS event (or per sku).
+
+    ``position`` is the index in ``eventList``; an event that cannot be mapped becomes a rejected item
+    with its reason.
+    """
     for index, event in enumerate(events):
         original = msgspec.json.encode(event).decode()
         if not isinstance(event, dict):
@@ -401,3 +441,21 @@ def document_events(doc: Any, *, source: str) -> Iterator[FileItem]:
                 "data": data,
             }
             yield FileItem(index, original, event=msgspec.json.encode(envelope))
+
+
+def read_epcis(f: IO[bytes], *, source: str) -> Iterator[FileItem]:
+    """The catalog events of an EPCIS document file, streamed (see ``stream_event_list``)."""
+    return map_events(stream_event_list(f), source=source)
+
+
+def document_events(doc: Any, *, source: str) -> Iterator[FileItem]:
+    """The catalog events of an already parsed EPCISDocument; raises ``EpcisError`` if it is not one."""
+    if not isinstance(doc, dict) or doc.get("type") not in _DOC_TYPES:
+        raise EpcisError("not an EPCIS 2.0 JSON document (expected `type: EPCISDocument`)")
+    body = doc.get("epcisBody") or {}
+    events = body.get("eventList")
+    if events is None:
+        events = ((body.get("queryResults") or {}).get("resultsBody") or {}).get("eventList")
+    if not isinstance(events, list):
+        raise EpcisError("the document has no `epcisBody.eventList`")
+    return map_events(events, source=source)

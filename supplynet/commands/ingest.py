@@ -17,14 +17,11 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from connectors.epcis import EpcisError, document_events
+from connectors.epcis import EpcisError, read_epcis
 from connectors.files import CountingReader, FileItem, Rejection, file_format, read_csv, read_ndjson
 from connectors.kafka import EventProducer, Record
 from schema.errors import EventRejected
 from schema.validate import decode_event
-
-MAX_EPCIS_BYTES = 256 * 1024 * 1024
-"""An EPCIS document is parsed whole (JSON-LD has no line structure); larger ones should be split."""
 
 
 @dataclass
@@ -111,13 +108,7 @@ def items_of(path: Path, f: IO[bytes], *, event_type: str | None, source: str) -
     elif kind == "csv":
         yield from read_csv(f, event_type=event_type, source=source)
     else:
-        if path.stat().st_size > MAX_EPCIS_BYTES:
-            raise EpcisError(f"EPCIS document larger than {MAX_EPCIS_BYTES} bytes: split it")
-        try:
-            doc = msgspec.json.decode(f.read())
-        except msgspec.DecodeError as e:
-            raise EpcisError(f"not JSON: {e}") from None
-        yield from document_events(doc, source=source)
+        yield from read_epcis(f, source=source)
 
 
 def register(app: typer.Typer) -> None:

@@ -155,3 +155,32 @@ def test_identifiers_map_to_skus_and_parties() -> None:
 def test_a_non_epcis_document_is_refused() -> None:
     with pytest.raises(EpcisError):
         list(document_events({"type": "Something"}, source="s"))
+
+
+def test_a_document_file_is_streamed_to_the_same_events() -> None:
+    import io
+
+    import msgspec
+
+    from connectors.epcis import read_epcis
+
+    doc = epcis_document("t")
+    streamed = list(read_epcis(io.BytesIO(msgspec.json.encode(doc)), source="s"))
+    assert streamed == list(document_events(doc, source="s"))
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b'{"type": "EPCISDocument", "epcisBody": {"eventList": [{"type": "Obj', "not JSON"),
+        (b'{"type": "Invoice", "epcisBody": {"eventList": []}}', "not an EPCIS 2.0 JSON document"),
+        (b'{"type": "EPCISDocument", "epcisBody": {}}', "no `epcisBody.eventList`"),
+    ],
+)
+def test_a_broken_document_file_is_refused_with_the_reason(raw: bytes, reason: str) -> None:
+    import io
+
+    from connectors.epcis import read_epcis
+
+    with pytest.raises(EpcisError, match=reason):
+        list(read_epcis(io.BytesIO(raw), source="s"))
