@@ -20,10 +20,10 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
-from sqlalchemy import Engine, delete
+from sqlalchemy import Engine, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, col, select
 
 from schema.envelope import ValidEvent
 from schema.errors import EventRejected
@@ -95,13 +95,20 @@ class SeenEvents:
         self._last_prune = 0.0
 
     def known(self, ids: Sequence[str]) -> dict[str, FirstSeen]:
+        """Where each of ``ids`` that was forwarded before was first seen (one query per 500 ids)."""
         out: dict[str, FirstSeen] = {}
         unique = list(dict.fromkeys(ids))
-        with Session(self.engine) as s:
+        t = SeenEvent.__table__.c  # type: ignore[attr-defined]
+        with self.engine.connect() as conn:
             for i in range(0, len(unique), 500):
-                chunk = unique[i : i + 500]
-                for r in s.exec(select(SeenEvent).where(col(SeenEvent.event_id).in_(chunk))):
-                    out[r.event_id] = FirstSeen(r.digest, r.topic, r.partition, r.offset)
+                rows = conn.execute(
+                    select(t.event_id, t.digest, t.topic, t.partition, t.offset).where(
+                        t.event_id.in_(unique[i : i + 500])
+                    )
+                )
+                for row in rows:
+                    event_id, dig, topic, partition, offset = cast(tuple[str, str, str, int, int], tuple(row))
+                    out[event_id] = FirstSeen(dig, topic, partition, offset)
         return out
 
     def check(self, batch: Sequence[Pair]) -> Verdict:
@@ -126,8 +133,7 @@ class SeenEvents:
         dialect = self.engine.dialect.name
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         with self.engine.begin() as conn:
-            for i in range(0, len(rows), 500):
-                conn.execute(insert(SeenEvent).values(rows[i : i + 500]).on_conflict_do_nothing())
+            conn.execute(insert(SeenEvent).on_conflict_do_nothing(), rows)  # one executemany
         if time.monotonic() - self._last_prune > self.prune_every_s:
             self.prune()
 
