@@ -1,24 +1,27 @@
 """The risk engine: full recompute (global measures + every score) and incremental rescoring.
 
-Holds the last network and structure facts in memory; ``rescore`` recomputes only the enterprises an
-event touched and everything downstream of them (which inherits from them), reusing the global
-measures (betweenness, cut vertices, HHI) of the last full recompute.
+Holds the network in memory, indexed by supplier, buyer and sku. ``rescore`` recomputes only the
+enterprises an event touched and everything downstream of them (which inherits from them), on a
+sub-network of their links, reusing the global measures (betweenness, cut vertices, dependants) of
+the last full recompute; sole sources and HHI of the skus involved are refreshed.
 """
 
 from __future__ import annotations
 
 import time
+from collections import defaultdict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from graph.risk.facts import Enterprise, Network, SupplyLink
+from graph.risk.facts import Enterprise, Network, SupplyLink, dependency_shares
 from graph.risk.scoring import (
     FACTORS,
     Factor,
     RiskScore,
     StructureFacts,
+    clamp,
     combine,
-    inherit,
+    noisy_or,
     own_scores,
     score_network,
 )
@@ -27,6 +30,8 @@ from graph.risk.structure import FlowGraph, concentration, sole_sources
 
 DOWNSTREAM_TIERS = 3
 """The structure factor counts dependants within this many tiers (exact sets come from ``downstream``)."""
+
+LinkKey = tuple[str, str, str]
 
 
 def analyse(network: Network, s: RiskSettings) -> StructureFacts:
@@ -48,18 +53,61 @@ def analyse(network: Network, s: RiskSettings) -> StructureFacts:
 @dataclass
 class RiskEngine:
     settings: RiskSettings
-    network: Network = field(default_factory=Network)
+    enterprises: dict[str, Enterprise] = field(default_factory=dict)
     facts: StructureFacts = field(default_factory=StructureFacts)
     scores: dict[str, RiskScore] = field(default_factory=dict)
     computed_at_ms: int = 0
+    _links: dict[LinkKey, SupplyLink] = field(default_factory=dict)
+    _in: dict[str, set[LinkKey]] = field(default_factory=lambda: defaultdict(set))
+    _out: dict[str, set[LinkKey]] = field(default_factory=lambda: defaultdict(set))
+    _sku: dict[str, set[LinkKey]] = field(default_factory=lambda: defaultdict(set))
+
+    @property
+    def network(self) -> Network:
+        """The current network (built from the indexes; O(links))."""
+        return Network(self.enterprises, list(self._links.values()))
+
+    def _index(self, links: Iterable[SupplyLink]) -> None:
+        for lk in links:
+            key = (lk.supplier, lk.buyer, lk.sku)
+            self._links[key] = lk
+            self._in[lk.buyer].add(key)
+            self._out[lk.supplier].add(key)
+            self._sku[lk.sku].add(key)
+            for eid in (lk.supplier, lk.buyer):
+                self.enterprises.setdefault(eid, Enterprise(eid))
+
+    def _drop(self, key: LinkKey) -> None:
+        self._links.pop(key, None)
+        self._in[key[1]].discard(key)
+        self._out[key[0]].discard(key)
+        self._sku[key[2]].discard(key)
 
     def full(self, network: Network) -> dict[str, RiskScore]:
         """Recompute everything; returns every score."""
-        self.network = network
+        self.enterprises = dict(network.enterprises)
+        self._links, self._in, self._out, self._sku = {}, defaultdict(set), defaultdict(set), defaultdict(set)
+        self._index(network.links)
         self.facts = analyse(network, self.settings)
         self.scores = score_network(network, self.facts, self.settings)
         self.computed_at_ms = int(time.time() * 1000)
         return self.scores
+
+    def downstream(self, sources: Iterable[str]) -> dict[str, int]:
+        """Enterprises downstream of ``sources`` (excluding them) -> tier, over the current links."""
+        start = list(dict.fromkeys(sources))
+        seen = set(start)
+        tiers: dict[str, int] = {}
+        queue = deque((e, 0) for e in start)
+        while queue:
+            node, tier = queue.popleft()
+            for key in self._out.get(node, ()):
+                buyer = key[1]
+                if buyer not in seen:
+                    seen.add(buyer)
+                    tiers[buyer] = tier + 1
+                    queue.append((buyer, tier + 1))
+        return tiers
 
     def rescore(
         self,
@@ -68,56 +116,107 @@ class RiskEngine:
         links: Iterable[SupplyLink] = (),
         touched: Iterable[str] = (),
     ) -> dict[str, RiskScore]:
-        """Apply fresh facts for the touched enterprises (their facts and their incoming and outgoing
-        links are replaced) and return the new scores of them and everything downstream of them.
-
-        Sole sources and HHI of the skus involved are refreshed; betweenness and cut vertices keep
-        the last full recompute's values.
-        """
+        """Apply fresh facts of the touched enterprises (their in and out links are replaced by ``links``)
+        and return the new scores of them and of everything downstream of them."""
         fresh = {e.id: e for e in enterprises}
-        new_links = list(links)
         ids = set(touched) | set(fresh)
-        for e in fresh.values():
-            self.network.enterprises[e.id] = e
-        replaced = {(lk.supplier, lk.buyer) for lk in new_links} | {
-            (lk.supplier, lk.buyer) for lk in self.network.links if lk.supplier in ids or lk.buyer in ids
-        }
-        if new_links:
-            keep = [lk for lk in self.network.links if (lk.supplier, lk.buyer) not in replaced]
-            self.network = Network.of(self.network.enterprises.values(), keep + new_links)
-        skus = {lk.sku for lk in new_links} | {lk.sku for lk in self.network.links if lk.supplier in ids}
-        sub = Network(self.network.enterprises, [lk for lk in self.network.links if lk.sku in skus])
-        conc = dict(self.facts.concentration)
-        conc.update(concentration(sub, skus=skus))
-        sole = [ss for ss in self.facts.sole_sources if ss.sku not in skus] + sole_sources(sub)
+        self.enterprises.update(fresh)
+        new_links = list(links)
+        old_keys = {k for eid in ids for k in (*self._in.get(eid, ()), *self._out.get(eid, ()))}
+        skus = {k[2] for k in old_keys} | {lk.sku for lk in new_links}
+        for key in old_keys:
+            self._drop(key)
+        self._index(new_links)
+
+        # refresh sole sources and HHI of the skus involved
+        sku_links = [self._links[k] for sku in skus for k in self._sku.get(sku, ())]
+        sku_net = Network(self.enterprises, sku_links)
+        conc = {k: v for k, v in self.facts.concentration.items() if k not in skus}
+        fresh_conc = concentration(sku_net, skus=skus)
+        conc.update(fresh_conc)
+        fresh_sole = sole_sources(sku_net)
+        sole = [ss for ss in self.facts.sole_sources if ss.sku not in skus] + fresh_sole
+        old_sole = {ss for ss in self.facts.sole_sources if ss.sku in skus}
+        # suppliers whose sole-source or concentration facts moved must be rescored too
+        moved = {ss.supplier for ss in old_sole.symmetric_difference(fresh_sole)}
+        for sku in skus:
+            before, after = self.facts.concentration.get(sku), fresh_conc.get(sku)
+            if (
+                before is None
+                or after is None
+                or abs(before.hhi - after.hhi) > 0.005
+                or before.region_shares.keys() != after.region_shares.keys()
+                or any(
+                    abs(before.region_shares[r] - after.region_shares[r]) > 0.005
+                    for r in before.region_shares
+                )
+            ):
+                moved |= {k[0] for k in self._sku.get(sku, ())}
+        f = self.facts
         self.facts = StructureFacts(
-            sole,
-            self.facts.cut_vertices,
-            self.facts.betweenness,
-            self.facts.betweenness_method,
-            self.facts.downstream,
-            conc,
+            sole, f.cut_vertices, f.betweenness, f.betweenness_method, f.downstream, conc
         )
-        affected = ids | {ss.supplier for ss in sole_sources(sub)} | {lk.supplier for lk in sub.links}
-        affected |= set(FlowGraph(self.network).downstream(affected))
-        own = own_scores(self.network, self.facts, self.settings, only=affected)
-        base = {eid: sc.own for eid, sc in self.scores.items()}
-        base.update({eid: sc.score for eid, sc in own.items()})
-        known = {eid: sc.factors["inherited"].value for eid, sc in self.scores.items()}
-        shares = self.network.effective_shares()
-        inherited, top = inherit(shares, base, self.settings, buyers=affected, known=known)
-        out: dict[str, RiskScore] = {}
-        for eid in affected:
-            o = own.get(eid)
-            if o is None:
-                continue
-            f = {k: o.factors[k] for k in FACTORS if k in o.factors}
-            reasons: tuple[str, ...] = ()
-            if inherited.get(eid, 0.0) > 0 and eid in top:
-                supplier, sku, share = top[eid]
-                reasons = (f"depends on {supplier} for {share:.0%} of its {sku}, which is itself at risk",)
-            f["inherited"] = Factor(inherited.get(eid, 0.0), reasons)
-            out[eid] = RiskScore(eid, combine(f, self.settings), {**f, "own": Factor(o.score)})
+
+        # rescore own factors of what changed, then push inherited risk downstream while it still moves
+        changed = ids | moved | {k[0] for k in old_keys} | {k[1] for k in old_keys}
+        sub_keys = {k for eid in changed for k in (*self._in.get(eid, ()), *self._out.get(eid, ()))}
+        sub = Network(self.enterprises, [self._links[k] for k in sub_keys])
+        own = own_scores(sub, self.facts, self.settings, only=changed)
+        out = self._propagate(own)
         self.scores = {**self.scores, **out}
         self.computed_at_ms = int(time.time() * 1000)
+        return out
+
+    def _propagate(self, own: dict[str, RiskScore]) -> dict[str, RiskScore]:
+        """New scores of the nodes in ``own`` and of every node downstream whose inherited risk moves by
+        more than ``inherited_epsilon`` (a worklist; the decay makes changes die out within a few tiers)."""
+        s = self.settings
+        own_now = {eid: sc.own for eid, sc in self.scores.items()}
+        own_now.update({eid: sc.score for eid, sc in own.items()})
+        inh_now = {eid: sc.factors["inherited"].value for eid, sc in self.scores.items()}
+        tops: dict[str, tuple[str, str, float] | None] = {}
+        pending = set(own)
+        queue = deque(sorted(own))
+        queued = set(queue)
+        while queue:
+            v = queue.popleft()
+            queued.discard(v)
+            by_sku: dict[str, list[SupplyLink]] = defaultdict(list)
+            for key in sorted(self._in.get(v, ())):
+                by_sku[key[2]].append(self._links[key])
+            best, top = 0.0, None
+            worst_sku = 0.0
+            for sku, links in by_sku.items():
+                acc = 0.0
+                for lk, share in zip(links, dependency_shares(links), strict=True):
+                    u = lk.supplier
+                    c = share * noisy_or([own_now.get(u, 0.0), s.weight_inherited * inh_now.get(u, 0.0)])
+                    acc += c
+                    if c > best:
+                        best, top = c, (u, sku, share)
+                worst_sku = max(worst_sku, acc)
+            new = clamp(s.inherited_decay * worst_sku)
+            moved = abs(new - inh_now.get(v, 0.0)) > s.inherited_epsilon
+            if moved or v in pending or v in tops:
+                inh_now[v] = new
+                tops[v] = top
+            if moved or v in pending:
+                pending.discard(v)
+                for key in self._out.get(v, ()):
+                    if key[1] not in queued:
+                        queued.add(key[1])
+                        queue.append(key[1])
+        out: dict[str, RiskScore] = {}
+        for eid, top in tops.items():
+            base = own.get(eid) or self.scores.get(eid)
+            if base is None:
+                continue
+            factors = {k: base.factors[k] for k in FACTORS if k in base.factors and k != "inherited"}
+            reasons: tuple[str, ...] = ()
+            if inh_now[eid] > 0 and top is not None:
+                supplier, sku, share = top
+                reasons = (f"depends on {supplier} for {share:.0%} of its {sku}, which is itself at risk",)
+            factors["inherited"] = Factor(inh_now[eid], reasons)
+            own_score = base.own if eid not in own else own[eid].score
+            out[eid] = RiskScore(eid, combine(factors, s), {**factors, "own": Factor(own_score)})
         return out

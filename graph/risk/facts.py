@@ -89,13 +89,16 @@ class Network:
         """
         out: dict[tuple[str, str, str], float] = {}
         for (buyer, sku), links in self.suppliers_by_buyer_sku().items():
-            shares = [lk.share for lk in links]
-            if all(s is not None for s in shares):
-                total = sum(s for s in shares if s is not None)
-                scale = 1.0 / total if total > 1.0 else 1.0
-                for lk in links:
-                    out[(lk.supplier, buyer, sku)] = (lk.share or 0.0) * scale
-            else:
-                for lk in links:
-                    out[(lk.supplier, buyer, sku)] = 1.0 / len(links)
+            for lk, share in zip(links, dependency_shares(links), strict=True):
+                out[(lk.supplier, buyer, sku)] = share
         return out
+
+
+def dependency_shares(links: list[SupplyLink]) -> list[float]:
+    """The buyer's dependency share on each of the links that supply it one sku (see ``effective_shares``)."""
+    shares = [lk.share for lk in links]
+    if all(s is not None for s in shares):
+        total = sum(s for s in shares if s is not None)
+        scale = 1.0 / total if total > 1.0 else 1.0
+        return [(s or 0.0) * scale for s in shares]
+    return [1.0 / len(links)] * len(links)

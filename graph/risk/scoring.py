@@ -10,6 +10,8 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from graph.risk.facts import SEVERITY_WEIGHT, Enterprise, Network, SupplyLink
 from graph.risk.settings import RiskSettings
 from graph.risk.structure import Concentration, SoleSource
@@ -85,7 +87,7 @@ def performance(links: list[SupplyLink], s: RiskSettings) -> Factor:
     lt_mean, lt_p90 = mean("lead_time_mean"), mean("lead_time_p90")
     if lt_mean and lt_p90 is not None and lt_mean > 0:
         cv = max(0.0, lt_p90 - lt_mean) / lt_mean
-        p = clamp(cv / s.lead_time_cv_max)
+        p = clamp((cv - s.lead_time_cv_ok) / max(1e-9, s.lead_time_cv_max - s.lead_time_cv_ok))
         parts.append(p)
         if p >= 0.2:
             reasons.append(f"lead times vary: p90 {lt_p90:.0f} days against a mean of {lt_mean:.0f}")
@@ -152,9 +154,16 @@ class StructureFacts:
     concentration: dict[str, Concentration] = field(default_factory=dict)
 
 
-def structure(eid: str, facts: StructureFacts, industries: dict[str, str | None], s: RiskSettings) -> Factor:
-    """Sole source for buyers, cut vertex, betweenness relative to the network's highest, dependants."""
-    sole = [ss for ss in facts.sole_sources if ss.supplier == eid]
+def structure(
+    eid: str,
+    facts: StructureFacts,
+    sole: list[SoleSource],
+    top_betweenness: float,
+    industries: dict[str, str | None],
+    s: RiskSettings,
+) -> Factor:
+    """Sole source for buyers (``sole``: its sole-source pairs), cut vertex, betweenness relative to the
+    network's highest (``top_betweenness``), dependants within three tiers."""
     parts: list[float] = []
     reasons: list[str] = []
     if sole:
@@ -162,17 +171,19 @@ def structure(eid: str, facts: StructureFacts, industries: dict[str, str | None]
         by_sku: dict[str, list[str]] = defaultdict(list)
         for ss in sole:
             by_sku[ss.sku].append(ss.buyer)
-        for sku, buyers in sorted(by_sku.items()):
+        ranked = sorted(by_sku.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+        for sku, buyers in ranked[:3]:
             kinds = sorted({industries.get(b) or "" for b in buyers} - {""})
             what = f"{' / '.join(kinds)} " if kinds else ""
             reasons.append(f"sole supplier of {sku} to {len(buyers)} {what}buyer(s)")
+        if len(ranked) > 3:
+            reasons.append(f"sole supplier of {len(ranked) - 3} more sku(s)")
     if eid in facts.cut_vertices:
         parts.append(s.weight_cut_vertex)
         reasons.append("a cut vertex: without it the supply network falls apart")
-    top = max(facts.betweenness.values(), default=0.0)
     b = facts.betweenness.get(eid, 0.0)
-    if top > 0 and b > 0:
-        rel = b / top
+    if top_betweenness > 0 and b > 0:
+        rel = b / top_betweenness
         parts.append(s.weight_betweenness * rel)
         if rel >= 0.5:
             reasons.append(f"on {rel:.0%} as many supply paths as the network's busiest node")
@@ -214,6 +225,10 @@ def own_scores(
     for lk in network.links:
         out_links[lk.supplier].append(lk)
     industries = {eid: e.industry for eid, e in network.enterprises.items()}
+    sole: dict[str, list[SoleSource]] = defaultdict(list)
+    for ss in facts.sole_sources:
+        sole[ss.supplier].append(ss)
+    top = max(facts.betweenness.values(), default=0.0)
     result: dict[str, RiskScore] = {}
     for eid, e in network.enterprises.items():
         if only is not None and eid not in only:
@@ -222,7 +237,7 @@ def own_scores(
         f = {
             "performance": performance(links, s),
             "events": events(e, s),
-            "structure": structure(eid, facts, industries, s),
+            "structure": structure(eid, facts, sole.get(eid, []), top, industries, s),
             "concentration": concentration(eid, e.region, {lk.sku for lk in links}, facts, s),
         }
         score = combine(f, s)
@@ -251,40 +266,63 @@ def inherit(
 ) -> tuple[dict[str, float], dict[str, tuple[str, str, float]]]:
     """Inherited risk per buyer: ``decay * max over skus of sum(share * upstream total score)``.
 
-    ``shares`` is ``Network.effective_shares()``. Upstream totals include their own inherited risk, so
-    risk flows tier by tier; the map is a contraction (decay < 1, shares sum to <= 1), iterated at most
-    ``inherited_rounds`` times. With ``buyers``, only those are recomputed and every other enterprise
-    keeps its ``known`` inherited value. Returns the inherited values and, per buyer, the
-    (supplier, sku, share) contributing most.
+    ``shares`` is ``Network.effective_shares()``; an upstream total is ``noisy_or(own, weight_inherited
+    * inherited)``, so risk flows tier by tier. The map is a contraction (decay < 1, shares sum to <= 1),
+    iterated (vectorised) until it moves less than 1e-9 or ``inherited_rounds`` times. With ``buyers``
+    only those are recomputed; every other enterprise keeps its ``known`` value. Returns the inherited
+    values and, per buyer, the (supplier, sku, share) contributing most.
     """
-    rows = [(k, v) for k, v in shares.items() if buyers is None or k[1] in buyers]
-    inherited = dict(known or {})
-    for b in buyers if buyers is not None else own:
-        inherited[b] = 0.0
-    top: dict[str, tuple[str, str, float]] = {}
+    keys = [k for k in shares if buyers is None or k[1] in buyers]
+    names: dict[str, int] = {}
+    for src in (own, known or {}):
+        for eid in src:
+            names.setdefault(eid, len(names))
+    pairs: dict[tuple[str, str], int] = {}
+    sup = np.empty(len(keys), dtype=np.int64)
+    pair = np.empty(len(keys), dtype=np.int64)
+    for i, (supplier, buyer, sku) in enumerate(keys):
+        sup[i] = names.setdefault(supplier, len(names))
+        names.setdefault(buyer, len(names))
+        pair[i] = pairs.setdefault((buyer, sku), len(pairs))
+    share = np.fromiter((shares[k] for k in keys), dtype=np.float64, count=len(keys))
+    pair_buyer = np.fromiter((names[b] for b, _ in pairs), dtype=np.int64, count=len(pairs))
+    n = len(names)
+    own_v = np.zeros(n)
+    for eid, v in own.items():
+        own_v[names[eid]] = v
+    inh = np.zeros(n)
+    for eid, v in (known or {}).items():
+        inh[names[eid]] = v
+    recompute = np.zeros(n, dtype=bool)
+    for b in buyers if buyers is not None else names:
+        if b in names:
+            recompute[names[b]] = True
+    inh[recompute] = 0.0
+    contribution = np.zeros(len(keys))
     for _ in range(s.inherited_rounds):
-        per_sku: dict[tuple[str, str], float] = defaultdict(float)
-        best: dict[str, tuple[float, tuple[str, str, float]]] = {}
-        totals: dict[str, float] = {}
-        for (supplier, buyer, sku), share in rows:
-            total = totals.get(supplier)
-            if total is None:
-                total = totals[supplier] = noisy_or(
-                    [own.get(supplier, 0.0), s.weight_inherited * inherited.get(supplier, 0.0)]
-                )
-            contribution = share * total
-            per_sku[(buyer, sku)] += contribution
-            if contribution > best.get(buyer, (0.0, ("", "", 0.0)))[0]:
-                best[buyer] = (contribution, (supplier, sku, share))
-        new: dict[str, float] = {}
-        for (buyer, _sku), v in per_sku.items():
-            new[buyer] = max(new.get(buyer, 0.0), clamp(s.inherited_decay * v))
-        top = {b: t for b, (_, t) in best.items()}
-        changed = any(abs(v - inherited.get(k, 0.0)) >= 1e-9 for k, v in new.items())
-        inherited.update(new)
-        if not changed:
+        total = 1.0 - (1.0 - own_v) * (1.0 - s.weight_inherited * inh)
+        contribution = share * total[sup]
+        per_pair = np.clip(
+            s.inherited_decay * np.bincount(pair, contribution, minlength=len(pairs)), 0.0, 1.0
+        )
+        new = np.zeros(n)
+        np.maximum.at(new, pair_buyer, per_pair)
+        new = np.where(recompute, new, inh)
+        moved = float(np.max(np.abs(new - inh))) if n else 0.0
+        inh = new
+        if moved < 1e-9:
             break
-    return inherited, top
+    ids = list(names)
+    top: dict[str, tuple[str, str, float]] = {}
+    if len(keys):
+        buyer_of_row = pair_buyer[pair]
+        order = np.lexsort((contribution, buyer_of_row))
+        last = np.flatnonzero(np.append(buyer_of_row[order][1:] != buyer_of_row[order][:-1], True))
+        for row in order[last]:
+            if contribution[row] > 0:
+                supplier, buyer, sku = keys[int(row)]
+                top[buyer] = (supplier, sku, float(share[row]))
+    return {ids[i]: float(inh[i]) for i in range(n)}, top
 
 
 def score_network(network: Network, facts: StructureFacts, s: RiskSettings) -> dict[str, RiskScore]:

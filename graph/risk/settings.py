@@ -18,6 +18,9 @@ class RiskSettings(BaseModel):
     # -- performance ---------------------------------------------------------------------------------
     otif_target: float = Field(0.95, gt=0, le=1, description="OTIF at or above this carries no risk")
     otif_floor: float = Field(0.60, ge=0, lt=1, description="OTIF at or below this is the worst")
+    lead_time_cv_ok: float = Field(
+        0.25, ge=0, description="(p90 - mean) / mean lead time up to which variability carries no risk"
+    )
     lead_time_cv_max: float = Field(
         1.0, gt=0, description="(p90 - mean) / mean lead time at which variability risk is 1"
     )
@@ -45,9 +48,9 @@ class RiskSettings(BaseModel):
     weight_sole_source: float = Field(0.9, ge=0, le=1, description="Weight of being a sole source")
     weight_cut_vertex: float = Field(0.6, ge=0, le=1, description="Weight of being a cut vertex")
     weight_betweenness: float = Field(0.5, ge=0, le=1, description="Weight of relative betweenness")
-    weight_downstream: float = Field(0.5, ge=0, le=1, description="Weight of the number of dependants")
+    weight_downstream: float = Field(0.4, ge=0, le=1, description="Weight of the number of dependants")
     downstream_max: int = Field(
-        100, ge=1, description="This many downstream enterprises gives dependants risk 1 (log scale)"
+        1000, ge=1, description="This many enterprises within 3 tiers downstream give dependants risk 1 (log)"
     )
     betweenness_exact_max_nodes: int = Field(
         5000, ge=1, description="Exact betweenness up to this many enterprises; sampled above"
@@ -73,6 +76,9 @@ class RiskSettings(BaseModel):
         0.7, ge=0, lt=1, description="Share of an upstream score a fully dependent buyer inherits per tier"
     )
     inherited_rounds: int = Field(12, ge=1, description="Most propagation rounds (tiers) for inherited risk")
+    inherited_epsilon: float = Field(
+        0.001, gt=0, description="Incremental: stop propagating downstream when inherited risk moves less"
+    )
 
     # -- alerts and freshness ------------------------------------------------------------------------
     alert_threshold: float = Field(

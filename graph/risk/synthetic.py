@@ -38,10 +38,10 @@ def _link(rng: random.Random, a: str, b: str, sku: str, *, kpis: bool) -> Supply
         sku,
         share=round(rng.uniform(0.1, 1.0), 2),
         lead_time_days=mean,
-        otif=rng.uniform(0.6, 1.0),
+        otif=min(1.0, rng.betavariate(18, 1.5)),  # mostly 0.85-1.0, a tail of poor performers
         lead_time_mean=mean,
-        lead_time_p90=mean * rng.uniform(1.0, 2.0),
-        quality_incident_rate=rng.uniform(0.0, 0.06),
+        lead_time_p90=mean * rng.uniform(1.0, 1.6),
+        quality_incident_rate=rng.expovariate(1 / 0.006),
         days_of_cover=float(rng.randint(0, 30)),
     )
 
@@ -83,7 +83,8 @@ def network(
                 pairs.append((a, rng.randrange(max(0, a - 10), a + 1)))
     else:
         raise ValueError(f"unknown shape {shape!r}: chain, tree, diamond, dag or cyclic")
-    links = [
-        _link(rng, ids[a], ids[b], rng.choice(sku), kpis=kpis) for a, b in dict.fromkeys(pairs) if a != b
-    ]
+    # each buyer needs a few skus and spreads them over its suppliers (multi-sourcing is common)
+    needs = [rng.sample(sku, min(len(sku), rng.randint(1, 3))) for _ in range(n)]
+    unique = [(a, b) for a, b in dict.fromkeys(pairs) if a != b]
+    links = [_link(rng, ids[a], ids[b], rng.choice(needs[b]), kpis=kpis) for a, b in unique]
     return Network.of(ents, links)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from graph.risk.facts import Network
@@ -64,23 +64,47 @@ def disrupted_set(
     return out
 
 
+@dataclass(frozen=True)
+class FlowIndex:
+    """What the what-if needs from a network, built once (O(links)) and reused across scenarios."""
+
+    network: Network
+    buyers_of: dict[str, list[tuple[str, str, float]]]
+    suppliers_of_sku: dict[str, set[str]]
+    link_cover: dict[tuple[str, str], float]
+
+    @classmethod
+    def of(cls, network: Network) -> FlowIndex:
+        buyers_of: dict[str, list[tuple[str, str, float]]] = defaultdict(list)
+        suppliers_of_sku: dict[str, set[str]] = defaultdict(set)
+        for (supplier, buyer, sku), share in network.effective_shares().items():
+            buyers_of[supplier].append((buyer, sku, share))
+            suppliers_of_sku[sku].add(supplier)
+        for lst in buyers_of.values():
+            lst.sort()
+        cover = {(lk.buyer, lk.sku): lk.days_of_cover for lk in network.links if lk.days_of_cover is not None}
+        return cls(network, dict(buyers_of), dict(suppliers_of_sku), cover)
+
+
 def what_if(
-    network: Network, disrupted: set[str], days: float, s: RiskSettings, *, alternatives: int = 5
+    network: Network | FlowIndex,
+    disrupted: set[str],
+    days: float,
+    s: RiskSettings,
+    *,
+    alternatives: int = 5,
+    ranking: Mapping[str, float] | None = None,
 ) -> WhatIf:
     """Every enterprise downstream of ``disrupted`` with its TTS, TTR and shortfall, most exposed first.
 
-    Pure and deterministic. Days of cover default to ``default_days_of_cover`` where not reported.
+    Pure and deterministic. Days of cover: the buyer's cover of the sku (``SupplyLink.days_of_cover``),
+    else its own lowest cover, else ``default_days_of_cover``. Pass a ``FlowIndex`` to run many
+    scenarios on one network without re-indexing it. Alternative suppliers of each lost sku are the
+    other suppliers of that sku still running, lowest ``ranking`` (e.g. risk score) first, then by id.
     """
-    shares = network.effective_shares()
-    buyers_of: dict[str, list[tuple[str, str, float]]] = defaultdict(list)
-    suppliers_of_sku: dict[str, set[str]] = defaultdict(set)
-    for (supplier, buyer, sku), share in shares.items():
-        buyers_of[supplier].append((buyer, sku, share))
-        suppliers_of_sku[sku].add(supplier)
-
-    link_cover = {
-        (lk.buyer, lk.sku): lk.days_of_cover for lk in network.links if lk.days_of_cover is not None
-    }
+    idx = network if isinstance(network, FlowIndex) else FlowIndex.of(network)
+    network = idx.network
+    buyers_of, suppliers_of_sku, link_cover = idx.buyers_of, idx.suppliers_of_sku, idx.link_cover
 
     def tts(eid: str, sku: str) -> float:
         """Days the buyer survives without ``sku``: its cover of the sku, else its own, else the default."""
@@ -98,7 +122,7 @@ def what_if(
         if eid in fail_at:
             continue
         fail_at[eid] = t
-        for buyer, sku, share in sorted(buyers_of.get(eid, [])):
+        for buyer, sku, share in buyers_of.get(eid, []):
             if buyer in disrupted:
                 continue
             tier.setdefault(buyer, -1)
@@ -122,16 +146,28 @@ def what_if(
                 hops[buyer] = hops[u] + 1
                 queue.append(buyer)
     tier = {eid: hops[eid] for eid in tier}
+    failed = set(fail_at)
+    ranked: dict[str, list[str]] = {}
+
+    def alternatives_for(sku: str, eid: str) -> list[str]:
+        if sku not in ranked:
+            rank = ranking or {}
+            ranked[sku] = sorted(suppliers_of_sku.get(sku, ()), key=lambda x: (rank.get(x, 0.0), x))
+        out: list[str] = []
+        for x in ranked[sku]:
+            if x not in failed and x != eid:
+                out.append(x)
+                if len(out) >= alternatives:
+                    break
+        return out
+
     exposures: list[Exposure] = []
     products: set[str] = set()
     for eid, tr in tier.items():
         gap, surv = gap_at.get(eid, (None, min((tts(eid, k) for k in lost[eid]), default=0.0)))
         ttr = max(0.0, days - gap) if gap is not None else 0.0
         shortfall = max(0.0, ttr - surv) if gap is not None else 0.0
-        alts = {
-            sku: sorted(suppliers_of_sku[sku] - set(fail_at) - {eid})[:alternatives]
-            for sku in sorted(lost[eid])
-        }
+        alts = {sku: alternatives_for(sku, eid) for sku in sorted(lost[eid])}
         if eid in fail_at:
             products.update(sku for _b, sku, _s in buyers_of.get(eid, []))
         products.update(lost[eid])
