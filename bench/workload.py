@@ -89,7 +89,8 @@ def generate(
 ) -> list[Event]:
     """About ``events`` events over ``enterprises`` enterprises, sorted by event time (ties kept).
 
-    Event times end before ``end`` (default: yesterday). ``resend_every`` > 0 appends a re-sent copy (same id, same bytes) of every n-th event.
+    Event times end before ``end`` (default: yesterday). ``resend_every`` > 0 appends a re-sent copy
+    (same id, same bytes) of every n-th event.
     """
     now = end or (datetime.now(UTC) - timedelta(days=1))
     start = int((now - timedelta(days=days)).timestamp() * 1000)

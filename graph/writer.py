@@ -25,10 +25,25 @@ log = logging.getLogger(__name__)
 STATEMENTS: tuple[tuple[str, str], ...] = tuple(model.statements())
 
 # Enterprises whose supply links for a sku end at a buyer that reported stock of that sku.
-_STOCK_SUPPLIERS = """
+_MARK_ENTERPRISES = """
+UNWIND $ids AS id
+MERGE (e:Enterprise {id: id})
+SET e.kpiDirty = true
+"""
+
+_MARK_STOCK_SUPPLIERS = """
 UNWIND $pairs AS p
 MATCH (s:Enterprise)-[:SUPPLIES {sku: p.sku}]->(:Enterprise {id: p.buyer})
-RETURN DISTINCT s.id AS id
+SET s.kpiDirty = true
+"""
+
+# Locks the dirty enterprises first (a batch marking one of them waits for this refresh to commit,
+# and is then refreshed again), so no KPI is computed from state older than its last mark.
+_TAKE_DIRTY = """
+MATCH (e:Enterprise) WHERE e.kpiDirty = true
+WITH e ORDER BY e.id LIMIT $limit
+SET e.kpiDirty = false
+RETURN e.id AS id
 """
 
 _KPI_INPUTS = """
@@ -49,8 +64,9 @@ RETURN sid, orders, incidents, stock, collect({buyer: buyer, sku: sku, stock: bu
 
 _KPI_SUPPLIERS = """
 UNWIND $rows AS r
-MERGE (e:Enterprise {id: r.id})
+MATCH (e:Enterprise {id: r.id})
 SET e += r.props
+REMOVE e.kpiDirty
 """
 
 _KPI_LINKS = """
@@ -127,17 +143,25 @@ def _stock(rows: Sequence[Mapping[str, Any]]) -> list[kpis.Stock]:
     ]
 
 
-async def _recompute_kpis(tx: AsyncManagedTransaction, m: Mutations) -> None:
-    ids = set(m.kpi_enterprises)
+async def _mark_kpis(tx: AsyncManagedTransaction, m: Mutations) -> None:
+    if m.kpi_enterprises:
+        await (await tx.run(_MARK_ENTERPRISES, ids=sorted(m.kpi_enterprises))).consume()
     if m.kpi_stock:
         pairs = [{"buyer": b, "sku": s} for b, s in sorted(m.kpi_stock)]
-        result = await tx.run(_STOCK_SUPPLIERS, pairs=pairs)
-        ids.update([r["id"] async for r in result])
-    if not ids:
-        return
+        await (await tx.run(_MARK_STOCK_SUPPLIERS, pairs=pairs)).consume()
+
+
+async def _refresh_kpis(tx: AsyncManagedTransaction, limit: int) -> int:
+    ids = [r["id"] async for r in await tx.run(_TAKE_DIRTY, limit=limit)]
+    if ids:
+        await _recompute_kpis(tx, ids)
+    return len(ids)
+
+
+async def _recompute_kpis(tx: AsyncManagedTransaction, ids: list[str]) -> None:
     suppliers: list[Row] = []
     links: list[Row] = []
-    result = await tx.run(_KPI_INPUTS, ids=sorted(ids))
+    result = await tx.run(_KPI_INPUTS, ids=ids)
     async for r in result:
         orders = _orders(r["orders"])
         incidents = [
@@ -164,7 +188,7 @@ async def _apply(tx: AsyncManagedTransaction, m: Mutations, offsets: list[Row]) 
         rows = m.rows.get(name)
         if rows:
             await (await tx.run(cypher, rows=rows)).consume()
-    await _recompute_kpis(tx, m)
+    await _mark_kpis(tx, m)
     if offsets:
         await (await tx.run(_OFFSETS, offsets=offsets)).consume()
 
@@ -204,6 +228,28 @@ class GraphWriter:
                 log.warning("graph write failed transiently (%s); retrying in %.2fs", e, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.max_backoff_s)
+
+    async def refresh_kpis(self, *, limit: int = 2000) -> int:
+        """Recompute the KPIs of every enterprise a committed batch marked; return how many.
+
+        Each round is one transaction over at most ``limit`` enterprises; transient errors retry.
+        """
+        total = 0
+        while True:
+            delay = 0.05
+            while True:
+                try:
+                    async with self.driver.session(database=self.database) as session:
+                        n: int = await session.execute_write(_refresh_kpis, limit)
+                    break
+                except (Neo4jError, DriverError) as e:
+                    if not is_transient(e):
+                        raise
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, self.max_backoff_s)
+            total += n
+            if n < limit:
+                return total
 
     async def stored_offsets(self, group: str, topic: str) -> dict[int, int]:
         """partition -> next offset to read, as committed with the graph state."""

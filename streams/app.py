@@ -71,6 +71,8 @@ def create_app(
     web_port: int,
     pipeline_factory: Callable[[], Pipeline],
     topic_names: Topics | None = None,
+    risk: Callable[[faust.App, faust.TopicT], None] | None = None,
+    kpi_seconds: float = 1.0,
 ) -> faust.App:
     """A faust app with two agents: ``validate`` (events.raw) and ``project`` (events.valid).
 
@@ -121,6 +123,16 @@ def create_app(
 
     app.agent(raw, name="validate")(validate)
     app.agent(valid, name="project")(project)
+    if risk is not None:  # live risk scores and alerts: streams.risk.register
+        risk(app, valid)
+
+    async def refresh_kpis() -> None:
+        if "p" in state:  # nothing to refresh before the first batch
+            n = await projector().refresh_kpis()
+            if n:
+                log.info("project: KPIs of %d enterprise(s) refreshed", n)
+
+    app.timer(kpi_seconds, name="refresh_kpis")(refresh_kpis)
 
     async def _close(sender: Any, *args: Any, **kwargs: Any) -> None:
         if "p" in state:

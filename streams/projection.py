@@ -105,6 +105,10 @@ class Projector:
                 culprits += await self._isolate(half)
         return culprits
 
+    async def refresh_kpis(self) -> int:
+        """Recompute the KPIs the committed batches marked (see ``GraphWriter.refresh_kpis``)."""
+        return await self.writer.refresh_kpis()
+
     async def stored_offsets(self, topic: str) -> dict[int, int]:
         """partition -> next offset to read, as committed with the graph for this group."""
         return await self.writer.stored_offsets(self.group, topic)

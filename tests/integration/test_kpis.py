@@ -156,7 +156,9 @@ async def test_kpis_equal_an_independent_computation_over_the_events(
     dlq = EventProducer(stack.kafka.librdkafka(), "events.dlq")
     group = f"t4-{run_id}-kpi"
     try:
-        await project_all(Projector(writer=GraphWriter(driver), dlq_out=dlq, group=group), incoming(raw), 250)
+        projector = Projector(writer=GraphWriter(driver), dlq_out=dlq, group=group)
+        await project_all(projector, incoming(raw), 250)
+        assert await projector.refresh_kpis() > 0
         suppliers, links = expected_kpis(events)
         assert sum(v["deliveries90d"] for v in suppliers.values()) > 50
         records, _, _ = await driver.execute_query(

@@ -123,6 +123,7 @@ async def test_duplicates_and_any_delivery_order_give_the_same_graph(
         await project_all(
             Projector(writer=writer, dlq_out=dlq_out, group=f"t4-{run_id}-b"), incoming(scrambled), 170
         )
+        await writer.refresh_kpis()
         a, b = await dump(driver, in_order), await dump(driver, shuffled)
         assert len(a["nodes"]) > 500
         assert len(a["relationships"]) > 500

@@ -1,0 +1,324 @@
+"""Ingest benchmark: Kafka -> faust worker(s) -> Neo4j, against the ceiling of writing the same rows
+straight to Neo4j, plus event-to-graph latency at a steady rate and the worker's peak memory.
+
+    python -m bench.ingest --events 1000000 --enterprises 10000        # the full run (once; shared box)
+    python -m bench.ingest --events 50000 --enterprises 1000           # a quick run
+
+Everything it writes has its own id prefix and topics, and is deleted at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient
+
+from bench.workload import Event, generate
+from connectors.kafka import EventProducer, Record, TopicSpec, ensure_topics
+from graph.maintenance import delete_by_prefix, delete_offsets
+from graph.migrations import migrate
+from graph.mutations import to_mutations
+from graph.writer import GraphWriter
+from schema.validate import decode_event
+from streams.topics import Topics
+from supplynet import bootstrap
+from supplynet.settings import Settings
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _spawn(settings: Settings, prefix: str, group: str, batch: int, log: Path) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "SUPPLYNET_STREAM__TOPIC_PREFIX": prefix,
+        "SUPPLYNET_STREAM__APP_ID": group,
+        "SUPPLYNET_STREAM__WEB_PORT": str(_free_port()),
+        "SUPPLYNET_STREAM__BATCH_SIZE": str(batch),
+        "SUPPLYNET_STREAM__BATCH_SECONDS": "0.1",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "supplynet", "worker", "--loglevel", "warning"],
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def _peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _load(settings: Settings, topic: str, events: Sequence[Event]) -> dict[int, int]:
+    producer = EventProducer(settings.kafka.librdkafka(), topic)
+    ends: dict[int, int] = {}
+    for i in range(0, len(events), 50_000):
+        for d in producer.send_many(Record(key=e.key, value=e.value) for e in events[i : i + 50_000]):
+            ends[d.partition] = max(ends.get(d.partition, 0), d.offset + 1)
+    producer.close()
+    return ends
+
+
+async def end_to_end(
+    settings: Settings, writer: GraphWriter, events: Sequence[Event], workers: int, batch: int, tag: str
+) -> dict[str, Any]:
+    prefix = f"{tag}.e2e."
+    names = Topics.prefixed(prefix)
+    parts = settings.kafka.partitions
+    ensure_topics(
+        settings.kafka.librdkafka(),
+        [TopicSpec(names.raw, 1), TopicSpec(names.valid, parts), TopicSpec(names.dlq, 1)],
+    )
+    t = time.perf_counter()
+    ends = _load(settings, names.valid, events)
+    load_s = time.perf_counter() - t
+    group = f"{tag}-e2e"
+    log = Path(tempfile.gettempdir()) / f"{tag}-e2e.log"
+    t_start = time.perf_counter()
+    procs = [_spawn(settings, prefix, group, batch, log) for _ in range(workers)]
+    first = None
+    peak = 0.0
+    try:
+        while True:
+            stored = await writer.stored_offsets(group, names.valid)
+            done = sum(min(stored.get(p, 0), o) for p, o in ends.items())
+            if done and first is None:
+                first = (time.perf_counter(), done)
+            peak = max([peak, *(_peak_rss_mb(p.pid) for p in procs if p.poll() is None)])
+            if all(stored.get(p, 0) >= o for p, o in ends.items()):
+                break
+            if any(p.poll() is not None for p in procs):
+                raise RuntimeError(f"worker exited; see {log}")
+            await asyncio.sleep(0.1)
+        t_end = time.perf_counter()
+    finally:
+        for p in procs:
+            _stop(p)
+    assert first is not None
+    n = len(events)
+    return {
+        "events": n,
+        "load_s": load_s,
+        "total_s": t_end - t_start,
+        "steady_eps": (n - first[1]) / (t_end - first[0]),
+        "with_startup_eps": n / (t_end - t_start),
+        "peak_rss_mb": peak,
+        "group": group,
+        "topics": [names.raw, names.valid, names.dlq],
+    }
+
+
+async def ceiling(
+    settings: Settings, writer: GraphWriter, n_events: int, enterprises: int, sizes: Sequence[int], tag: str
+) -> dict[int, float]:
+    """Rows written straight to Neo4j by this process (decode and mapping done before timing)."""
+    out: dict[int, float] = {}
+    for size in sizes:
+        ids = f"{tag}-c{size}-"
+        events = generate(prefix=ids, enterprises=enterprises, events=n_events)
+        valid = [decode_event(e.value) for e in events]
+        batches = [to_mutations(valid[i : i + size]) for i in range(0, len(valid), size)]
+        t = time.perf_counter()
+        for m in batches:
+            await writer.write(m)
+        out[size] = len(valid) / (time.perf_counter() - t)
+        print(f"  ceiling batch {size}: {out[size]:,.0f} events/s", flush=True)
+    return out
+
+
+async def latency(
+    settings: Settings, writer: GraphWriter, enterprises: int, rate: int, seconds: int, batch: int, tag: str
+) -> dict[str, Any]:
+    prefix = f"{tag}.lat."
+    names = Topics.prefixed(prefix)
+    ensure_topics(
+        settings.kafka.librdkafka(),
+        [TopicSpec(names.raw, 1), TopicSpec(names.valid, settings.kafka.partitions), TopicSpec(names.dlq, 1)],
+    )
+    events = generate(prefix=f"{tag}-l-", enterprises=enterprises, events=rate * seconds)
+    group = f"{tag}-lat"
+    log = Path(tempfile.gettempdir()) / f"{tag}-lat.log"
+    proc = _spawn(settings, prefix, group, batch, log)
+    # Warm up: wait until the worker committed its first (empty-topic) assignment.
+    await asyncio.sleep(12)
+    producer = Producer({**settings.kafka.librdkafka(), "linger.ms": 1, "acks": "all"})
+    sent: dict[tuple[int, int], float] = {}
+    sent_at: list[float] = [0.0] * len(events)
+
+    def report(i: int) -> Any:
+        def cb(err: Any, msg: Any) -> None:
+            if err is None:
+                sent[(msg.partition(), msg.offset())] = sent_at[i]
+
+        return cb
+
+    latencies: list[float] = []
+    pending: dict[int, list[tuple[int, float]]] = {}
+    seen: dict[int, int] = {}
+    t0 = time.perf_counter()
+    i = 0
+    try:
+        while i < len(events) or sent:
+            now = time.perf_counter()
+            due = min(len(events), int((now - t0) * rate))
+            while i < due:
+                sent_at[i] = time.time()
+                producer.produce(names.valid, events[i].value, events[i].key, on_delivery=report(i))
+                i += 1
+            producer.poll(0)
+            for (p, o), ts in list(sent.items()):
+                pending.setdefault(p, []).append((o, ts))
+                del sent[(p, o)]
+            stored = await writer.stored_offsets(group, names.valid)
+            now_wall = time.time()
+            for p, lst in pending.items():
+                upto = stored.get(p, 0)
+                if upto > seen.get(p, 0):
+                    keep = []
+                    for o, ts in lst:
+                        if o < upto:
+                            latencies.append(now_wall - ts)
+                        else:
+                            keep.append((o, ts))
+                    pending[p] = keep
+                    seen[p] = upto
+            if i >= len(events) and not any(pending.values()):
+                producer.flush(5)
+                if not sent:
+                    break
+            if time.perf_counter() - t0 > seconds + 60:
+                break
+            await asyncio.sleep(0.01)
+        rss = _peak_rss_mb(proc.pid) if proc.poll() is None else float("nan")
+    finally:
+        _stop(proc)
+    latencies.sort()
+    q = statistics.quantiles(latencies, n=100) if len(latencies) > 100 else [float("nan")] * 99
+    return {
+        "rate": rate,
+        "measured": len(latencies),
+        "p50_ms": q[49] * 1000,
+        "p99_ms": q[98] * 1000,
+        "peak_rss_mb": rss,
+        "group": group,
+        "topics": [names.raw, names.valid, names.dlq],
+    }
+
+
+async def main(args: argparse.Namespace) -> None:
+    settings = bootstrap_settings()
+    tag = f"bench{uuid.uuid4().hex[:6]}"
+    driver = bootstrap.async_driver(settings)
+    writer = GraphWriter(driver)
+    await migrate(driver)
+    cleanup_groups: list[str] = []
+    cleanup_topics: list[str] = []
+    try:
+        print(f"generating {args.events:,} events over {args.enterprises:,} enterprises ({tag})", flush=True)
+        events = generate(prefix=f"{tag}-e-", enterprises=args.enterprises, events=args.events)
+        print("ceiling (one process, no Kafka, no faust):", flush=True)
+        ceil = await ceiling(
+            settings,
+            writer,
+            args.ceiling_events or min(len(events), 200_000),
+            args.enterprises,
+            args.sizes,
+            tag,
+        )
+        best = max(ceil, key=lambda k: ceil[k])
+        print(f"end to end ({args.workers} worker(s), batch {args.batch}):", flush=True)
+        e2e = await end_to_end(settings, writer, events, args.workers, args.batch, tag)
+        cleanup_groups.append(e2e["group"])
+        cleanup_topics += e2e["topics"]
+        lat: dict[str, Any] | None = None
+        if args.rate:
+            print(f"latency at {args.rate:,} events/s for {args.seconds}s:", flush=True)
+            lat = await latency(settings, writer, args.enterprises, args.rate, args.seconds, args.batch, tag)
+            cleanup_groups.append(lat["group"])
+            cleanup_topics += lat["topics"]
+        print()
+        print(f"events                      {e2e['events']:,} over {args.enterprises:,} enterprises")
+        print(f"preload to Kafka            {e2e['load_s']:.1f} s")
+        print(f"end to end, steady          {e2e['steady_eps']:,.0f} events/s  (Kafka -> graph + offsets)")
+        print(
+            f"end to end, incl. startup   {e2e['with_startup_eps']:,.0f} events/s  ({e2e['total_s']:.1f} s)"
+        )
+        print(
+            f"ceiling (batch {best})        {ceil[best]:,.0f} events/s  (tried {', '.join(map(str, ceil))})"
+        )
+        print(f"ratio                       {e2e['steady_eps'] / ceil[best]:.2f}")
+        print(f"worker peak RSS             {e2e['peak_rss_mb']:.0f} MiB")
+        if lat:
+            print(
+                f"latency at {lat['rate']:,}/s  p50 {lat['p50_ms']:.0f} ms, p99 {lat['p99_ms']:.0f} ms "
+                f"({lat['measured']:,} events; worker peak RSS {lat['peak_rss_mb']:.0f} MiB)"
+            )
+    finally:
+        if not args.keep:
+            print("deleting the benchmark's data ...", flush=True)
+            await delete_by_prefix(driver, f"{tag}-")
+            for g in cleanup_groups:
+                await delete_offsets(driver, g)
+            if cleanup_topics:
+                admin = AdminClient(settings.kafka.librdkafka())
+                for fut in admin.delete_topics(cleanup_topics).values():
+                    try:
+                        fut.result(30)
+                    except Exception as e:
+                        print(f"topic not deleted: {e}")
+        await driver.close()
+
+
+def bootstrap_settings() -> Settings:
+    return Settings()
+
+
+def cli() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--enterprises", type=int, default=10_000)
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--batch", type=int, default=2000, help="worker batch size (events per transaction)")
+    ap.add_argument(
+        "--sizes", type=int, nargs="+", default=[500, 1000, 2000, 5000], help="ceiling batch sizes"
+    )
+    ap.add_argument("--ceiling-events", type=int, default=0, help="events per ceiling trial (default ≤200k)")
+    ap.add_argument("--rate", type=int, default=5000, help="latency test rate (events/s); 0 = skip")
+    ap.add_argument("--seconds", type=int, default=20)
+    ap.add_argument("--keep", action="store_true", help="keep the data (default: delete it)")
+    asyncio.run(main(ap.parse_args()))
+
+
+if __name__ == "__main__":
+    cli()
