@@ -68,14 +68,13 @@ class LinkKind:
 
 
 def _aspect_sets(aspects: tuple[Aspect, ...]) -> list[str]:
+    # One map per aspect, empty unless the row's aspect is newer: unchanged aspects write nothing.
     sets: list[str] = []
     for a in aspects:
-        newer = f"r.{a.name}V > coalesce(x.{a.name}V, '')"
-        sets += [f"x.{f} = CASE WHEN {newer} THEN r.{f} ELSE x.{f} END" for f in a.fields]
-        sets.append(f"x.{a.name}V = CASE WHEN {newer} THEN r.{a.name}V ELSE x.{a.name}V END")
-    newest = "r.v > coalesce(x.lastVersion, '')"
-    sets += [f"x.{p} = CASE WHEN {newest} THEN r.{p} ELSE x.{p} END" for p in _PROVENANCE_FIELDS]
-    sets.append(f"x.lastVersion = CASE WHEN {newest} THEN r.v ELSE x.lastVersion END")
+        fields = ", ".join([*(f"{f}: r.{f}" for f in a.fields), f"{a.name}V: r.{a.name}V"])
+        sets.append(f"x += CASE WHEN r.{a.name}V > coalesce(x.{a.name}V, '') THEN {{{fields}}} ELSE {{}} END")
+    prov = ", ".join([*(f"{p}: r.{p}" for p in _PROVENANCE_FIELDS), "lastVersion: r.v"])
+    sets.append(f"x += CASE WHEN r.v > coalesce(x.lastVersion, '') THEN {{{prov}}} ELSE {{}} END")
     return sets
 
 
