@@ -92,6 +92,24 @@ MATCH (:Facility {id: f})-[:OPERATED_BY]->(e:Enterprise)
 RETURN e.id AS id
 """
 
+DISRUPTION_TARGETS = """
+UNWIND $ids AS id
+MATCH (:Disruption {id: id})-[:AFFECTS]->(t)
+RETURN CASE WHEN t:Region THEN 'region' WHEN t:Facility THEN 'facility' ELSE 'enterprise' END AS kind,
+       coalesce(t.id, t.name) AS key
+"""
+
+PREVIOUS = """
+MATCH (e:Enterprise) WHERE e.riskScore IS NOT NULL AND ($scope IS NULL OR e.id STARTS WITH $scope)
+RETURN e.id AS id, e.riskScore AS score
+"""
+
+OFFSETS = """
+UNWIND $ids AS id
+MATCH (k:KafkaOffset {id: id})
+RETURN k.id AS id, k.offset AS offset
+"""
+
 WRITE_SCORES = """
 UNWIND $rows AS r
 MATCH (e:Enterprise {id: r.id})
@@ -207,6 +225,22 @@ class RiskStore:
         if facilities:
             out |= {r["id"] for r in await self._read(OPERATORS, facilities=sorted(set(facilities)))}
         return out
+
+    async def disruption_targets(self, ids: Sequence[str]) -> dict[str, set[str]]:
+        """What the disruptions affect: ``{"enterprise": ids, "facility": ids, "region": names}``."""
+        out: dict[str, set[str]] = {"enterprise": set(), "facility": set(), "region": set()}
+        if ids:
+            for r in await self._read(DISRUPTION_TARGETS, ids=sorted(set(ids))):
+                out[r["kind"]].add(r["key"])
+        return out
+
+    async def previous_scores(self, *, scope: str | None = None) -> dict[str, float]:
+        """The scores last written to the graph (what alerts compare against after a restart)."""
+        return {r["id"]: r["score"] for r in await self._read(PREVIOUS, scope=scope)}
+
+    async def projected_offsets(self, ids: Sequence[str]) -> dict[str, int]:
+        """Next offsets the projector stored (``KafkaOffset`` ids ``"<group>/<topic>/<partition>"``)."""
+        return {r["id"]: r["offset"] for r in await self._read(OFFSETS, ids=list(ids))} if ids else {}
 
     async def write_scores(self, scores: Iterable[RiskScore], *, computed_at_ms: int) -> int:
         """Set ``riskScore``, ``riskFactors`` (JSON) and ``riskComputedAt``; idempotent; returns the count."""

@@ -1,0 +1,260 @@
+"""Risk on the real stack: events projected into Neo4j are scored, written back, rescored after a
+disruption within one call, and an alert reaches risk.alerts (Kafka) and a risk incident (SQL)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import neo4j
+import orjson
+import pytest
+from confluent_kafka.admin import AdminClient
+from sqlmodel import Session
+
+from connectors.kafka import EventProducer, TopicSpec, ensure_topics
+from graph.maintenance import delete_by_prefix
+from graph.migrations import migrate
+from graph.mutations import to_mutations
+from graph.risk.incidents import list_incidents
+from graph.risk.settings import RiskSettings
+from graph.risk.store import RiskStore
+from graph.risk.whatif import disrupted_set, what_if
+from graph.writer import GraphWriter
+from schema.envelope import ValidEvent
+from schema.events import (
+    DisruptionKind,
+    DisruptionReported,
+    Industry,
+    InventoryReported,
+    PartnerRegistered,
+    Severity,
+    SupplyAgreed,
+)
+from schema.tables import IncidentState
+from streams.risk import RiskService, touched_by
+from supplynet import bootstrap
+from supplynet.settings import Settings
+from tests.integration.topic_reader import ends, read_from
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+def event(kind: str, subject: str, data: Any, at: int) -> ValidEvent:
+    return ValidEvent(
+        id=f"{kind}-{uuid.uuid4().hex[:12]}",
+        source="risk-test",
+        type=kind,
+        time=NOW - timedelta(minutes=10) + timedelta(seconds=at),
+        subject=subject,
+        sequence=0,
+        data=data,
+    )
+
+
+@pytest.fixture
+def prefix(run_id: str) -> str:
+    return f"rk{run_id}{uuid.uuid4().hex[:4]}-"
+
+
+@pytest.fixture
+async def driver(stack: Settings, prefix: str) -> AsyncIterator[neo4j.AsyncDriver]:
+    d = bootstrap.async_driver(stack)
+    await migrate(d)
+    yield d
+    await delete_by_prefix(d, prefix)
+    await d.execute_query("MATCH (r:Region) WHERE r.name STARTS WITH $p DETACH DELETE r", p=prefix)
+    await d.close()
+
+
+@pytest.fixture
+def alerts_topic(stack: Settings, prefix: str) -> Iterator[str]:
+    name = f"{prefix}risk.alerts"
+    ensure_topics(stack.kafka.librdkafka(), [TopicSpec(name, 1)])
+    yield name
+    AdminClient(stack.kafka.librdkafka()).delete_topics([name])
+
+
+def network_events(p: str) -> list[ValidEvent]:
+    """Mill (sole source of HRC to two carmakers, region R1) -> auto1 -> oem; auto2 multi-sourced."""
+    r1, r2 = f"{p}湖北省 武汉市", f"{p}上海市"
+    partners = [
+        ("mill", Industry.STEEL, r1),
+        ("mill2", Industry.STEEL, r1),
+        ("trader", Industry.LOGISTICS, r2),
+        ("auto1", Industry.AUTOMOTIVE, r2),
+        ("auto2", Industry.AUTOMOTIVE, r2),
+        ("oem", Industry.AUTOMOTIVE, r2),
+    ]
+    evs = [
+        event(
+            "partner.registered",
+            p + e,
+            PartnerRegistered(enterprise_id=p + e, name=e, industry=i, region=r),
+            0,
+        )
+        for e, i, r in partners
+    ]
+    for s, b, sku, share in [
+        ("mill", "auto1", "HRC-Q235", 1.0),
+        ("mill", "auto2", "HRC-Q235", 1.0),
+        ("mill2", "auto2", "COLD-ROLL", 0.5),
+        ("trader", "auto2", "COLD-ROLL", 0.5),
+        ("auto1", "oem", "AXLE", 1.0),
+    ]:
+        evs.append(
+            event(
+                "supply.agreed",
+                p + b,
+                SupplyAgreed(supplier_id=p + s, buyer_id=p + b, sku=sku, share=share, lead_time_days=14),
+                1,
+            )
+        )
+    evs.append(
+        event(
+            "inventory.reported",
+            p + "auto1",
+            InventoryReported(enterprise_id=p + "auto1", sku="HRC-Q235", on_hand=30, daily_usage=10),
+            2,
+        )
+    )
+    return evs
+
+
+def service(
+    stack: Settings, driver: neo4j.AsyncDriver, prefix: str, topic: str, s: RiskSettings
+) -> RiskService:
+    engine = bootstrap.sql_engine(stack)
+    bootstrap.create_sql_tables(engine)
+    return RiskService(
+        store=RiskStore(driver, s),
+        settings=s,
+        alerts_out=EventProducer(stack.kafka.librdkafka(), topic),
+        sql=engine,
+        scope=prefix,
+    )
+
+
+async def test_scores_are_explained_written_back_and_a_disruption_raises_an_alert_and_incident(
+    stack: Settings, driver: neo4j.AsyncDriver, prefix: str, alerts_topic: str
+) -> None:
+    p = prefix
+    writer = GraphWriter(driver)
+    await writer.write(to_mutations(network_events(p)))
+    await writer.refresh_kpis()  # the worker's KPI timer does this; days of cover come from it
+    s = RiskSettings(alert_threshold=0.9)
+    svc = service(stack, driver, p, alerts_topic, s)
+    try:
+        run = await svc.full()
+        assert run.scored == 6
+        assert run.alerts == []
+        mill = svc.engine.scores[p + "mill"]
+        reasons = mill.as_dict()["reasons"]
+        assert "sole supplier of HRC-Q235 to 2 automotive buyer(s)" in reasons["structure"]
+        assert f"region {p}湖北省 武汉市 holds 100% of HRC-Q235 supply (HHI 1.00)" in reasons["concentration"]
+        assert mill.score < 0.9
+        oem = svc.engine.scores[p + "oem"]
+        assert oem.factors["inherited"].value > 0
+
+        rec, _, _ = await driver.execute_query(
+            "MATCH (e:Enterprise {id: $id}) "
+            "RETURN e.riskScore AS s, e.riskFactors AS f, e.riskComputedAt AS at",
+            id=p + "mill",
+        )
+        assert rec[0]["s"] == pytest.approx(mill.score)
+        assert orjson.loads(rec[0]["f"])["factors"]["structure"] == pytest.approx(
+            mill.factors["structure"].value, abs=1e-4
+        )
+        assert rec[0]["at"] == svc.engine.computed_at_ms
+        top = await svc.store.risky(scope=p, limit=3)
+        expected = sorted(svc.engine.scores.values(), key=lambda x: (-x.score, x.enterprise))[:3]
+        assert [r["id"] for r in top] == [x.enterprise for x in expected]
+        assert p + "mill" in [r["id"] for r in top]
+        assert all(r["factors"]["reasons"]["structure"] for r in top)
+
+        # what-if on the projection read back from Neo4j: auto1 holds 3 days of HRC-Q235
+        net = await svc.store.network(scope=p)
+        w = what_if(net, disrupted_set(net, region=f"{p}湖北省 武汉市"), 10.0, s)
+        by = {e.enterprise: e for e in w.exposures}
+        assert (by[p + "auto1"].tier, by[p + "auto1"].time_to_survive, by[p + "auto1"].shortfall_days) == (
+            1,
+            3.0,
+            7.0,
+        )
+        assert by[p + "auto1"].stops_supplying
+        assert (by[p + "oem"].tier, by[p + "oem"].gap_starts_day, by[p + "oem"].time_to_recover) == (
+            2,
+            3.0,
+            7.0,
+        )
+        assert by[p + "auto2"].lost_share == {"COLD-ROLL": 0.5, "HRC-Q235": 1.0}
+        assert by[p + "auto2"].alternatives["COLD-ROLL"] == [p + "trader"]
+
+        # a critical fire at the mill: rescored within the call, alert to Kafka, incident in SQL
+        starts = ends(stack, alerts_topic)
+        fire = event(
+            "disruption.reported",
+            p + "mill",
+            DisruptionReported(
+                disruption_id=p + "fire-1",
+                kind=DisruptionKind.FIRE,
+                severity=Severity.CRITICAL,
+                expected_recovery_days=21,
+                enterprise_id=p + "mill",
+            ),
+            3,
+        )
+        await writer.write(to_mutations([fire]))
+        run = await svc.touched(touched_by([fire.to_json()]))
+        new = svc.engine.scores[p + "mill"]
+        assert new.score >= 0.9 > mill.score
+        assert (
+            "open critical fire disruption at the enterprise, recovery expected in 21 days"
+            in new.explanation()
+        )
+        assert {a.enterprise for a in run.alerts} == {p + "mill"}
+        alert = run.alerts[0]
+        assert alert.reason == "threshold"
+        assert alert.severity == "critical"
+        assert set(alert.affected) == {p + "auto1", p + "auto2", p + "oem"}
+        assert run.scored >= 3  # the mill and the buyers that inherit from it
+
+        msgs = read_from(stack, alerts_topic, starts, done=lambda m: len(m) >= 1, settle_s=1.0)
+        assert len(msgs) == 1
+        body = orjson.loads(msgs[0].value())
+        assert (body["enterprise"], body["severity"], body["affectedCount"]) == (p + "mill", "critical", 3)
+        assert body["computedAt"] == svc.engine.computed_at_ms
+        assert msgs[0].key() == (p + "mill").encode()
+
+        with Session(svc.sql) as session:
+            incidents = list_incidents(session, enterprise_id=p + "mill")
+        assert [(i.state, i.alert_id, i.severity) for i in incidents] == [
+            (IncidentState.POTENTIAL, alert.id, "critical")
+        ]
+
+        # a region-wide flood reaches the trader through its region
+        flood = event(
+            "disruption.reported",
+            p + "trader",
+            DisruptionReported(
+                disruption_id=p + "flood-1",
+                kind=DisruptionKind.FLOOD,
+                severity=Severity.HIGH,
+                expected_recovery_days=10,
+                region=f"{p}上海市",
+            ),
+            4,
+        )
+        await writer.write(to_mutations([flood]))
+        run = await svc.touched(touched_by([flood.to_json()]))
+        trader = svc.engine.scores[p + "trader"]
+        assert (
+            "open high flood disruption in its region, recovery expected in 10 days" in trader.explanation()
+        )
+        # everything in the region is hit; only those with dependants alert (auto2 and oem have none)
+        assert {a.enterprise for a in run.alerts} == {p + "trader", p + "auto1"}
+        assert all(a.reason == "disruption" for a in run.alerts)
+    finally:
+        svc.close()
