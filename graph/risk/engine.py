@@ -27,6 +27,7 @@ from graph.risk.scoring import (
 )
 from graph.risk.settings import RiskSettings
 from graph.risk.structure import FlowGraph, concentration, sole_sources
+from graph.risk.whatif import FlowIndex
 
 DOWNSTREAM_TIERS = 3
 """The structure factor counts dependants within this many tiers (exact sets come from ``downstream``)."""
@@ -61,6 +62,13 @@ class RiskEngine:
     _in: dict[str, set[LinkKey]] = field(default_factory=lambda: defaultdict(set))
     _out: dict[str, set[LinkKey]] = field(default_factory=lambda: defaultdict(set))
     _sku: dict[str, set[LinkKey]] = field(default_factory=lambda: defaultdict(set))
+    _flow: FlowIndex | None = None
+
+    def flow_index(self) -> FlowIndex:
+        """The what-if index of the current network, built on first use after each change."""
+        if self._flow is None:
+            self._flow = FlowIndex.of(self.network)
+        return self._flow
 
     @property
     def network(self) -> Network:
@@ -88,6 +96,7 @@ class RiskEngine:
         self.enterprises = dict(network.enterprises)
         self._links, self._in, self._out, self._sku = {}, defaultdict(set), defaultdict(set), defaultdict(set)
         self._index(network.links)
+        self._flow = None
         self.facts = analyse(network, self.settings)
         self.scores = score_network(network, self.facts, self.settings)
         self.computed_at_ms = int(time.time() * 1000)
@@ -120,6 +129,7 @@ class RiskEngine:
         and return the new scores of them and of everything downstream of them."""
         fresh = {e.id: e for e in enterprises}
         ids = set(touched) | set(fresh)
+        self._flow = None
         self.enterprises.update(fresh)
         new_links = list(links)
         old_keys = {k for eid in ids for k in (*self._in.get(eid, ()), *self._out.get(eid, ()))}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -152,6 +153,15 @@ class StructureFacts:
     betweenness_method: str = "exact"
     downstream: dict[str, int] = field(default_factory=dict)
     concentration: dict[str, Concentration] = field(default_factory=dict)
+    sole_by_supplier: dict[str, list[SoleSource]] = field(init=False, repr=False, compare=False)
+    top_betweenness: float = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by: dict[str, list[SoleSource]] = defaultdict(list)
+        for ss in self.sole_sources:
+            by[ss.supplier].append(ss)
+        object.__setattr__(self, "sole_by_supplier", dict(by))
+        object.__setattr__(self, "top_betweenness", max(self.betweenness.values(), default=0.0))
 
 
 def structure(
@@ -159,7 +169,7 @@ def structure(
     facts: StructureFacts,
     sole: list[SoleSource],
     top_betweenness: float,
-    industries: dict[str, str | None],
+    industries: Mapping[str, Enterprise],
     s: RiskSettings,
 ) -> Factor:
     """Sole source for buyers (``sole``: its sole-source pairs), cut vertex, betweenness relative to the
@@ -173,7 +183,7 @@ def structure(
             by_sku[ss.sku].append(ss.buyer)
         ranked = sorted(by_sku.items(), key=lambda kv: (-len(kv[1]), kv[0]))
         for sku, buyers in ranked[:3]:
-            kinds = sorted({industries.get(b) or "" for b in buyers} - {""})
+            kinds = sorted({getattr(industries.get(b), "industry", None) or "" for b in buyers} - {""})
             what = f"{' / '.join(kinds)} " if kinds else ""
             reasons.append(f"sole supplier of {sku} to {len(buyers)} {what}buyer(s)")
         if len(ranked) > 3:
@@ -224,20 +234,16 @@ def own_scores(
     out_links: dict[str, list[SupplyLink]] = defaultdict(list)
     for lk in network.links:
         out_links[lk.supplier].append(lk)
-    industries = {eid: e.industry for eid, e in network.enterprises.items()}
-    sole: dict[str, list[SoleSource]] = defaultdict(list)
-    for ss in facts.sole_sources:
-        sole[ss.supplier].append(ss)
-    top = max(facts.betweenness.values(), default=0.0)
+    ents = network.enterprises
     result: dict[str, RiskScore] = {}
-    for eid, e in network.enterprises.items():
-        if only is not None and eid not in only:
-            continue
+    for eid in ents if only is None else (i for i in only if i in ents):
+        e = ents[eid]
         links = out_links.get(eid, [])
+        sole = facts.sole_by_supplier.get(eid, [])
         f = {
             "performance": performance(links, s),
             "events": events(e, s),
-            "structure": structure(eid, facts, sole.get(eid, []), top, industries, s),
+            "structure": structure(eid, facts, sole, facts.top_betweenness, ents, s),
             "concentration": concentration(eid, e.region, {lk.sku for lk in links}, facts, s),
         }
         score = combine(f, s)

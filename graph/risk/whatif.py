@@ -136,15 +136,16 @@ def what_if(
                 if t + cover < days:
                     heapq.heappush(heap, (t + cover, buyer))
 
-    # Tier = fewest supply links from the disrupted set (breadth-first).
+    # Tier = fewest supply links from the disrupted set along the cascade (through failing nodes only).
     hops = dict.fromkeys(disrupted, 0)
     queue = deque(sorted(disrupted))
     while queue:
         u = queue.popleft()
         for buyer, _sku, _share in buyers_of.get(u, []):
-            if buyer not in hops:
+            if buyer not in hops and buyer in tier:
                 hops[buyer] = hops[u] + 1
-                queue.append(buyer)
+                if buyer in fail_at:
+                    queue.append(buyer)
     tier = {eid: hops[eid] for eid in tier}
     failed = set(fail_at)
     ranked: dict[str, list[str]] = {}

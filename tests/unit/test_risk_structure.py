@@ -125,7 +125,9 @@ def nx_what_if(net: Network, disrupted: set[str], days: float, s: RiskSettings) 
                 changed = True
         if not changed:
             break
-    hops = nx.multi_source_dijkstra_path_length(g, disrupted)
+    cascade = nx.DiGraph((u, v) for u, v in g.edges if u in fail and v not in disrupted)
+    cascade.add_nodes_from(disrupted)
+    hops = nx.multi_source_dijkstra_path_length(cascade, disrupted)
     out = {}
     for v in g.nodes:
         if v in disrupted or not any(u in fail for u in g.predecessors(v)):
