@@ -102,13 +102,22 @@ class RiskService:
         self.scope = scope
         self.engine = RiskEngine(settings)
         self.loaded = False
+        self._lock = asyncio.Lock()  # the agent and the timer never change the engine at once
 
     def _downstream(self, eid: str) -> list[str]:
         tiers = self.engine.downstream([eid])
         return sorted(tiers, key=lambda k: (tiers[k], k))
 
     async def full(self) -> Run:
-        """Reload the projection, recompute every score and the global measures, write all, alert."""
+        """Reload the projection, recompute every score and the global measures, write all, alert.
+
+        The computation runs in a worker thread so the event loop (Kafka heartbeats, the projector)
+        keeps running; calls are serialised with ``touched``.
+        """
+        async with self._lock:
+            return await self._full()
+
+    async def _full(self) -> Run:
         t0 = time.perf_counter()
         previous = (
             {k: v.score for k, v in self.engine.scores.items()}
@@ -116,7 +125,7 @@ class RiskService:
             else await self.store.previous_scores(scope=self.scope)
         )
         network = await self.store.network(scope=self.scope)
-        scores = self.engine.full(network)
+        scores = await asyncio.to_thread(self.engine.full, network)
         self.loaded = True
         at = self.engine.computed_at_ms
         await self.store.write_scores(scores.values(), computed_at_ms=at)
@@ -129,9 +138,13 @@ class RiskService:
     async def touched(self, touched: Touched) -> Run:
         """Rescore the touched enterprises (and those operating the facilities, in the regions, or hit
         by the disruptions) and everything downstream whose inherited risk moves; write, alert."""
+        async with self._lock:
+            if not self.loaded:
+                return await self._full()
+            return await self._touched(touched)
+
+    async def _touched(self, touched: Touched) -> Run:
         t0 = time.perf_counter()
-        if not self.loaded:
-            return await self.full()
         targets = await self.store.disruption_targets(sorted(touched.disruptions))
         ids = set(touched.enterprises) | targets["enterprise"]
         ids |= await self.store.enterprises_in(
@@ -149,7 +162,9 @@ class RiskService:
             ]
         before = {e.id: self.engine.enterprises[e.id] for e in enterprises if e.id in self.engine.enterprises}
         previous = {k: v.score for k, v in self.engine.scores.items()}
-        changed = self.engine.rescore(enterprises=enterprises, links=links, touched=ids)
+        changed = await asyncio.to_thread(
+            lambda: self.engine.rescore(enterprises=enterprises, links=links, touched=ids)
+        )
         at = self.engine.computed_at_ms
         await self.store.write_scores(changed.values(), computed_at_ms=at)
         alerts = threshold_alerts(
