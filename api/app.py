@@ -1,4 +1,5 @@
-"""The ASGI app: GraphQL at ``/graphql`` (GraphiQL in development), health at ``/healthz``/``/readyz``.
+"""The ASGI app: GraphQL at ``/graphql`` (GraphiQL in development; subscriptions over
+graphql-transport-ws on the same path), health at ``/healthz``/``/readyz``.
 
 Built by ``create_app`` with its adapters injected; one Neo4j driver and one SQL engine per process,
 opened in the lifespan.
@@ -6,26 +7,121 @@ opened in the lifespan.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import neo4j
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
+from starlette.requests import HTTPConnection
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
-from api.context import Context
-from api.keys import verify_key
-from api.schema import build_schema
-from graph.views import GraphViews
+from api.auth import AuthError, JwtConfig, Principal, authenticate
+from api.context import Context, IngestFn, Limits
+from api.schema import MAX_COST, MAX_DEPTH, build_schema
+from graph.views import NetworkViews
+from streams import topics as topic_names
+
+log = logging.getLogger(__name__)
 
 
-def _token(request: Request) -> str | None:
-    auth = request.headers.get("authorization", "")
+def _token(conn: HTTPConnection) -> str | None:
+    auth = conn.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
         return auth[7:].strip()
-    return request.headers.get("x-api-key")
+    return conn.headers.get("x-api-key")
+
+
+def _token_from_params(params: dict[str, Any]) -> str | None:
+    for k in ("authorization", "Authorization"):
+        v = params.get(k)
+        if isinstance(v, str):
+            return v[7:].strip() if v.lower().startswith("bearer ") else v
+    for k in ("token", "apiKey", "api_key"):
+        v = params.get(k)
+        if isinstance(v, str):
+            return v
+    return None
+
+
+class BodyLimit:
+    """Refuses (413) a body larger than ``max_bytes``: by Content-Length up front, and while reading a
+    chunked body (which has none)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length")
+        detail = f"request body exceeds the limit of {self.max_bytes} bytes"
+        if length is not None and length.isdigit() and int(length) > self.max_bytes:
+            await JSONResponse({"detail": detail}, status_code=413)(scope, receive, send)
+            return
+        seen = 0
+        too_big = False
+        response_started = False
+
+        async def limited_receive() -> Message:
+            nonlocal seen, too_big
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    too_big = True
+                    raise _BodyTooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _BodyTooLarge:
+            if not response_started:
+                await JSONResponse({"detail": detail}, status_code=413)(scope, receive, send)
+        except Exception:
+            if too_big and not response_started:
+                await JSONResponse({"detail": detail}, status_code=413)(scope, receive, send)
+                return
+            raise
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class _Router(GraphQLRouter[Context, None]):
+    """Authenticates a websocket at connection_init (API key or JWT in the payload)."""
+
+    authenticate_token: Callable[[str], Principal]
+
+    async def on_ws_connect(self, context: Context) -> dict[str, object] | None:
+        token = _token_from_params(getattr(context, "connection_params", None) or {})
+        if token is None and context.principal is not None:
+            return None
+        if token is None:
+            raise ConnectionRejectionError(
+                {"reason": "send an API key or JWT in the connection_init payload"}
+            )
+        try:
+            context.principal = self.authenticate_token(token)
+        except AuthError as e:
+            raise ConnectionRejectionError({"reason": str(e)}) from None
+        return None
 
 
 def create_app(
@@ -36,8 +132,17 @@ def create_app(
     graphiql: bool = True,
     production: bool = False,
     max_body_bytes: int = 1_048_576,
+    jwt_config: JwtConfig | None = None,
+    max_cost: int = MAX_COST,
+    max_depth: int = MAX_DEPTH,
+    limits: Limits | None = None,
+    ingest: IngestFn | None = None,
+    consumer_factory: Callable[[str], Any] | None = None,
+    topics: topic_names.Topics | None = None,
+    risk_store_factory: Callable[[neo4j.AsyncDriver], Any] | None = None,
 ) -> FastAPI:
     state: dict[str, neo4j.AsyncDriver] = {}
+    names = topics or topic_names.Topics()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -47,33 +152,58 @@ def create_app(
         finally:
             await state["driver"].close()
 
-    async def context(request: Request) -> Context:
-        token = _token(request)
-        principal = verify_key(engine, token=token) if token else None
-        if principal is None:
-            wants_page = request.method == "GET" and "query" not in request.query_params
+    def auth(token: str) -> Principal:
+        return authenticate(token, engine=engine, jwt_config=jwt_config)
+
+    async def context(connection: HTTPConnection) -> Context:
+        principal: Principal | None = None
+        token = _token(connection)
+        is_ws = connection.scope["type"] == "websocket"
+        if token:
+            try:
+                principal = auth(token)
+            except AuthError as e:
+                if not is_ws:
+                    raise HTTPException(
+                        status_code=401, detail=str(e), headers={"WWW-Authenticate": "Bearer"}
+                    ) from None
+        elif not is_ws:
+            request = connection
+            wants_page = (
+                isinstance(request, Request)
+                and request.method == "GET"
+                and "query" not in request.query_params
+            )
             if not (graphiql and wants_page):
                 raise HTTPException(
                     status_code=401,
-                    detail="missing or invalid API key: send 'Authorization: Bearer sn_…'",
+                    detail="missing credentials: send 'Authorization: Bearer <API key sn_… or JWT>'",
                     headers={"WWW-Authenticate": "Bearer"},
                 )
-        return Context(principal=principal, views=GraphViews(state["driver"], database=database))
+        driver = state["driver"]
+        ctx = Context(
+            principal=principal,
+            views=NetworkViews(driver, database=database),
+            limits=limits or Limits(),
+            engine=engine,
+            ingest=ingest,
+            risk_store_factory=(lambda: risk_store_factory(driver)) if risk_store_factory else None,
+        )
+        ctx.consumer_factory = consumer_factory
+        ctx.topics = names
+        ctx.connection_params = None
+        return ctx
 
     app = FastAPI(title="supplynet", lifespan=lifespan, docs_url="/docs" if not production else None)
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):  # type: ignore[no-untyped-def]
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > max_body_bytes:
-            return JSONResponse({"detail": f"body exceeds {max_body_bytes} bytes"}, status_code=413)
-        return await call_next(request)
-
-    router: GraphQLRouter[Context, None] = GraphQLRouter(
-        build_schema(production=production),
+    router = _Router(
+        build_schema(production=production, max_depth=max_depth, max_cost=max_cost),
         context_getter=context,
         graphql_ide="graphiql" if graphiql else None,
+        subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
     )
+    router.authenticate_token = auth
     app.include_router(router, prefix="/graphql")
 
     @app.get("/healthz")

@@ -1,4 +1,4 @@
-"""The GraphQL schema with its guards as extensions: depth, tokens, aliases, masked errors."""
+"""The GraphQL schema with its guards as extensions: depth, tokens, aliases, cost, masked errors."""
 
 from __future__ import annotations
 
@@ -17,15 +17,18 @@ from strawberry.extensions import (
     SchemaExtension,
 )
 
+from api.context import ClientError
+from api.limits import CostLimiter
+from api.mutations import Mutation
+from api.subscriptions import Subscription
 from api.types import Query
 
 MAX_DEPTH = 12
 MAX_TOKENS = 2000
 MAX_ALIASES = 15
+MAX_COST = 50_000
 
-
-class ClientError(GraphQLError):
-    """An error whose message is meant for the client (never masked)."""
+__all__ = ["ClientError", "build_schema"]
 
 
 def _should_mask(error: GraphQLError) -> bool:
@@ -35,9 +38,13 @@ def _should_mask(error: GraphQLError) -> bool:
     return original is not None and not isinstance(original, ClientError)
 
 
-def build_schema(*, production: bool) -> strawberry.Schema:
+def build_schema(
+    *, production: bool, max_depth: int = MAX_DEPTH, max_cost: int = MAX_COST
+) -> strawberry.Schema:
+    """The schema; introspection is refused in production."""
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
-        partial(QueryDepthLimiter, max_depth=MAX_DEPTH),
+        partial(CostLimiter, max_cost=max_cost),
+        partial(QueryDepthLimiter, max_depth=max_depth),
         partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
         partial(MaxAliasesLimiter, max_alias_count=MAX_ALIASES),
         partial(
@@ -46,4 +53,4 @@ def build_schema(*, production: bool) -> strawberry.Schema:
     ]
     if production:
         extensions.append(partial(AddValidationRules, [NoSchemaIntrospectionCustomRule]))
-    return strawberry.Schema(query=Query, extensions=extensions)
+    return strawberry.Schema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 from neo4j import AsyncDriver, RoutingControl
@@ -12,22 +13,22 @@ Record = dict[str, Any]
 _ENTERPRISES = """
 UNWIND $ids AS id
 MATCH (e:Enterprise {id: id})
-RETURN e {.id, .name, .industry, .region, .country, .lastEventId, .lastSource, .lastEventAt} AS e
+RETURN e {.id, .name, .industry, .region, .country, .riskScore, .lastEventId, .lastSource, .lastEventAt} AS e
 """
 
 _SUPPLIERS = """
 UNWIND $ids AS id
 MATCH (s:Enterprise)-[x:SUPPLIES]->(:Enterprise {id: id})
-RETURN id AS key, s {.id, .name, .industry, .region, .country} AS partner,
-       x {.sku, .share, .leadTimeDays, .validFrom, .validTo} AS link
+RETURN id AS key, s {.id, .name, .industry, .region, .country, .riskScore} AS partner,
+       x {.sku, .share, .leadTimeDays, .unitPrice, .currency, .annualVolume, .validFrom, .validTo} AS link
 ORDER BY key, partner.id, link.sku
 """
 
 _CUSTOMERS = """
 UNWIND $ids AS id
 MATCH (:Enterprise {id: id})-[x:SUPPLIES]->(b:Enterprise)
-RETURN id AS key, b {.id, .name, .industry, .region, .country} AS partner,
-       x {.sku, .share, .leadTimeDays, .validFrom, .validTo} AS link
+RETURN id AS key, b {.id, .name, .industry, .region, .country, .riskScore} AS partner,
+       x {.sku, .share, .leadTimeDays, .unitPrice, .currency, .annualVolume, .validFrom, .validTo} AS link
 ORDER BY key, partner.id, link.sku
 """
 
@@ -66,3 +67,411 @@ class GraphViews:
     async def customers(self, ids: Sequence[str]) -> list[list[Record]]:
         """For each supplier id: its buyers with the supply link."""
         return await self._links(_CUSTOMERS, ids)
+
+
+# -- enterprise search (keyset pages) ----------------------------------------------------------------
+
+_E_FIELDS = ".id, .name, .industry, .region, .country, .riskScore"
+
+_SEARCH_FILTER = """
+  ($name IS NULL OR toLower(e.name) CONTAINS $name OR toLower(e.id) CONTAINS $name)
+  AND ($industry IS NULL OR e.industry = $industry)
+  AND ($region IS NULL OR e.region = $region)
+  AND ($riskMin IS NULL OR e.riskScore >= $riskMin)
+  AND ($riskMax IS NULL OR e.riskScore <= $riskMax)
+  AND ($scope IS NULL OR e.id IN $scope)
+"""
+
+# Sort orders: (sort key expression, keyset predicate after ($k, $id)). A fixed set, never user text.
+SEARCH_ORDERS: dict[str, tuple[str, str, str]] = {
+    "ID": ("e.id", "e.id > $afterId", "k ASC, e.id ASC"),
+    "NAME": (
+        "coalesce(e.name, '')",
+        "(coalesce(e.name, '') > $afterKey OR (coalesce(e.name, '') = $afterKey AND e.id > $afterId))",
+        "k ASC, e.id ASC",
+    ),
+    "RISK_DESC": (
+        "coalesce(e.riskScore, -1.0)",
+        "(coalesce(e.riskScore, -1.0) < $afterKey"
+        " OR (coalesce(e.riskScore, -1.0) = $afterKey AND e.id > $afterId))",
+        "k DESC, e.id ASC",
+    ),
+}
+
+
+def _search_query(order: str, *, after: bool) -> str:
+    key, keyset, order_by = SEARCH_ORDERS[order]
+    return f"""
+CALL {{ MATCH (e:Enterprise) WHERE {_SEARCH_FILTER} RETURN count(e) AS total }}
+MATCH (e:Enterprise) WHERE {_SEARCH_FILTER} {"AND " + keyset if after else ""}
+WITH total, e, {key} AS k ORDER BY {order_by} LIMIT $limit
+RETURN total, collect(e {{{_E_FIELDS}, sortKey: k}}) AS page
+"""
+
+
+_SEARCH_QUERIES = {(o, a): _search_query(o, after=a) for o in SEARCH_ORDERS for a in (False, True)}
+
+
+# -- tiered networks (one round trip) ----------------------------------------------------------------
+
+MAX_TIERS = 10
+
+_VALID = "coalesce(x.validFrom, date('0001-01-01')) <= $asOf AND (x.validTo IS NULL OR x.validTo >= $asOf)"
+_LINK_FIELDS = (
+    ".sku, .share, .leadTimeDays, .unitPrice, .currency, .annualVolume, .validFrom, .validTo, "
+    ".otifRate90d, .onTimeRate90d, .inFullRate90d, .leadTimeMeanDays90d, .qualityIncidentRate90d, "
+    ".daysOfCover"
+)
+
+
+def _network_query(direction: str, tiers: int) -> str:
+    # `tiers` is an int from range(1, MAX_TIERS + 1) (the dict below), never request text.
+    inward = direction == "UPSTREAM"
+    hop = f"<-[x:SUPPLIES WHERE {_VALID}]-" if inward else f"-[x:SUPPLIES WHERE {_VALID}]->"
+    supplier, buyer = ("s", "n") if inward else ("n", "s")
+    return f"""
+MATCH (f:Enterprise {{id: $id}})
+CALL {{
+  WITH f
+  MATCH p = ANY SHORTEST (f){hop}{{1,{tiers}}}(s:Enterprise)
+  WHERE s <> f
+  WITH s, length(p) AS tier ORDER BY tier, s.id LIMIT $maxNodes
+  RETURN collect([s, tier]) AS found
+}}
+WITH [[f, 0]] + found AS members
+CALL {{
+  WITH members
+  UNWIND members AS m
+  WITH m[0] AS n, m[1] AS tier WHERE tier < {tiers}
+  MATCH (n){hop}(s:Enterprise)
+  RETURN collect(x {{{_LINK_FIELDS}, supplierId: {supplier}.id, buyerId: {buyer}.id}}) AS edges
+}}
+RETURN [m IN members | {{id: m[0].id, name: m[0].name, industry: m[0].industry, region: m[0].region,
+  country: m[0].country, riskScore: m[0].riskScore, tier: m[1]}}] AS nodes, edges
+"""
+
+
+NETWORK_QUERIES = {
+    (d, t): _network_query(d, t) for d in ("UPSTREAM", "DOWNSTREAM") for t in range(1, MAX_TIERS + 1)
+}
+
+_PATHS = {
+    h: f"""
+MATCH (a:Enterprise {{id: $from}}), (b:Enterprise {{id: $to}})
+MATCH p = SHORTEST 5 (a)-[x:SUPPLIES WHERE {_VALID}]->{{1,{h}}}(b)
+WITH p LIMIT $limit
+RETURN [n IN nodes(p) | {{id: n.id, name: n.name, industry: n.industry, region: n.region,
+        country: n.country, riskScore: n.riskScore}}] AS nodes,
+       [r IN relationships(p) | {{sku: r.sku, share: r.share, leadTimeDays: r.leadTimeDays,
+        unitPrice: r.unitPrice, currency: r.currency, annualVolume: r.annualVolume, validFrom: r.validFrom,
+        validTo: r.validTo, otifRate90d: r.otifRate90d, onTimeRate90d: r.onTimeRate90d,
+        leadTimeMeanDays90d: r.leadTimeMeanDays90d, supplierId: startNode(r).id, buyerId: endNode(r).id}}]
+         AS edges
+"""
+    for h in range(1, MAX_TIERS + 1)
+}
+
+_PRODUCT_CHAIN = {
+    t: f"""
+MATCH (p:Material {{sku: $sku}})
+CALL {{
+  WITH p
+  MATCH path = (c:Material)-[:COMPONENT_OF*0..{t}]->(p)
+  WHERE all(r IN relationships(path) WHERE
+            coalesce(r.validFrom, date('0001-01-01')) <= $asOf AND (r.validTo IS NULL OR r.validTo >= $asOf))
+  WITH c, min(length(path)) AS level
+  RETURN c, level ORDER BY level, c.sku LIMIT $maxNodes
+}}
+CALL {{
+  WITH c
+  OPTIONAL MATCH (s:Enterprise)-[x:SUPPLIES]->(:Enterprise)
+  WHERE x.sku = c.sku AND coalesce(x.validFrom, date('0001-01-01')) <= $asOf
+        AND (x.validTo IS NULL OR x.validTo >= $asOf)
+  RETURN collect(DISTINCT s {{{_E_FIELDS}}}) AS viaLinks
+}}
+CALL {{
+  WITH c
+  OPTIONAL MATCH (m:Enterprise)-[:PRODUCES]->(c)
+  RETURN collect(DISTINCT m {{{_E_FIELDS}}}) AS makers
+}}
+CALL {{
+  WITH c
+  OPTIONAL MATCH (c)-[u:COMPONENT_OF]->(parent:Material)
+  WHERE coalesce(u.validFrom, date('0001-01-01')) <= $asOf AND (u.validTo IS NULL OR u.validTo >= $asOf)
+  RETURN collect({{sku: parent.sku, qty: u.qty}}) AS usedIn
+}}
+RETURN c {{.sku, .name, .category, .unit}} AS material, level,
+       NOT EXISTS {{ (c)<-[:COMPONENT_OF]-(:Material) }} AS raw, usedIn, viaLinks, makers
+ORDER BY level, material.sku
+"""
+    for t in range(1, MAX_TIERS + 1)
+}
+
+_KPIS = """
+UNWIND $ids AS id
+MATCH (e:Enterprise {id: id})
+RETURN e {.id, .kpiAsOf, .deliveries30d, .deliveries90d, .onTimeRate30d, .onTimeRate90d,
+          .inFullRate30d, .inFullRate90d, .otifRate30d, .otifRate90d, .leadTimeMeanDays30d,
+          .leadTimeMeanDays90d, .leadTimeP90Days30d, .leadTimeP90Days90d, .qualityIncidents30d,
+          .qualityIncidents90d, .qualityIncidentRate30d, .qualityIncidentRate90d, .openOrders,
+          .daysOfCover} AS k
+"""
+
+# -- collaborative design ----------------------------------------------------------------------------
+
+_DESIGN_PROJECTS = """
+MATCH (d:DesignProject)
+WHERE ($id IS NULL OR d.id = $id)
+  AND ($enterpriseId IS NULL OR EXISTS { (:Enterprise {id: $enterpriseId})-[:OWNS|COLLABORATES_ON]->(d) })
+WITH d ORDER BY d.id LIMIT $limit
+CALL {
+  WITH d
+  OPTIONAL MATCH (o:Enterprise)-[:OWNS]->(d)
+  OPTIONAL MATCH (pe:Enterprise)-[c:COLLABORATES_ON]->(d)
+  RETURN o.id AS ownerId,
+         collect(DISTINCT {enterpriseId: pe.id, name: pe.name, role: c.role, joinedAt: c.joinedAt})
+           AS participants
+}
+CALL {
+  WITH d
+  OPTIONAL MATCH (r:DesignRevision)-[:REVISES]->(d)
+  OPTIONAL MATCH (r)-[ch:CHANGES]->(m:Material)
+  WITH r, collect(CASE WHEN m IS NULL THEN null ELSE {sku: m.sku, change: ch.change, qty: ch.qty} END)
+       AS changes
+  ORDER BY r.publishedAt
+  RETURN collect(CASE WHEN r IS NULL THEN null ELSE
+                 {id: r.id, label: r.label, publishedAt: r.publishedAt, changes: changes} END) AS revisions
+}
+CALL {
+  WITH d
+  OPTIONAL MATCH (q:ChangeRequest)-[:REQUESTS_CHANGE_TO]->(d)
+  RETURN collect(q {.id, .reason, .requiredBy, .affectedSkus, .requestedAt}) AS changeRequests
+}
+RETURN d {.id, .name, .description, .productSku, .createdAt} AS project, ownerId, participants,
+       revisions, changeRequests
+"""
+
+_CHANGE_IMPACT = """
+MATCH (q:ChangeRequest {id: $id})
+OPTIONAL MATCH (q)-[:IMPACTS]->(m:Material)
+WITH q, collect(DISTINCT m) AS materials
+CALL {
+  WITH materials
+  UNWIND materials AS m
+  MATCH (s:Enterprise)-[x:SUPPLIES]->(:Enterprise)
+  WHERE x.sku = m.sku AND (x.validTo IS NULL OR x.validTo >= date())
+  RETURN collect(DISTINCT s {.id, .name, .industry, .region, .country, .riskScore, sku: m.sku}) AS suppliers
+}
+CALL {
+  WITH materials
+  UNWIND materials AS m
+  MATCH (m)-[:COMPONENT_OF*1..8]->(p:Material)
+  RETURN collect(DISTINCT p {.sku, .name, .category, .unit}) AS products
+}
+RETURN q {.id, .projectId, .reason, .requiredBy, .affectedSkus, .requestedAt} AS request,
+       [m IN materials | m.sku] AS skus, suppliers, products
+"""
+
+_CANDIDATES = """
+MATCH (e:Enterprise)
+WHERE ($capability IS NULL OR $capability IN coalesce(e.capabilities, []))
+  AND ($region IS NULL OR e.region = $region)
+  AND ($maxRisk IS NULL OR coalesce(e.riskScore, 0.0) <= $maxRisk)
+  AND ($standard IS NULL OR EXISTS {
+        (e)-[:HOLDS]->(c:Certification {standard: $standard}) WHERE c.status = 'active' })
+  AND ($sku IS NULL OR EXISTS { (e)-[:PRODUCES]->(:Material {sku: $sku}) }
+       OR EXISTS { (e)-[x:SUPPLIES]->() WHERE x.sku = $sku })
+WITH e ORDER BY coalesce(e.riskScore, 0.0) ASC, e.id ASC LIMIT $limit
+OPTIONAL MATCH (e)-[:HOLDS]->(c:Certification) WHERE c.status = 'active'
+RETURN e {.id, .name, .industry, .region, .country, .riskScore, .capabilities, .otifRate90d} AS e,
+       collect(c.standard) AS certifications
+ORDER BY coalesce(e.riskScore, 0.0) ASC, e.id ASC
+"""
+
+# -- provenance timeline -----------------------------------------------------------------------------
+
+_ENTERPRISE_TIMELINE = """
+MATCH (e:Enterprise {id: $id})
+WITH e, [k IN keys(e) WHERE k ENDS WITH 'V' AND k <> 'lastV' | [k, e[k]]] AS own
+CALL {
+  WITH e
+  OPTIONAL MATCH (e)-[x]-(o)
+  WHERE NOT o:Enterprise OR type(x) = 'SUPPLIES'
+  WITH x, o, [k IN keys(x) WHERE k ENDS WITH 'V' | [k, x[k]]] AS vs
+  UNWIND (CASE WHEN vs = [] THEN [null] ELSE vs END) AS v
+  WITH x, o, v WHERE v IS NOT NULL
+  RETURN collect([type(x) + ':' + coalesce(o.id, o.sku, o.name, '') + ':' + v[0], v[1]]) AS rels
+}
+CALL {
+  WITH e
+  OPTIONAL MATCH (o:Order) WHERE o.supplierId = e.id OR o.buyerId = e.id
+  WITH o, [k IN keys(o) WHERE k ENDS WITH 'V' | [k, o[k]]] AS vs
+  UNWIND (CASE WHEN vs = [] THEN [null] ELSE vs END) AS v
+  WITH o, v WHERE v IS NOT NULL
+  RETURN collect(['Order:' + o.id + ':' + v[0], v[1]]) AS orders
+}
+RETURN [v IN own | ['Enterprise:' + e.id + ':' + v[0], v[1]]] + rels + orders AS versions
+"""
+
+_LINK_TIMELINE = """
+MATCH (s:Enterprise {id: $supplierId})-[x:SUPPLIES]->(b:Enterprise {id: $buyerId})
+WHERE $sku IS NULL OR x.sku = $sku
+UNWIND [k IN keys(x) WHERE k ENDS WITH 'V' | [k, x[k]]] AS v
+RETURN collect(['SUPPLIES:' + x.sku + ':' + v[0], v[1]]) AS versions
+"""
+
+
+def parse_version(version: str) -> tuple[int, int, str] | None:
+    """(event time ms, sequence, event id) of an aspect version string; ``None`` if not one."""
+    parts = version.split(":", 2)
+    if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():
+        return None
+    return int(parts[0]), int(parts[1]), parts[2]
+
+
+def timeline(versions: Sequence[Sequence[Any]]) -> list[Record]:
+    """Events that wrote the given aspects, newest first; one entry per event with the aspects it set."""
+    by_event: dict[str, Record] = {}
+    for label, version in versions:
+        if not isinstance(version, str):
+            continue
+        parsed = parse_version(version)
+        if parsed is None:
+            continue
+        at, seq, event_id = parsed
+        target, _, aspect = str(label).rpartition(":")
+        entry = by_event.setdefault(event_id, {"eventId": event_id, "at": at, "sequence": seq, "writes": []})
+        entry["writes"].append(f"{target}:{aspect[:-1]}")
+    for entry in by_event.values():
+        entry["writes"].sort()
+    return sorted(by_event.values(), key=lambda r: (-r["at"], -r["sequence"], r["eventId"]))
+
+
+_NEIGHBOURHOOD = {
+    t: f"""
+MATCH (f:Enterprise {{id: $id}})
+CALL {{ WITH f OPTIONAL MATCH (f)<-[:SUPPLIES*1..{t}]-(s:Enterprise) RETURN collect(DISTINCT s.id) AS up }}
+CALL {{ WITH f OPTIONAL MATCH (f)-[:SUPPLIES*1..{t}]->(b:Enterprise) RETURN collect(DISTINCT b.id) AS down }}
+RETURN [f.id] + up + down AS ids
+"""
+    for t in range(1, MAX_TIERS + 1)
+}
+
+
+class NetworkViews(GraphViews):
+    """The large views: each is one round trip whatever the size of its answer."""
+
+    async def neighbourhood(self, enterprise_id: str, *, tiers: int) -> set[str]:
+        """Ids within ``tiers`` supply hops of the enterprise, either way (itself included if known)."""
+        rows = await self._read(_NEIGHBOURHOOD[min(tiers, MAX_TIERS)], id=enterprise_id)
+        return set(rows[0]["ids"]) if rows else set()
+
+    async def search(
+        self,
+        *,
+        order: str,
+        limit: int,
+        after: tuple[Any, str] | None,
+        name: str | None = None,
+        industry: str | None = None,
+        region: str | None = None,
+        risk_min: float | None = None,
+        risk_max: float | None = None,
+        scope: list[str] | None = None,
+    ) -> tuple[int, list[Record]]:
+        """(total matching, up to ``limit`` enterprises after the keyset ``after`` in ``order``)."""
+        rows = await self._read(
+            _SEARCH_QUERIES[(order, after is not None)],
+            name=name.lower() if name else None,
+            industry=industry,
+            region=region,
+            riskMin=risk_min,
+            riskMax=risk_max,
+            scope=scope,
+            afterKey=after[0] if after else None,
+            afterId=after[1] if after else None,
+            limit=limit,
+        )
+        if not rows:
+            return 0, []
+        return int(rows[0]["total"]), list(rows[0]["page"])
+
+    async def network(
+        self, *, focal: str, direction: str, tiers: int, as_of: date, max_nodes: int
+    ) -> tuple[list[Record], list[Record], bool] | None:
+        """(nodes with their tier, edges among them, truncated) around ``focal``; ``None`` if unknown.
+
+        At most ``max_nodes`` nodes besides the focal one, nearest tiers first (ties by id).
+        """
+        rows = await self._read(
+            NETWORK_QUERIES[(direction, tiers)], id=focal, asOf=as_of, maxNodes=max_nodes + 1
+        )
+        if not rows:
+            return None
+        nodes: list[Record] = rows[0]["nodes"]
+        truncated = len(nodes) > max_nodes + 1
+        nodes = nodes[: max_nodes + 1]
+        ids = {n["id"] for n in nodes}
+        edges = [e for e in rows[0]["edges"] if e["supplierId"] in ids and e["buyerId"] in ids]
+        return nodes, edges, truncated
+
+    async def paths(
+        self, *, source: str, target: str, max_hops: int, as_of: date, limit: int
+    ) -> list[Record]:
+        """Shortest supply paths (material flows ``source`` → ``target``), each its nodes and edges."""
+        return await self._read(_PATHS[max_hops], **{"from": source, "to": target}, asOf=as_of, limit=limit)
+
+    async def product_chain(self, *, sku: str, tiers: int, as_of: date, max_nodes: int) -> list[Record]:
+        """The bill of materials of ``sku`` exploded ``tiers`` levels, each component with its suppliers."""
+        rows = await self._read(_PRODUCT_CHAIN[tiers], sku=sku, asOf=as_of, maxNodes=max_nodes)
+        for r in rows:
+            merged = {s["id"]: s for s in r.pop("makers") + r.pop("viaLinks")}
+            r["suppliers"] = [merged[k] for k in sorted(merged)]
+        return rows
+
+    async def kpis(self, ids: Sequence[str]) -> list[Record | None]:
+        """Supplier KPIs per id (in order of ``ids``); ``None`` where unknown."""
+        found = {r["k"]["id"]: r["k"] for r in await self._read(_KPIS, ids=list(ids))}
+        return [found.get(i) for i in ids]
+
+    async def design_projects(
+        self, *, project_id: str | None, enterprise_id: str | None, limit: int
+    ) -> list[Record]:
+        """Design projects with owner, participants and roles, revisions with changed components."""
+        return await self._read(_DESIGN_PROJECTS, id=project_id, enterpriseId=enterprise_id, limit=limit)
+
+    async def change_impact(self, change_request_id: str) -> Record | None:
+        """A change request with the suppliers of the affected skus and the products they go into."""
+        rows = await self._read(_CHANGE_IMPACT, id=change_request_id)
+        return rows[0] if rows else None
+
+    async def candidates(
+        self,
+        *,
+        capability: str | None,
+        standard: str | None,
+        region: str | None,
+        max_risk: float | None,
+        sku: str | None,
+        limit: int,
+    ) -> list[Record]:
+        """Enterprises fit for a material need, least risky first."""
+        return await self._read(
+            _CANDIDATES,
+            capability=capability,
+            standard=standard,
+            region=region,
+            maxRisk=max_risk,
+            sku=sku,
+            limit=limit,
+        )
+
+    async def enterprise_timeline(self, enterprise_id: str) -> list[Record]:
+        """Events that shaped the enterprise, its relationships and its orders (from aspect versions)."""
+        rows = await self._read(_ENTERPRISE_TIMELINE, id=enterprise_id)
+        return timeline(rows[0]["versions"]) if rows else []
+
+    async def link_timeline(self, supplier_id: str, buyer_id: str, sku: str | None) -> list[Record]:
+        """Events that shaped the supply link(s) between two enterprises."""
+        rows = await self._read(_LINK_TIMELINE, supplierId=supplier_id, buyerId=buyer_id, sku=sku)
+        return timeline(rows[0]["versions"]) if rows else []

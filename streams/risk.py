@@ -161,14 +161,13 @@ class RiskService:
                 lk for lk in links if lk.supplier.startswith(self.scope) and lk.buyer.startswith(self.scope)
             ]
         before = {e.id: self.engine.enterprises[e.id] for e in enterprises if e.id in self.engine.enterprises}
-        previous = {k: v.score for k, v in self.engine.scores.items()}
         changed = await asyncio.to_thread(
             lambda: self.engine.rescore(enterprises=enterprises, links=links, touched=ids)
         )
         at = self.engine.computed_at_ms
         await self.store.write_scores(changed.values(), computed_at_ms=at)
         alerts = threshold_alerts(
-            previous, changed, self.settings, downstream=self._downstream, computed_at_ms=at
+            self.engine.previous, changed, self.settings, downstream=self._downstream, computed_at_ms=at
         )
         alerted = {a.enterprise for a in alerts}
         alerts += [

@@ -136,7 +136,7 @@ def worker_app(settings: Settings) -> Any:
         web_port=settings.stream.web_port,
         pipeline_factory=lambda: pipeline(settings),
         topic_names=topic_names(settings),
-        risk=risk_registration(settings),
+        risk=risk_registration(settings) if settings.risk_live else None,
     )
 
 
@@ -155,6 +155,132 @@ def risk_service(settings: Settings) -> Any:
         settings=settings.risk,
         alerts_out=producer(settings, topic_names(settings).alerts),
         sql=engine,
+        scope=settings.risk.scope,
+    )
+
+
+def risk_registration(settings: Settings) -> Any:
+    """(app, events.valid topic) -> registers the risk agent and the periodic full recompute."""
+    from streams.risk import register
+
+    def attach(app: Any, valid: Any) -> None:
+        register(
+            app,
+            valid,
+            lambda: risk_service(settings),
+            group=settings.stream.app_id,
+            full_seconds=settings.risk.full_recompute_seconds,
+            batch_size=settings.stream.batch_size,
+            batch_seconds=max(settings.stream.batch_seconds, settings.risk.incremental_seconds),
+        )
+
+    return attach
+
+
+# -- the GraphQL API ---------------------------------------------------------------------------------
+
+
+def jwt_config(settings: Settings) -> Any:
+    """The API's JWT checks, or ``None`` when no issuer is configured (JWT login off)."""
+    from api.auth import JwtConfig
+
+    a = settings.api
+    if not a.jwt_issuer:
+        return None
+    if a.jwt_hs256_secret is None and a.jwt_public_key is None:
+        raise ValueError("SUPPLYNET_API__JWT_ISSUER needs JWT_HS256_SECRET or JWT_PUBLIC_KEY")
+    return JwtConfig(
+        issuer=a.jwt_issuer,
+        audience=a.jwt_audience,
+        hs256_secret=a.jwt_hs256_secret.get_secret_value() if a.jwt_hs256_secret else None,
+        public_key=JwtConfig.load_key(a.jwt_public_key),
+    )
+
+
+def tail_consumer_factory(settings: Settings) -> Any:
+    """topic -> an unstarted aiokafka consumer of it without a group (a subscriber's own reader)."""
+    k = settings.kafka
+
+    def make(topic: str) -> Any:
+        import ssl
+
+        from aiokafka import AIOKafkaConsumer
+
+        extra: dict[str, Any] = {}
+        if k.security_protocol != "PLAINTEXT":
+            extra["security_protocol"] = k.security_protocol
+            if "SSL" in k.security_protocol:
+                extra["ssl_context"] = ssl.create_default_context(
+                    cafile=str(k.ssl_cafile) if k.ssl_cafile else None
+                )
+            if k.sasl_mechanism:
+                extra["sasl_mechanism"] = k.sasl_mechanism
+                extra["sasl_plain_username"] = k.sasl_username
+                extra["sasl_plain_password"] = k.sasl_password.get_secret_value() if k.sasl_password else ""
+        return AIOKafkaConsumer(
+            topic,
+            bootstrap_servers=k.servers(),
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="latest",
+            **extra,
+        )
+
+    return make
+
+
+def api_app(settings: Settings) -> Any:
+    """The ASGI app with every adapter wired from ``settings`` (nothing connects until its lifespan)."""
+    from api.app import create_app
+    from api.context import Limits
+    from api.ingest import EventGateway
+    from graph.risk.settings import RiskSettings
+    from graph.risk.store import RiskStore
+
+    a = settings.api
+    graphiql = a.graphiql if a.graphiql is not None else settings.is_development
+    gateway: EventGateway | None = None
+
+    async def ingest(events: Any, principal: Any) -> Any:
+        nonlocal gateway
+        if gateway is None:  # the producer is made on first use, never at import or startup
+            gateway = EventGateway(producer(settings, topic_names(settings).raw))
+        return await gateway(events, principal)
+
+    return create_app(
+        driver_factory=lambda: async_driver(settings),
+        engine=sql_engine(settings),
+        database=settings.neo4j.database,
+        graphiql=graphiql,
+        production=not settings.is_development,
+        max_body_bytes=a.max_body_bytes,
+        jwt_config=jwt_config(settings),
+        max_cost=a.max_cost,
+        max_depth=a.max_depth,
+        limits=Limits(max_tiers=min(a.max_tiers, 10), partner_tiers=a.partner_tiers),
+        ingest=ingest,
+        consumer_factory=tail_consumer_factory(settings),
+        topics=topic_names(settings),
+        risk_store_factory=lambda driver: RiskStore(driver, RiskSettings(), database=settings.neo4j.database),
+    )
+
+
+# -- live risk ---------------------------------------------------------------------------------------
+
+
+def risk_service(settings: Settings) -> Any:
+    """The worker's risk service: Neo4j store, risk.alerts producer, SQL store for incidents."""
+    from graph.risk.store import RiskStore
+    from streams.risk import RiskService
+
+    engine = sql_engine(settings)
+    create_sql_tables(engine)
+    return RiskService(
+        store=RiskStore(async_driver(settings), settings.risk, database=settings.neo4j.database),
+        settings=settings.risk,
+        alerts_out=producer(settings, topic_names(settings).alerts),
+        sql=engine,
+        scope=settings.risk.scope,
     )
 
 

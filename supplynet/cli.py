@@ -171,18 +171,9 @@ def worker(loglevel: Annotated[str, typer.Option(help="debug, info, warning")] =
 
 
 def build_api(settings: Settings):  # type: ignore[no-untyped-def]
-    from api.app import create_app
     from supplynet import bootstrap
 
-    graphiql = settings.api.graphiql if settings.api.graphiql is not None else settings.is_development
-    return create_app(
-        driver_factory=lambda: bootstrap.async_driver(settings),
-        engine=bootstrap.sql_engine(settings),
-        database=settings.neo4j.database,
-        graphiql=graphiql,
-        production=not settings.is_development,
-        max_body_bytes=settings.api.max_body_bytes,
-    )
+    return bootstrap.api_app(settings)
 
 
 @app.command("serve")
@@ -454,6 +445,11 @@ from supplynet.commands import bridge, dlq, ingest  # noqa: E402
 
 for _command in (ingest, bridge, dlq):
     _command.register(app)
+
+
+from supplynet.commands import api as api_command  # noqa: E402
+
+api_command.register(app)
 
 
 def main() -> None:

@@ -118,6 +118,14 @@ class ApiSettings(BaseModel):
     workers: int = Field(1, ge=1, description="uvicorn worker processes")
     graphiql: bool | None = Field(None, description="Default: on in development, off in production")
     max_body_bytes: int = Field(1_048_576, description="Largest request body the API reads (413 above)")
+    jwt_issuer: str | None = Field(None, description="JWT: required `iss` claim; empty = JWT login off")
+    jwt_audience: str | None = Field(None, description="JWT: required `aud` claim (optional)")
+    jwt_hs256_secret: SecretStr | None = Field(None, description="JWT: HS256 shared secret")
+    jwt_public_key: str | None = Field(None, description="JWT: RS256 public key, PEM text or a file path")
+    max_cost: int = Field(50_000, ge=1, description="GraphQL: largest estimated query cost (refused above)")
+    max_depth: int = Field(12, ge=1, description="GraphQL: deepest selection nesting")
+    max_tiers: int = Field(8, ge=1, description="GraphQL: most tiers a network view may traverse")
+    partner_tiers: int = Field(3, ge=1, description="Tiers around its own enterprise a partner may see")
 
 
 class Settings(BaseSettings):
@@ -158,6 +166,11 @@ class Settings(BaseSettings):
     @property
     def is_development(self) -> bool:
         return self.environment == "development"
+
+    @property
+    def risk_live(self) -> bool:
+        """Whether the worker runs the live risk agent (``risk.live``; default: only in production)."""
+        return self.risk.live if self.risk.live is not None else not self.is_development
 
     def database_url(self) -> str:
         return self.sql_url or f"sqlite:///{self.state_dir / 'supplynet.db'}"

@@ -41,7 +41,7 @@ def analyse(network: Network, s: RiskSettings) -> StructureFacts:
     btw = flow.betweenness(
         exact_max_nodes=s.betweenness_exact_max_nodes, pivots=s.betweenness_pivots, seed=s.betweenness_seed
     )
-    return StructureFacts(
+    return StructureFacts.of(
         sole_sources=sole_sources(network),
         cut_vertices=flow.articulation_points(),
         betweenness=btw.values,
@@ -62,6 +62,8 @@ class RiskEngine:
     _in: dict[str, set[LinkKey]] = field(default_factory=lambda: defaultdict(set))
     _out: dict[str, set[LinkKey]] = field(default_factory=lambda: defaultdict(set))
     _sku: dict[str, set[LinkKey]] = field(default_factory=lambda: defaultdict(set))
+    previous: dict[str, float] = field(default_factory=dict)
+    """The scores the last ``rescore`` replaced (what alerts compare against)."""
     _flow: FlowIndex | None = None
 
     def flow_index(self) -> FlowIndex:
@@ -100,7 +102,7 @@ class RiskEngine:
         self.facts = analyse(network, self.settings)
         self.scores = score_network(network, self.facts, self.settings)
         self.computed_at_ms = int(time.time() * 1000)
-        return self.scores
+        return dict(self.scores)
 
     def downstream(self, sources: Iterable[str]) -> dict[str, int]:
         """Enterprises downstream of ``sources`` (excluding them) -> tier, over the current links."""
@@ -138,19 +140,26 @@ class RiskEngine:
             self._drop(key)
         self._index(new_links)
 
-        # refresh sole sources and HHI of the skus involved
+        # refresh sole sources and HHI of the skus involved (in place)
+        f = self.facts
         sku_links = [self._links[k] for sku in skus for k in self._sku.get(sku, ())]
         sku_net = Network(self.enterprises, sku_links)
-        conc = {k: v for k, v in self.facts.concentration.items() if k not in skus}
         fresh_conc = concentration(sku_net, skus=skus)
-        conc.update(fresh_conc)
         fresh_sole = sole_sources(sku_net)
-        sole = [ss for ss in self.facts.sole_sources if ss.sku not in skus] + fresh_sole
-        old_sole = {ss for ss in self.facts.sole_sources if ss.sku in skus}
+        suppliers = {lk.supplier for lk in sku_links} | {k[0] for k in old_keys}
+        old_sole = {ss for u in suppliers for ss in f.sole_by_supplier.get(u, ()) if ss.sku in skus}
+        for u in suppliers:
+            keep = [ss for ss in f.sole_by_supplier.get(u, ()) if ss.sku not in skus]
+            if keep:
+                f.sole_by_supplier[u] = keep
+            else:
+                f.sole_by_supplier.pop(u, None)
+        for ss in fresh_sole:
+            f.sole_by_supplier.setdefault(ss.supplier, []).append(ss)
         # suppliers whose sole-source or concentration facts moved must be rescored too
         moved = {ss.supplier for ss in old_sole.symmetric_difference(fresh_sole)}
         for sku in skus:
-            before, after = self.facts.concentration.get(sku), fresh_conc.get(sku)
+            before, after = f.concentration.get(sku), fresh_conc.get(sku)
             if (
                 before is None
                 or after is None
@@ -162,10 +171,10 @@ class RiskEngine:
                 )
             ):
                 moved |= {k[0] for k in self._sku.get(sku, ())}
-        f = self.facts
-        self.facts = StructureFacts(
-            sole, f.cut_vertices, f.betweenness, f.betweenness_method, f.downstream, conc
-        )
+            if after is None:
+                f.concentration.pop(sku, None)
+            else:
+                f.concentration[sku] = after
 
         # rescore own factors of what changed, then push inherited risk downstream while it still moves
         changed = ids | moved | {k[0] for k in old_keys} | {k[1] for k in old_keys}
@@ -173,7 +182,8 @@ class RiskEngine:
         sub = Network(self.enterprises, [self._links[k] for k in sub_keys])
         own = own_scores(sub, self.facts, self.settings, only=changed)
         out = self._propagate(own)
-        self.scores = {**self.scores, **out}
+        self.previous = {eid: self.scores[eid].score for eid in out if eid in self.scores}
+        self.scores.update(out)
         self.computed_at_ms = int(time.time() * 1000)
         return out
 
@@ -181,9 +191,22 @@ class RiskEngine:
         """New scores of the nodes in ``own`` and of every node downstream whose inherited risk moves by
         more than ``inherited_epsilon`` (a worklist; the decay makes changes die out within a few tiers)."""
         s = self.settings
-        own_now = {eid: sc.own for eid, sc in self.scores.items()}
-        own_now.update({eid: sc.score for eid, sc in own.items()})
-        inh_now = {eid: sc.factors["inherited"].value for eid, sc in self.scores.items()}
+        scores = self.scores
+        own_now = {eid: sc.score for eid, sc in own.items()}
+        inh_now: dict[str, float] = {}
+
+        def own_of(u: str) -> float:
+            if u in own_now:
+                return own_now[u]
+            sc = scores.get(u)
+            return sc.own if sc else 0.0
+
+        def inh_of(u: str) -> float:
+            if u in inh_now:
+                return inh_now[u]
+            sc = scores.get(u)
+            return sc.factors["inherited"].value if sc else 0.0
+
         tops: dict[str, tuple[str, str, float] | None] = {}
         pending = set(own)
         queue = deque(sorted(own))
@@ -200,13 +223,13 @@ class RiskEngine:
                 acc = 0.0
                 for lk, share in zip(links, dependency_shares(links), strict=True):
                     u = lk.supplier
-                    c = share * noisy_or([own_now.get(u, 0.0), s.weight_inherited * inh_now.get(u, 0.0)])
+                    c = share * noisy_or([own_of(u), s.weight_inherited * inh_of(u)])
                     acc += c
                     if c > best:
                         best, top = c, (u, sku, share)
                 worst_sku = max(worst_sku, acc)
             new = clamp(s.inherited_decay * worst_sku)
-            moved = abs(new - inh_now.get(v, 0.0)) > s.inherited_epsilon
+            moved = abs(new - inh_of(v)) > s.inherited_epsilon
             if moved or v in pending or v in tops:
                 inh_now[v] = new
                 tops[v] = top

@@ -143,25 +143,44 @@ def events(e: Enterprise, s: RiskSettings) -> Factor:
 # -- structure ----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass
 class StructureFacts:
-    """Global measures of the material flow, computed by the full recompute and reused incrementally."""
+    """Global measures of the material flow, computed by the full recompute and reused incrementally.
 
-    sole_sources: list[SoleSource] = field(default_factory=list)
+    Sole sources are indexed by supplier (``sole_by_supplier``); the engine updates that index and
+    ``concentration`` in place for the skus an event touches.
+    """
+
+    sole_by_supplier: dict[str, list[SoleSource]] = field(default_factory=dict)
     cut_vertices: set[str] = field(default_factory=set)
     betweenness: dict[str, float] = field(default_factory=dict)
     betweenness_method: str = "exact"
     downstream: dict[str, int] = field(default_factory=dict)
     concentration: dict[str, Concentration] = field(default_factory=dict)
-    sole_by_supplier: dict[str, list[SoleSource]] = field(init=False, repr=False, compare=False)
-    top_betweenness: float = field(init=False, repr=False, compare=False)
+    top_betweenness: float = 0.0
 
-    def __post_init__(self) -> None:
+    @classmethod
+    def of(
+        cls,
+        *,
+        sole_sources: list[SoleSource],
+        cut_vertices: set[str],
+        betweenness: dict[str, float],
+        betweenness_method: str,
+        downstream: dict[str, int],
+        concentration: dict[str, Concentration],
+    ) -> StructureFacts:
         by: dict[str, list[SoleSource]] = defaultdict(list)
-        for ss in self.sole_sources:
+        for ss in sole_sources:
             by[ss.supplier].append(ss)
-        object.__setattr__(self, "sole_by_supplier", dict(by))
-        object.__setattr__(self, "top_betweenness", max(self.betweenness.values(), default=0.0))
+        top = max(betweenness.values(), default=0.0)
+        return cls(dict(by), cut_vertices, betweenness, betweenness_method, downstream, concentration, top)
+
+    @property
+    def sole_sources(self) -> list[SoleSource]:
+        """Every sole-source (supplier, buyer, sku), sorted by sku, buyer, supplier."""
+        out = [ss for lst in self.sole_by_supplier.values() for ss in lst]
+        return sorted(out, key=lambda s: (s.sku, s.buyer, s.supplier))
 
 
 def structure(

@@ -97,6 +97,14 @@ class RiskSettings(BaseModel):
     default_days_of_cover: float = Field(
         7.0, ge=0, description="What-if: days of inventory cover assumed where none is reported"
     )
+    live: bool | None = Field(
+        None,
+        description="Run the risk agent in the worker; default: on in production, off in development "
+        "(a development worker on a shared graph would otherwise rescore everyone's data)",
+    )
+    scope: str | None = Field(
+        None, description="Live risk only for enterprises whose id starts with this prefix; empty = all"
+    )
     incremental_seconds: float = Field(2.0, gt=0, description="How often the stream rescores touched nodes")
     full_recompute_seconds: float = Field(
         900.0, gt=0, description="How often the stream recomputes everything (betweenness, HHI)"

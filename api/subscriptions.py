@@ -1,0 +1,181 @@
+"""Subscriptions over graphql-transport-ws, fed from Kafka: each subscriber reads the topic itself.
+
+A subscriber's consumer is assigned every partition at the end (no consumer group, nothing committed),
+so it sees what happens from now on and costs the brokers nothing when it goes away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, Callable
+from typing import Any
+
+import orjson
+import strawberry
+from strawberry.types import Info
+
+from api.changes import graph_change
+from api.context import ClientError, Context
+from api.types import JSON
+from schema.errors import EventRejected
+from schema.tables import Role
+from schema.validate import decode_event
+
+ConsumerFactory = Callable[[str], Any]
+"""topic -> an unstarted ``aiokafka.AIOKafkaConsumer`` subscribed to it, without a group."""
+
+
+async def tail(factory: ConsumerFactory, topic: str) -> AsyncGenerator[bytes, None]:
+    """Values published to ``topic`` from now on (all partitions, from their current end)."""
+    consumer = factory(topic)
+    await consumer.start()
+    try:
+        for _ in range(100):  # without a group, every partition is assigned once metadata arrives
+            if consumer.assignment():
+                break
+            await asyncio.sleep(0.05)
+        tps = sorted(consumer.assignment())
+        if not tps:
+            raise ClientError(f"topic {topic} has no partitions (does it exist?)")
+        await consumer.seek_to_end(*tps)
+        for tp in tps:  # resolve the end offsets now, so nothing published after this point is missed
+            await consumer.position(tp)
+        async for msg in consumer:
+            if msg.value is not None:
+                yield msg.value
+    finally:
+        await consumer.stop()
+
+
+@strawberry.input(description="Which risk alerts a subscriber wants (all when empty).")
+class RiskAlertFilter:
+    min_severity: str | None = strawberry.field(default=None, description="medium, high or critical")
+    enterprise_ids: list[strawberry.ID] | None = None
+
+
+_SEVERITY = {"medium": 1, "high": 2, "critical": 3}
+
+
+def alert_matches(alert: dict[str, Any], f: RiskAlertFilter | None, scope: set[str] | None) -> bool:
+    """Whether an alert passes a subscriber's filter (and a partner's scope). Pure."""
+    eid = alert.get("enterprise")
+    if scope is not None and eid not in scope:
+        return False
+    if f is None:
+        return True
+    if f.min_severity and _SEVERITY.get(str(alert.get("severity")), 0) < _SEVERITY[f.min_severity]:
+        return False
+    return not (f.enterprise_ids and eid not in {str(i) for i in f.enterprise_ids})
+
+
+@strawberry.type(description="A risk alert from the risk engine (risk.alerts).")
+class RiskAlert:
+    id: str
+    enterprise_id: strawberry.ID
+    severity: str
+    score: float
+    previous_score: float | None
+    reason: str
+    summary: str
+    affected_count: int
+    factors: JSON | None
+
+
+@strawberry.type(description="A node an event wrote.")
+class ChangedNode:
+    label: str
+    key: str
+
+
+@strawberry.type(description="A relationship an event wrote (ends by business key).")
+class ChangedRelationship:
+    type: str
+    start_label: str
+    start: str
+    end_label: str
+    end: str
+    key: str | None
+
+
+@strawberry.type(description="What one event changed in the focal network.")
+class GraphChangeEvent:
+    event_id: str
+    event_type: str
+    nodes: list[ChangedNode]
+    relationships: list[ChangedRelationship]
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(description="Risk alerts as the risk engine raises them.")
+    async def risk_alerts(
+        self, info: Info[Context, None], filter: RiskAlertFilter | None = None
+    ) -> AsyncGenerator[RiskAlert, None]:
+        ctx = info.context
+        ctx.require(Role.ADMIN, Role.ANALYST, Role.PARTNER)
+        if filter and filter.min_severity and filter.min_severity not in _SEVERITY:
+            raise ClientError(f"minSeverity must be one of {', '.join(_SEVERITY)}")
+        if ctx.consumer_factory is None:
+            raise ClientError("subscriptions are not configured on this server")
+        scope = await ctx.scope()
+        async for raw in tail(ctx.consumer_factory, ctx.topics.alerts):
+            try:
+                a = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                continue
+            if not isinstance(a, dict) or not alert_matches(a, filter, scope):
+                continue
+            yield RiskAlert(
+                id=str(a.get("id")),
+                enterprise_id=strawberry.ID(str(a.get("enterprise"))),
+                severity=str(a.get("severity")),
+                score=float(a.get("score") or 0.0),
+                previous_score=a.get("previousScore"),
+                reason=str(a.get("reason")),
+                summary=str(a.get("summary")),
+                affected_count=int(a.get("affectedCount") or 0),
+                factors=JSON(a.get("factors")),
+            )
+
+    @strawberry.subscription(
+        description="Nodes and relationships changed in the network of `enterpriseId` (N tiers both ways)."
+    )
+    async def graph_changes(
+        self, info: Info[Context, None], enterprise_id: strawberry.ID, tiers: int = 2
+    ) -> AsyncGenerator[GraphChangeEvent, None]:
+        ctx = info.context
+        ctx.require(Role.ADMIN, Role.ANALYST, Role.PARTNER)
+        ctx.check_tiers(tiers)
+        await ctx.check_in_scope(str(enterprise_id))
+        if ctx.consumer_factory is None:
+            raise ClientError("subscriptions are not configured on this server")
+        network = await ctx.views.neighbourhood(str(enterprise_id), tiers=tiers)
+        network.add(str(enterprise_id))
+        async for raw in tail(ctx.consumer_factory, ctx.topics.valid):
+            try:
+                change = graph_change(decode_event(raw))
+            except EventRejected:
+                continue
+            touched = change.enterprises()
+            if not touched & network:
+                continue
+            # A new supply link to the network brings its other end into the network.
+            for r in change.relationships:
+                if r.type == "SUPPLIES" and (r.start in network or r.end in network):
+                    network.update((r.start, r.end))
+            yield GraphChangeEvent(
+                event_id=change.event_id,
+                event_type=change.event_type,
+                nodes=[ChangedNode(label=n.label, key=n.key) for n in change.nodes],
+                relationships=[
+                    ChangedRelationship(
+                        type=r.type,
+                        start_label=r.start_label,
+                        start=r.start,
+                        end_label=r.end_label,
+                        end=r.end,
+                        key=r.key,
+                    )
+                    for r in change.relationships
+                ],
+            )

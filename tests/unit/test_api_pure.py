@@ -1,0 +1,137 @@
+"""Pure parts of the API: cursors, cost estimate, JWT checks, event → graph-change mapping, schema."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import jwt
+import orjson
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from graphql import parse
+
+from api.auth import AuthError, JwtConfig, _principal_from_jwt
+from api.changes import graph_change
+from api.context import ClientError
+from api.limits import DEFAULT_FANOUT, operation_cost
+from api.schema import build_schema
+from api.subscriptions import RiskAlertFilter, alert_matches
+from api.types import decode_cursor, encode_cursor
+from graph.views import timeline
+from schema.examples import example_event
+from schema.tables import Role
+from schema.validate import decode_event
+from supplynet.commands.api import breaking_changes, schema_sdl
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_cursor_round_trips_and_refuses_another_order() -> None:
+    c = encode_cursor("RISK_DESC", 0.5, "e-1")
+    assert decode_cursor(c, "RISK_DESC") == (0.5, "e-1")
+    with pytest.raises(ClientError, match="made for orderBy RISK_DESC"):
+        decode_cursor(c, "ID")
+    with pytest.raises(ClientError, match="invalid cursor"):
+        decode_cursor("not-a-cursor!!", "ID")
+
+
+def _cost(q: str, variables: dict[str, object] | None = None) -> int:
+    schema = build_schema(production=False)._schema
+    return operation_cost(schema, parse(q), None, variables or {})
+
+
+def test_cost_grows_with_page_sizes_and_nested_lists() -> None:
+    small = _cost("{ enterprises(first: 10) { edges { node { id } } } }")
+    big = _cost("{ enterprises(first: 500) { edges { node { id } } } }")
+    assert big > small * 40
+    nested = _cost(
+        "{ enterprises(first: 100) { edges { node { suppliers { partner { customers { sku } } } } } } }"
+    )
+    assert nested >= 100 * DEFAULT_FANOUT * DEFAULT_FANOUT
+    via_var = _cost('query($n: Int!) { upstream(id: "x", maxNodes: $n) { nodes { id } } }', {"n": 4000})
+    assert via_var > 4000
+
+
+def _hs_config() -> JwtConfig:
+    return JwtConfig(issuer="https://idp.example", audience="supplynet", hs256_secret="s" * 32)
+
+
+def _token(claims: dict[str, object], key: object = "s" * 32, alg: str = "HS256") -> str:
+    base = {"iss": "https://idp.example", "aud": "supplynet", "sub": "alice", "exp": int(time.time()) + 60}
+    return jwt.encode({**base, **claims}, key, algorithm=alg)  # type: ignore[arg-type]
+
+
+def test_jwt_hs256_roles_and_refusals() -> None:
+    cfg = _hs_config()
+    p = _principal_from_jwt(_token({"role": "partner", "enterprise_id": "e1"}), cfg)
+    assert (p.role, p.enterprise_id, p.name) == (Role.PARTNER, "e1", "alice")
+    with pytest.raises(AuthError, match="enterprise_id"):
+        _principal_from_jwt(_token({"role": "partner"}), cfg)
+    with pytest.raises(AuthError, match=r"(?i)issuer"):
+        _principal_from_jwt(_token({"role": "admin", "iss": "https://evil"}), cfg)
+    with pytest.raises(AuthError, match=r"(?i)audience"):
+        _principal_from_jwt(_token({"role": "admin", "aud": "other"}), cfg)
+    with pytest.raises(AuthError, match=r"(?i)expired"):
+        _principal_from_jwt(_token({"role": "admin", "exp": int(time.time()) - 10}), cfg)
+    with pytest.raises(AuthError, match=r"(?i)signature"):
+        _principal_from_jwt(_token({"role": "admin"}, key="x" * 32), cfg)
+    with pytest.raises(AuthError, match="role"):
+        _principal_from_jwt(_token({"role": "root"}), cfg)
+
+
+def test_jwt_rs256_and_algorithm_confusion_refused() -> None:
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public_pem = (
+        private.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    cfg = JwtConfig(issuer="https://idp.example", audience="supplynet", public_key=public_pem)
+    p = _principal_from_jwt(_token({"role": "analyst"}, key=private, alg="RS256"), cfg)
+    assert p.role is Role.ANALYST
+    # HS256 signed with the public key text must not pass as RS256 (only RS256 is configured).
+    with pytest.raises(AuthError, match="not accepted"):
+        _principal_from_jwt(_token({"role": "admin"}, key="s" * 32), cfg)
+
+
+def test_graph_change_names_nodes_and_relationships() -> None:
+    ev = decode_event(orjson.dumps(example_event("supply.agreed")))
+    change = graph_change(ev)
+    assert [(r.type, r.start, r.end, r.key) for r in change.relationships] == [
+        ("SUPPLIES", "wisco", "dongfeng", "HRC-Q235")
+    ]
+    assert change.enterprises() == {"wisco", "dongfeng"}
+    order = graph_change(decode_event(orjson.dumps(example_event("order.placed"))))
+    assert [n.label for n in order.nodes] == ["Order"]
+    assert order.enterprises()  # the order's supplier and buyer
+
+
+def test_alert_filter_by_severity_enterprise_and_scope() -> None:
+    a = {"enterprise": "e1", "severity": "high"}
+    assert alert_matches(a, None, None)
+    assert not alert_matches(a, RiskAlertFilter(min_severity="critical"), None)
+    assert alert_matches(a, RiskAlertFilter(min_severity="medium"), None)
+    assert not alert_matches(a, None, {"e2"})
+    assert not alert_matches(a, RiskAlertFilter(enterprise_ids=["e9"]), None)  # type: ignore[list-item]
+
+
+def test_timeline_groups_aspects_by_event_newest_first() -> None:
+    v1 = "000000000001000:0000000000:ev-a"
+    v2 = "000000000002000:0000000000:ev-b"
+    out = timeline([["Enterprise:x:nameV", v1], ["Enterprise:x:regionV", v1], ["SUPPLIES:s:agreedV", v2]])
+    assert [e["eventId"] for e in out] == ["ev-b", "ev-a"]
+    assert out[1]["writes"] == ["Enterprise:x:name", "Enterprise:x:region"]
+
+
+def test_committed_schema_has_no_breaking_changes() -> None:
+    committed = (ROOT / "schema.graphql").read_text(encoding="utf-8")
+    found = breaking_changes(committed, schema_sdl())
+    assert found == [], "breaking changes against schema.graphql:\n" + "\n".join(found)
+
+
+def test_breaking_change_detection_reports_a_removed_field() -> None:
+    committed = schema_sdl()
+    changed = committed.replace("  totalCount: Int!\n", "", 1)
+    assert any("totalCount" in line for line in breaking_changes(committed, changed))
