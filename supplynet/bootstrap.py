@@ -140,43 +140,6 @@ def worker_app(settings: Settings) -> Any:
     )
 
 
-# -- live risk ---------------------------------------------------------------------------------------
-
-
-def risk_service(settings: Settings) -> Any:
-    """The worker's risk service: Neo4j store, risk.alerts producer, SQL store for incidents."""
-    from graph.risk.store import RiskStore
-    from streams.risk import RiskService
-
-    engine = sql_engine(settings)
-    create_sql_tables(engine)
-    return RiskService(
-        store=RiskStore(async_driver(settings), settings.risk, database=settings.neo4j.database),
-        settings=settings.risk,
-        alerts_out=producer(settings, topic_names(settings).alerts),
-        sql=engine,
-        scope=settings.risk.scope,
-    )
-
-
-def risk_registration(settings: Settings) -> Any:
-    """(app, events.valid topic) -> registers the risk agent and the periodic full recompute."""
-    from streams.risk import register
-
-    def attach(app: Any, valid: Any) -> None:
-        register(
-            app,
-            valid,
-            lambda: risk_service(settings),
-            group=settings.stream.app_id,
-            full_seconds=settings.risk.full_recompute_seconds,
-            batch_size=settings.stream.batch_size,
-            batch_seconds=max(settings.stream.batch_seconds, settings.risk.incremental_seconds),
-        )
-
-    return attach
-
-
 # -- the GraphQL API ---------------------------------------------------------------------------------
 
 
