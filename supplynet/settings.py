@@ -126,14 +126,6 @@ class ApiSettings(BaseModel):
     max_depth: int = Field(12, ge=1, description="GraphQL: deepest selection nesting")
     max_tiers: int = Field(8, ge=1, description="GraphQL: most tiers a network view may traverse")
     partner_tiers: int = Field(3, ge=1, description="Tiers around its own enterprise a partner may see")
-    jwt_issuer: str | None = Field(None, description="JWT: required `iss` claim; empty = JWT login off")
-    jwt_audience: str | None = Field(None, description="JWT: required `aud` claim (optional)")
-    jwt_hs256_secret: SecretStr | None = Field(None, description="JWT: HS256 shared secret")
-    jwt_public_key: str | None = Field(None, description="JWT: RS256 public key, PEM text or a file path")
-    max_cost: int = Field(50_000, ge=1, description="GraphQL: largest estimated query cost (refused above)")
-    max_depth: int = Field(12, ge=1, description="GraphQL: deepest selection nesting")
-    max_tiers: int = Field(8, ge=1, description="GraphQL: most tiers a network view may traverse")
-    partner_tiers: int = Field(3, ge=1, description="Tiers around its own enterprise a partner may see")
 
 
 class Settings(BaseSettings):
