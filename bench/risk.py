@@ -9,6 +9,7 @@ Neo4j I/O is not included (see docs/risk-model.md for what the projection read c
 from __future__ import annotations
 
 import argparse
+import gc
 import heapq
 import random
 import resource
@@ -58,6 +59,7 @@ def main() -> None:
     t0 = time.perf_counter()
     scores = engine.full(net)
     t_full = time.perf_counter() - t0
+    gc.freeze()  # as the worker does after a full recompute (streams/risk.py)
     print(
         f"full recompute: {t_full:.1f} s (structure {t_analyse:.1f} s [{facts.betweenness_method}], "
         f"scoring {t_score:.1f} s); {sum(1 for x in scores.values() if x.score >= s.alert_threshold):,} "

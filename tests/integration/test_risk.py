@@ -196,7 +196,7 @@ async def test_scores_are_explained_written_back_and_a_disruption_raises_an_aler
         starts = ends(stack, alerts_topic)
         fire = event(
             "disruption.reported",
-            p + "mill",
+            p + "fire-1",  # the contract: a disruption's subject is its id
             DisruptionReported(
                 disruption_id=p + "fire-1",
                 kind=DisruptionKind.FIRE,
@@ -237,7 +237,7 @@ async def test_scores_are_explained_written_back_and_a_disruption_raises_an_aler
         # a region-wide flood reaches the trader through its region
         flood = event(
             "disruption.reported",
-            p + "trader",
+            p + "flood-1",
             DisruptionReported(
                 disruption_id=p + "flood-1",
                 kind=DisruptionKind.FLOOD,
