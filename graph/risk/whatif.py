@@ -148,19 +148,15 @@ def what_if(
                     queue.append(buyer)
     tier = {eid: hops[eid] for eid in tier}
     failed = set(fail_at)
-    ranked: dict[str, list[str]] = {}
+    running: dict[str, list[str]] = {}
 
     def alternatives_for(sku: str, eid: str) -> list[str]:
-        if sku not in ranked:
+        """The first ``alternatives`` running suppliers of ``sku`` other than ``eid`` (cached per sku)."""
+        if sku not in running:
             rank = ranking or {}
-            ranked[sku] = sorted(suppliers_of_sku.get(sku, ()), key=lambda x: (rank.get(x, 0.0), x))
-        out: list[str] = []
-        for x in ranked[sku]:
-            if x not in failed and x != eid:
-                out.append(x)
-                if len(out) >= alternatives:
-                    break
-        return out
+            ranked = sorted(suppliers_of_sku.get(sku, ()), key=lambda x: (rank.get(x, 0.0), x))
+            running[sku] = [x for x in ranked if x not in failed][: alternatives + 1]
+        return [x for x in running[sku] if x != eid][:alternatives]
 
     exposures: list[Exposure] = []
     products: set[str] = set()

@@ -182,3 +182,25 @@ def test_incremental_rescore_matches_a_full_rescore_within_epsilon(shape: str) -
     full = score_network(engine.network, engine.facts, S)
     worst = max(abs(full[k].score - engine.scores[k].score) for k in full)
     assert worst < 0.01
+
+
+def test_what_if_suggests_running_suppliers_of_the_same_sku_lowest_risk_first() -> None:
+    from graph.risk.whatif import what_if
+
+    net = Network.of(
+        [Enterprise("b", days_of_cover=3.0), Enterprise("e", days_of_cover=20.0)],
+        [
+            SupplyLink("a", "b", "HRC", share=1.0),
+            SupplyLink("c", "d", "HRC"),
+            SupplyLink("c2", "d", "HRC"),
+            SupplyLink("a", "e", "COKE", share=1.0),
+        ],
+    )
+    w = what_if(net, {"a"}, 10.0, S, ranking={"c": 0.7, "c2": 0.2})
+    by = {x.enterprise: x for x in w.exposures}
+    assert by["b"].alternatives == {"HRC": ["c2", "c"]}
+    assert (by["b"].time_to_survive, by["b"].time_to_recover, by["b"].shortfall_days) == (3.0, 10.0, 7.0)
+    assert by["e"].alternatives == {"COKE": []}
+    assert by["e"].shortfall_days == 0.0
+    assert [x.enterprise for x in w.exposures] == ["b", "e"]
+    assert w.products == ["COKE", "HRC"]
