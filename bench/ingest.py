@@ -98,7 +98,12 @@ async def end_to_end(
     parts = settings.kafka.partitions
     ensure_topics(
         settings.kafka.librdkafka(),
-        [TopicSpec(names.raw, 1), TopicSpec(names.valid, parts), TopicSpec(names.dlq, 1)],
+        [
+            TopicSpec(names.raw, 1),
+            TopicSpec(names.valid, parts),
+            TopicSpec(names.dlq, 1),
+            TopicSpec(names.alerts, 1),
+        ],
     )
     t = time.perf_counter()
     ends = _load(settings, names.valid, events)
@@ -135,7 +140,7 @@ async def end_to_end(
         "with_startup_eps": n / (t_end - t_start),
         "peak_rss_mb": peak,
         "group": group,
-        "topics": [names.raw, names.valid, names.dlq],
+        "topics": [names.raw, names.valid, names.dlq, names.alerts],
     }
 
 
@@ -164,7 +169,12 @@ async def latency(
     names = Topics.prefixed(prefix)
     ensure_topics(
         settings.kafka.librdkafka(),
-        [TopicSpec(names.raw, 1), TopicSpec(names.valid, settings.kafka.partitions), TopicSpec(names.dlq, 1)],
+        [
+            TopicSpec(names.raw, 1),
+            TopicSpec(names.valid, settings.kafka.partitions),
+            TopicSpec(names.dlq, 1),
+            TopicSpec(names.alerts, 1),
+        ],
     )
     events = generate(prefix=f"{tag}-l-", enterprises=enterprises, events=rate * seconds)
     group = f"{tag}-lat"
@@ -232,7 +242,7 @@ async def latency(
         "p99_ms": q[98] * 1000,
         "peak_rss_mb": rss,
         "group": group,
-        "topics": [names.raw, names.valid, names.dlq],
+        "topics": [names.raw, names.valid, names.dlq, names.alerts],
     }
 
 

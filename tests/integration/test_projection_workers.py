@@ -47,7 +47,12 @@ def _topics(settings: Settings, run: str) -> tuple[str, Topics]:
     names = Topics.prefixed(prefix)
     ensure_topics(
         settings.kafka.librdkafka(),
-        [TopicSpec(names.raw, 1), TopicSpec(names.valid, PARTITIONS), TopicSpec(names.dlq, 1)],
+        [
+            TopicSpec(names.raw, 1),
+            TopicSpec(names.valid, PARTITIONS),
+            TopicSpec(names.dlq, 1),
+            TopicSpec(names.alerts, 1),
+        ],
     )
     return prefix, names
 
