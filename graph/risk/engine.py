@@ -8,6 +8,7 @@ the last full recompute; sole sources and HHI of the skus involved are refreshed
 
 from __future__ import annotations
 
+import gc
 import time
 from collections import defaultdict, deque
 from collections.abc import Iterable
@@ -94,7 +95,20 @@ class RiskEngine:
         self._sku[key[2]].discard(key)
 
     def full(self, network: Network) -> dict[str, RiskScore]:
-        """Recompute everything; returns every score."""
+        """Recompute everything; returns every score.
+
+        The cyclic garbage collector is paused meanwhile: building ~10^7 long-lived objects would
+        otherwise trigger repeated full collections over the whole heap.
+        """
+        paused = gc.isenabled()
+        gc.disable()
+        try:
+            return self._full(network)
+        finally:
+            if paused:
+                gc.enable()
+
+    def _full(self, network: Network) -> dict[str, RiskScore]:
         self.enterprises = dict(network.enterprises)
         self._links, self._in, self._out, self._sku = {}, defaultdict(set), defaultdict(set), defaultdict(set)
         self._index(network.links)
