@@ -8,11 +8,13 @@ opened in the lifespan.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import neo4j
+import orjson
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
@@ -29,6 +31,8 @@ from graph.views import NetworkViews
 from streams import topics as topic_names
 
 log = logging.getLogger(__name__)
+
+AUTH_CACHE_SECONDS = 10.0
 
 
 def _token(conn: HTTPConnection) -> str | None:
@@ -100,14 +104,23 @@ class BodyLimit:
             raise
 
 
+def _json_default(v: object) -> object:
+    if hasattr(v, "iso_format"):
+        return v.iso_format()
+    raise TypeError(f"not JSON serialisable: {type(v).__name__}")
+
+
 class _BodyTooLarge(Exception):
     pass
 
 
 class _Router(GraphQLRouter[Context, None]):
-    """Authenticates a websocket at connection_init (API key or JWT in the payload)."""
+    """Authenticates a websocket at connection_init (API key or JWT in the payload); encodes with orjson."""
 
     authenticate_token: Callable[[str], Principal]
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data, default=_json_default)
 
     async def on_ws_connect(self, context: Context) -> dict[str, object] | None:
         token = _token_from_params(getattr(context, "connection_params", None) or {})
@@ -152,8 +165,22 @@ def create_app(
         finally:
             await state["driver"].close()
 
+    cache: dict[str, tuple[float, Principal]] = {}
+
     def auth(token: str) -> Principal:
-        return authenticate(token, engine=engine, jwt_config=jwt_config)
+        # A verified API key is remembered for AUTH_CACHE_SECONDS (a revoked key stops working
+        # within that time); refusals are never cached.
+        now = time.monotonic()
+        hit = cache.get(token)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        principal = authenticate(token, engine=engine, jwt_config=jwt_config)
+        if not token.startswith("sn_"):
+            return principal  # JWTs are checked each time (cheap, and their expiry is exact)
+        if len(cache) > 10_000:
+            cache.clear()
+        cache[token] = (now + AUTH_CACHE_SECONDS, principal)
+        return principal
 
     async def context(connection: HTTPConnection) -> Context:
         principal: Principal | None = None

@@ -33,6 +33,9 @@ DEFAULT_FANOUT = 20
 SIZE_ARGS = ("first", "maxNodes")
 
 
+_VALIDATED: dict[tuple[str, int], list[GraphQLError]] = {}
+
+
 class CostError(GraphQLError):
     """The query's estimated cost is above the budget."""
 
@@ -114,11 +117,25 @@ class CostLimiter(SchemaExtension):
     def __init__(self, *, max_cost: int) -> None:
         self.max_cost = max_cost
 
+    @staticmethod
+    def _validate(query: str | None, schema: GraphQLSchema, document: Any, rules: Any) -> list[GraphQLError]:
+        """Validation errors of a document; cached by query text (validation does not see variables)."""
+        if query is None:
+            return list(validate_document(schema, document, rules))
+        key = (query, id(schema))
+        hit = _VALIDATED.get(key)
+        if hit is None:
+            hit = list(validate_document(schema, document, rules))
+            if len(_VALIDATED) > 2048:
+                _VALIDATED.clear()
+            _VALIDATED[key] = hit
+        return list(hit)
+
     def on_validate(self) -> Iterator[None]:
         ctx = self.execution_context
         if ctx.graphql_document is not None and ctx.pre_execution_errors is None:
             # Validate first (depth, tokens, aliases, unknown fields: their errors come first), then cost.
-            errors = validate_document(ctx.schema._schema, ctx.graphql_document, ctx.validation_rules)
+            errors = self._validate(ctx.query, ctx.schema._schema, ctx.graphql_document, ctx.validation_rules)
             if not errors:
                 cost = operation_cost(
                     ctx.schema._schema, ctx.graphql_document, ctx.operation_name, ctx.variables or {}

@@ -13,6 +13,7 @@ from strawberry.extensions import (
     MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
+    ParserCache,
     QueryDepthLimiter,
     SchemaExtension,
 )
@@ -43,6 +44,7 @@ def build_schema(
 ) -> strawberry.Schema:
     """The schema; introspection is refused in production."""
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
+        partial(ParserCache, maxsize=1024),
         partial(CostLimiter, max_cost=max_cost),
         partial(QueryDepthLimiter, max_depth=max_depth),
         partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),

@@ -21,13 +21,10 @@ from schema.tables import Role
 
 
 def _date(v: Any) -> date | None:
+    if isinstance(v, str):
+        return date.fromisoformat(v)
     native = v.to_native() if v is not None and hasattr(v, "to_native") else v
     return native if isinstance(native, date) else None
-
-
-def _plain(v: Any) -> Any:
-    d = _date(v)
-    return d.isoformat() if d is not None else v
 
 
 @strawberry.type(description="Supplier performance over the rolling 30/90-day windows (from graph/kpis.py).")
@@ -281,12 +278,7 @@ class SupplyNetwork:
         "thousands of nodes (no per-field resolution)."
     )
     def payload(self) -> JSON:
-        return JSON(
-            {
-                "nodes": self.raw_nodes,
-                "edges": [{k: _plain(v) for k, v in e.items()} for e in self.raw_edges],
-            }
-        )
+        return JSON({"nodes": self.raw_nodes, "edges": self.raw_edges})
 
     @strawberry.field
     def node_count(self) -> int:

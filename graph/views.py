@@ -124,31 +124,61 @@ _LINK_FIELDS = (
 )
 
 
+NETWORK_CAP = 25_000
+"""Most nodes a network query returns before tiers are assigned (the view keeps ``max_nodes`` of them)."""
+
+
+_NET_LINK_FIELDS = _LINK_FIELDS.replace(".validFrom, .validTo, ", "")
+
+
 def _network_query(direction: str, tiers: int) -> str:
     # `tiers` is an int from range(1, MAX_TIERS + 1) (the dict below), never request text.
+    # Reachable nodes come from a quantified path pattern with DISTINCT ends (Neo4j prunes it to a
+    # breadth-first expansion); tiers are assigned in Python (``assign_tiers``), one round trip in all.
     inward = direction == "UPSTREAM"
     hop = f"<-[x:SUPPLIES WHERE {_VALID}]-" if inward else f"-[x:SUPPLIES WHERE {_VALID}]->"
     supplier, buyer = ("s", "n") if inward else ("n", "s")
     return f"""
 MATCH (f:Enterprise {{id: $id}})
-CALL {{
-  WITH f
-  MATCH p = ANY SHORTEST (f){hop}{{1,{tiers}}}(s:Enterprise)
-  WHERE s <> f
-  WITH s, length(p) AS tier ORDER BY tier, s.id LIMIT $maxNodes
-  RETURN collect([s, tier]) AS found
+CALL (f) {{
+  MATCH (f)((){hop}()){{1,{tiers}}}(s:Enterprise)
+  WITH DISTINCT s WHERE s <> f
+  RETURN collect(s)[..$cap] AS found
 }}
-WITH [[f, 0]] + found AS members
-CALL {{
-  WITH members
-  UNWIND members AS m
-  WITH m[0] AS n, m[1] AS tier WHERE tier < {tiers}
-  MATCH (n){hop}(s:Enterprise)
-  RETURN collect(x {{{_LINK_FIELDS}, supplierId: {supplier}.id, buyerId: {buyer}.id}}) AS edges
+WITH [f] + found AS members
+CALL (members) {{
+  UNWIND members AS n
+  MATCH (n){hop}(s:Enterprise) WHERE s IN members
+  RETURN collect(x {{{_NET_LINK_FIELDS}, validFrom: toString(x.validFrom), validTo: toString(x.validTo),
+                     supplierId: {supplier}.id, buyerId: {buyer}.id}}) AS edges
 }}
-RETURN [m IN members | {{id: m[0].id, name: m[0].name, industry: m[0].industry, region: m[0].region,
-  country: m[0].country, riskScore: m[0].riskScore, tier: m[1]}}] AS nodes, edges
+RETURN [m IN members | {{id: m.id, name: m.name, industry: m.industry, region: m.region,
+  country: m.country, riskScore: m.riskScore}}] AS nodes, edges
 """
+
+
+def assign_tiers(focal: str, direction: str, nodes: list[Record], edges: list[Record]) -> list[Record]:
+    """Nodes with ``tier`` = fewest supply hops from ``focal`` (breadth first), nearest first, then by id.
+
+    Upstream follows edges from buyer to supplier, downstream from supplier to buyer. Pure.
+    """
+    nxt: dict[str, list[str]] = {}
+    for e in edges:
+        a, b = (e["buyerId"], e["supplierId"]) if direction == "UPSTREAM" else (e["supplierId"], e["buyerId"])
+        nxt.setdefault(a, []).append(b)
+    tier = {focal: 0}
+    frontier = [focal]
+    while frontier:
+        step: list[str] = []
+        for n in frontier:
+            for m in nxt.get(n, ()):
+                if m not in tier:
+                    tier[m] = tier[n] + 1
+                    step.append(m)
+        frontier = step
+    out = [{**n, "tier": tier[n["id"]]} for n in nodes if n["id"] in tier]
+    out.sort(key=lambda n: (n["tier"], n["id"]))
+    return out
 
 
 NETWORK_QUERIES = {
@@ -403,13 +433,12 @@ class NetworkViews(GraphViews):
 
         At most ``max_nodes`` nodes besides the focal one, nearest tiers first (ties by id).
         """
-        rows = await self._read(
-            NETWORK_QUERIES[(direction, tiers)], id=focal, asOf=as_of, maxNodes=max_nodes + 1
-        )
+        rows = await self._read(NETWORK_QUERIES[(direction, tiers)], id=focal, asOf=as_of, cap=NETWORK_CAP)
         if not rows:
             return None
-        nodes: list[Record] = rows[0]["nodes"]
-        truncated = len(nodes) > max_nodes + 1
+        found: list[Record] = rows[0]["nodes"]
+        nodes = assign_tiers(focal, direction, found, rows[0]["edges"])
+        truncated = len(nodes) > max_nodes + 1 or len(found) > NETWORK_CAP
         nodes = nodes[: max_nodes + 1]
         ids = {n["id"] for n in nodes}
         edges = [e for e in rows[0]["edges"] if e["supplierId"] in ids and e["buyerId"] in ids]
