@@ -53,7 +53,7 @@ def _spawn(settings: Settings, prefix: str, group: str, batch: int, log: Path) -
         "SUPPLYNET_STREAM__APP_ID": group,
         "SUPPLYNET_STREAM__WEB_PORT": str(_free_port()),
         "SUPPLYNET_STREAM__BATCH_SIZE": str(batch),
-        "SUPPLYNET_STREAM__BATCH_SECONDS": "0.1",
+        "SUPPLYNET_STREAM__BATCH_SECONDS": os.environ.get("BENCH_BATCH_SECONDS", "0.5"),
     }
     return subprocess.Popen(
         [sys.executable, "-m", "supplynet", "worker", "--loglevel", "warning"],
