@@ -1,5 +1,10 @@
 """The issue's "done when": a mixed batch (valid, invalid, duplicate) through each way in.
 
+Ways covered: Kafka directly, a file (`supplynet ingest`), Pulsar (`supplynet bridge pulsar`). The HTTP
+endpoint and the SDK were not committed yet when this test was written; add them to ``ways`` with
+their own ``via_…`` helper (same batch, same assertions; HTTP answers with per-event reasons like the
+reject file).
+
 Every valid event reaches events.valid exactly once (by id); every invalid one sent over Kafka or
 Pulsar is in the DLQ with its reason; the file import's reject file gives the same reason (it rejects
 before Kafka, so its invalid events never reach the DLQ).
