@@ -34,8 +34,8 @@ from supplynet import bootstrap
 from supplynet.settings import Settings
 
 LAYERS = 6
-BIG_LAYER = 1000  # the big cluster: 6 layers of 1000, 5-tier upstream ≈ 5,000 nodes
-BIG_IN_DEGREE = 3
+BIG_BRANCHING = (5, 5, 5, 6, 6)  # the big component: a 5-tier upstream view of 5,406 enterprises
+BIG_SIZE = 1 + 5 + 25 + 125 + 750 + 4500
 BATCH = 10_000
 
 
@@ -44,7 +44,7 @@ def build(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, str]]:
     """(enterprises, links, focal ids by view) for the benchmark graph. Pure, deterministic."""
     rng = random.Random(seed)  # noqa: S311 (a benchmark graph, not a secret)
-    big = BIG_LAYER * LAYERS if n_enterprises >= 4 * BIG_LAYER * LAYERS else 0
+    big = BIG_SIZE if n_enterprises >= 4 * BIG_SIZE else 0
     rest = n_enterprises - big
     cluster = 60
     n_clusters = max(1, rest // cluster)
@@ -73,13 +73,44 @@ def build(
                 for s in rng.sample(range(size), min(in_degree, size)):
                     links.append(_link(rng, eid(c, layer - 1, s), eid(c, layer, i), f"sku-{layer}"))
 
-    in_degree = max(
-        1, round((n_links * 0.9 - big * 5 / 6 * BIG_IN_DEGREE) / max(1, n_clusters * per_layer * 5))
-    )
+    def add_tree(c: str) -> None:
+        # The big component: the OEM at tier 0, each enterprise buying from its own 5-6 suppliers one
+        # tier up plus one shared supplier: 1 + 5 + 25 + 125 + 750 + 4500 = 5,406 enterprises in 5 tiers.
+        layer = [eid(c, 0, 0)]
+        ents.append(
+            {
+                "id": layer[0],
+                "name": f"企业 {c}",
+                "industry": "automotive",
+                "region": "region-0",
+                "riskScore": 0.5,
+            }
+        )
+        for depth, branching in enumerate(BIG_BRANCHING, start=1):
+            nxt = []
+            for i, buyer in enumerate(layer):
+                for j in range(branching):
+                    sid = eid(c, depth, i * branching + j)
+                    nxt.append(sid)
+                    ents.append(
+                        {
+                            "id": sid,
+                            "name": f"企业 {sid[-12:]}",
+                            "industry": industries[depth],
+                            "region": f"region-{rng.randrange(30)}",
+                            "riskScore": round(rng.random(), 3),
+                        }
+                    )
+                    links.append(_link(rng, sid, buyer, f"sku-{depth}"))
+            for buyer in layer:
+                links.append(_link(rng, rng.choice(nxt), buyer, f"sku-{depth}-shared"))
+            layer = nxt
+
+    in_degree = max(1, round((n_links * 0.9 - 2 * big) / max(1, n_clusters * per_layer * 5)))
     for c in range(n_clusters):
         add_cluster(f"c{c}", per_layer, in_degree)
     if big:
-        add_cluster("big", BIG_LAYER, BIG_IN_DEGREE)
+        add_tree("big")
     # Cross-cluster links: raw-material suppliers (layer 0, leaves upstream) to other clusters' layer 1.
     while len(links) < n_links:
         a, b = rng.randrange(n_clusters), rng.randrange(n_clusters)
@@ -94,7 +125,7 @@ def build(
     focal = {
         "small": eid("c0", LAYERS - 1, 0),
         "raw": eid("c0", 0, 0),
-        "big": eid("big", LAYERS - 1, 0) if big else eid("c1", LAYERS - 1, 0),
+        "big": eid("big", 0, 0) if big else eid("c1", LAYERS - 1, 0),
     }
     return ents, links[:n_links] if len(links) > n_links else links, focal
 
@@ -180,7 +211,7 @@ async def measure(
             t2 = time.perf_counter()
             res = await driver.execute_query(cypher, params, routing_=neo4j.RoutingControl.READ)
             t3 = time.perf_counter()
-            [rec.data() for rec in res.records]
+            [dict(rec) for rec in res.records]
             if i >= 3:
                 gql.append(t1 - t0)
                 drv.append(t3 - t2)
@@ -285,7 +316,7 @@ async def main() -> None:
             (
                 "upstream 5 tiers, big cluster",
                 NET_Q % "upstream",
-                {"id": focal["big"], "t": 5, "m": 6000},
+                {"id": focal["big"], "t": 5, "m": 5000},
                 NETWORK_QUERIES[("UPSTREAM", 5)],
                 {"id": focal["big"], "asOf": today, "cap": 25_000},
             ),

@@ -47,7 +47,7 @@ class GraphViews:
             routing_=RoutingControl.READ,
             database_=self.database,
         )
-        return [r.data() for r in result.records]
+        return [dict(r) for r in result.records]  # values are hydrated already; no deep copy
 
     async def enterprises(self, ids: Sequence[str]) -> list[Record | None]:
         """Enterprises in the order of ``ids``; ``None`` where an id is unknown."""
