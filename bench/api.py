@@ -28,7 +28,7 @@ import httpx
 import neo4j
 
 from api.keys import create_key
-from graph.views import _SEARCH_QUERIES, NETWORK_QUERIES
+from graph.views import NETWORK_QUERIES, search_query
 from schema.tables import Role
 from supplynet import bootstrap
 from supplynet.settings import Settings
@@ -324,7 +324,7 @@ async def main() -> None:
                 "enterprise search (region, risk)",
                 SEARCH_Q,
                 {"r": "region-3"},
-                _SEARCH_QUERIES[("RISK_DESC", False)],
+                search_query("RISK_DESC", frozenset({"region"}), after=False),
                 {
                     "name": None,
                     "industry": None,

@@ -73,14 +73,17 @@ class GraphViews:
 
 _E_FIELDS = ".id, .name, .industry, .region, .country, .riskScore"
 
-_SEARCH_FILTER = """
-  ($name IS NULL OR toLower(e.name) CONTAINS $name OR toLower(e.id) CONTAINS $name)
-  AND ($industry IS NULL OR e.industry = $industry)
-  AND ($region IS NULL OR e.region = $region)
-  AND ($riskMin IS NULL OR e.riskScore >= $riskMin)
-  AND ($riskMax IS NULL OR e.riskScore <= $riskMax)
-  AND ($scope IS NULL OR e.id IN $scope)
-"""
+# Filter predicates by parameter name: a search's WHERE holds only the filters it was given (so the
+# planner can use the industry/region indexes); the text comes from this fixed table, never from input.
+SEARCH_FILTERS: dict[str, str] = {
+    "name": "(toLower(e.name) CONTAINS $name OR toLower(e.id) CONTAINS $name)",
+    "industry": "e.industry = $industry",
+    "region": "e.region = $region",
+    "riskMin": "e.riskScore >= $riskMin",
+    "riskMax": "e.riskScore <= $riskMax",
+    "scope": "e.id IN $scope",
+}
+
 
 # Sort orders: (sort key expression, keyset predicate after ($k, $id)). A fixed set, never user text.
 SEARCH_ORDERS: dict[str, tuple[str, str, str]] = {
@@ -99,17 +102,16 @@ SEARCH_ORDERS: dict[str, tuple[str, str, str]] = {
 }
 
 
-def _search_query(order: str, *, after: bool) -> str:
+def search_query(order: str, filters: frozenset[str], *, after: bool) -> str:
+    """The search statement for an order, the names of the filters given, and whether paging on."""
+    where = " AND ".join(SEARCH_FILTERS[f] for f in sorted(filters)) or "true"
     key, keyset, order_by = SEARCH_ORDERS[order]
     return f"""
-CALL {{ MATCH (e:Enterprise) WHERE {_SEARCH_FILTER} RETURN count(e) AS total }}
-MATCH (e:Enterprise) WHERE {_SEARCH_FILTER} {"AND " + keyset if after else ""}
+CALL () {{ MATCH (e:Enterprise) WHERE {where} RETURN count(e) AS total }}
+MATCH (e:Enterprise) WHERE {where} {"AND " + keyset if after else ""}
 WITH total, e, {key} AS k ORDER BY {order_by} LIMIT $limit
 RETURN total, collect(e {{{_E_FIELDS}, sortKey: k}}) AS page
 """
-
-
-_SEARCH_QUERIES = {(o, a): _search_query(o, after=a) for o in SEARCH_ORDERS for a in (False, True)}
 
 
 # -- tiered networks (one round trip) ----------------------------------------------------------------
@@ -410,14 +412,18 @@ class NetworkViews(GraphViews):
         scope: list[str] | None = None,
     ) -> tuple[int, list[Record]]:
         """(total matching, up to ``limit`` enterprises after the keyset ``after`` in ``order``)."""
+        params: dict[str, Any] = {
+            "name": name.lower() if name else None,
+            "industry": industry,
+            "region": region,
+            "riskMin": risk_min,
+            "riskMax": risk_max,
+            "scope": scope,
+        }
+        given = frozenset(k for k, v in params.items() if v is not None)
         rows = await self._read(
-            _SEARCH_QUERIES[(order, after is not None)],
-            name=name.lower() if name else None,
-            industry=industry,
-            region=region,
-            riskMin=risk_min,
-            riskMax=risk_max,
-            scope=scope,
+            search_query(order, given, after=after is not None),
+            **{k: params[k] for k in given},
             afterKey=after[0] if after else None,
             afterId=after[1] if after else None,
             limit=limit,
