@@ -58,12 +58,13 @@ class BodyLimit:
     """Refuses (413) a body larger than ``max_bytes``: by Content-Length up front, and while reading a
     chunked body (which has none)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, exempt: tuple[str, ...] = ()) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.exempt = exempt  # path prefixes that enforce a limit of their own
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"].startswith(self.exempt):
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
@@ -153,17 +154,26 @@ def create_app(
     consumer_factory: Callable[[str], Any] | None = None,
     topics: topic_names.Topics | None = None,
     risk_store_factory: Callable[[neo4j.AsyncDriver], Any] | None = None,
+    ingest_producer_factory: Callable[[], Any] | None = None,
+    ingest_limits: Any = None,
 ) -> FastAPI:
+    """``ingest_producer_factory`` (an ``EventProducer`` maker, called in the lifespan) turns on
+    ``POST /v1/events`` (``connectors.http_router``) with ``ingest_limits`` (``IngestLimits``)."""
+    producers: dict[str, Any] = {}
     state: dict[str, neo4j.AsyncDriver] = {}
     names = topics or topic_names.Topics()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         state["driver"] = driver_factory()
+        if ingest_producer_factory is not None:
+            producers["raw"] = ingest_producer_factory()
         try:
             yield
         finally:
             await state["driver"].close()
+            if "raw" in producers:
+                producers.pop("raw").close()
 
     cache: dict[str, tuple[float, Principal]] = {}
 
@@ -222,7 +232,9 @@ def create_app(
         return ctx
 
     app = FastAPI(title="supplynet", lifespan=lifespan, docs_url="/docs" if not production else None)
-    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.add_middleware(
+        BodyLimit, max_bytes=max_body_bytes, exempt=("/v1/events",) if ingest_producer_factory else ()
+    )
 
     router = _Router(
         build_schema(production=production, max_depth=max_depth, max_cost=max_cost),
@@ -232,6 +244,14 @@ def create_app(
     )
     router.authenticate_token = auth
     app.include_router(router, prefix="/graphql")
+    if ingest_producer_factory is not None:
+        from connectors.http_router import IngestLimits, ingest_router
+
+        app.include_router(
+            ingest_router(
+                producer=lambda: producers["raw"], authenticate=auth, limits=ingest_limits or IngestLimits()
+            )
+        )
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

@@ -225,7 +225,23 @@ def api_app(settings: Settings) -> Any:
         consumer_factory=tail_consumer_factory(settings),
         topics=topic_names(settings),
         risk_store_factory=lambda driver: RiskStore(driver, RiskSettings(), database=settings.neo4j.database),
+        ingest_producer_factory=lambda: ingest_producer(settings),
+        ingest_limits=ingest_limits(settings),
     )
+
+
+def ingest_producer(settings: Settings) -> EventProducer:
+    """The HTTP ingest's producer to the raw topic (waits ``ingest.kafka_timeout_s`` for acks)."""
+    return EventProducer(
+        settings.kafka.librdkafka(), topic_names(settings).raw, timeout_s=settings.ingest.kafka_timeout_s
+    )
+
+
+def ingest_limits(settings: Settings) -> Any:
+    from connectors.http_router import IngestLimits
+
+    i = settings.ingest
+    return IngestLimits(max_body_bytes=i.max_body_bytes, rate_per_second=i.rate_per_second, burst=i.burst)
 
 
 # -- live risk ---------------------------------------------------------------------------------------

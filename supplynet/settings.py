@@ -128,6 +128,21 @@ class ApiSettings(BaseModel):
     partner_tiers: int = Field(3, ge=1, description="Tiers around its own enterprise a partner may see")
 
 
+class IngestSettings(BaseModel):
+    max_body_bytes: int = Field(
+        16 * 1024 * 1024, ge=1, description="HTTP ingest: largest request body (413 above)"
+    )
+    rate_per_second: float = Field(
+        50.0, gt=0, description="HTTP ingest: requests per second per key (429 above)"
+    )
+    burst: int = Field(
+        100, ge=1, description="HTTP ingest: requests a key may send at once before the rate applies"
+    )
+    kafka_timeout_s: float = Field(
+        10.0, gt=0, description="HTTP ingest: longest wait for Kafka's acknowledgement (503 after)"
+    )
+
+
 class Settings(BaseSettings):
     """Everything supplynet reads from its environment; see ``docs/configuration.md``."""
 
@@ -151,6 +166,7 @@ class Settings(BaseSettings):
     stream: StreamSettings = StreamSettings()
     api: ApiSettings = ApiSettings()
     risk: RiskSettings = RiskSettings()
+    ingest: IngestSettings = IngestSettings()
 
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> Settings:
