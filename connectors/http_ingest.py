@@ -23,6 +23,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Protocol
 
@@ -131,9 +132,10 @@ def check_events(events: Sequence[bytes], caller: Caller) -> tuple[list[Record],
     """Validate every event; pure. Records are those of the events the report marks accepted."""
     out = _Checked()
     first_index: dict[str, int] = {}
+    now = datetime.now(UTC)  # one clock reading per request: "too far in the future" is per request
     for i, raw in enumerate(events):
         try:
-            event = decode_event(raw)
+            event = decode_event(raw, now=now)
         except EventRejected as e:
             out.results.append(_rejected(i, e.event_id, FieldError(e.field, e.reason, e.error_class)))
             continue
