@@ -15,11 +15,14 @@ Interface (used by ``connectors.http_router`` and reusable by any other front en
   only after Kafka acknowledged every accepted event. Raises ``IngestUnavailable`` (answer 503) when
   Kafka did not acknowledge in time: then nothing is reported accepted (a retry is safe, the stream
   deduplicates by event id).
+- ``ProducerPool``: several producers behind one ``send_many`` (concurrent requests do not wait for
+  each other's flush).
 - ``TokenBucket``: the per-key rate limit (pure, clock injected).
 """
 
 from __future__ import annotations
 
+import queue
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -67,7 +70,7 @@ class Outcome(StrEnum):
     REJECTED = "rejected"
 
 
-class FieldError(msgspec.Struct, frozen=True):
+class FieldError(msgspec.Struct, frozen=True, gc=False):
     """Why an event was rejected: the JSON path of the field, the reason, and the error class."""
 
     field: str | None
@@ -75,7 +78,7 @@ class FieldError(msgspec.Struct, frozen=True):
     error_class: str
 
 
-class EventResult(msgspec.Struct):
+class EventResult(msgspec.Struct, gc=False):
     """One event's outcome; ``index`` is its position in the request (0-based)."""
 
     index: int
@@ -84,7 +87,7 @@ class EventResult(msgspec.Struct):
     errors: list[FieldError] = msgspec.field(default_factory=list)
 
 
-class IngestReport(msgspec.Struct):
+class IngestReport(msgspec.Struct, gc=False):
     """Every event of a request, in request order, with the counts."""
 
     accepted: int
@@ -179,6 +182,10 @@ class Sender(Protocol):
     def send_many(self, records: Sequence[Record]) -> object: ...
 
 
+class Closable(Sender, Protocol):
+    def close(self) -> None: ...
+
+
 def ingest(body: bytes, content_type: str | None, caller: Caller, producer: Sender) -> IngestReport:
     """Split, validate and send; returns once Kafka acknowledged every accepted event. Blocking."""
     records, report = check_events(split_body(body, content_type), caller)
@@ -188,6 +195,33 @@ def ingest(body: bytes, content_type: str | None, caller: Caller, producer: Send
         except (KafkaUnavailable, DeliveryFailed) as e:
             raise IngestUnavailable(f"Kafka did not keep the events, none was accepted: {e}") from e
     return report
+
+
+class ProducerPool:
+    """Several producers behind one ``send_many``: each request flushes only its own producer.
+
+    ``EventProducer.send_many`` flushes the whole producer, so concurrent requests sharing one wait for
+    each other's records; with a pool they don't. Thread-safe; a request waits for a free producer.
+    """
+
+    def __init__(self, producers: Sequence[Closable]) -> None:
+        if not producers:
+            raise ValueError("a producer pool needs at least one producer")
+        self._all = list(producers)
+        self._free: queue.SimpleQueue[Closable] = queue.SimpleQueue()
+        for p in self._all:
+            self._free.put(p)
+
+    def send_many(self, records: Sequence[Record]) -> object:
+        producer = self._free.get()
+        try:
+            return producer.send_many(records)
+        finally:
+            self._free.put(producer)
+
+    def close(self) -> None:
+        for p in self._all:
+            p.close()
 
 
 class TokenBucket:

@@ -4,6 +4,7 @@ No ``from __future__ import annotations`` here: FastAPI resolves the dependencie
 functions below from their annotations at definition time.
 """
 
+import gc
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -112,6 +113,9 @@ def ingest_router(
 ) -> APIRouter:
     """The router; ``authenticate`` raises on an unknown credential, ``producer`` gives the live one."""
     bucket = TokenBucket(limits.rate_per_second, limits.burst)
+    # The app's long-lived objects (GraphQL schema, drivers) are built by now: keep them out of every
+    # garbage collection, which otherwise rescans them while a batch allocates thousands of objects.
+    gc.freeze()
     router = APIRouter(tags=["ingest"])
 
     async def caller(

@@ -225,7 +225,7 @@ def api_app(settings: Settings) -> Any:
         consumer_factory=tail_consumer_factory(settings),
         topics=topic_names(settings),
         risk_store_factory=lambda driver: RiskStore(driver, RiskSettings(), database=settings.neo4j.database),
-        ingest_producer_factory=lambda: ingest_producer(settings),
+        ingest_producer_factory=lambda: ingest_producers(settings),
         ingest_limits=ingest_limits(settings),
     )
 
@@ -235,6 +235,13 @@ def ingest_producer(settings: Settings) -> EventProducer:
     return EventProducer(
         settings.kafka.librdkafka(), topic_names(settings).raw, timeout_s=settings.ingest.kafka_timeout_s
     )
+
+
+def ingest_producers(settings: Settings) -> Any:
+    """``ingest.producers`` producers behind one ``send_many`` (``connectors.http_ingest.ProducerPool``)."""
+    from connectors.http_ingest import ProducerPool
+
+    return ProducerPool([ingest_producer(settings) for _ in range(settings.ingest.producers)])
 
 
 def ingest_limits(settings: Settings) -> Any:

@@ -141,6 +141,9 @@ class IngestSettings(BaseModel):
     kafka_timeout_s: float = Field(
         10.0, gt=0, description="HTTP ingest: longest wait for Kafka's acknowledgement (503 after)"
     )
+    producers: int = Field(
+        4, ge=1, description="HTTP ingest: Kafka producers per API process (requests in flight at once)"
+    )
 
 
 class Settings(BaseSettings):
