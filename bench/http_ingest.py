@@ -1,7 +1,7 @@
 """HTTP ingest benchmark: ``POST /v1/events`` beside the raw confluent-kafka producer, same events, one run.
 
-    python -m bench.http_ingest --events 100000                 # 1 uvicorn worker, 4 clients
-    python -m bench.http_ingest --events 100000 --workers 2 --clients 8
+    python -m bench.http_ingest --events 100000                 # 2 uvicorn workers, 8 clients
+    python -m bench.http_ingest --events 100000 --workers 1 --clients 4
 
 (a) raw: ``EventProducer.send_many`` in batches of 1,000, ``acks=all``, each batch acknowledged before the
 next. (b) HTTP: NDJSON bodies of 1,000 events, ``--clients`` concurrent clients, an erp API key, against
@@ -165,7 +165,7 @@ def main(args: argparse.Namespace) -> None:
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--events", type=int, default=100_000)
-    ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
-    ap.add_argument("--clients", type=int, default=4, help="concurrent HTTP clients")
+    ap.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    ap.add_argument("--clients", type=int, default=8, help="concurrent HTTP clients")
     ap.add_argument("--port", type=int, default=0, help="API port (0 = a free one)")
     main(ap.parse_args())
