@@ -50,7 +50,8 @@ class Limits:
     partner_tiers: int = 3
 
 
-IngestFn = Callable[[Sequence[bytes | dict[str, Any]], Principal], Awaitable[Any]]
+# (events, caller) -> result; the caller has ``role`` and ``source`` (connectors.http_ingest.Caller)
+IngestFn = Callable[[Sequence[bytes | dict[str, Any]], Any], Awaitable[Any]]
 
 
 class Context(BaseContext):

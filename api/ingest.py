@@ -1,4 +1,4 @@
-"""Ingest from the API: the same contract check and Kafka path as the HTTP/file ingest (``events.raw``).
+"""Ingest from the API: the HTTP ingest's own contract check and Kafka path (``connectors.http_ingest``).
 
 Never writes the graph: accepted events go to ``events.raw`` keyed by subject, and the stream workers
 validate, deduplicate and project them like any other event.
@@ -13,11 +13,9 @@ from typing import Any
 
 import orjson
 
-from api.auth import Principal
-from connectors.kafka import EventProducer, Record
-from schema.errors import EventRejected
+from connectors.http_ingest import Caller, Outcome, check_events
+from connectors.kafka import EventProducer
 from schema.tables import Role
-from schema.validate import decode_event
 
 
 @dataclass(frozen=True)
@@ -36,37 +34,36 @@ class IngestResult:
     refused: list[Refusal] = field(default_factory=list)
 
 
-def check_events(
-    events: Sequence[bytes | dict[str, Any]], principal: Principal
-) -> tuple[list[Record], IngestResult]:
-    """Validate each event; an erp caller may only send as its own source. Pure (no I/O)."""
-    result = IngestResult()
-    records: list[Record] = []
-    for i, ev in enumerate(events):
-        raw = ev if isinstance(ev, bytes) else orjson.dumps(ev)
-        try:
-            valid = decode_event(raw)
-        except EventRejected as e:
-            result.refused.append(Refusal(i, e.event_id, e.field, e.reason))
-            continue
-        if principal.role is Role.ERP and valid.source != principal.source:
-            result.refused.append(
-                Refusal(i, valid.id, "$.source", f"this key may only send as source {principal.source!r}")
-            )
-            continue
-        records.append(Record(key=valid.subject.encode(), value=raw))
-        result.accepted.append(valid.id)
-    return records, result
+@dataclass(frozen=True)
+class ServerBuilt:
+    """The caller of an event the API built itself (e.g. a disruption report) with a source it set."""
+
+    role: Role
+    source: str | None
 
 
 class EventGateway:
-    """Validates events and sends the valid ones to ``events.raw``, waiting for Kafka's acknowledgement."""
+    """Validates events and sends the valid ones to ``events.raw``, waiting for Kafka's acknowledgement.
+
+    The rules are the HTTP ingest's (``connectors.http_ingest.check_events``): an id once per call,
+    and a non-admin caller only as its own ``source``.
+    """
 
     def __init__(self, producer: EventProducer) -> None:
         self.producer = producer
 
-    async def __call__(self, events: Sequence[bytes | dict[str, Any]], principal: Principal) -> IngestResult:
-        records, result = check_events(events, principal)
+    async def __call__(self, events: Sequence[bytes | dict[str, Any]], caller: Caller) -> IngestResult:
+        raw = [ev if isinstance(ev, bytes) else orjson.dumps(ev) for ev in events]
+        records, report = check_events(raw, caller)
         if records:
             await asyncio.to_thread(self.producer.send_many, records)
+        result = IngestResult()
+        for ev in report.events:
+            if ev.status is Outcome.ACCEPTED and ev.id is not None:
+                result.accepted.append(ev.id)
+            else:
+                err = ev.errors[0] if ev.errors else None
+                result.refused.append(
+                    Refusal(ev.index, ev.id, err.field if err else None, err.reason if err else "rejected")
+                )
         return result

@@ -11,6 +11,7 @@ import strawberry
 from strawberry.types import Info
 
 from api.context import ClientError, Context
+from api.ingest import ServerBuilt
 from api.types import JSON, RiskIncident
 from schema.tables import Role
 
@@ -185,7 +186,8 @@ async def _ingest_as(ctx: Context, event: dict[str, Any]) -> IngestReport:
     if ctx.ingest is None:
         raise ClientError("ingest is not configured on this server")
     assert ctx.principal is not None
-    result = await ctx.ingest([event], ctx.principal)
+    # The API set this event's source itself (``_event``), so the caller is that source.
+    result = await ctx.ingest([event], ServerBuilt(ctx.principal.role, event["source"]))
     return IngestReport(
         accepted=list(result.accepted),
         refused=[

@@ -568,7 +568,7 @@ def test_ingest_events_goes_to_events_raw_and_refuses_bad_ones(
         "index": 2,
         "eventId": f"{run_id}-ing-3",
         "field": "$.source",
-        "reason": "this key may only send as source 'sap-ecc/wisco'",
+        "reason": "source 'someone-else' is not this key's source 'sap-ecc/wisco'",
     }
     got = read_from(api_settings, raw_topic, starts, done=lambda ms: len(ms) >= 1)
     assert [orjson.loads(m.value())["id"] for m in got] == [f"{run_id}-ing-1"]
