@@ -47,6 +47,15 @@ def _mutate(obj: dict[str, Any], data: st.DataObject) -> dict[str, Any]:
     return obj
 
 
+def _rejection(raw: bytes) -> EventRejected | None:
+    """The validator's rejection of ``raw``, or None when it is valid; any other exception propagates."""
+    try:
+        decode_event(raw)
+    except EventRejected as e:
+        return e
+    return None
+
+
 @st.composite
 def events(draw: st.DrawFn, index: int) -> bytes:
     """An event of the catalog, valid, mutated, from another source, or not an event at all."""
@@ -72,20 +81,18 @@ def test_decode_event_raises_only_event_rejected_and_always_with_a_reason(
     obj = example_event(event_type)
     for _ in range(data.draw(st.integers(1, 3))):
         obj = _mutate(obj, data)
-    try:
-        decode_event(msgspec.json.encode(obj))
-    except EventRejected as e:
-        assert e.reason.strip()
-        assert e.error_class
+    error = _rejection(msgspec.json.encode(obj))
+    if error is not None:
+        assert error.reason.strip()
+        assert error.error_class
 
 
 @settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
 @given(st.dictionaries(st.sampled_from(ENVELOPE), json_values, max_size=len(ENVELOPE)))
 def test_decode_event_on_random_envelopes_rejects_with_a_reason(obj: dict[str, Any]) -> None:
-    try:
-        decode_event(msgspec.json.encode(obj))
-    except EventRejected as e:
-        assert e.reason.strip()
+    error = _rejection(msgspec.json.encode(obj))
+    if error is not None:
+        assert error.reason.strip()
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
@@ -103,7 +110,8 @@ def test_every_event_of_a_batch_is_accounted_for_once(batch: tuple[bytes, ...], 
     assert len(ids) == len(set(ids))
     for r in report.events:
         if r.status is Outcome.REJECTED:
-            assert r.errors and all(e.reason.strip() and e.error_class for e in r.errors)
+            assert r.errors
+            assert all(e.reason.strip() and e.error_class for e in r.errors)
         else:
             assert not r.errors
             if not admin:
