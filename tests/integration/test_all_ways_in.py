@@ -1,13 +1,11 @@
 """The issue's "done when": a mixed batch (valid, invalid, duplicate) through each way in.
 
-Ways covered: Kafka directly, a file (`supplynet ingest`), Pulsar (`supplynet bridge pulsar`). The HTTP
-endpoint and the SDK were not committed yet when this test was written; add them to ``ways`` with
-their own ``via_…`` helper (same batch, same assertions; HTTP answers with per-event reasons like the
-reject file).
+Ways covered: Kafka directly, a file (`supplynet ingest`), Pulsar (`supplynet bridge pulsar`), HTTP
+(`POST /v1/events` on a real `supplynet serve`) and the Python SDK (`connectors.sdk.Publisher`).
 
 Every valid event reaches events.valid exactly once (by id); every invalid one sent over Kafka or
-Pulsar is in the DLQ with its reason; the file import's reject file gives the same reason (it rejects
-before Kafka, so its invalid events never reach the DLQ).
+Pulsar is in the DLQ with its reason; the file import's reject file, the HTTP answer and the SDK's
+local check give the same field and reason (they reject before Kafka, so those never reach the DLQ).
 """
 
 from __future__ import annotations
@@ -21,15 +19,22 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import msgspec
 import pulsar
 import pytest
 
+from api.keys import create_key
 from connectors.kafka import Record
+from connectors.sdk import Outgoing, Publisher
+from schema.errors import EventRejected
+from schema.events import SupplyAgreed
+from schema.tables import Role
 from streams import topics
 from supplynet import bootstrap
 from supplynet.samples import envelope
 from supplynet.settings import Settings
+from tests.integration.test_http_ingest import _spawn, _stop
 from tests.integration.topic_reader import ends, event_id, header, read_from
 from tests.integration.worker_proc import running_worker, subprocess_env
 
@@ -113,8 +118,47 @@ def via_pulsar(stack: Settings, events: list[bytes], topic: str, tmp: Path) -> s
     )
 
 
+def via_http(stack: Settings, events: list[bytes], tmp: Path) -> dict[str, Any]:
+    proc, url = _spawn(stack, tmp / "api.log")
+    try:
+        _, key = create_key(bootstrap.sql_engine(stack), name=f"all-ways-{tmp.name}", role=Role.ADMIN)
+        r = httpx.post(
+            f"{url}/v1/events",
+            content=b"\n".join(events),
+            headers={"Content-Type": "application/x-ndjson", "Authorization": f"Bearer {key}"},
+            timeout=60,
+        )
+        assert r.status_code == 200, r.text
+        answer: dict[str, Any] = r.json()
+        return answer
+    finally:
+        _stop(proc)
+
+
+def via_sdk(stack: Settings, events: list[bytes]) -> EventRejected:
+    """Publish the batch's events with the SDK; the invalid one is refused locally, the rest sent."""
+    items = []
+    for raw in events:
+        ev = msgspec.json.decode(raw)
+        payload = SupplyAgreed(**ev["data"])  # the constructor does not check constraints; the SDK does
+        items.append(Outgoing(payload, id=ev["id"], time=datetime.fromisoformat(ev["time"])))
+    with Publisher.over_kafka(bootstrap.producer(stack, topics.RAW), source="demo-erp") as pub:
+        refused: EventRejected | None = None
+        good = []
+        for item in items:
+            try:
+                pub.envelope(item)
+                good.append(item)
+            except EventRejected as e:
+                refused = e
+        results = pub.publish(good)
+    assert len(results) == len(good)
+    assert refused is not None
+    return refused
+
+
 def test_a_mixed_batch_through_every_way_in(stack: Settings, run_id: str, tmp_path: Path) -> None:
-    ways = ["kafka", "file", "pulsar"]
+    ways = ["kafka", "file", "pulsar", "http", "sdk"]
     batches = {w: mixed_batch(run_id, w) for w in ways}
     valid_ids = set().union(*(b[1] for b in batches.values()))
     bad_ids = {w: b[2] for w, b in batches.items()}
@@ -122,6 +166,8 @@ def test_a_mixed_batch_through_every_way_in(stack: Settings, run_id: str, tmp_pa
 
     via_kafka(stack, batches["kafka"][0])
     file_rejects = via_file(stack, batches["file"][0], tmp_path)
+    http_answer = via_http(stack, batches["http"][0], tmp_path)
+    sdk_refusal = via_sdk(stack, batches["sdk"][0])
     bridge = via_pulsar(
         stack, batches["pulsar"][0], f"persistent://public/default/all-ways-{run_id}", tmp_path
     )
@@ -162,3 +208,19 @@ def test_a_mixed_batch_through_every_way_in(stack: Settings, run_id: str, tmp_pa
     assert [(r["event_id"], r["field"], r["reason"]) for r in file_rejects] == [
         (bad_ids["file"], "$.data.share", REASON)
     ]
+    # HTTP answers per event: three accepted, the invalid one and the repeated id rejected with reasons
+    http_events = http_answer["events"]
+    assert (http_answer["accepted"], http_answer["rejected"]) == (3, 2)
+    assert {e["id"] for e in http_events if e["status"] == "accepted"} == batches["http"][1]
+    [bad_http] = [e for e in http_events if e["id"] == bad_ids["http"]]
+    assert (bad_http["errors"][0]["field"], bad_http["errors"][0]["reason"]) == ("$.data.share", REASON)
+    assert [e["errors"][0]["error_class"] for e in http_events if e["status"] == "rejected"] == [
+        "contract",
+        "duplicate",
+    ]
+    # the SDK refuses the invalid event before sending, with the same field and reason
+    assert (sdk_refusal.event_id, sdk_refusal.field, sdk_refusal.reason) == (
+        bad_ids["sdk"],
+        "$.data.share",
+        REASON,
+    )
