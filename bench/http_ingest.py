@@ -24,6 +24,9 @@ import time
 import uuid
 from pathlib import Path
 
+if not __package__:  # run as `python bench/http_ingest.py`: the repo root, not bench/, comes first
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
 import httpx
 import msgspec
 from confluent_kafka.admin import AdminClient
