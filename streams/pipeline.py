@@ -10,7 +10,6 @@ import logging
 from collections.abc import Sequence
 
 from connectors.kafka import EventProducer, Record
-from graph.mutations import to_mutations
 from graph.writer import GraphWriter
 from streams.dedup import SeenEvents
 from streams.stages import Incoming, Routed, route, split_records
@@ -19,10 +18,10 @@ log = logging.getLogger(__name__)
 
 
 class Pipeline:
-    """The validate and project stages over injected adapters.
+    """The validate stage over injected adapters, and the writer the projector (``streams.projection``) uses.
 
-    Both are at-least-once: a method returns only after everything it produced was acknowledged by
-    Kafka or committed to Neo4j, and only then does the caller ack the input offsets.
+    At-least-once: ``validate`` returns only after everything it produced was acknowledged by Kafka,
+    and only then does the caller ack the input offsets.
     """
 
     def __init__(
@@ -63,19 +62,6 @@ class Pipeline:
         if self.seen is not None:
             await asyncio.to_thread(self.seen.record, routed.valid)
         return len(valid), len(dead)
-
-    async def project(self, batch: Sequence[Incoming]) -> int:
-        """Write a batch of valid events to the graph in one transaction; return events applied.
-
-        An event that no longer passes its contract here (the catalog changed since it was validated)
-        is dead-lettered, not dropped.
-        """
-        routed = route(batch)
-        if routed.rejected:
-            _, dead = split_records(routed, stage="project")
-            await self._send(self.dlq_out, dead)
-        await self.writer.write(to_mutations(ev for _, ev in routed.valid))
-        return len(routed.valid)
 
     def close(self) -> None:
         self.valid_out.close()
