@@ -13,6 +13,8 @@ from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
 from api.auth import Principal
+from graph.risk.settings import RiskSettings
+from graph.risk_views import RiskViews
 from graph.views import NetworkViews
 from schema.tables import Role
 from streams.topics import Topics
@@ -48,6 +50,10 @@ class Loaders:
 class Limits:
     max_tiers: int = 8
     partner_tiers: int = 3
+    max_disrupted: int = 5_000
+    """Most enterprises a what-if may take out (a region's members count)."""
+    max_affected: int = 20_000
+    """Most downstream enterprises a what-if, sourcing report or critical-nodes view loads."""
 
 
 # (events, caller) -> result; the caller has ``role`` and ``source`` (connectors.http_ingest.Caller)
@@ -165,6 +171,18 @@ class Context(BaseContext):
         if self._risk_store_factory is None:
             raise ClientError("risk views are not configured on this server")
         return self._risk_store_factory()
+
+    @property
+    def risk_settings(self) -> RiskSettings:
+        """The risk model's settings the server runs with (defaults when risk is not configured)."""
+        if self._risk_store_factory is None:
+            return RiskSettings()
+        settings = getattr(self.risk_store(), "settings", None)
+        return settings if isinstance(settings, RiskSettings) else RiskSettings()
+
+    @property
+    def risk_views(self) -> RiskViews:
+        return RiskViews(self.views.driver, database=self.views.database)
 
     async def incidents_list(self, *, state: str | None, enterprise_id: str | None, limit: int) -> list[Any]:
         from sqlmodel import Session

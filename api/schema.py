@@ -21,15 +21,21 @@ from strawberry.extensions import (
 from api.context import ClientError
 from api.limits import CostLimiter
 from api.mutations import Mutation
+from api.risk import RiskQuery
 from api.subscriptions import Subscription
-from api.types import Query
+from api.types import Query as NetworkQuery
 
 MAX_DEPTH = 12
 MAX_TOKENS = 2000
 MAX_ALIASES = 15
 MAX_COST = 50_000
 
-__all__ = ["ClientError", "build_schema"]
+__all__ = ["ClientError", "Query", "build_schema"]
+
+
+@strawberry.type
+class Query(RiskQuery, NetworkQuery):
+    """Every query: the supply-chain, design and provenance views, and the risk views."""
 
 
 def _should_mask(error: GraphQLError) -> bool:

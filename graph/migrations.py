@@ -27,6 +27,7 @@ STATEMENTS: tuple[str, ...] = (
     ),
     "CREATE INDEX enterprise_industry IF NOT EXISTS FOR (e:Enterprise) ON (e.industry)",
     "CREATE INDEX enterprise_region IF NOT EXISTS FOR (e:Enterprise) ON (e.region)",
+    "CREATE TEXT INDEX enterprise_name_pinyin IF NOT EXISTS FOR (e:Enterprise) ON (e.namePinyin)",
     "CREATE INDEX enterprise_kpi_dirty IF NOT EXISTS FOR (e:Enterprise) ON (e.kpiDirty)",
     "CREATE INDEX order_supplier IF NOT EXISTS FOR (o:Order) ON (o.supplierId)",
     "CREATE INDEX order_buyer IF NOT EXISTS FOR (o:Order) ON (o.buyerId)",

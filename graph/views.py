@@ -8,6 +8,8 @@ from typing import Any
 
 from neo4j import AsyncDriver, RoutingControl
 
+from graph.names import pinyin_query_key
+
 Record = dict[str, Any]
 
 _ENTERPRISES = """
@@ -77,6 +79,8 @@ _E_FIELDS = ".id, .name, .industry, .region, .country, .riskScore"
 # planner can use the industry/region indexes); the text comes from this fixed table, never from input.
 SEARCH_FILTERS: dict[str, str] = {
     "name": "(toLower(e.name) CONTAINS $name OR toLower(e.id) CONTAINS $name)",
+    "pinyin": "(toLower(e.name) CONTAINS $name OR toLower(e.id) CONTAINS $name"
+    " OR e.namePinyin CONTAINS $pinyin)",
     "industry": "e.industry = $industry",
     "region": "e.region = $region",
     "riskMin": "e.riskScore >= $riskMin",
@@ -412,8 +416,10 @@ class NetworkViews(GraphViews):
         scope: list[str] | None = None,
     ) -> tuple[int, list[Record]]:
         """(total matching, up to ``limit`` enterprises after the keyset ``after`` in ``order``)."""
+        pinyin = pinyin_query_key(name) if name else ""
         params: dict[str, Any] = {
             "name": name.lower() if name else None,
+            "pinyin": pinyin or None,
             "industry": industry,
             "region": region,
             "riskMin": risk_min,
@@ -421,8 +427,10 @@ class NetworkViews(GraphViews):
             "scope": scope,
         }
         given = frozenset(k for k, v in params.items() if v is not None)
+        # With a pinyin key the name filter also matches ``namePinyin`` (graph/names.py).
+        filters = given - {"name"} if "pinyin" in given else given
         rows = await self._read(
-            search_query(order, given, after=after is not None),
+            search_query(order, filters, after=after is not None),
             **{k: params[k] for k in given},
             afterKey=after[0] if after else None,
             afterId=after[1] if after else None,

@@ -197,7 +197,6 @@ def api_app(settings: Settings) -> Any:
     from api.app import create_app
     from api.context import Limits
     from api.ingest import EventGateway
-    from graph.risk.settings import RiskSettings
     from graph.risk.store import RiskStore
 
     a = settings.api
@@ -224,7 +223,7 @@ def api_app(settings: Settings) -> Any:
         ingest=ingest,
         consumer_factory=tail_consumer_factory(settings),
         topics=topic_names(settings),
-        risk_store_factory=lambda driver: RiskStore(driver, RiskSettings(), database=settings.neo4j.database),
+        risk_store_factory=lambda driver: RiskStore(driver, settings.risk, database=settings.neo4j.database),
         ingest_producer_factory=lambda: ingest_producers(settings),
         ingest_limits=ingest_limits(settings),
     )

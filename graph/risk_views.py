@@ -1,0 +1,362 @@
+"""Read views of the risk analyses for the API: what-if disruption, sole sources and concentration,
+critical nodes — computed per request on the part of the graph a question needs, never the whole.
+
+Why not the whole network: at 100k enterprises / 1M links reading the projection takes tens of
+seconds and about 1 GB per process (the risk worker holds it, the API does not). A what-if only
+reaches the downstream closure of the disrupted set, so this module reads that closure to ``tiers``
+tiers (one round trip per tier, capped at ``max_affected`` enterprises) plus every current in-link of
+the enterprises in it (their shares and days of cover decide when they fail), then runs the pure
+``graph.risk.whatif.what_if`` on that sub-network. The cascade is exact within ``tiers`` tiers; past
+them (or past the cap) it is cut and the answer says ``truncated``.
+
+Every query is parameterised; tier counts come from a fixed table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from neo4j import AsyncDriver, RoutingControl
+
+from graph.risk.facts import Enterprise, Network, SupplyLink
+from graph.risk.settings import RiskSettings
+from graph.risk.structure import (
+    Concentration,
+    FlowGraph,
+    SoleSource,
+    concentration,
+    sole_sources,
+)
+from graph.risk.whatif import WhatIf, disrupted_set, what_if
+
+Record = dict[str, Any]
+
+_VALID = "coalesce(x.validFrom, date('0001-01-01')) <= $asOf AND (x.validTo IS NULL OR x.validTo >= $asOf)"
+_E = (
+    "id: e.id, name: e.name, industry: e.industry, region: e.region, country: e.country, "
+    "riskScore: e.riskScore"
+)
+
+CANDIDATES = f"""
+CALL () {{
+  UNWIND $enterprises AS id
+  MATCH (e:Enterprise {{id: id}})
+  RETURN e
+  UNION
+  UNWIND $facilities AS fid
+  MATCH (:Facility {{id: fid}})-[:OPERATED_BY]->(e:Enterprise)
+  RETURN e
+  UNION
+  MATCH (e:Enterprise) WHERE $region IS NOT NULL AND e.region = $region
+  RETURN e
+}}
+WITH DISTINCT e LIMIT $cap
+OPTIONAL MATCH (f:Facility)-[:OPERATED_BY]->(e)
+RETURN {{{_E}}} AS e, collect(f.id) AS facilities
+"""
+"""Enterprises a scenario may take out (named, operators of named facilities, in the region)."""
+
+BUYERS_OF = f"""
+UNWIND $ids AS id
+MATCH (:Enterprise {{id: id}})-[x:SUPPLIES WHERE {_VALID}]->(b:Enterprise)
+RETURN DISTINCT b.id AS id
+"""
+"""One tier of the downstream closure: the distinct buyers of the given suppliers."""
+
+INFLOW = f"""
+UNWIND $ids AS id
+MATCH (e:Enterprise {{id: id}})
+OPTIONAL MATCH (s:Enterprise)-[x:SUPPLIES WHERE {_VALID}]->(e)
+WITH e, collect(CASE WHEN s IS NULL THEN null ELSE
+  {{supplier: s.id, sku: x.sku, share: x.share, volume: x.annualVolume, cover: x.daysOfCover,
+    supplierRisk: s.riskScore}} END) AS inflow
+RETURN {{{_E}, daysOfCover: e.daysOfCover}} AS e, inflow
+"""
+"""The enterprises with every current in-link (the supplier may be outside the set)."""
+
+ALTERNATIVES = f"""
+UNWIND $skus AS sku
+CALL (sku) {{
+  MATCH (e:Enterprise)-[x:SUPPLIES]->(:Enterprise)
+  WHERE x.sku = sku AND {_VALID}
+  WITH DISTINCT e
+  ORDER BY coalesce(e.riskScore, 0.0), e.id
+  LIMIT $k
+  RETURN collect({{{_E}}}) AS suppliers
+}}
+RETURN sku, suppliers
+"""
+"""Per sku, its ``$k`` least risky current suppliers anywhere in the graph."""
+
+SKU_LINKS = f"""
+UNWIND $skus AS sku
+MATCH (s:Enterprise)-[x:SUPPLIES]->(b:Enterprise)
+WHERE x.sku = sku AND {_VALID}
+WITH s, x, b LIMIT $cap
+RETURN collect(DISTINCT s {{.id, .name, .industry, .region, .country, .riskScore}})
+     + collect(DISTINCT b {{.id, .name, .industry, .region, .country, .riskScore}}) AS nodes,
+       collect(x {{.sku, .share, .annualVolume, .unitPrice, .currency, .leadTimeDays,
+                   supplierId: s.id, buyerId: b.id}}) AS edges
+"""
+"""Every current link supplying one of the skus (a product's bill of materials), capped."""
+
+
+# -- pure ------------------------------------------------------------------------------------------
+
+
+def network_of(nodes: Iterable[Record], edges: Iterable[Record]) -> Network:
+    """A risk ``Network`` from view rows (nodes: id/name/industry/region; edges: supplierId, buyerId,
+    sku, share, annualVolume). Redacted (``None``) shares and volumes weigh as in ``SupplyLink.volume``."""
+    ents = [
+        Enterprise(n["id"], name=n.get("name"), industry=n.get("industry"), region=n.get("region"))
+        for n in nodes
+    ]
+    links = [
+        SupplyLink(
+            e["supplierId"],
+            e["buyerId"],
+            e["sku"],
+            share=e.get("share"),
+            annual_volume=e.get("annualVolume"),
+            lead_time_days=e.get("leadTimeDays"),
+        )
+        for e in edges
+    ]
+    return Network.of(ents, links)
+
+
+def inflow_network(candidates: Iterable[Record], rows: Iterable[Record]) -> Network:
+    """The what-if sub-network: the disrupted candidates and the closure with every in-link of it."""
+    ents: dict[str, Enterprise] = {}
+    links: list[SupplyLink] = []
+    for c in candidates:
+        e = c["e"]
+        ents[e["id"]] = Enterprise(e["id"], name=e.get("name"), region=e.get("region"))
+    for r in rows:
+        e = r["e"]
+        ents[e["id"]] = Enterprise(
+            e["id"], name=e.get("name"), region=e.get("region"), days_of_cover=e.get("daysOfCover")
+        )
+        for x in r["inflow"]:
+            links.append(
+                SupplyLink(
+                    x["supplier"],
+                    e["id"],
+                    x["sku"],
+                    share=x.get("share"),
+                    annual_volume=x.get("volume"),
+                    days_of_cover=x.get("cover"),
+                )
+            )
+    return Network.of(ents.values(), links)
+
+
+def candidate_network(candidates: Iterable[Record]) -> Network:
+    """Enterprises with region and facilities, to pick a scenario's disrupted set with ``disrupted_set``."""
+    return Network.of(
+        (
+            Enterprise(c["e"]["id"], region=c["e"].get("region"), facilities=tuple(c["facilities"]))
+            for c in candidates
+        ),
+        (),
+    )
+
+
+def merge_alternatives(
+    result: WhatIf, found: dict[str, list[Record]], k: int
+) -> dict[str, dict[str, list[Record]]]:
+    """Per exposed enterprise and lost sku: up to ``k`` suppliers of the sku that keep running (not
+    disrupted, not failing in the scenario, not the enterprise itself), in the order found (least
+    risky first). Pure."""
+    down = set(result.disrupted) | {e.enterprise for e in result.exposures if e.stops_supplying}
+    out: dict[str, dict[str, list[Record]]] = {}
+    for ex in result.exposures:
+        per: dict[str, list[Record]] = {}
+        for sku in ex.lost_share:
+            per[sku] = [r for r in found.get(sku, []) if r["id"] not in down and r["id"] != ex.enterprise][:k]
+        out[ex.enterprise] = per
+    return out
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A what-if answer with what the API shows about the enterprises in it."""
+
+    result: WhatIf
+    enterprises: dict[str, Record]  # id -> id, name, industry, region, country, riskScore
+    alternatives: dict[str, dict[str, list[Record]]]  # exposed id -> sku -> supplier rows
+    truncated: bool
+    tiers: int
+
+
+@dataclass(frozen=True)
+class SourcingReport:
+    sole_sources: list[SoleSource]
+    concentration: list[Concentration]  # highest HHI first, then by sku
+    enterprises: dict[str, Record]
+    truncated: bool
+    skus: list[str] = field(default_factory=list)
+
+
+def sourcing_report(
+    nodes: list[Record], edges: list[Record], *, buyers: set[str] | None, truncated: bool
+) -> SourcingReport:
+    """Sole-sourced (buyer, sku) pairs among ``buyers`` (all when ``None``) and, per sku in the links,
+    the HHI of supply volume by supplier region. Pure."""
+    net = network_of(nodes, edges)
+    conc = sorted(concentration(net).values(), key=lambda c: (-c.hhi, c.sku))
+    return SourcingReport(
+        sole_sources(net, buyers=buyers),
+        conc,
+        {n["id"]: n for n in nodes},
+        truncated,
+        sorted({e["sku"] for e in edges}),
+    )
+
+
+@dataclass(frozen=True)
+class CriticalNodes:
+    cut_vertices: list[str]  # sorted by tier, then id
+    betweenness: dict[str, float]
+    method: str
+
+
+def critical_nodes(nodes: list[Record], edges: list[Record], s: RiskSettings) -> CriticalNodes:
+    """Cut vertices and betweenness of the material flow among ``nodes`` (exact up to
+    ``betweenness_exact_max_nodes``, else sampled pivots). Pure."""
+    flow = FlowGraph(network_of(nodes, edges))
+    cuts = flow.articulation_points()
+    btw = flow.betweenness(
+        exact_max_nodes=s.betweenness_exact_max_nodes, pivots=s.betweenness_pivots, seed=s.betweenness_seed
+    )
+    tier = {n["id"]: n.get("tier", 0) for n in nodes}
+    return CriticalNodes(sorted(cuts, key=lambda i: (tier.get(i, 0), i)), btw.values, btw.method)
+
+
+# -- adapters ----------------------------------------------------------------------------------------
+
+
+class RiskViews:
+    """Neo4j reads behind the risk views. Round trips per call are bounded by ``tiers``, never by size."""
+
+    def __init__(self, driver: AsyncDriver, *, database: str = "neo4j") -> None:
+        self.driver = driver
+        self.database = database
+
+    async def _read(self, query: str, **params: Any) -> list[Record]:
+        result = await self.driver.execute_query(
+            query, params, routing_=RoutingControl.READ, database_=self.database
+        )
+        return [dict(r) for r in result.records]
+
+    async def candidates(
+        self, *, enterprises: Sequence[str], facilities: Sequence[str], region: str | None, cap: int
+    ) -> list[Record]:
+        """Enterprises the scenario names (directly, by facility, by region), at most ``cap``."""
+        return await self._read(
+            CANDIDATES,
+            enterprises=list(enterprises),
+            facilities=list(facilities),
+            region=region,
+            cap=cap,
+        )
+
+    async def downstream_closure(
+        self, sources: Iterable[str], *, tiers: int, as_of: date, cap: int
+    ) -> tuple[dict[str, int], bool]:
+        """Enterprises downstream of ``sources`` to ``tiers`` tiers -> tier; truncated past ``cap``."""
+        seen = set(sources)
+        out: dict[str, int] = {}
+        frontier = sorted(seen)
+        for t in range(1, tiers + 1):
+            if not frontier:
+                break
+            found = sorted(r["id"] for r in await self._read(BUYERS_OF, ids=frontier, asOf=as_of))
+            frontier = [i for i in found if i not in seen]
+            room = cap - len(out)
+            if len(frontier) > room:
+                for i in frontier[:room]:
+                    out[i] = t
+                return out, True
+            for i in frontier:
+                out[i] = t
+            seen.update(frontier)
+        return out, False
+
+    async def inflow(self, ids: Sequence[str], *, as_of: date) -> list[Record]:
+        """The enterprises (with days of cover) and every current in-link of each."""
+        return await self._read(INFLOW, ids=list(ids), asOf=as_of) if ids else []
+
+    async def alternatives(self, skus: Sequence[str], *, k: int, as_of: date) -> dict[str, list[Record]]:
+        """Per sku, its ``k`` least risky current suppliers (ties by id)."""
+        if not skus:
+            return {}
+        rows = await self._read(ALTERNATIVES, skus=list(skus), k=k, asOf=as_of)
+        return {r["sku"]: list(r["suppliers"]) for r in rows}
+
+    async def what_if(
+        self,
+        *,
+        enterprises: Sequence[str],
+        facilities: Sequence[str],
+        region: str | None,
+        days: float,
+        tiers: int,
+        as_of: date,
+        settings: RiskSettings,
+        max_disrupted: int,
+        max_affected: int,
+        alternatives: int,
+    ) -> Scenario:
+        """The scenario's cascade over its downstream closure (see the module docstring)."""
+        cands = await self.candidates(
+            enterprises=enterprises, facilities=facilities, region=region, cap=max_disrupted + 1
+        )
+        if len(cands) > max_disrupted:
+            raise ScenarioTooLarge(
+                f"the scenario takes out more than {max_disrupted} enterprises: name fewer, or raise "
+                f"maxDisrupted (at most {max_disrupted})"
+            )
+        hit = disrupted_set(
+            candidate_network(cands), enterprises=enterprises, facilities=facilities, region=region
+        )
+        closure, truncated = await self.downstream_closure(hit, tiers=tiers, as_of=as_of, cap=max_affected)
+        rows = await self.inflow(sorted(closure), as_of=as_of)
+        net = inflow_network([c for c in cands if c["e"]["id"] in hit], rows)
+        ranking = {x["supplier"]: x["supplierRisk"] or 0.0 for r in rows for x in r["inflow"]}
+        result = what_if(net, hit, days, settings, alternatives=alternatives, ranking=ranking)
+        lost = sorted({sku for e in result.exposures for sku in e.lost_share})[:MAX_ALTERNATIVE_SKUS]
+        down = len(hit) + sum(1 for e in result.exposures if e.stops_supplying)
+        found = {}
+        if alternatives:
+            found = await self.alternatives(lost, k=alternatives + min(down, 50), as_of=as_of)
+        rows_by_id = {c["e"]["id"]: c["e"] for c in cands if c["e"]["id"] in hit}
+        rows_by_id.update({r["e"]["id"]: r["e"] for r in rows})
+        for sups in found.values():
+            for s in sups:
+                rows_by_id.setdefault(s["id"], s)
+        return Scenario(result, rows_by_id, merge_alternatives(result, found, alternatives), truncated, tiers)
+
+    async def sku_links(
+        self, skus: Sequence[str], *, as_of: date, cap: int
+    ) -> tuple[list[Record], list[Record], bool]:
+        """(enterprises, links) of every current link supplying one of ``skus``; truncated past ``cap``."""
+        if not skus:
+            return [], [], False
+        rows = await self._read(SKU_LINKS, skus=list(skus), asOf=as_of, cap=cap + 1)
+        if not rows:
+            return [], [], False
+        nodes = list({n["id"]: n for n in rows[0]["nodes"]}.values())
+        edges = list(rows[0]["edges"])
+        return nodes, edges[:cap], len(edges) > cap
+
+
+MAX_ALTERNATIVE_SKUS = 500
+"""Most lost skus a scenario looks up alternative suppliers for (the rest get none)."""
+
+
+class ScenarioTooLarge(ValueError):
+    """A what-if names more enterprises than allowed; the message says the limit."""
