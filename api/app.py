@@ -22,7 +22,9 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.graphql import OperationType
 
 from api.auth import AuthError, JwtConfig, Principal, authenticate
 from api.context import Context, IngestFn, Limits
@@ -103,6 +105,123 @@ class BodyLimit:
                 await JSONResponse({"detail": detail}, status_code=413)(scope, receive, send)
                 return
             raise
+
+
+class GraphQLFastPath:
+    """Serves a plain ``POST /graphql`` (a JSON object with a string ``query``) straight through
+    ``schema.execute``, skipping FastAPI's dependency resolution and strawberry's HTTP view — the
+    per-request fixed cost that dominated small queries. Same authentication (``context_getter``),
+    extensions (limits, masking), result shape and orjson encoding as the router; anything else
+    (GET, GraphiQL, batches, multipart, subscriptions, malformed bodies) goes on to the router
+    with its body replayed."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        path: str,
+        schema: Any,
+        context_getter: Callable[[HTTPConnection], Any],
+    ) -> None:
+        self.app = app
+        self.path = path
+        self.schema = schema
+        self.context_getter = context_getter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != self.path:
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        if not headers.get(b"content-type", b"").startswith(b"application/json"):
+            await self.app(scope, receive, send)
+            return
+        chunks = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # client went away
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        body = b"".join(chunks)
+        request = _plain_request(body)
+        if request is None:
+            await self.app(scope, _replay(body, receive), send)
+            return
+        query, variables, operation_name = request
+        try:
+            context = await self.context_getter(Request(scope, receive))
+        except HTTPException as e:
+            await JSONResponse({"detail": e.detail}, status_code=e.status_code, headers=e.headers)(
+                scope, receive, send
+            )
+            return
+        context.request = Request(scope, receive)
+        try:
+            result = await self.schema.execute(
+                query,
+                variable_values=variables,
+                context_value=context,
+                operation_name=operation_name,
+                allowed_operation_types=_POST_OPERATIONS,
+            )
+        except (InvalidOperationTypeError, CannotGetOperationTypeError):
+            # nothing ran: a subscription over HTTP or an unknown operation name, the router says why
+            await self.app(scope, _replay(body, receive), send)
+            return
+        data: dict[str, object] = {"data": result.data}
+        if result.errors:
+            data["errors"] = [err.formatted for err in result.errors]
+        if result.extensions:
+            data["extensions"] = result.extensions
+        payload = orjson.dumps(data, default=_json_default)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(payload)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
+
+
+_POST_OPERATIONS = frozenset({OperationType.QUERY, OperationType.MUTATION})
+
+
+def _plain_request(body: bytes) -> tuple[str, dict[str, Any] | None, str | None] | None:
+    """(query, variables, operation name) of a plain GraphQL POST body; ``None`` for anything else."""
+    try:
+        req = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(req, dict) or not isinstance(req.get("query"), str) or not req["query"]:
+        return None
+    variables = req.get("variables")
+    name = req.get("operationName")
+    if (variables is not None and not isinstance(variables, dict)) or (
+        name is not None and not isinstance(name, str)
+    ):
+        return None
+    if req.get("extensions"):
+        return None
+    return req["query"], variables, name
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
 
 
 def _json_default(v: object) -> object:
@@ -232,12 +351,14 @@ def create_app(
         return ctx
 
     app = FastAPI(title="supplynet", lifespan=lifespan, docs_url="/docs" if not production else None)
-    app.add_middleware(
+    schema = build_schema(production=production, max_depth=max_depth, max_cost=max_cost)
+    app.add_middleware(GraphQLFastPath, path="/graphql", schema=schema, context_getter=context)
+    app.add_middleware(  # outside the fast path: its limit holds there too
         BodyLimit, max_bytes=max_body_bytes, exempt=("/v1/events",) if ingest_producer_factory else ()
     )
 
     router = _Router(
-        build_schema(production=production, max_depth=max_depth, max_cost=max_cost),
+        schema,
         context_getter=context,
         graphql_ide="graphiql" if graphiql else None,
         subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],

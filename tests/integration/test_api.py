@@ -760,3 +760,34 @@ def test_round_trips_are_bounded_and_independent_of_result_size(
     data(srv.url, keys["analyst"], NET % "upstream", {"id": world.C, "t": 5})
     assert driver.calls - before == 1
     assert date.today()  # the views default to today
+
+
+def test_requests_outside_the_fast_path_get_the_routers_answers(
+    server: tuple[Server, Any], keys: dict[str, str], world: World
+) -> None:
+    """``api.app.GraphQLFastPath`` serves plain JSON posts; anything else reaches strawberry's router."""
+    url, h = server[0].url, {"Authorization": f"Bearer {keys['analyst']}"}
+    post = lambda body: httpx.post(  # noqa: E731
+        f"{url}/graphql", content=body, headers={**h, "content-type": "application/json"}, timeout=30
+    )
+    r = post(b"{not json")
+    assert (r.status_code, r.text) == (400, "Unable to parse request body as JSON")
+    r = post(orjson.dumps([{"query": "{ __typename }"}]))
+    assert r.status_code == 400
+    assert "batch" in r.text.lower()
+    r = post(orjson.dumps({"query": "subscription { riskAlerts { id } }"}))
+    assert r.json()["data"] is None and r.json()["errors"]  # subscriptions are served over websockets
+    # an unknown operation name: nothing ran, the router explains
+    r = post(orjson.dumps({"query": "query A { __typename }", "operationName": "B"}))
+    assert r.status_code == 400
+    assert "B" in r.text
+    # the same query through the fast path (JSON) and the router (GET) answers alike
+    q = "query($id: ID!) { enterprise(id: $id) { id name } }"
+    fast = post(orjson.dumps({"query": q, "variables": {"id": world.A}})).json()
+    slow = httpx.get(
+        f"{url}/graphql",
+        params={"query": q, "variables": orjson.dumps({"id": world.A}).decode()},
+        headers=h,
+        timeout=30,
+    ).json()
+    assert fast == slow == {"data": {"enterprise": {"id": world.A, "name": "武汉钢铁"}}}
