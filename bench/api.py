@@ -32,7 +32,7 @@ import orjson
 from api.keys import create_key
 from graph.risk.settings import RiskSettings
 from graph.risk_views import RiskViews, critical_nodes, sourcing_report
-from graph.views import NETWORK_QUERIES, NetworkViews, search_query
+from graph.views import NETWORK_QUERIES, NetworkViews, read_records, search_query
 from schema.tables import Role
 from supplynet import bootstrap
 from supplynet.settings import Settings
@@ -330,11 +330,10 @@ async def throughput(port: int, token: str, ids: list[str], seconds: float, conc
 
 
 def cypher(driver: neo4j.AsyncDriver, query: str, params: dict[str, Any]) -> DriverSide:
-    """The bare driver running ``query`` (records hydrated, nothing else)."""
+    """The bare driver running ``query`` in one auto-commit read, as the API does (records as dicts)."""
 
     async def run() -> Any:
-        res = await driver.execute_query(query, params, routing_=neo4j.RoutingControl.READ)
-        return [dict(rec) for rec in res.records]
+        return await read_records(driver, "neo4j", query, params)
 
     return run
 

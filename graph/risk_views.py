@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from neo4j import AsyncDriver, RoutingControl
+from neo4j import AsyncDriver
 
 from graph.risk.facts import Enterprise, Network, SupplyLink
 from graph.risk.settings import RiskSettings
@@ -32,6 +32,7 @@ from graph.risk.structure import (
     sole_sources,
 )
 from graph.risk.whatif import WhatIf, disrupted_set, what_if
+from graph.views import read_records
 
 Record = dict[str, Any]
 
@@ -255,10 +256,7 @@ class RiskViews:
         self.database = database
 
     async def _read(self, query: str, **params: Any) -> list[Record]:
-        result = await self.driver.execute_query(
-            query, params, routing_=RoutingControl.READ, database_=self.database
-        )
-        return [dict(r) for r in result.records]
+        return await read_records(self.driver, self.database, query, params)
 
     async def candidates(
         self, *, enterprises: Sequence[str], facilities: Sequence[str], region: str | None, cap: int

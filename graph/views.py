@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from neo4j import AsyncDriver, RoutingControl
+from neo4j import READ_ACCESS, AsyncDriver
+from neo4j.exceptions import ServiceUnavailable, SessionExpired, TransientError
 
 from graph.names import pinyin_query_key
 
@@ -35,6 +36,30 @@ ORDER BY key, partner.id, link.sku
 """
 
 
+_RETRYABLE = (TransientError, SessionExpired, ServiceUnavailable)
+
+
+async def read_records(
+    driver: AsyncDriver, database: str, query: str, params: dict[str, Any]
+) -> list[Record]:
+    """The records of a read-only query as dicts, in one auto-commit round trip.
+
+    Auto-commit instead of ``execute_query``: a managed transaction adds a COMMIT round trip (measured:
+    a one-row lookup 2.0 ms with, 1.4 ms without). The query only reads, so it is retried (twice) on
+    transient errors like the driver's managed transactions would.
+    """
+    for attempt in range(3):
+        try:
+            async with driver.session(database=database, default_access_mode=READ_ACCESS) as session:
+                result = await session.run(query, params)
+                records = [r async for r in result]
+            return [dict(r) for r in records]  # values are hydrated already; no deep copy
+        except _RETRYABLE:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
 class GraphViews:
     """Batched reads: each method takes many keys and makes one round trip."""
 
@@ -43,13 +68,7 @@ class GraphViews:
         self.database = database
 
     async def _read(self, query: str, **params: Any) -> list[Record]:
-        result = await self.driver.execute_query(
-            query,
-            params,
-            routing_=RoutingControl.READ,
-            database_=self.database,
-        )
-        return [dict(r) for r in result.records]  # values are hydrated already; no deep copy
+        return await read_records(self.driver, self.database, query, params)
 
     async def enterprises(self, ids: Sequence[str]) -> list[Record | None]:
         """Enterprises in the order of ``ids``; ``None`` where an id is unknown."""

@@ -48,8 +48,33 @@ class CountingDriver:
         self.calls += 1
         return await self._driver.execute_query(*args, **kwargs)
 
+    def session(self, *args: Any, **kwargs: Any) -> Any:
+        return _CountingSession(self, self._driver.session(*args, **kwargs))
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._driver, name)
+
+
+class _CountingSession:
+    """A session that counts each query it runs on its driver's counter (one round trip each)."""
+
+    def __init__(self, counter: CountingDriver, session: Any) -> None:
+        self._counter = counter
+        self._session = session
+
+    async def __aenter__(self) -> _CountingSession:
+        await self._session.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._session.__aexit__(*exc)
+
+    async def run(self, *args: Any, **kwargs: Any) -> Any:
+        self._counter.calls += 1
+        return await self._session.run(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._session, name)
 
 
 def _free_port() -> int:
