@@ -135,3 +135,24 @@ def test_breaking_change_detection_reports_a_removed_field() -> None:
     committed = schema_sdl()
     changed = committed.replace("  totalCount: Int!\n", "", 1)
     assert any("totalCount" in line for line in breaking_changes(committed, changed))
+
+
+def test_fast_path_takes_only_plain_graphql_posts() -> None:
+    from api.app import _plain_request
+
+    assert _plain_request(b'{"query": "{ a }", "variables": {"x": 1}, "operationName": "A"}') == (
+        "{ a }",
+        {"x": 1},
+        "A",
+    )
+    assert _plain_request(b'{"query": "{ a }"}') == ("{ a }", None, None)
+    for other in (
+        b"{not json",
+        b'[{"query": "{ a }"}]',  # a batch: the router refuses it
+        b'{"query": ""}',
+        b'{"query": 5}',
+        b'{"query": "{ a }", "variables": [1]}',
+        b'{"query": "{ a }", "operationName": 3}',
+        b'{"query": "{ a }", "extensions": {"persistedQuery": {}}}',
+    ):
+        assert _plain_request(other) is None, other
