@@ -22,17 +22,19 @@ RETURN e {.id, .name, .industry, .region, .country, .riskScore, .lastEventId, .l
 _SUPPLIERS = """
 UNWIND $ids AS id
 MATCH (s:Enterprise)-[x:SUPPLIES]->(:Enterprise {id: id})
-RETURN id AS key, s {.id, .name, .industry, .region, .country, .riskScore} AS partner,
+WITH id AS key, s {.id, .name, .industry, .region, .country, .riskScore} AS partner,
        x {.sku, .share, .leadTimeDays, .unitPrice, .currency, .annualVolume, .validFrom, .validTo} AS link
 ORDER BY key, partner.id, link.sku
+RETURN collect({key: key, partner: partner, link: link}) AS rows
 """
 
 _CUSTOMERS = """
 UNWIND $ids AS id
 MATCH (:Enterprise {id: id})-[x:SUPPLIES]->(b:Enterprise)
-RETURN id AS key, b {.id, .name, .industry, .region, .country, .riskScore} AS partner,
+WITH id AS key, b {.id, .name, .industry, .region, .country, .riskScore} AS partner,
        x {.sku, .share, .leadTimeDays, .unitPrice, .currency, .annualVolume, .validFrom, .validTo} AS link
 ORDER BY key, partner.id, link.sku
+RETURN collect({key: key, partner: partner, link: link}) AS rows
 """
 
 
@@ -77,7 +79,8 @@ class GraphViews:
 
     async def _links(self, query: str, ids: Sequence[str]) -> list[list[Record]]:
         grouped: dict[str, list[Record]] = {i: [] for i in ids}
-        for r in await self._read(query, ids=list(ids)):
+        rows = await self._read(query, ids=list(ids))  # one row: Bolt streams many rows slowly
+        for r in rows[0]["rows"] if rows else ():
             grouped[r["key"]].append({"partner": r["partner"], "link": r["link"]})
         return [grouped[i] for i in ids]
 
