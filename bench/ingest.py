@@ -127,6 +127,14 @@ async def end_to_end(
                 raise RuntimeError(f"worker exited; see {log}")
             await asyncio.sleep(0.1)
         t_end = time.perf_counter()
+        # KPIs are refreshed behind the batches, a bounded number per tick: how far behind are they?
+        backlog, _ = await writer.kpi_backlog()
+        kpi_lag = 0.0
+        while backlog and time.perf_counter() - t_end < 300:
+            await asyncio.sleep(0.5)
+            backlog, _ = await writer.kpi_backlog()
+            kpi_lag = time.perf_counter() - t_end
+        kpi_lag = kpi_lag if not backlog else float("nan")
     finally:
         for p in procs:
             _stop(p)
@@ -139,6 +147,7 @@ async def end_to_end(
         "steady_eps": (n - first[1]) / (t_end - first[0]),
         "with_startup_eps": n / (t_end - t_start),
         "peak_rss_mb": peak,
+        "kpi_lag_s": kpi_lag,
         "group": group,
         "topics": [names.raw, names.valid, names.dlq, names.alerts],
     }
@@ -289,6 +298,7 @@ async def main(args: argparse.Namespace) -> None:
         )
         print(f"ratio                       {e2e['steady_eps'] / ceil[best]:.2f}")
         print(f"worker peak RSS             {e2e['peak_rss_mb']:.0f} MiB")
+        print(f"KPIs current                {e2e['kpi_lag_s']:.1f} s after the last batch committed")
         if lat:
             print(
                 f"latency at {lat['rate']:,}/s  p50 {lat['p50_ms']:.0f} ms, p99 {lat['p99_ms']:.0f} ms "

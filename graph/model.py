@@ -14,6 +14,27 @@ from dataclasses import dataclass
 
 _PROVENANCE_FIELDS = ("lastEventId", "lastSource", "lastEventAt")
 
+DATE_FIELDS = frozenset(
+    {
+        "validFrom",
+        "validUntil",
+        "validTo",
+        "requestedDate",
+        "promisedDate",
+        "shippedOn",
+        "expectedDelivery",
+        "deliveredPromisedDate",
+        "deliveredOn",
+        "orderedOn",
+        "requiredBy",
+    }
+)
+"""Fields stored as Neo4j ``Date``: rows carry them as ISO strings (cheap to send), Cypher converts."""
+
+
+def _value(f: str) -> str:
+    return f"date(r.{f})" if f in DATE_FIELDS else f"r.{f}"
+
 
 @dataclass(frozen=True)
 class Aspect:
@@ -71,7 +92,7 @@ def _aspect_sets(aspects: tuple[Aspect, ...]) -> list[str]:
     # One map per aspect, empty unless the row's aspect is newer: unchanged aspects write nothing.
     sets: list[str] = []
     for a in aspects:
-        fields = ", ".join([*(f"{f}: r.{f}" for f in a.fields), f"{a.name}V: r.{a.name}V"])
+        fields = ", ".join([*(f"{f}: {_value(f)}" for f in a.fields), f"{a.name}V: r.{a.name}V"])
         sets.append(f"x += CASE WHEN r.{a.name}V > coalesce(x.{a.name}V, '') THEN {{{fields}}} ELSE {{}} END")
     prov = ", ".join([*(f"{p}: r.{p}" for p in _PROVENANCE_FIELDS), "lastVersion: r.v"])
     sets.append(f"x += CASE WHEN r.v > coalesce(x.lastVersion, '') THEN {{{prov}}} ELSE {{}} END")
@@ -390,14 +411,14 @@ SET p.bomV = r.v
 WITH p, r
 OPTIONAL MATCH (c:Material)-[old:COMPONENT_OF]->(p)
   WHERE old.validTo IS NULL AND NOT c.sku IN [x IN r.components | x.sku]
-SET old.validTo = r.on, old.lastEventId = r.lastEventId, old.lastSource = r.lastSource,
+SET old.validTo = date(r.on), old.lastEventId = r.lastEventId, old.lastSource = r.lastSource,
     old.lastEventAt = r.lastEventAt, old.lastVersion = r.v
 WITH DISTINCT p, r
 UNWIND r.components AS comp
 MERGE (c:Material {sku: comp.sku})
 MERGE (c)-[x:COMPONENT_OF]->(p)
 SET x.qty = comp.qty,
-    x.validFrom = CASE WHEN x.validFrom IS NULL OR x.validTo IS NOT NULL THEN r.on ELSE x.validFrom END,
+    x.validFrom = CASE WHEN x.validFrom IS NULL OR x.validTo IS NOT NULL THEN date(r.on) ELSE x.validFrom END,
     x.validTo = null,
     x.lastEventId = r.lastEventId, x.lastSource = r.lastSource, x.lastEventAt = r.lastEventAt,
     x.lastVersion = r.v

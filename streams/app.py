@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, cast
@@ -11,7 +12,7 @@ from faust.streams import Stream
 from faust.types import EventT
 
 from streams.pipeline import Pipeline
-from streams.projection import Projector
+from streams.projection import Projected, Projector
 from streams.stages import Incoming
 from streams.topics import Topics
 
@@ -22,6 +23,17 @@ def _take(stream: faust.StreamT[Any], max_: int, *, within: float) -> AsyncItera
     """Batches of events (size- and time-bounded); their offsets are acked after the batch is handled."""
     # take_events lives on the concrete Stream, not on the StreamT interface faust types agents with.
     return cast(Stream[Any], stream).take_events(max_, within=within)
+
+
+def _log_projected(done: Projected) -> None:
+    log.info("project: %d events applied, %d to DLQ", done.applied, done.dead_lettered)
+
+
+def stream_has_more(stream: faust.StreamT[Any]) -> bool:
+    """Whether more events are already buffered for ``stream`` (else: commit now, don't wait)."""
+    channel: Any = cast(Stream[Any], stream).channel
+    queue = getattr(channel, "queue", None)
+    return bool(queue is not None and queue.qsize())
 
 
 def _incoming(event: Any) -> Incoming:
@@ -73,6 +85,7 @@ def create_app(
     topic_names: Topics | None = None,
     risk: Callable[[faust.App, faust.TopicT], None] | None = None,
     kpi_seconds: float = 1.0,
+    kpi_batch: int = 250,
 ) -> faust.App:
     """A faust app with two agents: ``validate`` (events.raw) and ``project`` (events.valid).
 
@@ -117,9 +130,23 @@ def create_app(
             log.info("validate: %d valid, %d to DLQ", ok, bad)
 
     async def project(stream: faust.StreamT[Any]) -> None:
-        async for batch in _take(stream, batch_size, within=batch_seconds):
-            done = await projector().project([_incoming(e) for e in batch])
-            log.info("project: %d events applied, %d to DLQ", done.applied, done.dead_lettered)
+        # Two batches in flight: the next one is decoded and mapped while Neo4j writes this one
+        # (the worker's CPU and Neo4j's overlap). Commits stay in order, one at a time. Acking a
+        # batch before its graph commit is safe: the graph's own offsets are where a partition
+        # restarts (``_seek_to_graph``), and a replay is a no-op.
+        writing: asyncio.Task[Projected] | None = None
+        try:
+            async for batch in _take(stream, batch_size, within=batch_seconds):
+                prepared = await projector().prepare([_incoming(e) for e in batch])
+                if writing is not None:
+                    _log_projected(await writing)
+                writing = asyncio.ensure_future(projector().commit(prepared))
+                if not stream_has_more(stream):
+                    _log_projected(await writing)
+                    writing = None
+        finally:
+            if writing is not None:
+                _log_projected(await writing)
 
     app.agent(raw, name="validate")(validate)
     app.agent(valid, name="project")(project)
@@ -128,7 +155,7 @@ def create_app(
 
     async def refresh_kpis() -> None:
         if "p" in state:  # nothing to refresh before the first batch
-            n = await projector().refresh_kpis()
+            n = await projector().refresh_kpis(limit=kpi_batch, rounds=1)
             if n:
                 log.info("project: KPIs of %d enterprise(s) refreshed", n)
 

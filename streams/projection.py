@@ -42,6 +42,16 @@ class Projected:
     dead_lettered: int = 0
 
 
+@dataclass
+class Prepared:
+    """A batch decoded and mapped, ready to commit: what ``Projector.commit`` writes."""
+
+    valid: list[Pair]
+    mutations: Mutations
+    offsets: list[Position]
+    dead_lettered: int
+
+
 class Projector:
     """Projects batches for one consumer group; thread-unsafe, one per worker event loop."""
 
@@ -59,19 +69,34 @@ class Projector:
 
         Returns only after the graph (and the DLQ, for culprits) committed; the caller may then ack.
         """
+        return await self.commit(await self.prepare(batch))
+
+    async def prepare(self, batch: Sequence[Incoming]) -> Prepared:
+        """Decode and map a batch (CPU work, no graph I/O); dead-letter what does not decode.
+
+        Split from ``commit`` so the worker can prepare the next batch while Neo4j writes this one.
+        """
         routed = route(batch)
         dead = [dlq_record(m, e, stage="project") for m, e in routed.rejected]
         for _, err in routed.rejected:
             log.warning("project: rejected %s", err.describe())
         await self._dead_letter(dead)
-        done = await self.apply(routed.valid, positions(batch, self.group))
-        done.dead_lettered += len(dead)
+        mutations = to_mutations(ev for _, ev in routed.valid)
+        return Prepared(routed.valid, mutations, positions(batch, self.group), len(dead))
+
+    async def commit(self, p: Prepared) -> Projected:
+        """Write a prepared batch and its offsets in one transaction (culprits to the DLQ)."""
+        done = await self.apply(p.valid, p.offsets, mutations=p.mutations)
+        done.dead_lettered += p.dead_lettered
         return done
 
-    async def apply(self, events: Sequence[Pair], offsets: Sequence[Position]) -> Projected:
+    async def apply(
+        self, events: Sequence[Pair], offsets: Sequence[Position], *, mutations: Mutations | None = None
+    ) -> Projected:
         """Write valid events and the offsets in one transaction; isolate and dead-letter culprits."""
         try:
-            await self.writer.write(to_mutations(ev for _, ev in events), offsets)
+            m = mutations if mutations is not None else to_mutations(ev for _, ev in events)
+            await self.writer.write(m, offsets)
             return Projected(applied=len(events))
         except GraphWriteRejected as e:
             log.warning("project: Neo4j refused a batch of %d (%s); isolating the culprit", len(events), e)
@@ -105,9 +130,9 @@ class Projector:
                 culprits += await self._isolate(half)
         return culprits
 
-    async def refresh_kpis(self) -> int:
+    async def refresh_kpis(self, *, limit: int = 2000, rounds: int | None = None) -> int:
         """Recompute the KPIs the committed batches marked (see ``GraphWriter.refresh_kpis``)."""
-        return await self.writer.refresh_kpis()
+        return await self.writer.refresh_kpis(limit=limit, rounds=rounds)
 
     async def stored_offsets(self, topic: str) -> dict[int, int]:
         """partition -> next offset to read, as committed with the graph for this group."""

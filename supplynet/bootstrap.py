@@ -133,6 +133,8 @@ def worker_app(settings: Settings) -> Any:
         broker_credentials=faust_credentials(settings),
         batch_size=settings.stream.batch_size,
         batch_seconds=settings.stream.batch_seconds,
+        kpi_seconds=settings.stream.kpi_seconds,
+        kpi_batch=settings.stream.kpi_batch,
         web_port=settings.stream.web_port,
         pipeline_factory=lambda: pipeline(settings),
         topic_names=topic_names(settings),
