@@ -147,7 +147,7 @@ ENTERPRISE = NodeKind(
     "Enterprise",
     "id",
     (
-        Aspect("name", ("name",)),
+        Aspect("name", ("name", "namePinyin")),
         Aspect("industry", ("industry",)),
         Aspect("country", ("country",)),
         Aspect("capabilities", ("capabilities",)),

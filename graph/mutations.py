@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from graph import model
+from graph.names import name_search_keys
 from schema.envelope import ValidEvent
 from schema.events import (
     BomDefined,
@@ -175,8 +176,11 @@ def _enum(v: Any) -> Any:
 
 def _partner(b: _Batch, d: PartnerRegistered | PartnerUpdated, st: Stamp, *, full: bool) -> None:
     k = model.ENTERPRISE
+    if full or d.name is not None:
+        # The pinyin search key travels with the name (same aspect, same version): never stale.
+        keys = name_search_keys(d.name) if d.name is not None else None
+        b.node(k, d.enterprise_id, "name", {"name": d.name, "namePinyin": keys}, st)
     for aspect, value in (
-        ("name", d.name),
         ("industry", _enum(d.industry)),
         ("country", d.country),
         ("capabilities", d.capabilities),
