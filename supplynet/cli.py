@@ -189,6 +189,7 @@ def serve() -> None:
         port=settings.api.port,
         workers=settings.api.workers,
         log_level="info",
+        access_log=settings.api.access_log,
         loop="uvloop",
     )
 

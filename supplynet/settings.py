@@ -103,7 +103,7 @@ class StreamSettings(BaseModel):
     app_id: str = Field("supplynet", description="faust app id = the Kafka consumer group of the workers")
     batch_size: int = Field(1000, ge=1, description="Most events the projector writes in one transaction")
     batch_seconds: float = Field(0.5, gt=0, description="Longest a partial batch waits before it is written")
-    kpi_seconds: float = Field(1.0, gt=0, description="How often the worker refreshes the KPIs batches marked")
+    kpi_seconds: float = Field(1.0, gt=0, description="How often the worker refreshes marked KPIs")
     kpi_batch: int = Field(
         250,
         ge=1,
@@ -123,6 +123,7 @@ class ApiSettings(BaseModel):
     host: str = Field("127.0.0.1", description="API bind address")
     port: int = Field(8000, description="API port")
     workers: int = Field(1, ge=1, description="uvicorn worker processes")
+    access_log: bool = Field(True, description="One log line per request (off saves per-request time)")
     graphiql: bool | None = Field(None, description="Default: on in development, off in production")
     max_body_bytes: int = Field(1_048_576, description="Largest request body the API reads (413 above)")
     jwt_issuer: str | None = Field(None, description="JWT: required `iss` claim; empty = JWT login off")
