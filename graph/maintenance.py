@@ -22,7 +22,7 @@ async def delete_by_prefix(driver: AsyncDriver, prefix: str, *, database: str = 
         for label, key in KEYED:
             result = await session.run(
                 f"MATCH (n:{label}) WHERE n.{key} STARTS WITH $p "
-                "CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 5000 ROWS",
+                "CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 1000 ROWS",
                 p=prefix,
             )
             summary = await result.consume()
