@@ -252,8 +252,8 @@ def world(api_settings: Settings, run_id: str) -> World:
     return w
 
 
-@pytest.fixture(scope="module")
-def server(api_settings: Settings, world: World) -> Iterator[tuple[Server, CountingDriver]]:
+def counting_server(settings: Settings) -> Iterator[tuple[Server, CountingDriver]]:
+    """The API app served in-process, its Neo4j driver wrapped to count round trips."""
     holder: dict[str, CountingDriver] = {}
     original = bootstrap.async_driver
 
@@ -263,13 +263,17 @@ def server(api_settings: Settings, world: World) -> Iterator[tuple[Server, Count
 
     bootstrap.async_driver = counting  # type: ignore[assignment]
     try:
-        app = bootstrap.api_app(api_settings)
-        srv = Server(app)
+        srv = Server(bootstrap.api_app(settings))
         srv.__enter__()
     finally:
         bootstrap.async_driver = original  # type: ignore[assignment]
     yield srv, holder["d"]
     srv.__exit__()
+
+
+@pytest.fixture(scope="module")
+def server(api_settings: Settings, world: World) -> Iterator[tuple[Server, CountingDriver]]:
+    yield from counting_server(api_settings)
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,17 @@ from schema.tables import Role
 from schema.validate import decode_event
 from supplynet import bootstrap
 from supplynet.settings import Settings
-from tests.integration.test_api import ISSUER, SECRET, CountingDriver, Server, _event, _jwt, data, error
+from tests.integration.test_api import (
+    ISSUER,
+    SECRET,
+    CountingDriver,
+    Server,
+    _event,
+    _jwt,
+    counting_server,
+    data,
+    error,
+)
 
 WHAT_IF = """query($e: [ID!], $f: [ID!], $r: String, $d: Float!, $t: Int) {
   whatIf(enterprises: $e, facilities: $f, region: $r, days: $d, tiers: $t) {
@@ -163,21 +173,7 @@ def rworld(risk_settings: Settings, run_id: str) -> RiskWorld:
 
 @pytest.fixture(scope="module")
 def rserver(risk_settings: Settings, rworld: RiskWorld) -> Iterator[tuple[Server, CountingDriver]]:
-    holder: dict[str, CountingDriver] = {}
-    original = bootstrap.async_driver
-
-    def counting(settings: Settings) -> Any:
-        holder["d"] = CountingDriver(original(settings))
-        return holder["d"]
-
-    bootstrap.async_driver = counting  # type: ignore[assignment]
-    try:
-        srv = Server(bootstrap.api_app(risk_settings))
-        srv.__enter__()
-    finally:
-        bootstrap.async_driver = original  # type: ignore[assignment]
-    yield srv, holder["d"]
-    srv.__exit__()
+    yield from counting_server(risk_settings)
 
 
 @pytest.fixture(scope="module")
