@@ -7,6 +7,8 @@ Pure functions over ``pypinyin`` (its phrase dictionary picks the usual reading 
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from pypinyin import Style, lazy_pinyin
 
 
@@ -15,6 +17,7 @@ def _fold(parts: list[str]) -> str:
     return "".join(ch for ch in "".join(parts).lower() if ch.isalnum())
 
 
+@lru_cache(maxsize=65_536)  # the projection meets the same names over and over (3.8% of a worker's CPU)
 def name_search_keys(name: str) -> str:
     """``"<full pinyin> <initials>"``, lowercase letters and digits, e.g. 武汉钢铁(集团) →
     ``"wuhangangtiejituan whgtjt"``. Latin letters and digits in the name are kept as they are (in both

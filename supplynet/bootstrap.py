@@ -135,6 +135,7 @@ def worker_app(settings: Settings) -> Any:
         batch_seconds=settings.stream.batch_seconds,
         kpi_seconds=settings.stream.kpi_seconds,
         kpi_batch=settings.stream.kpi_batch,
+        consumer_conf=settings.kafka.librdkafka(),
         web_port=settings.stream.web_port,
         pipeline_factory=lambda: pipeline(settings),
         topic_names=topic_names(settings),
