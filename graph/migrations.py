@@ -29,6 +29,7 @@ STATEMENTS: tuple[str, ...] = (
     "CREATE INDEX enterprise_region IF NOT EXISTS FOR (e:Enterprise) ON (e.region)",
     "CREATE TEXT INDEX enterprise_name_pinyin IF NOT EXISTS FOR (e:Enterprise) ON (e.namePinyin)",
     "CREATE INDEX enterprise_kpi_dirty IF NOT EXISTS FOR (e:Enterprise) ON (e.kpiDirty)",
+    "CREATE INDEX enterprise_kpi_pending IF NOT EXISTS FOR (e:Enterprise) ON (e.kpiPendingAt)",
     # The risky-nodes list filters and orders by score (graph/risk/store.py RiskStore.risky).
     "CREATE INDEX enterprise_risk_score IF NOT EXISTS FOR (e:Enterprise) ON (e.riskScore)",
     "CREATE INDEX order_supplier IF NOT EXISTS FOR (o:Order) ON (o.supplierId)",

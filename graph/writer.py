@@ -1,6 +1,7 @@
 """The batched graph writer: one transaction per batch, one ``UNWIND`` statement per mutation kind.
 
-In the same transaction it recomputes the KPIs the batch may change and stores the consumer offsets
+In the same transaction it marks the enterprises whose KPIs the batch may change (refreshed behind
+the batches, ``refresh_kpis``) and stores the consumer offsets
 the batch covers (one ``KafkaOffset`` node per group/topic/partition), so graph state and offsets
 commit together or not at all. Every statement is idempotent (versioned aspects, MERGE on business
 keys, monotonic offsets), so the driver's retries and a replay after a crash are safe.
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -42,9 +44,35 @@ MATCH (s:Enterprise)-[:SUPPLIES {sku: p.sku}]->(:Enterprise {id: p.buyer})
 SET s.kpiDirty = true, s.kpiDirtyAt = coalesce(s.kpiDirtyAt, timestamp())
 """
 
-# Locks the dirty enterprises first (a batch marking one of them waits for this refresh to commit,
-# and is then refreshed again), so no KPI is computed from state older than its last mark.
+# A refresh round is three steps, so that only the short ones hold the writer (and its locks):
+# 1. take (write tx): the oldest marks; each taken enterprise gets the round's ``kpiToken`` and a
+#    ``kpiPendingAt`` time, and loses its mark;
+# 2. read (auto-commit read, no locks, concurrent with batch writes) and compute in Python;
+# 3. write (write tx): the KPIs, only where ``kpiToken`` is still this round's (a later round that
+#    took the enterprise again computed from newer state and owns the write), clearing
+#    ``kpiPendingAt`` and the token. A batch that changes an enterprise after step 1 marks it
+#    again, so a value computed from older state is always followed by a fresh one.
+# A round that never reached step 3 (a worker killed in between) leaves ``kpiPendingAt``; a writer's
+# first take marks every such enterprise again (a restarted worker redoes what its predecessor left),
+# later takes those pending longer than ``KPI_PENDING_MS`` (a worker that died for good), so no
+# refresh is lost. Retaking a live round's enterprise only repeats work: the token decides the write.
+KPI_PENDING_MS = 60_000
+
+_RETAKE_STALE = """
+MATCH (e:Enterprise) WHERE e.kpiPendingAt < timestamp() - $pendingMs
+SET e.kpiDirty = true, e.kpiDirtyAt = coalesce(e.kpiDirtyAt, e.kpiPendingAt)
+REMOVE e.kpiPendingAt
+"""
+
 _TAKE_DIRTY = """
+MATCH (e:Enterprise) WHERE e.kpiDirty = true
+WITH e ORDER BY e.kpiDirtyAt, e.id LIMIT $limit
+SET e.kpiDirty = false, e.kpiToken = $token, e.kpiPendingAt = timestamp()
+REMOVE e.kpiDirtyAt
+RETURN e.id AS id
+"""
+
+_DIRTY = """
 MATCH (e:Enterprise) WHERE e.kpiDirty = true
 WITH e ORDER BY e.kpiDirtyAt, e.id LIMIT $limit
 SET e.kpiDirty = false
@@ -75,14 +103,15 @@ RETURN sid, orders, incidents, stock, collect({buyer: buyer, sku: sku, stock: bu
 
 _KPI_SUPPLIERS = """
 UNWIND $rows AS r
-MATCH (e:Enterprise {id: r.id})
+MATCH (e:Enterprise {id: r.id}) WHERE e.kpiToken = $token
 SET e += r.props
-REMOVE e.kpiDirty
+REMOVE e.kpiPendingAt, e.kpiToken
 """
 
 _KPI_LINKS = """
 UNWIND $rows AS r
-MATCH (:Enterprise {id: r.supplier})-[x:SUPPLIES {sku: r.sku}]->(:Enterprise {id: r.buyer})
+MATCH (s:Enterprise {id: r.supplier}) WHERE s.kpiToken = $token
+MATCH (s)-[x:SUPPLIES {sku: r.sku}]->(:Enterprise {id: r.buyer})
 SET x += r.props
 """
 
@@ -174,18 +203,16 @@ async def _mark_kpis(tx: AsyncTransaction, m: Mutations) -> None:
         await (await tx.run(_MARK_STOCK_SUPPLIERS, pairs=Rows(pairs))).consume()
 
 
-async def _refresh_kpis(tx: AsyncTransaction, limit: int) -> int:
-    ids = [r["id"] async for r in await tx.run(_TAKE_DIRTY, limit=limit)]
-    if ids:
-        await _recompute_kpis(tx, ids)
-    return len(ids)
+async def _take_kpis(tx: AsyncTransaction, limit: int, token: str, pending_ms: int) -> list[str]:
+    await (await tx.run(_RETAKE_STALE, pendingMs=pending_ms)).consume()
+    return [r["id"] async for r in await tx.run(_TAKE_DIRTY, limit=limit, token=token)]
 
 
-async def _recompute_kpis(tx: AsyncTransaction, ids: list[str]) -> None:
+def _compute_kpis(records: Sequence[Any]) -> tuple[list[Row], list[Row]]:
+    """KPI rows of the suppliers and of their links, from ``_KPI_INPUTS`` records (pure)."""
     suppliers: list[Row] = []
     links: list[Row] = []
-    result = await tx.run(_KPI_INPUTS, ids=ids)
-    async for r in result:
+    for r in records:
         orders = _orders(r["orders"])
         incidents = [
             kpis.IncidentRecord(buyer=i["buyerId"], sku=i["sku"], at=i["reportedAt"])
@@ -201,9 +228,13 @@ async def _recompute_kpis(tx: AsyncTransaction, ids: list[str]) -> None:
             links.append({"supplier": r["sid"], "buyer": link["buyer"], "sku": link["sku"], "props": props})
     suppliers.sort(key=lambda x: str(x["id"]))
     links.sort(key=lambda x: (x["buyer"], x["supplier"], x["sku"]))
-    await (await tx.run(_KPI_SUPPLIERS, rows=Rows(suppliers))).consume()
+    return suppliers, links
+
+
+async def _write_kpis(tx: AsyncTransaction, token: str, suppliers: list[Row], links: list[Row]) -> None:
     if links:
-        await (await tx.run(_KPI_LINKS, rows=Rows(links))).consume()
+        await (await tx.run(_KPI_LINKS, rows=Rows(links), token=token)).consume()
+    await (await tx.run(_KPI_SUPPLIERS, rows=Rows(suppliers), token=token)).consume()
 
 
 async def _apply(tx: AsyncTransaction, m: Mutations, offsets: list[Row]) -> None:
@@ -237,6 +268,7 @@ class GraphWriter:
         self.database = database
         self.max_backoff_s = max_backoff_s
         self._serial = asyncio.Lock()
+        self._kpi_started = False
 
     async def _transact(self, work: Callable[[AsyncTransaction], Awaitable[T]], what: str) -> T:
         """Run ``work`` in one explicit write transaction; retry transient failures until it commits.
@@ -285,12 +317,40 @@ class GraphWriter:
         total = 0
         done = 0
         while rounds is None or done < rounds:
-            n = await self._transact(lambda tx: _refresh_kpis(tx, limit), "KPI refresh")
+            n = await self._refresh_round(limit)
             total += n
             done += 1
             if n < limit:
                 break
         return total
+
+    async def _refresh_round(self, limit: int) -> int:
+        token = uuid.uuid4().hex
+        pending_ms = KPI_PENDING_MS if self._kpi_started else 0
+        ids = await self._transact(lambda tx: _take_kpis(tx, limit, token, pending_ms), "KPI take")
+        self._kpi_started = True
+        if not ids:
+            return 0
+        records = await self._read(_KPI_INPUTS, ids=ids)
+        suppliers, links = _compute_kpis(records)
+        await self._transact(lambda tx: _write_kpis(tx, token, suppliers, links), "KPI write")
+        return len(ids)
+
+    async def _read(self, query: str, **params: Any) -> list[Any]:
+        """An auto-commit read (no locks), retried on transient errors like the writes."""
+        delay = 0.02
+        while True:
+            try:
+                result = await self.driver.execute_query(
+                    query, params, routing_=RoutingControl.READ, database_=self.database
+                )
+                return list(result.records)
+            except (Neo4jError, DriverError) as e:
+                if not is_transient(e):
+                    raise
+                log.warning("KPI read failed transiently (%s); retrying in %.2fs", e, delay)
+                await asyncio.sleep(delay * (0.5 + random.random()))  # noqa: S311  (jitter, not a secret)
+                delay = min(delay * 2, self.max_backoff_s)
 
     async def kpi_backlog(self) -> tuple[int, int | None]:
         """(enterprises marked and not yet refreshed, epoch ms of the oldest mark or None)."""

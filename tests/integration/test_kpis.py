@@ -13,6 +13,7 @@ import pytest
 
 from bench.workload import generate
 from connectors.kafka import EventProducer
+from graph import writer as writer_module
 from graph.maintenance import delete_by_prefix, delete_offsets
 from graph.migrations import migrate
 from graph.writer import GraphWriter
@@ -177,6 +178,66 @@ async def test_kpis_equal_an_independent_computation_over_the_events(
         assert actual_links.keys() == links.keys()
         for k, exp in links.items():
             assert _same(actual_links[k], exp), (k, {p: (actual_links[k].get(p), v) for p, v in exp.items()})
+    finally:
+        dlq.close()
+        await delete_by_prefix(driver, prefix)
+        await delete_offsets(driver, group)
+
+
+async def test_a_refresh_cut_short_is_retaken_and_a_stale_round_never_overwrites_a_newer_one(
+    driver: neo4j.AsyncDriver, stack: Settings, run_id: str
+) -> None:
+    """KPI rounds read outside the write lock (graph/writer.py): what that must not cost."""
+    prefix = f"{run_id}-kpicut-"
+    raw = generate(prefix=prefix, enterprises=20, events=1500, end=datetime(2026, 9, 1, tzinfo=UTC))
+    events = [decode_event(e.value) for e in raw]
+    dlq = EventProducer(stack.kafka.librdkafka(), "events.dlq")
+    group = f"t4-{run_id}-kpicut"
+    mine = "MATCH (e:Enterprise) WHERE e.id STARTS WITH $p "
+    try:
+        w = GraphWriter(driver)
+        projector = Projector(writer=w, dlq_out=dlq, group=group)
+        await project_all(projector, incoming(raw), 250)
+        await w.refresh_kpis()  # this writer has run rounds (a live worker)
+        suppliers, _ = expected_kpis(events)
+        ids = sorted(suppliers)
+        await driver.execute_query(mine + "SET e.kpiDirty = false REMOVE e.kpiDirtyAt", p=prefix)
+        await driver.execute_query(
+            "UNWIND $ids AS id MATCH (e:Enterprise {id: id}) SET e.kpiDirty = true", ids=ids
+        )
+
+        # A round takes the marks, then its worker dies before writing: the marks are gone ...
+        taken = await w._transact(lambda tx: writer_module._take_kpis(tx, 1000, "dead-round", 0), "take")
+        assert sorted(taken) == ids
+        records, _, _ = await driver.execute_query(
+            mine + "AND e.kpiDirty = true RETURN count(e) AS n", p=prefix
+        )
+        assert records[0]["n"] == 0
+        # ... a writer that already ran rounds leaves them to their round for a while ...
+        assert await w.refresh_kpis(limit=1000) == 0
+        # ... until the pending time passed: then its next round takes them again and writes
+        # (a restarted worker's first round does so at once).
+        await driver.execute_query(
+            mine + "AND e.kpiToken = 'dead-round' SET e.kpiPendingAt = e.kpiPendingAt - $ms",
+            p=prefix,
+            ms=writer_module.KPI_PENDING_MS + 1,
+        )
+        assert await w.refresh_kpis(limit=1000) >= len(ids)
+        records, _, _ = await driver.execute_query(
+            mine + "RETURN e.id AS id, properties(e) AS props", p=prefix
+        )
+        actual = {r["id"]: r["props"] for r in records}
+        for s, exp in suppliers.items():
+            assert _same(actual[s], exp), s
+            assert "kpiPendingAt" not in actual[s] and actual[s].get("kpiDirty") is not True
+
+        # A round whose enterprises were taken again since writes nothing (the later round owns them).
+        stale = [{"id": ids[0], "props": {"openOrders": -1}}]
+        await w._transact(lambda tx: writer_module._write_kpis(tx, "dead-round", stale, []), "write")
+        records, _, _ = await driver.execute_query(
+            "MATCH (e:Enterprise {id: $id}) RETURN e.openOrders AS n", id=ids[0]
+        )
+        assert records[0]["n"] == suppliers[ids[0]]["openOrders"]
     finally:
         dlq.close()
         await delete_by_prefix(driver, prefix)
