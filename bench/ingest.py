@@ -3,6 +3,8 @@ straight to Neo4j, plus event-to-graph latency at a steady rate and the worker's
 
     python -m bench.ingest --events 1000000 --enterprises 10000        # the full run (once; shared box)
     python -m bench.ingest --events 50000 --enterprises 1000           # a quick run
+    python -m bench.ingest --events 1000000 --enterprises 10000 --sizes 5000 10000 20000 --batch 10000
+                                                        # the run docs/projection-performance.md reports
 
 Everything it writes has its own id prefix and topics, and is deleted at the end.
 """
@@ -46,17 +48,27 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _spawn(settings: Settings, prefix: str, group: str, batch: int, log: Path) -> subprocess.Popen[bytes]:
+def _spawn(
+    settings: Settings, prefix: str, group: str, batch: int, batch_seconds: float, log: Path
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "SUPPLYNET_STREAM__TOPIC_PREFIX": prefix,
         "SUPPLYNET_STREAM__APP_ID": group,
         "SUPPLYNET_STREAM__WEB_PORT": str(_free_port()),
         "SUPPLYNET_STREAM__BATCH_SIZE": str(batch),
-        "SUPPLYNET_STREAM__BATCH_SECONDS": os.environ.get("BENCH_BATCH_SECONDS", "0.5"),
+        "SUPPLYNET_STREAM__BATCH_SECONDS": str(batch_seconds),
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "supplynet", "worker", "--loglevel", "warning"],
+        # BENCH_LOGLEVEL=info keeps the worker's per-batch log lines (in /tmp/<tag>-*.log).
+        [
+            sys.executable,
+            "-m",
+            "supplynet",
+            "worker",
+            "--loglevel",
+            os.environ.get("BENCH_LOGLEVEL", "warning"),
+        ],
         env=env,
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
@@ -91,7 +103,13 @@ def _load(settings: Settings, topic: str, events: Sequence[Event]) -> dict[int, 
 
 
 async def end_to_end(
-    settings: Settings, writer: GraphWriter, events: Sequence[Event], workers: int, batch: int, tag: str
+    settings: Settings,
+    writer: GraphWriter,
+    events: Sequence[Event],
+    workers: int,
+    batch: int,
+    batch_seconds: float,
+    tag: str,
 ) -> dict[str, Any]:
     prefix = f"{tag}.e2e."
     names = Topics.prefixed(prefix)
@@ -111,7 +129,7 @@ async def end_to_end(
     group = f"{tag}-e2e"
     log = Path(tempfile.gettempdir()) / f"{tag}-e2e.log"
     t_start = time.perf_counter()
-    procs = [_spawn(settings, prefix, group, batch, log) for _ in range(workers)]
+    procs = [_spawn(settings, prefix, group, batch, batch_seconds, log) for _ in range(workers)]
     first = None
     peak = 0.0
     try:
@@ -128,11 +146,11 @@ async def end_to_end(
             await asyncio.sleep(0.1)
         t_end = time.perf_counter()
         # KPIs are refreshed behind the batches, a bounded number per tick: how far behind are they?
-        backlog, _ = await writer.kpi_backlog()
+        backlog, _ = await writer.kpi_backlog(prefix=f"{tag}-e-")
         kpi_lag = 0.0
         while backlog and time.perf_counter() - t_end < 300:
             await asyncio.sleep(0.5)
-            backlog, _ = await writer.kpi_backlog()
+            backlog, _ = await writer.kpi_backlog(prefix=f"{tag}-e-")
             kpi_lag = time.perf_counter() - t_end
         kpi_lag = kpi_lag if not backlog else float("nan")
     finally:
@@ -172,9 +190,16 @@ async def ceiling(
 
 
 async def latency(
-    settings: Settings, writer: GraphWriter, enterprises: int, rate: int, seconds: int, batch: int, tag: str
+    settings: Settings,
+    writer: GraphWriter,
+    enterprises: int,
+    rate: int,
+    seconds: int,
+    batch: int,
+    batch_seconds: float,
+    tag: str,
 ) -> dict[str, Any]:
-    prefix = f"{tag}.lat."
+    prefix = f"{tag}.lat{rate}."
     names = Topics.prefixed(prefix)
     ensure_topics(
         settings.kafka.librdkafka(),
@@ -185,10 +210,10 @@ async def latency(
             TopicSpec(names.alerts, 1),
         ],
     )
-    events = generate(prefix=f"{tag}-l-", enterprises=enterprises, events=rate * seconds)
-    group = f"{tag}-lat"
-    log = Path(tempfile.gettempdir()) / f"{tag}-lat.log"
-    proc = _spawn(settings, prefix, group, batch, log)
+    events = generate(prefix=f"{tag}-l{rate}-", enterprises=enterprises, events=rate * seconds)
+    group = f"{tag}-lat{rate}"
+    log = Path(tempfile.gettempdir()) / f"{tag}-lat{rate}.log"
+    proc = _spawn(settings, prefix, group, batch, batch_seconds, log)
     # Warm up: wait until the worker committed its first (empty-topic) assignment.
     await asyncio.sleep(12)
     producer = Producer({**settings.kafka.librdkafka(), "linger.ms": 1, "acks": "all"})
@@ -276,14 +301,30 @@ async def main(args: argparse.Namespace) -> None:
             tag,
         )
         best = max(ceil, key=lambda k: ceil[k])
-        print(f"end to end ({args.workers} worker(s), batch {args.batch}):", flush=True)
-        e2e = await end_to_end(settings, writer, events, args.workers, args.batch, tag)
+        print(
+            f"end to end ({args.workers} worker(s), batch {args.batch}, {args.batch_seconds} s):", flush=True
+        )
+        e2e = await end_to_end(settings, writer, events, args.workers, args.batch, args.batch_seconds, tag)
         cleanup_groups.append(e2e["group"])
         cleanup_topics += e2e["topics"]
-        lat: dict[str, Any] | None = None
-        if args.rate:
-            print(f"latency at {args.rate:,} events/s for {args.seconds}s:", flush=True)
-            lat = await latency(settings, writer, args.enterprises, args.rate, args.seconds, args.batch, tag)
+        lats: list[dict[str, Any]] = []
+        for rate in (r for r in args.rate if r > 0):
+            print(
+                f"latency at {rate:,} events/s for {args.seconds}s "
+                f"(batches of ≤ {args.latency_batch_seconds} s):",
+                flush=True,
+            )
+            lat = await latency(
+                settings,
+                writer,
+                args.enterprises,
+                rate,
+                args.seconds,
+                args.batch,
+                args.latency_batch_seconds,
+                tag,
+            )
+            lats.append(lat)
             cleanup_groups.append(lat["group"])
             cleanup_topics += lat["topics"]
         print()
@@ -299,7 +340,7 @@ async def main(args: argparse.Namespace) -> None:
         print(f"ratio                       {e2e['steady_eps'] / ceil[best]:.2f}")
         print(f"worker peak RSS             {e2e['peak_rss_mb']:.0f} MiB")
         print(f"KPIs current                {e2e['kpi_lag_s']:.1f} s after the last batch committed")
-        if lat:
+        for lat in lats:
             print(
                 f"latency at {lat['rate']:,}/s  p50 {lat['p50_ms']:.0f} ms, p99 {lat['p99_ms']:.0f} ms "
                 f"({lat['measured']:,} events; worker peak RSS {lat['peak_rss_mb']:.0f} MiB)"
@@ -334,7 +375,13 @@ def cli() -> None:
         "--sizes", type=int, nargs="+", default=[500, 1000, 2000, 5000], help="ceiling batch sizes"
     )
     ap.add_argument("--ceiling-events", type=int, default=0, help="events per ceiling trial (default ≤200k)")
-    ap.add_argument("--rate", type=int, default=5000, help="latency test rate (events/s); 0 = skip")
+    ap.add_argument(
+        "--rate", type=int, nargs="+", default=[3000, 5000], help="latency test rates (events/s); 0 = skip"
+    )
+    ap.add_argument("--batch-seconds", type=float, default=0.5, help="worker batch time bound, throughput")
+    ap.add_argument(
+        "--latency-batch-seconds", type=float, default=0.2, help="worker batch time bound, latency tests"
+    )
     ap.add_argument("--seconds", type=int, default=20)
     ap.add_argument("--keep", action="store_true", help="keep the data (default: delete it)")
     asyncio.run(main(ap.parse_args()))

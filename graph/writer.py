@@ -73,16 +73,9 @@ RETURN e.id AS id
 """
 
 _DIRTY = """
-MATCH (e:Enterprise) WHERE e.kpiDirty = true
-WITH e ORDER BY e.kpiDirtyAt, e.id LIMIT $limit
-SET e.kpiDirty = false
-REMOVE e.kpiDirtyAt
-RETURN e.id AS id
-"""
-
-_DIRTY = """
-MATCH (e:Enterprise) WHERE e.kpiDirty = true
-RETURN count(e) AS n, min(e.kpiDirtyAt) AS oldest
+MATCH (e:Enterprise)
+WHERE ($prefix IS NULL OR e.id STARTS WITH $prefix) AND (e.kpiDirty = true OR e.kpiPendingAt IS NOT NULL)
+RETURN count(e) AS n, min(coalesce(e.kpiDirtyAt, e.kpiPendingAt)) AS oldest
 """
 
 _KPI_INPUTS = """
@@ -352,10 +345,11 @@ class GraphWriter:
                 await asyncio.sleep(delay * (0.5 + random.random()))  # noqa: S311  (jitter, not a secret)
                 delay = min(delay * 2, self.max_backoff_s)
 
-    async def kpi_backlog(self) -> tuple[int, int | None]:
-        """(enterprises marked and not yet refreshed, epoch ms of the oldest mark or None)."""
+    async def kpi_backlog(self, *, prefix: str | None = None) -> tuple[int, int | None]:
+        """(enterprises marked or in a refresh round, epoch ms of the oldest mark or None); ``prefix``
+        counts only the enterprises whose id starts with it."""
         result = await self.driver.execute_query(
-            _DIRTY, routing_=RoutingControl.READ, database_=self.database
+            _DIRTY, prefix=prefix, routing_=RoutingControl.READ, database_=self.database
         )
         r = result.records[0]
         return int(r["n"]), (int(r["oldest"]) if r["oldest"] is not None else None)
