@@ -110,12 +110,26 @@ def create_app(
         risk(app, valid)
 
     async def refresh_kpis() -> None:
-        if "p" in state:  # nothing to refresh before the first batch
-            n = await projector().refresh_kpis(limit=kpi_batch, rounds=1)
+        # Marked KPIs are refreshed behind the batches: one round of ``kpi_batch`` enterprises per
+        # ``kpi_seconds`` while batches are flowing (KPI work then takes a bounded share of Neo4j),
+        # back-to-back rounds for most of the tick while the project stage is idle, so a backlog
+        # left by a flood drains at full speed once the flood is over.
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(kpi_seconds)
+            if "p" not in state:  # nothing to refresh before the first batch
+                continue
+            deadline = loop.time() + 0.9 * kpi_seconds
+            n = 0
+            while True:
+                done = await projector().refresh_kpis(limit=kpi_batch, rounds=1)
+                n += done
+                if done < kpi_batch or projection.busy(within=kpi_seconds) or loop.time() > deadline:
+                    break
             if n:
                 log.info("project: KPIs of %d enterprise(s) refreshed", n)
 
-    app.timer(kpi_seconds, name="refresh_kpis")(refresh_kpis)
+    app.task(refresh_kpis)
 
     async def _close(sender: Any, *args: Any, **kwargs: Any) -> None:
         projection.stop()  # commits the batch in flight, then leaves the group

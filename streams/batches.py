@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -75,9 +76,16 @@ class BatchProjection:
             "enable.auto.commit": True,
             "enable.auto.offset.store": False,
             "partition.assignment.strategy": "cooperative-sticky",
+            # Prefetch a few batches, not librdkafka's default 64 MiB per partition (worker memory).
+            "queued.max.messages.kbytes": 16_384,
         }
         self._stopping = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._last_batch = float("-inf")
+
+    def busy(self, *, within: float) -> bool:
+        """Whether a batch arrived in the last ``within`` seconds (the stage is not idle)."""
+        return time.monotonic() - self._last_batch < within
 
     def stop(self) -> None:
         """Ask ``run`` to finish: it commits the batch in flight, then leaves the group."""
@@ -135,6 +143,8 @@ class BatchProjection:
                         batch.append(incoming(m))
                     elif err.code() != KafkaError._PARTITION_EOF:
                         log.warning("project: consumer error: %s", err)
+                if batch:
+                    self._last_batch = time.monotonic()
                 prepared = await self.projector().prepare(batch) if batch else None
                 if writing is not None and (prepared is not None or writing.done()):
                     self._store(consumer, await writing, in_flight)
