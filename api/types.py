@@ -421,6 +421,10 @@ class RiskyNode:
     name: str | None
     score: float
     factors: JSON | None
+    tier: int | None = strawberry.field(
+        default=None,
+        description="Fewest supply hops from the focal enterprise (with focalId); null otherwise.",
+    )
 
 
 @strawberry.type(description="A risk incident under investigation.")
@@ -733,7 +737,13 @@ class Query:
         return [_timeline_event(r) for r in rows]
 
     @strawberry.field(
-        description="The riskiest enterprises with their factor breakdown (risk engine scores)."
+        description=(
+            "The riskiest enterprises with their factor breakdown (risk engine scores), highest first. "
+            "With focalId: only those within `tiers` supply tiers of it (UPSTREAM: its suppliers and "
+            "theirs; DOWNSTREAM: its buyers and theirs) over current links, each with its tier. "
+            "A partner must pass a focalId in its network, sees only its network, and sees the "
+            "factor breakdown of its own enterprise only."
+        )
     )
     async def risky_nodes(
         self,
@@ -742,18 +752,35 @@ class Query:
         min_score: float = 0.0,
         industry: str | None = None,
         region: str | None = None,
+        focal_id: strawberry.ID | None = None,
+        tiers: int = 3,
+        direction: Direction = Direction.UPSTREAM,
     ) -> list[RiskyNode]:
         ctx = info.context
-        ctx.require(*_ANALYSTS)
+        ctx.require(*(_ANALYSTS if focal_id is None else _READERS))
+        allowed: set[str] | None = None
+        if focal_id is not None:
+            ctx.check_tiers(tiers)
+            await ctx.check_in_scope(str(focal_id))
+            allowed = await ctx.scope()
         rows = await ctx.risk_store().risky(
-            limit=max(1, min(first, 1000)), min_score=min_score, industry=industry, region=region
+            limit=max(1, min(first, 1000)),
+            min_score=min_score,
+            industry=industry,
+            region=region,
+            focal=str(focal_id) if focal_id is not None else None,
+            tiers=tiers,
+            direction="upstream" if direction is Direction.UPSTREAM else "downstream",
+            allowed=allowed,
         )
+        own = ctx.principal.enterprise_id if ctx.is_partner and ctx.principal else None
         return [
             RiskyNode(
                 enterprise_id=strawberry.ID(r["id"]),
                 name=r.get("name"),
                 score=r["score"],
-                factors=JSON(r.get("factors")),
+                factors=JSON(r.get("factors")) if own is None or r["id"] == own else None,
+                tier=r.get("tier"),
             )
             for r in rows
         ]

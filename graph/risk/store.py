@@ -8,8 +8,8 @@ and certificates). A ``scope`` id prefix restricts every read to one id space (a
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Collection, Iterable, Sequence
+from typing import Any, Literal
 
 import orjson
 from neo4j import AsyncDriver, RoutingControl
@@ -117,15 +117,52 @@ SET e.riskScore = r.score, e.riskFactors = r.factors, e.riskComputedAt = r.at
 """
 """Sets ``riskScore`` (in [0, 1]), ``riskFactors`` (JSON: factors, reasons), ``riskComputedAt`` (ms)."""
 
-TOP = """
-MATCH (e:Enterprise)
-WHERE e.riskScore >= $minScore AND ($scope IS NULL OR e.id STARTS WITH $scope)
+_TOP_FILTER = """e.riskScore >= $minScore AND ($scope IS NULL OR e.id STARTS WITH $scope)
   AND ($industry IS NULL OR e.industry = $industry) AND ($region IS NULL OR e.region = $region)
-RETURN e.id AS id, e.name AS name, e.industry AS industry, e.region AS region,
-       e.riskScore AS score, e.riskFactors AS factors, e.riskComputedAt AS computedAt
+  AND ($allowed IS NULL OR e.id IN $allowed)"""
+
+_TOP_RETURN = """RETURN e.id AS id, e.name AS name, e.industry AS industry, e.region AS region,
+       e.riskScore AS score, e.riskFactors AS factors, e.riskComputedAt AS computedAt"""
+
+TOP = f"""
+MATCH (e:Enterprise)
+WHERE {_TOP_FILTER}
+{_TOP_RETURN}, null AS tier
+ORDER BY e.riskScore DESC, id
+LIMIT $limit
+"""
+"""The riskiest enterprises: a range seek on the ``Enterprise(riskScore)`` index read in descending
+order (``ORDER BY e.riskScore`` on the indexed property itself; the id only breaks ties), the other
+filters applied on the way, stopped at ``$limit`` rows."""
+
+RISKY_MAX_TIERS = 10
+
+_CURRENT_FROM = (
+    "coalesce(x.validFrom, date('0001-01-01')) <= date() AND (x.validTo IS NULL OR x.validTo >= date())"
+)
+
+
+def _top_within(direction: str, tiers: int) -> str:
+    # `direction` and `tiers` come from the fixed table below, never from request text: Cypher
+    # cannot parameterise the bounds of a quantified path.
+    link = f"[x:SUPPLIES WHERE {_CURRENT_FROM}]"
+    hop = f"()<-{link}-()" if direction == "upstream" else f"()-{link}->()"
+    return f"""
+MATCH (f:Enterprise {{id: $focal}})
+MATCH p = ANY SHORTEST (f)({hop}){{1,{tiers}}}(e:Enterprise)
+WITH e, length(p) AS tier
+WHERE e.id <> $focal AND {_TOP_FILTER}
+{_TOP_RETURN}, tier
 ORDER BY score DESC, id
 LIMIT $limit
 """
+
+
+TOP_WITHIN = {
+    (d, t): _top_within(d, t) for d in ("upstream", "downstream") for t in range(1, RISKY_MAX_TIERS + 1)
+}
+"""The riskiest enterprises within ``t`` supply tiers of ``$focal`` (upstream: its suppliers and
+theirs; downstream: its buyers and theirs) over current links, each with its ``tier`` (fewest hops)."""
 
 
 def _link(r: Any) -> SupplyLink:
@@ -265,14 +302,35 @@ class RiskStore:
         industry: str | None = None,
         region: str | None = None,
         scope: str | None = None,
+        focal: str | None = None,
+        tiers: int = 3,
+        direction: Literal["upstream", "downstream"] = "upstream",
+        allowed: Collection[str] | None = None,
     ) -> list[dict[str, Any]]:
-        """The riskiest enterprises, highest first, with their factor breakdown (``factors`` decoded)."""
-        rows = await self._read(
-            TOP,
-            limit=max(1, min(limit, 1000)),
-            minScore=min_score,
-            industry=industry,
-            region=region,
-            scope=scope,
-        )
+        """The riskiest enterprises, highest first (ties by id), with their factor breakdown
+        (``factors`` decoded).
+
+        With ``focal``: only enterprises within ``tiers`` supply tiers of it in ``direction`` over
+        current links (the focal itself excluded), each with its ``tier``; otherwise ``tier`` is None.
+        ``allowed`` (a partner's visible ids) restricts the rows further. Raises ``ValueError`` for
+        tiers outside 1..10 or an unknown direction.
+        """
+        params: dict[str, Any] = {
+            "limit": max(1, min(limit, 1000)),
+            "minScore": min_score,
+            "industry": industry,
+            "region": region,
+            "scope": scope,
+            "allowed": sorted(allowed) if allowed is not None else None,
+        }
+        if focal is None:
+            rows = await self._read(TOP, **params)
+        else:
+            query = TOP_WITHIN.get((direction, tiers))
+            if query is None:
+                raise ValueError(
+                    f"tiers must be 1..{RISKY_MAX_TIERS} and direction upstream or downstream, "
+                    f"got tiers={tiers}, direction={direction!r}"
+                )
+            rows = await self._read(query, focal=focal, **params)
         return [{**dict(r), "factors": orjson.loads(r["factors"]) if r["factors"] else None} for r in rows]
