@@ -114,6 +114,7 @@ def create_app(
         # ``kpi_seconds`` while batches are flowing (KPI work then takes a bounded share of Neo4j),
         # back-to-back rounds for most of the tick while the project stage is idle, so a backlog
         # left by a flood drains at full speed once the flood is over.
+        running["kpi"] = asyncio.current_task()  # type: ignore[assignment]
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(kpi_seconds)
@@ -132,6 +133,9 @@ def create_app(
     app.task(refresh_kpis)
 
     async def _close(sender: Any, *args: Any, **kwargs: Any) -> None:
+        if "kpi" in running:  # before the driver closes under it (a round is safe to cut short)
+            running["kpi"].cancel()
+            await asyncio.wait([running["kpi"]], timeout=30)
         projection.stop()  # commits the batch in flight, then leaves the group
         if "t" in running:
             await asyncio.wait([running["t"]], timeout=60)

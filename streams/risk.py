@@ -133,6 +133,7 @@ class RiskService:
         self.loaded = True
         at = self.engine.computed_at_ms
         await self.store.write_scores(scores.values(), computed_at_ms=at)
+        await self._write_links_and_facilities(at)
         alerts = threshold_alerts(
             previous, scores, self.settings, downstream=self._downstream, computed_at_ms=at
         )
@@ -164,12 +165,20 @@ class RiskService:
             links = [
                 lk for lk in links if lk.supplier.startswith(self.scope) and lk.buyer.startswith(self.scope)
             ]
+        facilities = await self.store.facilities_of(
+            sorted(ids), sorted(touched.facilities | targets["facility"])
+        )
+        if self.scope is not None:
+            facilities = [f for f in facilities if f.id.startswith(self.scope)]
         before = {e.id: self.engine.enterprises[e.id] for e in enterprises if e.id in self.engine.enterprises}
         changed = await asyncio.to_thread(
-            lambda: self.engine.rescore(enterprises=enterprises, links=links, touched=ids)
+            lambda: self.engine.rescore(
+                enterprises=enterprises, links=links, touched=ids, facilities=facilities
+            )
         )
         at = self.engine.computed_at_ms
         await self.store.write_scores(changed.values(), computed_at_ms=at)
+        await self._write_links_and_facilities(at)
         alerts = threshold_alerts(
             self.engine.previous, changed, self.settings, downstream=self._downstream, computed_at_ms=at
         )
@@ -188,6 +197,17 @@ class RiskService:
         ]
         incidents = await self._alert(alerts)
         return Run(len(changed), alerts, incidents, time.perf_counter() - t0)
+
+    async def _write_links_and_facilities(self, at: int) -> None:
+        """Write the link and facility scores the last engine run changed (unchanged ones are skipped)."""
+        links, facilities = self.engine.changed_links, self.engine.changed_facilities
+        self.engine.changed_links, self.engine.changed_facilities = [], []
+        try:
+            await self.store.write_link_scores(links, computed_at_ms=at)
+            await self.store.write_facility_scores(facilities, computed_at_ms=at)
+        except BaseException:
+            self.engine.forget_written(links, facilities)
+            raise
 
     async def _alert(self, alerts: list[Alert]) -> list[int]:
         """Send the alerts (acknowledged by Kafka) and then open one incident per alert (idempotent)."""

@@ -14,14 +14,18 @@ from collections import defaultdict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from graph.risk.facts import Enterprise, Network, SupplyLink, dependency_shares
+from graph.risk.facts import Enterprise, Facility, Network, SupplyLink, dependency_shares
 from graph.risk.scoring import (
     FACTORS,
+    FacilityScore,
     Factor,
+    LinkScore,
     RiskScore,
     StructureFacts,
     clamp,
     combine,
+    facility_scores,
+    link_scores,
     noisy_or,
     own_scores,
     score_network,
@@ -66,6 +70,54 @@ class RiskEngine:
     previous: dict[str, float] = field(default_factory=dict)
     """The scores the last ``rescore`` replaced (what alerts compare against)."""
     _flow: FlowIndex | None = None
+    facilities: dict[str, Facility] = field(default_factory=dict)
+    _operated: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    _marks: dict[object, tuple[float, int]] = field(default_factory=dict)
+    """Per link key / facility id: the score and reasons' hash last handed out for writing."""
+    changed_links: list[LinkScore] = field(default_factory=list)
+    """Link scores the last ``full`` / ``rescore`` changed (what to write back); others are unchanged."""
+    changed_facilities: list[FacilityScore] = field(default_factory=list)
+    """Facility scores the last ``full`` / ``rescore`` changed (what to write back)."""
+
+    def _index_facilities(self, facilities: Iterable[Facility]) -> None:
+        for fac in facilities:
+            old = self.facilities.get(fac.id)
+            if old is not None and old.operator:
+                self._operated[old.operator].discard(fac.id)
+            self.facilities[fac.id] = fac
+            if fac.operator:
+                self._operated[fac.operator].add(fac.id)
+
+    def _changed(self, key: object, score: float, wording: int) -> bool:
+        mark = (score, wording)
+        old = self._marks.get(key)
+        if old is not None and abs(old[0] - score) <= self.settings.link_write_epsilon and old[1] == mark[1]:
+            return False
+        self._marks[key] = mark
+        return True
+
+    def forget_written(self, links: Iterable[LinkScore], facilities: Iterable[FacilityScore]) -> None:
+        """Mark these scores as not written (a failed write): the next run hands them out again."""
+        for ls in links:
+            self._marks.pop(ls.key, None)
+        for fs in facilities:
+            self._marks.pop(("facility", fs.facility), None)
+
+    def _score_links_and_facilities(
+        self, link_keys: Iterable[LinkKey] | None, facility_ids: Iterable[str] | None
+    ) -> None:
+        """Score the given links and facilities (``None``: all) from the current enterprise scores and
+        keep in ``changed_links`` / ``changed_facilities`` those whose score or reasons moved."""
+        links = link_scores(self._links, self._in, self.scores, self.settings, only=link_keys)
+        self.changed_links = [ls for k, ls in links.items() if self._changed(k, ls.score, ls.mark)]
+        facs = facility_scores(self.facilities, self.scores, self.settings, only=facility_ids)
+        self.changed_facilities = [
+            fs
+            for k, fs in facs.items()
+            if self._changed(
+                ("facility", k), fs.score, hash(tuple(r for f in fs.factors.values() for r in f.reasons))
+            )
+        ]
 
     def flow_index(self) -> FlowIndex:
         """The what-if index of the current network, built on first use after each change."""
@@ -115,6 +167,14 @@ class RiskEngine:
         self._flow = None
         self.facts = analyse(network, self.settings)
         self.scores = score_network(network, self.facts, self.settings)
+        self.facilities, self._operated = {}, defaultdict(set)
+        self._index_facilities(network.facilities.values())
+        self._marks = {
+            k: v
+            for k, v in self._marks.items()
+            if k in self._links or (isinstance(k, tuple) and k[0] == "facility" and k[1] in self.facilities)
+        }
+        self._score_links_and_facilities(None, None)
         self.computed_at_ms = int(time.time() * 1000)
         return dict(self.scores)
 
@@ -140,9 +200,15 @@ class RiskEngine:
         enterprises: Iterable[Enterprise] = (),
         links: Iterable[SupplyLink] = (),
         touched: Iterable[str] = (),
+        facilities: Iterable[Facility] = (),
     ) -> dict[str, RiskScore]:
         """Apply fresh facts of the touched enterprises (their in and out links are replaced by ``links``)
-        and return the new scores of them and of everything downstream of them."""
+        and of ``facilities``; return the new scores of them and of everything downstream of them.
+
+        Also rescored (into ``changed_links`` / ``changed_facilities``): the in and out links of every
+        enterprise rescored and of the touched ones, the facilities they operate and the fresh facilities."""
+        fresh_facilities = list(facilities)
+        self._index_facilities(fresh_facilities)
         fresh = {e.id: e for e in enterprises}
         ids = set(touched) | set(fresh)
         self._flow = None
@@ -198,6 +264,14 @@ class RiskEngine:
         out = self._propagate(own)
         self.previous = {eid: self.scores[eid].score for eid in out if eid in self.scores}
         self.scores.update(out)
+        around = set(out) | changed
+        keys = {k for eid in around for k in (*self._in.get(eid, ()), *self._out.get(eid, ()))}
+        fac_ids = {f.id for f in fresh_facilities} | {
+            i for eid in around for i in self._operated.get(eid, ())
+        }
+        for key in old_keys - self._links.keys():
+            self._marks.pop(key, None)
+        self._score_links_and_facilities(keys, fac_ids)
         self.computed_at_ms = int(time.time() * 1000)
         return out
 

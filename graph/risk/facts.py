@@ -58,16 +58,34 @@ class Enterprise:
     facilities: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class Facility:
+    """One facility (plant, warehouse) and the events at it: open disruptions affecting the facility
+    (``where="facility"``) or its region (``where="region"``), recent high/critical equipment alarms."""
+
+    id: str
+    operator: str | None = None
+    region: str | None = None
+    disruptions: tuple[OpenDisruption, ...] = ()
+    recent_alarms: int = 0
+
+
 @dataclass
 class Network:
-    """Enterprises and supply links; links to unknown enterprises create bare enterprises."""
+    """Enterprises, supply links and facilities; links to unknown enterprises create bare enterprises."""
 
     enterprises: dict[str, Enterprise] = field(default_factory=dict)
     links: list[SupplyLink] = field(default_factory=list)
+    facilities: dict[str, Facility] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, enterprises: Iterable[Enterprise], links: Iterable[SupplyLink]) -> Network:
-        net = cls({e.id: e for e in enterprises}, list(links))
+    def of(
+        cls,
+        enterprises: Iterable[Enterprise],
+        links: Iterable[SupplyLink],
+        facilities: Iterable[Facility] = (),
+    ) -> Network:
+        net = cls({e.id: e for e in enterprises}, list(links), {f.id: f for f in facilities})
         for link in net.links:
             for eid in (link.supplier, link.buyer):
                 net.enterprises.setdefault(eid, Enterprise(eid))

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from graph.risk.facts import SEVERITY_WEIGHT, Enterprise, Network, SupplyLink
+from graph.risk.facts import SEVERITY_WEIGHT, Enterprise, Facility, Network, SupplyLink, dependency_shares
 from graph.risk.settings import RiskSettings
 from graph.risk.structure import Concentration, SoleSource
 
@@ -363,4 +363,232 @@ def score_network(network: Network, facts: StructureFacts, s: RiskSettings) -> d
         f = {k: o.factors[k] for k in FACTORS if k in o.factors}
         f["inherited"] = Factor(inherited.get(eid, 0.0), reasons)
         out[eid] = RiskScore(eid, combine(f, s), {**f, "own": Factor(o.score)})
+    return out
+
+
+# -- supply links and facilities ----------------------------------------------------------------------
+
+LINK_FACTORS = ("performance", "supplier", "dependency")
+FACILITY_FACTORS = ("events", "operator")
+
+
+@dataclass(frozen=True, slots=True)
+class LinkScore:
+    """A supply link's score: how likely it fails (its own KPIs, its supplier) times how much the buyer
+    depends on it. The factors' reasons are put in words on demand (``factors``), not for every link."""
+
+    link: SupplyLink
+    score: float
+    performance_value: float
+    dependency: float
+    supplier_factor: Factor
+    settings: RiskSettings
+
+    @property
+    def supplier(self) -> str:
+        return self.link.supplier
+
+    @property
+    def buyer(self) -> str:
+        return self.link.buyer
+
+    @property
+    def sku(self) -> str:
+        return self.link.sku
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.link.supplier, self.link.buyer, self.link.sku)
+
+    @property
+    def mark(self) -> int:
+        """Changes when the reasons' wording may change (inputs rounded as the reasons print them)."""
+        sup = self.supplier_factor
+        return hash(
+            (round(self.performance_value, 3), round(self.dependency, 2), round(sup.value, 2), sup.reasons)
+        )
+
+    @property
+    def factors(self) -> dict[str, Factor]:
+        dep, lk = self.dependency, self.link
+        if dep >= 0.999:
+            dep_reason = f"sole source of {lk.sku} for {lk.buyer}"
+        else:
+            dep_reason = f"{dep:.0%} of {lk.buyer}'s {lk.sku} supply"
+        return {
+            "performance": link_performance(lk, self.settings),
+            "supplier": self.supplier_factor,
+            "dependency": Factor(dep, (dep_reason,)),
+        }
+
+    def as_dict(self) -> dict[str, object]:
+        return _breakdown(self.score, self.factors, LINK_FACTORS)
+
+
+@dataclass(frozen=True, slots=True)
+class FacilityScore:
+    """A facility's score: how likely something stops it (events at it or in its region) times how much
+    its operator matters to the network (the operator's structure factor)."""
+
+    facility: str
+    score: float
+    factors: dict[str, Factor]
+
+    def as_dict(self) -> dict[str, object]:
+        return _breakdown(self.score, self.factors, FACILITY_FACTORS)
+
+
+def _breakdown(score: float, factors: dict[str, Factor], names: tuple[str, ...]) -> dict[str, object]:
+    return {
+        "score": round(score, 4),
+        "factors": {f: round(factors[f].value, 4) for f in names if f in factors},
+        "reasons": {f: list(factors[f].reasons) for f in names if f in factors},
+    }
+
+
+def link_performance(link: SupplyLink, s: RiskSettings) -> Factor:
+    """``performance([link], s)`` for one link, without the volume-weighting machinery (hot path)."""
+    if link.volume <= 0:
+        return Factor(0.0)
+    keep = 1.0
+    reasons: list[str] = []
+    otif = link.otif
+    if otif is not None:
+        p = clamp((s.otif_target - otif) / (s.otif_target - s.otif_floor))
+        keep *= 1.0 - p
+        if p > 0:
+            reasons.append(f"on-time-in-full {otif:.0%} against a {s.otif_target:.0%} target")
+    lt_mean, lt_p90 = link.lead_time_mean, link.lead_time_p90
+    if lt_mean and lt_p90 is not None and lt_mean > 0:
+        cv = max(0.0, lt_p90 - lt_mean) / lt_mean
+        p = clamp((cv - s.lead_time_cv_ok) / max(1e-9, s.lead_time_cv_max - s.lead_time_cv_ok))
+        keep *= 1.0 - p
+        if p >= 0.2:
+            reasons.append(f"lead times vary: p90 {lt_p90:.0f} days against a mean of {lt_mean:.0f}")
+    q = link.quality_incident_rate
+    if q is not None:
+        p = clamp(q / s.quality_rate_max)
+        keep *= 1.0 - p
+        if p > 0:
+            reasons.append(f"quality incidents on {q:.1%} of deliveries")
+    return Factor(clamp(1.0 - keep), tuple(reasons))
+
+
+def _supplier_factor(supplier: str, score: RiskScore | None) -> Factor:
+    value = score.score if score is not None else 0.0
+    if score is None or value < 0.3:
+        return Factor(value)
+    return Factor(value, (f"supplier {supplier} scores {value:.2f}: {score.explanation()}",))
+
+
+def link_performance_value(link: SupplyLink, s: RiskSettings) -> float:
+    """The value of ``link_performance`` without its reasons (the hot path of the full recompute)."""
+    if link.volume <= 0:
+        return 0.0
+    keep = 1.0
+    if link.otif is not None:
+        keep *= 1.0 - clamp((s.otif_target - link.otif) / (s.otif_target - s.otif_floor))
+    lt_mean, lt_p90 = link.lead_time_mean, link.lead_time_p90
+    if lt_mean and lt_p90 is not None and lt_mean > 0:
+        cv = max(0.0, lt_p90 - lt_mean) / lt_mean
+        keep *= 1.0 - clamp((cv - s.lead_time_cv_ok) / max(1e-9, s.lead_time_cv_max - s.lead_time_cv_ok))
+    if link.quality_incident_rate is not None:
+        keep *= 1.0 - clamp(link.quality_incident_rate / s.quality_rate_max)
+    return clamp(1.0 - keep)
+
+
+def link_score(
+    link: SupplyLink,
+    dependency: float,
+    supplier: RiskScore | None,
+    s: RiskSettings,
+    *,
+    supplier_factor: Factor | None = None,
+) -> LinkScore:
+    """``score = noisy_or(w_perf * performance, w_supplier * supplier score) * importance`` where
+    ``importance = floor + (1 - floor) * dependency`` and ``dependency`` is the buyer's share of the sku
+    on this link (1 = sole source). In [0, 1]; 0 when neither the link nor its supplier shows risk."""
+    perf = link_performance_value(link, s)
+    sup = supplier_factor if supplier_factor is not None else _supplier_factor(link.supplier, supplier)
+    dep = clamp(dependency)
+    keep = (1.0 - clamp(s.link_weight_performance * perf)) * (1.0 - clamp(s.link_weight_supplier * sup.value))
+    importance = s.link_dependency_floor + (1.0 - s.link_dependency_floor) * dep
+    return LinkScore(link, clamp((1.0 - keep) * importance), perf, dep, sup, s)
+
+
+def link_scores(
+    links: Mapping[tuple[str, str, str], SupplyLink],
+    incoming: Mapping[str, Iterable[tuple[str, str, str]]],
+    scores: Mapping[str, RiskScore],
+    s: RiskSettings,
+    *,
+    only: Iterable[tuple[str, str, str]] | None = None,
+) -> dict[tuple[str, str, str], LinkScore]:
+    """Scores of every link in ``links`` (or ``only`` those); ``incoming`` maps a buyer to its link keys
+    (dependency shares are computed over the buyer's links of the same sku, as ``dependency_shares``)."""
+    wanted = links.keys() if only is None else [k for k in only if k in links]
+    shares: dict[tuple[str, str, str], float] = {}
+    out: dict[tuple[str, str, str], LinkScore] = {}
+    sup_cache: dict[str, Factor] = {}
+    for key in wanted:
+        if key not in shares:
+            _, buyer, sku = key
+            same = [links[k] for k in incoming.get(buyer, ()) if k[2] == sku and k[0] != buyer]
+            for lk, sh in zip(same, dependency_shares(same), strict=True):
+                shares[(lk.supplier, lk.buyer, lk.sku)] = sh
+        sup = sup_cache.get(key[0])
+        if sup is None:
+            sup = sup_cache[key[0]] = _supplier_factor(key[0], scores.get(key[0]))
+        out[key] = link_score(links[key], shares.get(key, 1.0), None, s, supplier_factor=sup)
+    return out
+
+
+def facility_score(f: Facility, operator: RiskScore | None, s: RiskSettings) -> FacilityScore:
+    """``score = w_events * events * importance`` with ``importance = floor + (1 - floor) * operator's
+    structure factor``. Events: open disruptions at the facility (full weight) or in its region
+    (``disruption_in_region``), by severity; recent high/critical equipment alarms raised at it."""
+    parts: list[float] = []
+    reasons: list[str] = []
+    for d in f.disruptions:
+        loc = s.disruption_at_enterprise if d.where == "facility" else s.disruption_in_region
+        parts.append(SEVERITY_WEIGHT.get(d.severity, 0.6) * loc)
+        kind = f"{d.kind} " if d.kind else ""
+        where = "at the facility" if d.where == "facility" else f"in its region {f.region or ''}".rstrip()
+        recovery = (
+            f", recovery expected in {d.expected_recovery_days:g} days"
+            if d.expected_recovery_days is not None
+            else ""
+        )
+        reasons.append(f"open {d.severity} {kind}disruption {where}{recovery}")
+    if f.recent_alarms:
+        parts.append(clamp(s.alarm_weight * f.recent_alarms))
+        reasons.append(f"{f.recent_alarms} equipment alarm(s) in the last {s.alarm_window_days} days")
+    ev = Factor(noisy_or(parts), tuple(reasons))
+    structural = (
+        operator.factors["structure"] if operator is not None and "structure" in operator.factors else None
+    )
+    op_value = structural.value if structural is not None else 0.0
+    op_reasons = (
+        (f"operated by {f.operator}: " + "; ".join(structural.reasons),)
+        if structural is not None and structural.reasons
+        else ()
+    )
+    importance = s.facility_importance_floor + (1.0 - s.facility_importance_floor) * op_value
+    score = clamp(s.facility_weight_events * ev.value * importance)
+    return FacilityScore(f.id, score, {"events": ev, "operator": Factor(op_value, op_reasons)})
+
+
+def facility_scores(
+    facilities: Mapping[str, Facility],
+    scores: Mapping[str, RiskScore],
+    s: RiskSettings,
+    *,
+    only: Iterable[str] | None = None,
+) -> dict[str, FacilityScore]:
+    """Scores of every facility (or ``only`` those), given the operators' enterprise scores."""
+    ids = facilities.keys() if only is None else [i for i in only if i in facilities]
+    out: dict[str, FacilityScore] = {}
+    for fid in ids:
+        f = facilities[fid]
+        out[fid] = facility_score(f, scores.get(f.operator) if f.operator else None, s)
     return out

@@ -80,6 +80,33 @@ class RiskSettings(BaseModel):
         0.001, gt=0, description="Incremental: stop propagating downstream when inherited risk moves less"
     )
 
+    # -- supply links and facilities (score = likelihood x importance, see docs/risk-model.md) --------
+    link_weight_performance: float = Field(
+        0.8, ge=0, le=1, description="Supply link: weight of the link's own OTIF / lead-time / quality"
+    )
+    link_weight_supplier: float = Field(
+        0.8, ge=0, le=1, description="Supply link: weight of the supplier's own risk score"
+    )
+    link_dependency_floor: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Supply link: importance of a link the buyer barely depends on; a sole source counts 1",
+    )
+    facility_weight_events: float = Field(
+        0.9, ge=0, le=1, description="Facility: weight of disruptions and alarms at it or in its region"
+    )
+    facility_importance_floor: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Facility: importance when its operator has no structural weight; "
+        "a structurally critical operator counts 1",
+    )
+    link_write_epsilon: float = Field(
+        0.001, ge=0, description="Link and facility scores are rewritten only when they move more than this"
+    )
+
     # -- alerts and freshness ------------------------------------------------------------------------
     alert_threshold: float = Field(
         0.6, ge=0, le=1, description="A score crossing this upward raises an alert"

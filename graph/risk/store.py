@@ -14,8 +14,8 @@ from typing import Any, Literal
 import orjson
 from neo4j import AsyncDriver, RoutingControl
 
-from graph.risk.facts import Enterprise, Network, OpenDisruption, SupplyLink
-from graph.risk.scoring import RiskScore
+from graph.risk.facts import Enterprise, Facility, Network, OpenDisruption, SupplyLink
+from graph.risk.scoring import FacilityScore, LinkScore, RiskScore
 from graph.risk.settings import RiskSettings
 
 DAY_MS = 86_400_000
@@ -117,6 +117,59 @@ SET e.riskScore = r.score, e.riskFactors = r.factors, e.riskComputedAt = r.at
 """
 """Sets ``riskScore`` (in [0, 1]), ``riskFactors`` (JSON: factors, reasons), ``riskComputedAt`` (ms)."""
 
+WRITE_LINK_SCORES = f"""
+UNWIND $rows AS r
+MATCH (:Enterprise {{id: r.supplier}})-[x:SUPPLIES {{sku: r.sku}}]->(:Enterprise {{id: r.buyer}})
+WHERE {_CURRENT}
+SET x.riskScore = r.score, x.riskFactors = r.factors, x.riskComputedAt = r.at
+"""
+"""The same three properties on the current ``SUPPLIES`` relationship of (supplier, buyer, sku)."""
+
+WRITE_FACILITY_SCORES = """
+UNWIND $rows AS r
+MATCH (f:Facility {id: r.id})
+SET f.riskScore = r.score, f.riskFactors = r.factors, f.riskComputedAt = r.at
+"""
+
+_FACILITY_BODY = """
+OPTIONAL MATCH (f)-[:OPERATED_BY]->(op:Enterprise)
+WITH f, head(collect(op)) AS op
+CALL (f) {
+  OPTIONAL MATCH (d:Disruption {status: 'open'})-[:AFFECTS]->(f)
+  RETURN collect(d {.id, .severity, .kind, .expectedRecoveryDays, where: 'facility'}) AS atFacility
+}
+CALL (f) {
+  OPTIONAL MATCH (d:Disruption {status: 'open'})-[:AFFECTS]->(:Region)<-[:LOCATED_IN]-(f)
+  RETURN collect(d {.id, .severity, .kind, .expectedRecoveryDays, where: 'region'}) AS inRegion
+}
+CALL (f, op) {
+  OPTIONAL MATCH (a:EquipmentAlarm)-[:RAISED_AT]->(op)
+  WHERE a.facilityId = f.id AND a.raisedAt >= $alarmsSince AND a.severity IN ['high', 'critical']
+  RETURN count(a) AS alarms
+}
+RETURN f.id AS id, op.id AS operator, f.region AS region, atFacility + inRegion AS disruptions, alarms
+"""
+
+FACILITIES = "MATCH (f:Facility) WHERE $scope IS NULL OR f.id STARTS WITH $scope\n" + _FACILITY_BODY
+"""Every facility's facts: operator, region, open disruptions at it or in its region, recent alarms
+(alarms are found through the operator's ``RAISED_AT`` and matched on ``facilityId``)."""
+
+FACILITIES_OF = (
+    """
+CALL () {
+  UNWIND $ids AS id
+  MATCH (f:Facility)-[:OPERATED_BY]->(:Enterprise {id: id})
+  RETURN f
+  UNION
+  UNWIND $facilities AS fid
+  MATCH (f:Facility {id: fid})
+  RETURN f
+}
+WITH DISTINCT f
+"""
+    + _FACILITY_BODY
+)
+
 _TOP_FILTER = """e.riskScore >= $minScore AND ($scope IS NULL OR e.id STARTS WITH $scope)
   AND ($industry IS NULL OR e.industry = $industry) AND ($region IS NULL OR e.region = $region)
   AND ($allowed IS NULL OR e.id IN $allowed)"""
@@ -200,6 +253,21 @@ def _enterprise(r: Any) -> Enterprise:
     )
 
 
+def _facility(r: Any) -> Facility:
+    return Facility(
+        r["id"],
+        operator=r["operator"],
+        region=r["region"],
+        disruptions=tuple(
+            OpenDisruption(
+                d["id"], d["severity"] or "medium", d["where"], d["expectedRecoveryDays"], d["kind"]
+            )
+            for d in r["disruptions"]
+        ),
+        recent_alarms=int(r["alarms"]),
+    )
+
+
 def _chunks(items: Sequence[Any], size: int = BATCH) -> Iterable[Sequence[Any]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
@@ -235,7 +303,24 @@ class RiskStore:
         """The whole projection (or the ``scope`` id prefix): every enterprise's facts and current link."""
         links = [_link(r) for r in await self._read(LINKS, scope=scope)]
         ents = [_enterprise(r) for r in await self._read(FACTS, scope=scope, **self._windows(now_ms))]
-        return Network.of(ents, links)
+        facs = [_facility(r) for r in await self._read(FACILITIES, scope=scope, **self._windows(now_ms))]
+        return Network.of(ents, links, facs)
+
+    async def facilities_of(
+        self, ids: Sequence[str], facilities: Sequence[str] = (), *, now_ms: int | None = None
+    ) -> list[Facility]:
+        """Fresh facts of the facilities operated by the enterprises ``ids`` and of ``facilities``."""
+        out: dict[str, Facility] = {}
+        ids_, facs_ = sorted(set(ids)), sorted(set(facilities))
+        for i in range(0, max(len(ids_), len(facs_), 1), BATCH):
+            rows = await self._read(
+                FACILITIES_OF,
+                ids=ids_[i : i + BATCH],
+                facilities=facs_[i : i + BATCH],
+                **self._windows(now_ms),
+            )
+            out.update((r["id"], _facility(r)) for r in rows)
+        return list(out.values())
 
     async def facts_of(
         self, ids: Sequence[str], *, now_ms: int | None = None
@@ -292,6 +377,41 @@ class RiskStore:
         ]
         for chunk in _chunks(rows):
             await self.driver.execute_query(WRITE_SCORES, {"rows": list(chunk)}, database_=self.database)
+        return len(rows)
+
+    async def write_link_scores(self, scores: Iterable[LinkScore], *, computed_at_ms: int) -> int:
+        """Set ``riskScore``, ``riskFactors`` (JSON) and ``riskComputedAt`` on the current ``SUPPLIES``
+        relationships of the given links; idempotent; returns the count handed in."""
+        rows = [
+            {
+                "supplier": s.supplier,
+                "buyer": s.buyer,
+                "sku": s.sku,
+                "score": s.score,
+                "factors": orjson.dumps(s.as_dict()).decode(),
+                "at": computed_at_ms,
+            }
+            for s in scores
+        ]
+        for chunk in _chunks(rows):
+            await self.driver.execute_query(WRITE_LINK_SCORES, {"rows": list(chunk)}, database_=self.database)
+        return len(rows)
+
+    async def write_facility_scores(self, scores: Iterable[FacilityScore], *, computed_at_ms: int) -> int:
+        """Set ``riskScore``, ``riskFactors`` (JSON) and ``riskComputedAt`` on the facilities; idempotent."""
+        rows = [
+            {
+                "id": s.facility,
+                "score": s.score,
+                "factors": orjson.dumps(s.as_dict()).decode(),
+                "at": computed_at_ms,
+            }
+            for s in scores
+        ]
+        for chunk in _chunks(rows):
+            await self.driver.execute_query(
+                WRITE_FACILITY_SCORES, {"rows": list(chunk)}, database_=self.database
+            )
         return len(rows)
 
     async def risky(

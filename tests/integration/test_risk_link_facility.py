@@ -1,0 +1,224 @@
+"""Supply-link and facility risk scores on the real stack: projected events are scored by the risk
+service, written to the ``SUPPLIES`` relationships and ``Facility`` nodes, rewritten only when they move,
+and refreshed after a facility disruption within one call."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import neo4j
+import orjson
+import pytest
+from confluent_kafka.admin import AdminClient
+
+from connectors.kafka import EventProducer, TopicSpec, ensure_topics
+from graph.maintenance import delete_by_prefix
+from graph.migrations import migrate
+from graph.mutations import to_mutations
+from graph.risk.settings import RiskSettings
+from graph.risk.store import RiskStore
+from graph.writer import GraphWriter
+from schema.envelope import ValidEvent
+from schema.events import (
+    DisruptionKind,
+    DisruptionReported,
+    EquipmentAlarm,
+    FacilityKind,
+    FacilityRegistered,
+    Industry,
+    PartnerRegistered,
+    Severity,
+    SupplyAgreed,
+)
+from streams.risk import RiskService, touched_by
+from supplynet import bootstrap
+from supplynet.settings import Settings
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+PLANT = "MATCH (f:Facility {id: $id}) RETURN f.riskScore AS s, f.riskFactors AS f, f.riskComputedAt AS at"
+
+
+def event(kind: str, subject: str, data: Any, at: int) -> ValidEvent:
+    return ValidEvent(
+        id=f"{kind}-{uuid.uuid4().hex[:12]}",
+        source="risk-link-test",
+        type=kind,
+        time=NOW - timedelta(minutes=10) + timedelta(seconds=at),
+        subject=subject,
+        sequence=0,
+        data=data,
+    )
+
+
+@pytest.fixture
+def prefix(run_id: str) -> str:
+    return f"rl{run_id}{uuid.uuid4().hex[:4]}-"
+
+
+@pytest.fixture
+async def driver(stack: Settings, prefix: str) -> AsyncIterator[neo4j.AsyncDriver]:
+    d = bootstrap.async_driver(stack)
+    await migrate(d)
+    yield d
+    await delete_by_prefix(d, prefix)
+    await d.execute_query("MATCH (r:Region) WHERE r.name STARTS WITH $p DETACH DELETE r", p=prefix)
+    await d.close()
+
+
+def network_events(p: str) -> list[ValidEvent]:
+    """mill -> auto (sole source of HRC-Q235); mill2 and trader split COLD-ROLL to auto; mill runs plant."""
+    r1, r2 = f"{p}湖北省 武汉市", f"{p}上海市"
+    evs = [
+        event(
+            "partner.registered",
+            p + e,
+            PartnerRegistered(enterprise_id=p + e, name=e, industry=i, region=r),
+            0,
+        )
+        for e, i, r in [
+            ("mill", Industry.STEEL, r1),
+            ("mill2", Industry.STEEL, r1),
+            ("trader", Industry.LOGISTICS, r2),
+            ("auto", Industry.AUTOMOTIVE, r2),
+        ]
+    ]
+    evs.append(
+        event(
+            "facility.registered",
+            p + "mill",
+            FacilityRegistered(
+                facility_id=p + "plant",
+                enterprise_id=p + "mill",
+                name="plant",
+                kind=FacilityKind.PLANT,
+                region=r1,
+            ),
+            1,
+        )
+    )
+    for s, b, sku, share in [
+        ("mill", "auto", "HRC-Q235", 1.0),
+        ("mill2", "auto", "COLD-ROLL", 0.25),
+        ("trader", "auto", "COLD-ROLL", 0.75),
+    ]:
+        evs.append(
+            event(
+                "supply.agreed",
+                p + b,
+                SupplyAgreed(supplier_id=p + s, buyer_id=p + b, sku=sku, share=share, lead_time_days=14),
+                2,
+            )
+        )
+    return evs
+
+
+async def _link_props(driver: neo4j.AsyncDriver, p: str) -> dict[tuple[str, str], dict[str, Any]]:
+    rec, _, _ = await driver.execute_query(
+        "MATCH (s:Enterprise)-[x:SUPPLIES]->(b:Enterprise) WHERE s.id STARTS WITH $p "
+        "RETURN s.id AS s, x.sku AS sku, x.riskScore AS score, x.riskFactors AS f, x.riskComputedAt AS at",
+        p=p,
+    )
+    return {(r["s"].removeprefix(p), r["sku"]): dict(r) for r in rec}
+
+
+async def test_link_and_facility_scores_are_written_back_kept_fresh_and_explained(
+    stack: Settings, driver: neo4j.AsyncDriver, prefix: str
+) -> None:
+    p = prefix
+    writer = GraphWriter(driver)
+    await writer.write(to_mutations(network_events(p)))
+    topic = f"{p}risk.alerts"
+    ensure_topics(stack.kafka.librdkafka(), [TopicSpec(topic, 1)])
+    sql = bootstrap.sql_engine(stack)
+    bootstrap.create_sql_tables(sql)
+    s = RiskSettings()
+    svc = RiskService(
+        store=RiskStore(driver, s),
+        settings=s,
+        alerts_out=EventProducer(stack.kafka.librdkafka(), topic),
+        sql=sql,
+        scope=p,
+    )
+    try:
+        await svc.full()
+        links = await _link_props(driver, p)
+        assert set(links) == {("mill", "HRC-Q235"), ("mill2", "COLD-ROLL"), ("trader", "COLD-ROLL")}
+        first_at = svc.engine.computed_at_ms
+        for row in links.values():
+            factors = orjson.loads(row["f"])
+            assert row["score"] == pytest.approx(factors["score"], abs=1e-4)
+            assert row["at"] == first_at
+            assert 0.0 <= row["score"] <= 1.0
+        sole = orjson.loads(links[("mill", "HRC-Q235")]["f"])
+        assert sole["factors"]["dependency"] == 1.0
+        assert sole["reasons"]["dependency"] == [f"sole source of HRC-Q235 for {p}auto"]
+        assert orjson.loads(links[("mill2", "COLD-ROLL")]["f"])["factors"]["dependency"] == 0.25
+        assert orjson.loads(links[("trader", "COLD-ROLL")]["f"])["reasons"]["dependency"] == [
+            f"75% of {p}auto's COLD-ROLL supply"
+        ]
+        rec, _, _ = await driver.execute_query(
+            PLANT,
+            id=p + "plant",
+        )
+        assert rec[0]["s"] == 0.0 and rec[0]["at"] == first_at
+
+        # a second full recompute with nothing changed rewrites nothing (riskComputedAt stays)
+        await svc.full()
+        assert {k: v["at"] for k, v in (await _link_props(driver, p)).items()} == {k: first_at for k in links}
+
+        # a fire at the plant and a critical alarm there: the plant, the mill and its link are rescored
+        fire = event(
+            "disruption.reported",
+            p + "fire-1",
+            DisruptionReported(
+                disruption_id=p + "fire-1",
+                kind=DisruptionKind.FIRE,
+                severity=Severity.HIGH,
+                expected_recovery_days=12,
+                facility_id=p + "plant",
+            ),
+            3,
+        )
+        alarm = event(
+            "equipment.alarm",
+            p + "mill",
+            EquipmentAlarm(
+                alarm_id=p + "alarm-1",
+                enterprise_id=p + "mill",
+                equipment_id=p + "furnace-2",
+                signal="vibration",
+                severity=Severity.CRITICAL,
+                facility_id=p + "plant",
+            ),
+            4,
+        )
+        await writer.write(to_mutations([fire, alarm]))
+        await svc.touched(touched_by([fire.to_json(), alarm.to_json()]))
+        at = svc.engine.computed_at_ms
+        assert at > first_at
+        rec, _, _ = await driver.execute_query(
+            PLANT,
+            id=p + "plant",
+        )
+        plant = orjson.loads(rec[0]["f"])
+        assert rec[0]["at"] == at
+        assert rec[0]["s"] > 0.5
+        assert plant["reasons"]["events"] == [
+            "open high fire disruption at the facility, recovery expected in 12 days",
+            "1 equipment alarm(s) in the last 14 days",
+        ]
+        assert plant["reasons"]["operator"][0].startswith(f"operated by {p}mill: sole supplier of HRC-Q235")
+        after = await _link_props(driver, p)
+        assert after[("mill", "HRC-Q235")]["at"] == at
+        assert after[("mill", "HRC-Q235")]["score"] > links[("mill", "HRC-Q235")]["score"]
+        supplier = orjson.loads(after[("mill", "HRC-Q235")]["f"])["reasons"]["supplier"]
+        assert "open high fire disruption at one of its facilities" in supplier[0]
+        # the other suppliers' links did not move and were not rewritten
+        assert after[("trader", "COLD-ROLL")]["at"] == first_at
+    finally:
+        svc.close()
+        AdminClient(stack.kafka.librdkafka()).delete_topics([topic])
