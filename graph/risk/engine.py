@@ -14,6 +14,8 @@ from collections import defaultdict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from graph.risk.facts import Enterprise, Facility, Network, SupplyLink, dependency_shares
 from graph.risk.scoring import (
     FACTORS,
@@ -26,6 +28,7 @@ from graph.risk.scoring import (
     combine,
     facility_scores,
     link_scores,
+    link_scores_all,
     noisy_or,
     own_scores,
     score_network,
@@ -103,13 +106,39 @@ class RiskEngine:
         for fs in facilities:
             self._marks.pop(("facility", fs.facility), None)
 
+    def _score_all_links(self) -> list[LinkScore]:
+        """Every link scored in one vectorised pass; returns (and marks) those that moved."""
+        keys = list(self._links)
+        score, perf, dep, _, mark, sups = link_scores_all(keys, self._links, self.scores, self.settings)
+        marks = self._marks
+        old = [marks.get(k) for k in keys]
+        old_score = np.fromiter((m[0] if m else np.nan for m in old), dtype=np.float64, count=len(keys))
+        old_mark = np.fromiter((m[1] if m else -1 for m in old), dtype=np.int64, count=len(keys))
+        moved = (
+            np.isnan(old_score)
+            | (np.abs(score - old_score) > self.settings.link_write_epsilon)
+            | (old_mark != mark)
+        )
+        out: list[LinkScore] = []
+        for i in np.flatnonzero(moved).tolist():
+            k = keys[i]
+            ls = LinkScore(
+                self._links[k], float(score[i]), float(perf[i]), float(dep[i]), sups[k[0]], self.settings
+            )
+            marks[k] = (ls.score, int(mark[i]))
+            out.append(ls)
+        return out
+
     def _score_links_and_facilities(
         self, link_keys: Iterable[LinkKey] | None, facility_ids: Iterable[str] | None
     ) -> None:
         """Score the given links and facilities (``None``: all) from the current enterprise scores and
         keep in ``changed_links`` / ``changed_facilities`` those whose score or reasons moved."""
-        links = link_scores(self._links, self._in, self.scores, self.settings, only=link_keys)
-        self.changed_links = [ls for k, ls in links.items() if self._changed(k, ls.score, ls.mark)]
+        if link_keys is None:
+            self.changed_links = self._score_all_links()
+        else:
+            links = link_scores(self._links, self._in, self.scores, self.settings, only=link_keys)
+            self.changed_links = [ls for k, ls in links.items() if self._changed(k, ls.score, ls.mark)]
         facs = facility_scores(self.facilities, self.scores, self.settings, only=facility_ids)
         self.changed_facilities = [
             fs

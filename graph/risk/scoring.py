@@ -404,9 +404,7 @@ class LinkScore:
     def mark(self) -> int:
         """Changes when the reasons' wording may change (inputs rounded as the reasons print them)."""
         sup = self.supplier_factor
-        return hash(
-            (round(self.performance_value, 3), round(self.dependency, 2), round(sup.value, 2), sup.reasons)
-        )
+        return wording_mark(self.performance_value, self.dependency, sup.value, _reasons_hash(sup))
 
     @property
     def factors(self) -> dict[str, Factor]:
@@ -472,6 +470,18 @@ def link_performance(link: SupplyLink, s: RiskSettings) -> Factor:
         if p > 0:
             reasons.append(f"quality incidents on {q:.1%} of deliveries")
     return Factor(clamp(1.0 - keep), tuple(reasons))
+
+
+def _reasons_hash(f: Factor) -> int:
+    return hash(f.reasons) & 0x7FFFFFFF
+
+
+def wording_mark(perf: float, dep: float, sup: float, sup_reasons: int) -> int:
+    """An int that changes when a link's reasons may read differently (inputs rounded as printed);
+    ``link_scores_all`` computes the same value vectorised."""
+    return (
+        (round(perf * 1000) * 1009 + round(dep * 100)) * 1009 + round(sup * 100)
+    ) * 0x80000000 + sup_reasons
 
 
 def _supplier_factor(supplier: str, score: RiskScore | None) -> Factor:
@@ -592,3 +602,78 @@ def facility_scores(
         f = facilities[fid]
         out[fid] = facility_score(f, scores.get(f.operator) if f.operator else None, s)
     return out
+
+
+def link_scores_all(
+    keys: list[tuple[str, str, str]],
+    links: Mapping[tuple[str, str, str], SupplyLink],
+    scores: Mapping[str, RiskScore],
+    s: RiskSettings,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Factor]]:
+    """Every link's score in one vectorised pass (the full recompute's path; equal to ``link_scores``).
+
+    Returns arrays aligned with ``keys``: score, performance, dependency, supplier score, wording mark
+    (as ``wording_mark``), and the supplier factors by supplier id (to build ``LinkScore`` objects for
+    the links that changed).
+    """
+    n = len(keys)
+    ls = [links[k] for k in keys]
+    nan = float("nan")
+
+    def col(attr: str) -> np.ndarray:
+        return np.fromiter(
+            (v if (v := getattr(lk, attr)) is not None else nan for lk in ls), dtype=np.float64, count=n
+        )
+
+    otif, lt_mean, lt_p90, q = (
+        col("otif"),
+        col("lead_time_mean"),
+        col("lead_time_p90"),
+        col("quality_incident_rate"),
+    )
+    volume = np.fromiter((lk.volume for lk in ls), dtype=np.float64, count=n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        keep = np.ones(n)
+        p = np.clip((s.otif_target - otif) / (s.otif_target - s.otif_floor), 0.0, 1.0)
+        keep *= np.where(np.isnan(otif), 1.0, 1.0 - p)
+        ok = ~np.isnan(lt_mean) & ~np.isnan(lt_p90) & (lt_mean > 0)
+        cv = np.maximum(0.0, lt_p90 - lt_mean) / lt_mean
+        p = np.clip((cv - s.lead_time_cv_ok) / max(1e-9, s.lead_time_cv_max - s.lead_time_cv_ok), 0.0, 1.0)
+        keep *= np.where(ok, 1.0 - p, 1.0)
+        p = np.clip(q / s.quality_rate_max, 0.0, 1.0)
+        keep *= np.where(np.isnan(q), 1.0, 1.0 - p)
+    perf = np.where(volume > 0, np.clip(1.0 - keep, 0.0, 1.0), 0.0)
+
+    # the buyer's dependency share, per (buyer, sku) group over links that are not self-loops
+    groups: dict[tuple[str, str], int] = {}
+    gid = np.fromiter((groups.setdefault((k[1], k[2]), len(groups)) for k in keys), dtype=np.int64, count=n)
+    real = np.fromiter((k[0] != k[1] for k in keys), dtype=bool, count=n)
+    share = np.fromiter((v if (v := lk.share) is not None else nan for lk in ls), dtype=np.float64, count=n)
+    g = len(groups)
+    count = np.bincount(gid, weights=real.astype(np.float64), minlength=g)
+    missing = np.bincount(gid, weights=(real & np.isnan(share)).astype(np.float64), minlength=g)
+    total = np.bincount(gid, weights=np.where(real, np.nan_to_num(share), 0.0), minlength=g)
+    scale = np.where(total > 1.0, 1.0 / np.where(total > 0, total, 1.0), 1.0)
+    reported = missing[gid] == 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        even = 1.0 / count[gid]
+    dep = np.where(real, np.where(reported, np.nan_to_num(share) * scale[gid], even), 1.0)
+    dep = np.clip(dep, 0.0, 1.0)
+
+    suppliers: dict[str, Factor] = {}
+    for k in keys:
+        if k[0] not in suppliers:
+            suppliers[k[0]] = _supplier_factor(k[0], scores.get(k[0]))
+    sup = np.fromiter((suppliers[k[0]].value for k in keys), dtype=np.float64, count=n)
+    sup_h = np.fromiter((_reasons_hash(suppliers[k[0]]) for k in keys), dtype=np.int64, count=n)
+
+    likelihood = 1.0 - (1.0 - np.clip(s.link_weight_performance * perf, 0.0, 1.0)) * (
+        1.0 - np.clip(s.link_weight_supplier * sup, 0.0, 1.0)
+    )
+    importance = s.link_dependency_floor + (1.0 - s.link_dependency_floor) * dep
+    score = np.clip(likelihood * importance, 0.0, 1.0)
+    mark = (
+        (np.rint(perf * 1000).astype(np.int64) * 1009 + np.rint(dep * 100).astype(np.int64)) * 1009
+        + np.rint(sup * 100).astype(np.int64)
+    ) * 0x80000000 + sup_h
+    return score, perf, dep, sup, mark, suppliers

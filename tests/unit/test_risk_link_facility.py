@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from graph.risk import synthetic
 from graph.risk.engine import RiskEngine
 from graph.risk.facts import Enterprise, Facility, Network, OpenDisruption, SupplyLink
 from graph.risk.scoring import (
@@ -159,3 +160,41 @@ def test_forgotten_writes_are_handed_out_again() -> None:
     engine.full(_network())
     assert [ls.key for ls in engine.changed_links] == [links[0].key]
     assert [fs.facility for fs in engine.changed_facilities] == [facs[0].facility]
+
+
+def test_the_vectorised_full_pass_equals_link_by_link_scoring() -> None:
+    net = synthetic.network("cyclic", 300, seed=3, links_per_node=4, skus=5, kpis=True)
+    # some buyers report shares (over- and under-subscribed), some links report none, one self-loop
+    links = [
+        SupplyLink(
+            lk.supplier,
+            lk.buyer,
+            lk.sku,
+            share=(0.7 if i % 3 else None) if i % 2 else 0.4,
+            otif=lk.otif,
+            lead_time_mean=lk.lead_time_mean,
+            lead_time_p90=lk.lead_time_p90,
+            quality_incident_rate=lk.quality_incident_rate,
+            annual_volume=0.0 if i % 17 == 0 else None,
+        )
+        for i, lk in enumerate(net.links)
+    ] + [SupplyLink("E000001", "E000001", "SKU-000", otif=0.5)]
+    engine = RiskEngine(S)
+    engine.full(Network.of(net.enterprises.values(), links))
+    by_full = {ls.key: ls for ls in engine.changed_links}
+    scalar = link_scores(engine._links, engine._in, engine.scores, S)
+    assert by_full.keys() == scalar.keys()
+    for k, ls in scalar.items():
+        v = by_full[k]
+        assert v.score == pytest.approx(ls.score, abs=1e-12), k
+        assert v.dependency == pytest.approx(ls.dependency, abs=1e-12), k
+        assert v.mark == ls.mark, k
+        assert v.as_dict() == ls.as_dict()
+    # the incremental path agrees with the marks of the full pass: rescoring unchanged facts writes nothing
+    eid = "E000100"
+    engine.rescore(
+        enterprises=[engine.enterprises[eid]],
+        links=[engine._links[k] for k in (*engine._in[eid], *engine._out[eid])],
+        touched=[eid],
+    )
+    assert engine.changed_links == []
