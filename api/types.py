@@ -126,6 +126,19 @@ class SupplyLink:
     redacted: list[str] = strawberry.field(
         description="Commercial fields hidden from you (null above): another enterprise's terms"
     )
+    risk_score: float | None = strawberry.field(
+        default=None,
+        description="Risk of this supply link, 0..1: its own KPIs and its supplier's score, times the "
+        "buyer's dependency on it (docs/risk-model.md); null until the risk worker scored it",
+    )
+    risk_factors: JSON | None = strawberry.field(
+        default=None,
+        description="The link score's factors (performance, supplier, dependency) and their reasons; "
+        "null when the commercial terms are redacted (the dependency reveals the share)",
+    )
+    risk_computed_at: float | None = strawberry.field(
+        default=None, description="When the link's risk score was computed (epoch ms)"
+    )
 
     @classmethod
     def from_row(
@@ -145,6 +158,11 @@ class SupplyLink:
             valid_from=_date(link.get("validFrom")),
             valid_to=_date(link.get("validTo")),
             redacted=hidden,
+            risk_score=link.get("riskScore"),
+            risk_factors=orjson.loads(link["riskFactors"])
+            if link.get("riskFactors") and not hidden
+            else None,
+            risk_computed_at=link.get("riskComputedAt"),
         )
 
 

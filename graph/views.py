@@ -23,7 +23,8 @@ _SUPPLIERS = """
 UNWIND $ids AS id
 MATCH (s:Enterprise)-[x:SUPPLIES]->(:Enterprise {id: id})
 WITH id AS key, s {.id, .name, .industry, .region, .country, .riskScore} AS partner,
-       x {.sku, .share, .leadTimeDays, .unitPrice, .currency, .annualVolume, .validFrom, .validTo} AS link
+       x {.sku, .share, .leadTimeDays, .unitPrice, .currency, .annualVolume, .validFrom, .validTo,
+          .riskScore, .riskFactors, .riskComputedAt} AS link
 ORDER BY key, partner.id, link.sku
 RETURN collect({key: key, partner: partner, link: link}) AS rows
 """
@@ -32,7 +33,8 @@ _CUSTOMERS = """
 UNWIND $ids AS id
 MATCH (:Enterprise {id: id})-[x:SUPPLIES]->(b:Enterprise)
 WITH id AS key, b {.id, .name, .industry, .region, .country, .riskScore} AS partner,
-       x {.sku, .share, .leadTimeDays, .unitPrice, .currency, .annualVolume, .validFrom, .validTo} AS link
+       x {.sku, .share, .leadTimeDays, .unitPrice, .currency, .annualVolume, .validFrom, .validTo,
+          .riskScore, .riskFactors, .riskComputedAt} AS link
 ORDER BY key, partner.id, link.sku
 RETURN collect({key: key, partner: partner, link: link}) AS rows
 """

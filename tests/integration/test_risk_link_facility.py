@@ -4,6 +4,7 @@ and refreshed after a facility disruption within one call."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -14,6 +15,7 @@ import orjson
 import pytest
 from confluent_kafka.admin import AdminClient
 
+from api.keys import create_key
 from connectors.kafka import EventProducer, TopicSpec, ensure_topics
 from graph.maintenance import delete_by_prefix
 from graph.migrations import migrate
@@ -33,9 +35,11 @@ from schema.events import (
     Severity,
     SupplyAgreed,
 )
+from schema.tables import Role
 from streams.risk import RiskService, touched_by
 from supplynet import bootstrap
 from supplynet.settings import Settings
+from tests.integration.test_api import counting_server, data
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -221,4 +225,71 @@ async def test_link_and_facility_scores_are_written_back_kept_fresh_and_explaine
         assert after[("trader", "COLD-ROLL")]["at"] == first_at
     finally:
         svc.close()
+        AdminClient(stack.kafka.librdkafka()).delete_topics([topic])
+
+
+SUPPLIERS = """query($id: ID!) { enterprise(id: $id) {
+  suppliers { partner { id } sku share riskScore riskFactors riskComputedAt redacted } } }"""
+
+
+def test_link_scores_through_graphql_with_the_dependency_hidden_from_other_partners(
+    stack: Settings, run_id: str
+) -> None:
+    p = f"rl{run_id}{uuid.uuid4().hex[:4]}-"
+    topic = f"{p}risk.alerts"
+    ensure_topics(stack.kafka.librdkafka(), [TopicSpec(topic, 1)])
+    sql = bootstrap.sql_engine(stack)
+    bootstrap.create_sql_tables(sql)
+
+    async def load_and_score() -> int:
+        d = bootstrap.async_driver(stack)
+        try:
+            await migrate(d)
+            await GraphWriter(d).write(to_mutations(network_events(p)))
+            s = RiskSettings()
+            svc = RiskService(
+                store=RiskStore(d, s),
+                settings=s,
+                alerts_out=EventProducer(stack.kafka.librdkafka(), topic),
+                sql=sql,
+                scope=p,
+            )
+            try:
+                await svc.full()
+            finally:
+                svc.close()
+            return svc.engine.computed_at_ms
+        finally:
+            await d.close()
+
+    async def clean() -> None:
+        d = bootstrap.async_driver(stack)
+        try:
+            await delete_by_prefix(d, p)
+            await d.execute_query("MATCH (r:Region) WHERE r.name STARTS WITH $p DETACH DELETE r", p=p)
+        finally:
+            await d.close()
+
+    try:
+        at = asyncio.run(load_and_score())
+        analyst = create_key(sql, name=f"{p}analyst", role=Role.ANALYST)[1]
+        trader = create_key(sql, name=f"{p}trader", role=Role.PARTNER, enterprise_id=p + "trader")[1]
+        for server, _ in counting_server(stack):
+            rows = data(server.url, analyst, SUPPLIERS, {"id": p + "auto"})["enterprise"]["suppliers"]
+            by = {r["partner"]["id"].removeprefix(p): r for r in rows}
+            assert set(by) == {"mill", "mill2", "trader"}
+            assert all(r["riskComputedAt"] == at for r in rows)
+            assert by["mill"]["riskFactors"]["factors"]["dependency"] == 1.0
+            assert by["mill"]["riskScore"] == pytest.approx(by["mill"]["riskFactors"]["score"], abs=1e-4)
+            assert by["mill2"]["riskFactors"]["reasons"]["dependency"] == [
+                f"25% of {p}auto's COLD-ROLL supply"
+            ]
+            # the trader sees the score of every link into its customer, the breakdown only of its own
+            rows = data(server.url, trader, SUPPLIERS, {"id": p + "auto"})["enterprise"]["suppliers"]
+            by = {r["partner"]["id"].removeprefix(p): r for r in rows}
+            assert by["trader"]["riskFactors"]["factors"]["dependency"] == 0.75
+            assert by["mill"]["share"] is None and by["mill"]["riskFactors"] is None
+            assert by["mill"]["riskScore"] is not None
+    finally:
+        asyncio.run(clean())
         AdminClient(stack.kafka.librdkafka()).delete_topics([topic])
