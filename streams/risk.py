@@ -166,7 +166,9 @@ class RiskService:
                 lk for lk in links if lk.supplier.startswith(self.scope) and lk.buyer.startswith(self.scope)
             ]
         facilities = await self.store.facilities_of(
-            sorted(ids), sorted(touched.facilities | targets["facility"])
+            sorted(ids),
+            sorted(touched.facilities | targets["facility"]),
+            regions=sorted(touched.regions | targets["region"]),
         )
         if self.scope is not None:
             facilities = [f for f in facilities if f.id.startswith(self.scope)]

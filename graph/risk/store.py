@@ -164,6 +164,10 @@ CALL () {
   UNWIND $facilities AS fid
   MATCH (f:Facility {id: fid})
   RETURN f
+  UNION
+  UNWIND $regions AS region
+  MATCH (f:Facility)-[:LOCATED_IN]->(:Region {name: region})
+  RETURN f
 }
 WITH DISTINCT f
 """
@@ -307,16 +311,24 @@ class RiskStore:
         return Network.of(ents, links, facs)
 
     async def facilities_of(
-        self, ids: Sequence[str], facilities: Sequence[str] = (), *, now_ms: int | None = None
+        self,
+        ids: Sequence[str],
+        facilities: Sequence[str] = (),
+        *,
+        regions: Sequence[str] = (),
+        now_ms: int | None = None,
     ) -> list[Facility]:
-        """Fresh facts of the facilities operated by the enterprises ``ids`` and of ``facilities``."""
+        """Fresh facts of the facilities operated by the enterprises ``ids``, of ``facilities`` and of
+        every facility located in ``regions`` (whoever operates it)."""
         out: dict[str, Facility] = {}
         ids_, facs_ = sorted(set(ids)), sorted(set(facilities))
-        for i in range(0, max(len(ids_), len(facs_), 1), BATCH):
+        regions_ = sorted(set(regions))
+        for i in range(0, max(len(ids_), len(facs_), len(regions_), 1), BATCH):
             rows = await self._read(
                 FACILITIES_OF,
                 ids=ids_[i : i + BATCH],
                 facilities=facs_[i : i + BATCH],
+                regions=regions_[i : i + BATCH],
                 **self._windows(now_ms),
             )
             out.update((r["id"], _facility(r)) for r in rows)

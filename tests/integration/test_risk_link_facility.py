@@ -104,6 +104,20 @@ def network_events(p: str) -> list[ValidEvent]:
             1,
         )
     )
+    evs.append(  # the trader (in r2) runs a depot in r1
+        event(
+            "facility.registered",
+            p + "trader",
+            FacilityRegistered(
+                facility_id=p + "depot",
+                enterprise_id=p + "trader",
+                name="depot",
+                kind=FacilityKind.WAREHOUSE,
+                region=r1,
+            ),
+            1,
+        )
+    )
     for s, b, sku, share in [
         ("mill", "auto", "HRC-Q235", 1.0),
         ("mill2", "auto", "COLD-ROLL", 0.25),
@@ -223,6 +237,31 @@ async def test_link_and_facility_scores_are_written_back_kept_fresh_and_explaine
         assert "open high fire disruption at one of its facilities" in supplier[0]
         # the other suppliers' links did not move and were not rewritten
         assert after[("trader", "COLD-ROLL")]["at"] == first_at
+
+        # a flood in r1 reaches the trader's depot there, although the trader itself is in r2
+        flood = event(
+            "disruption.reported",
+            p + "flood-1",
+            DisruptionReported(
+                disruption_id=p + "flood-1",
+                kind=DisruptionKind.FLOOD,
+                severity=Severity.MEDIUM,
+                expected_recovery_days=5,
+                region=f"{p}湖北省 武汉市",
+            ),
+            5,
+        )
+        await writer.write(to_mutations([flood]))
+        await svc.touched(touched_by([flood.to_json()]))
+        rec, _, _ = await driver.execute_query(PLANT, id=p + "depot")
+        assert rec[0]["at"] == svc.engine.computed_at_ms
+        depot = orjson.loads(rec[0]["f"])
+        operator = depot["factors"]["operator"]
+        assert operator == pytest.approx(svc.engine.scores[p + "trader"].factors["structure"].value, abs=1e-4)
+        assert rec[0]["s"] == pytest.approx(0.9 * 0.6 * 0.6 * (0.5 + 0.5 * operator), abs=1e-4)
+        assert depot["reasons"]["events"] == [
+            f"open medium flood disruption in its region {p}湖北省 武汉市, recovery expected in 5 days"
+        ]
     finally:
         svc.close()
         AdminClient(stack.kafka.librdkafka()).delete_topics([topic])
