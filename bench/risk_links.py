@@ -35,7 +35,8 @@ def main() -> None:
         d = (OpenDisruption(f"{e.id}-fd", "high", "facility", 5.0, "fire"),) if rng.random() < 0.02 else ()
         net.facilities[f"{e.id}-f1"] = Facility(f"{e.id}-f1", e.id, e.region, d, rng.choice((0, 0, 0, 1)))
     print(
-        f"network: {len(net.enterprises):,} enterprises, {len(net.links):,} links, {len(net.facilities):,} facilities"
+        f"network: {len(net.enterprises):,} enterprises, {len(net.links):,} links, "
+        f"{len(net.facilities):,} facilities"
     )
 
     engine = RiskEngine(s)
@@ -76,7 +77,8 @@ def main() -> None:
         nlinks.append(len(engine.changed_links))
     lat.sort()
     print(
-        f"incremental (one disruption, incl. links + facilities): p50 {statistics.median(lat) * 1000:.0f} ms, "
+        "incremental (one disruption, incl. links + facilities): "
+        f"p50 {statistics.median(lat) * 1000:.0f} ms, "
         f"p99 {lat[int(len(lat) * 0.99) - 1 if len(lat) > 1 else 0] * 1000:.0f} ms; "
         f"links rescored and changed per event: median {statistics.median(nlinks):.0f}"
     )

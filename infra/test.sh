@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 bash infra/setup.sh
 sn=.venv/bin/supplynet
 
-echo "== ruff"; .venv/bin/ruff check . && .venv/bin/ruff format --check .
+# Separate commands, not `a && b`: errexit ignores a failure on the left of `&&`.
+echo "== ruff"; .venv/bin/ruff check .; .venv/bin/ruff format --check .
 echo "== mypy"; .venv/bin/mypy
 
 echo "== stack"
