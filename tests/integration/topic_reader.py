@@ -7,9 +7,29 @@ import uuid
 from collections.abc import Callable
 
 import msgspec
-from confluent_kafka import Consumer, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from supplynet.settings import Settings
+
+_NO_LEADER_YET = {
+    KafkaError.NOT_LEADER_FOR_PARTITION,
+    KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.UNKNOWN_TOPIC_OR_PART,
+    KafkaError._TIMED_OUT,
+}
+
+
+def _high_watermark(c: Consumer, tp: TopicPartition) -> int:
+    """The partition's next offset; retried while a just-created topic has no leader yet (a fresh
+    broker answers NOT_LEADER_FOR_PARTITION for a moment)."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return int(c.get_watermark_offsets(tp, timeout=10)[1])
+        except KafkaException as e:
+            if e.args[0].code() not in _NO_LEADER_YET or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def ends(settings: Settings, topic: str) -> dict[int, int]:
@@ -17,7 +37,7 @@ def ends(settings: Settings, topic: str) -> dict[int, int]:
     c = Consumer({**settings.kafka.librdkafka(), "group.id": f"t-{uuid.uuid4().hex[:8]}"})
     try:
         parts = c.list_topics(topic, timeout=10).topics[topic].partitions
-        return {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts}
+        return {p: _high_watermark(c, TopicPartition(topic, p)) for p in parts}
     finally:
         c.close()
 
