@@ -207,21 +207,24 @@ class RiskEngine:
         self.computed_at_ms = int(time.time() * 1000)
         return dict(self.scores)
 
-    def downstream(self, sources: Iterable[str]) -> dict[str, int]:
-        """Enterprises downstream of ``sources`` (excluding them) -> tier, over the current links."""
+    def downstream(self, sources: Iterable[str], *, tiers: int | None = None) -> dict[str, int]:
+        """Enterprises downstream of ``sources`` (excluding them) -> tier, over the current links; with
+        ``tiers``, only those within that many tiers (a cyclic network's whole downstream is most of it)."""
         start = list(dict.fromkeys(sources))
         seen = set(start)
-        tiers: dict[str, int] = {}
+        found: dict[str, int] = {}
         queue = deque((e, 0) for e in start)
         while queue:
             node, tier = queue.popleft()
+            if tiers is not None and tier >= tiers:
+                continue
             for key in self._out.get(node, ()):
                 buyer = key[1]
                 if buyer not in seen:
                     seen.add(buyer)
-                    tiers[buyer] = tier + 1
+                    found[buyer] = tier + 1
                     queue.append((buyer, tier + 1))
-        return tiers
+        return found
 
     def rescore(
         self,

@@ -111,6 +111,12 @@ class RiskSettings(BaseModel):
     alert_threshold: float = Field(
         0.6, ge=0, le=1, description="A score crossing this upward raises an alert"
     )
+    alert_affected_tiers: int = Field(
+        3,
+        ge=1,
+        le=10,
+        description="An alert's affected downstream: the enterprises within this many tiers of the node",
+    )
     severity_high: float = Field(0.75, ge=0, le=1, description="Score at or above which an alert is 'high'")
     severity_critical: float = Field(
         0.9, ge=0, le=1, description="Score at or above which an alert is 'critical'"

@@ -9,6 +9,7 @@ import networkx as nx
 import pytest
 
 from graph.risk import synthetic
+from graph.risk.engine import RiskEngine
 from graph.risk.facts import Network
 from graph.risk.settings import RiskSettings
 from graph.risk.structure import FlowGraph, concentration, sole_sources
@@ -86,6 +87,18 @@ def test_downstream_tiers_equal_networkx(net: Network) -> None:
     for eid in sorted(net.enterprises)[:20]:
         within = nx.single_source_shortest_path_length(g, eid, cutoff=3)
         assert counts[eid] == len(within) - 1
+
+
+def test_engine_downstream_within_tiers_equals_networkx(net: Network) -> None:
+    """What an alert lists as affected: the engine's search over its current links, bounded by tiers."""
+    g = nx_graph(net)
+    engine = RiskEngine(RiskSettings())
+    engine.full(net)
+    for eid in sorted(net.enterprises)[:20]:
+        for tiers in (1, 3, None):
+            expected = nx.single_source_shortest_path_length(g, eid, cutoff=tiers)
+            expected.pop(eid)
+            assert engine.downstream([eid], tiers=tiers) == expected
 
 
 def nx_what_if(net: Network, disrupted: set[str], days: float, s: RiskSettings) -> dict[str, tuple]:
