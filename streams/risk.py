@@ -24,7 +24,7 @@ from sqlmodel import Session
 from connectors.kafka import EventProducer, Record
 from graph.risk.alerts import Alert, disruption_alerts, threshold_alerts
 from graph.risk.engine import RiskEngine
-from graph.risk.incidents import open_incident
+from graph.risk.incidents import open_incidents
 from graph.risk.settings import RiskSettings
 from graph.risk.store import RiskStore
 
@@ -226,7 +226,7 @@ class RiskService:
 
         def record() -> list[int]:
             with Session(self.sql) as session:
-                return [open_incident(session, alert=a).id or 0 for a in alerts]
+                return [inc.id or 0 for inc in open_incidents(session, alerts=alerts)]
 
         return await asyncio.to_thread(record)
 

@@ -8,7 +8,6 @@ the last full recompute; sole sources and HHI of the skus involved are refreshed
 
 from __future__ import annotations
 
-import gc
 import time
 from collections import defaultdict, deque
 from collections.abc import Iterable
@@ -17,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from graph.risk.facts import Enterprise, Facility, Network, SupplyLink, dependency_shares
+from graph.risk.memory import gc_paused
 from graph.risk.scoring import (
     FACTORS,
     FacilityScore,
@@ -181,13 +181,8 @@ class RiskEngine:
         The cyclic garbage collector is paused meanwhile: building ~10^7 long-lived objects would
         otherwise trigger repeated full collections over the whole heap.
         """
-        paused = gc.isenabled()
-        gc.disable()
-        try:
+        with gc_paused():
             return self._full(network)
-        finally:
-            if paused:
-                gc.enable()
 
     def _full(self, network: Network) -> dict[str, RiskScore]:
         self.enterprises = dict(network.enterprises)

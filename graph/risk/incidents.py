@@ -6,6 +6,7 @@ and ``restored`` are final. Every function takes an open ``sqlmodel.Session`` an
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import orjson
@@ -51,23 +52,40 @@ def _now() -> datetime:
 
 def open_incident(session: Session, *, alert: Alert) -> RiskIncident:
     """Record a ``potential`` incident for an alert; idempotent on the alert id (returns the existing one)."""
-    existing = session.exec(select(RiskIncident).where(RiskIncident.alert_id == alert.id)).first()
-    if existing is not None:
-        return existing
-    incident = RiskIncident(
-        enterprise_id=alert.enterprise,
-        severity=alert.severity,
-        score=alert.score,
-        reason=alert.reason,
-        summary=alert.summary[:2000],
-        factors=orjson.dumps(alert.factors).decode(),
-        affected=orjson.dumps(alert.affected).decode(),
-        alert_id=alert.id,
-    )
-    session.add(incident)
-    session.commit()
-    session.refresh(incident)
-    return incident
+    return open_incidents(session, alerts=[alert])[0]
+
+
+def open_incidents(session: Session, *, alerts: Sequence[Alert], chunk: int = 500) -> list[RiskIncident]:
+    """``open_incident`` for many alerts in one transaction (one commit, existing ids looked up in chunks);
+    the incidents in the order of ``alerts``. A first full recompute raises thousands of alerts: one
+    commit each cost seconds per thousand on SQLite."""
+    ids = list(dict.fromkeys(a.id for a in alerts))
+    found: dict[str, RiskIncident] = {}
+    for i in range(0, len(ids), chunk):
+        q = select(RiskIncident).where(col(RiskIncident.alert_id).in_(ids[i : i + chunk]))
+        found.update((inc.alert_id, inc) for inc in session.exec(q))
+    new: list[RiskIncident] = []
+    for alert in alerts:
+        if alert.id in found:
+            continue
+        incident = RiskIncident(
+            enterprise_id=alert.enterprise,
+            severity=alert.severity,
+            score=alert.score,
+            reason=alert.reason,
+            summary=alert.summary[:2000],
+            factors=orjson.dumps(alert.factors).decode(),
+            affected=orjson.dumps(alert.affected).decode(),
+            alert_id=alert.id,
+        )
+        found[alert.id] = incident
+        new.append(incident)
+    if new:
+        session.add_all(new)
+        session.commit()
+        for incident in new:
+            session.refresh(incident)
+    return [found[a.id] for a in alerts]
 
 
 def get_incident(session: Session, *, incident_id: int) -> RiskIncident:

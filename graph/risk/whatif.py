@@ -15,7 +15,6 @@ the original one-enterprise-at-a-time heap sweep, kept as the oracle for tests a
 
 from __future__ import annotations
 
-import gc
 import heapq
 import math
 from collections import defaultdict, deque
@@ -26,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from graph.risk.facts import Network
+from graph.risk.memory import gc_paused
 from graph.risk.settings import RiskSettings
 
 
@@ -203,13 +203,8 @@ def what_if(
     The garbage collector is paused while the exposures are built (they hold no cycles; a region's
     ~10⁵ objects would otherwise trigger full collections over everything the process holds).
     """
-    paused = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         return _what_if(network, disrupted, days, s, alternatives=alternatives, ranking=ranking)
-    finally:
-        if paused:
-            gc.enable()
 
 
 def _what_if(

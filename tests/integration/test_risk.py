@@ -258,3 +258,32 @@ async def test_scores_are_explained_written_back_and_a_disruption_raises_an_aler
         assert all(a.reason == "disruption" for a in run.alerts)
     finally:
         svc.close()
+
+
+async def test_the_whole_projection_reads_back_field_for_field_across_chunks(
+    driver: neo4j.AsyncDriver, prefix: str
+) -> None:
+    """``RiskStore.network`` (grouped per supplier, several rows per record) returns exactly what is in
+    the graph: every current link with its KPIs, every enterprise's facts, every facility."""
+    from bench.risk_full import load
+    from graph.risk import synthetic
+    from graph.risk.facts import Facility
+    from graph.risk.store import CHUNK_ROWS
+
+    n = CHUNK_ROWS + 500  # more enterprises, suppliers and facilities than one record holds
+    net = synthetic.network("cyclic", n, seed=3, links_per_node=3, skus=40, kpis=True, prefix=prefix + "E")
+    await load(driver, net)
+    got = await RiskStore(driver, RiskSettings()).network(scope=prefix)
+
+    def key(lk: Any) -> tuple[str, str, str]:
+        return (lk.supplier, lk.buyer, lk.sku)
+
+    assert len(got.links) == len(net.links) > 2 * n
+    assert sorted(got.links, key=key) == sorted(net.links, key=key)
+    assert got.enterprises == net.enterprises  # names, industries, regions, cover, disruptions, alarms
+    assert any(e.disruptions for e in got.enterprises.values())
+    assert any(e.recent_alarms for e in got.enterprises.values())
+    assert got.facilities == {
+        f"{e.id}-f1": Facility(f"{e.id}-f1", e.id, e.region, (), e.recent_alarms)
+        for e in net.enterprises.values()
+    }

@@ -18,6 +18,7 @@ from graph.risk.incidents import (
     check_transition,
     list_incidents,
     open_incident,
+    open_incidents,
     transition,
 )
 from graph.risk.scoring import Factor, RiskScore
@@ -106,3 +107,19 @@ def test_incident_workflow_in_the_sql_store(tmp_path: Path) -> None:
             transition(session, incident_id=9999, to=IncidentState.CONFIRMED)
         with pytest.raises(ValueError, match="must not be empty"):
             add_note(session, incident_id=inc.id, note="  ")
+
+
+def test_many_incidents_open_in_one_transaction_and_stay_idempotent(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    SQLModel.metadata.create_all(engine)
+    scores = {f"e{i:04d}": score(f"e{i:04d}", 0.7) for i in range(1200)}  # more than one lookup chunk
+    alerts = threshold_alerts({}, scores, S, downstream=lambda e: [], computed_at_ms=3)
+    with Session(engine) as session:
+        first = open_incident(session, alert=alerts[5])
+        opened = open_incidents(session, alerts=[*alerts, alerts[0]])
+        assert [i.alert_id for i in opened] == [a.id for a in [*alerts, alerts[0]]]
+        assert opened[5].id == first.id  # the one opened before is returned, not duplicated
+        assert opened[-1].id == opened[0].id  # a repeated alert opens one incident
+        assert len({i.id for i in opened}) == 1200
+        assert len(list_incidents(session, limit=1000)) == 1000
+        assert [i.id for i in open_incidents(session, alerts=alerts[:3])] == [i.id for i in opened[:3]]
