@@ -3,12 +3,14 @@
 ``bench/risk.py`` times the engine in memory; this runs what the ``risk_full`` timer runs
 (``RiskService.full``): read the projection from Neo4j, recompute every score and the global
 measures, write enterprise, link and facility scores back, send the alerts to Kafka and open their
-incidents in the SQL store. It runs twice on the same graph and prints each step:
+incidents in the SQL store. It runs three times on the same graph and prints each step:
 
 - **first run** — what a worker does after a start: it has written nothing yet, so every enterprise,
   link and facility score is written, and every score above the threshold alerts;
-- **periodic run** — what the timer does every ``full_recompute_seconds``: everything is recomputed,
-  but only the enterprise scores are rewritten (links and facilities that did not move are skipped).
+- **periodic, held network** — what the timer does every ``full_recompute_seconds``: everything is
+  recomputed from the network the worker holds; only the enterprise scores are rewritten (links and
+  facilities that did not move are skipped);
+- **periodic, re-read** — the same, re-reading the projection first (every ``full_reload_every``-th).
 
 The network is ``bench/risk.py``'s (``synthetic.network("cyclic", seed=5)``, KPIs on every link, 3% of
 enterprises with an open disruption, one facility each) loaded under a run prefix
@@ -204,9 +206,13 @@ async def main() -> None:
         del net
         steps = Steps(service)
         runs: list[tuple[str, tuple[dict[str, float], dict[str, int]], Any]] = []
-        for name in ("first run after a start", "periodic run"):
+        for name, reload in (
+            ("first run after a start", True),
+            ("periodic, held network", False),
+            ("periodic, re-read", True),
+        ):
             print(f"{name} …", flush=True)
-            run = await service.full()
+            run = await service.full(reload=reload)
             runs.append((name, steps.take(), run))
         labels = list(dict.fromkeys(k for _n, (times, _rows), _r in runs for k in times))
         width = max(len(k) for k in labels) + 2

@@ -156,8 +156,8 @@ class RiskEngine:
 
     @property
     def network(self) -> Network:
-        """The current network (built from the indexes; O(links))."""
-        return Network(self.enterprises, list(self._links.values()))
+        """The current network (built from the indexes; O(links)), facilities included."""
+        return Network(dict(self.enterprises), list(self._links.values()), dict(self.facilities))
 
     def _index(self, links: Iterable[SupplyLink]) -> None:
         for lk in links:

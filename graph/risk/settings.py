@@ -142,3 +142,10 @@ class RiskSettings(BaseModel):
     full_recompute_seconds: float = Field(
         900.0, gt=0, description="How often the stream recomputes everything (betweenness, HHI)"
     )
+    full_reload_every: int = Field(
+        4,
+        ge=1,
+        description="Every n-th full recompute first re-reads the whole projection from Neo4j (catching "
+        "what no event announced: KPI refreshes, alarm and certificate windows, ended links); the others "
+        "recompute from the network the worker holds, kept current by the incremental path. 1 = always",
+    )

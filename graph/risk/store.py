@@ -7,6 +7,7 @@ and certificates). A ``scope`` id prefix restricts every read to one id space (a
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any, Literal
@@ -359,22 +360,17 @@ class RiskStore:
         """The whole projection (or the ``scope`` id prefix): every enterprise's facts and current link."""
         win = self._windows(now_ms)
         with gc_paused():  # ~1.2M long-lived objects: 38 -> 27 s at 100k / 1M links
+            # The three reads run at once: Neo4j works on one while the client decodes another.
+            link_recs, ent_recs, fac_recs = await asyncio.gather(
+                self._read(LINKS, scope=scope, chunk=CHUNK_ROWS),
+                self._read(FACTS, scope=scope, chunk=CHUNK_ROWS, **win),
+                self._read(FACILITIES, scope=scope, chunk=CHUNK_ROWS, **win),
+            )
             links = [
-                _link_row(supplier, row)
-                for r in await self._read(LINKS, scope=scope, chunk=CHUNK_ROWS)
-                for supplier, rows in r["rows"]
-                for row in rows
+                _link_row(supplier, row) for r in link_recs for supplier, rows in r["rows"] for row in rows
             ]
-            ents = [
-                _enterprise(row)
-                for r in await self._read(FACTS, scope=scope, chunk=CHUNK_ROWS, **win)
-                for row in r["rows"]
-            ]
-            facs = [
-                _facility(row)
-                for r in await self._read(FACILITIES, scope=scope, chunk=CHUNK_ROWS, **win)
-                for row in r["rows"]
-            ]
+            ents = [_enterprise(row) for r in ent_recs for row in r["rows"]]
+            facs = [_facility(row) for r in fac_recs for row in r["rows"]]
             return Network.of(ents, links, facs)
 
     async def facilities_of(

@@ -287,3 +287,46 @@ async def test_the_whole_projection_reads_back_field_for_field_across_chunks(
         f"{e.id}-f1": Facility(f"{e.id}-f1", e.id, e.region, (), e.recent_alarms)
         for e in net.enterprises.values()
     }
+
+
+async def test_full_recomputes_reread_the_projection_every_nth_run_and_otherwise_use_the_held_network(
+    stack: Settings, driver: neo4j.AsyncDriver, prefix: str, alerts_topic: str
+) -> None:
+    p = prefix
+    writer = GraphWriter(driver)
+    await writer.write(to_mutations(network_events(p)))
+    await writer.refresh_kpis()
+    svc = service(stack, driver, p, alerts_topic, RiskSettings(alert_threshold=0.99, full_reload_every=2))
+    reads = 0
+    network = svc.store.network
+
+    async def counted(**kw: Any) -> Any:
+        nonlocal reads
+        reads += 1
+        return await network(**kw)
+
+    svc.store.network = counted  # type: ignore[method-assign]
+    try:
+        await svc.full()  # first run: reads
+        before = svc.engine.scores[p + "mill"]
+        # a fact no event announced (as when an alarm window or a KPI refresh moves it): a fire at the mill
+        await driver.execute_query(
+            "MATCH (e:Enterprise {id: $id}) CREATE (:Disruption {id: $d, status: 'open', "
+            "severity: 'critical', kind: 'fire', expectedRecoveryDays: 30.0})-[:AFFECTS]->(e)",
+            id=p + "mill",
+            d=p + "silent-fire",
+        )
+        await svc.full()  # second run: from the held network, the fire is not seen yet
+        assert reads == 1
+        assert svc.engine.scores[p + "mill"].score == pytest.approx(before.score)
+        assert svc.engine.scores[p + "mill"].factors["events"].value == before.factors["events"].value
+        await svc.full()  # third run: re-reads, and the fire counts
+        assert reads == 2
+        after = svc.engine.scores[p + "mill"]
+        assert after.factors["events"].value > before.factors["events"].value
+        assert after.score > before.score
+        assert any("fire" in r for r in after.factors["events"].reasons)
+        await svc.full(reload=True)  # forced
+        assert reads == 3
+    finally:
+        svc.close()
