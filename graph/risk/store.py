@@ -43,13 +43,15 @@ already was an eager aggregation), ~300 MB of heap at 1M links."""
 
 CHUNK_ROWS = 2_000
 
+_LINK_ROW = f"""[b.id, x.sku, x.share, x.leadTimeDays, x.annualVolume, x.otifRate{KPI_WINDOW},
+ x.leadTimeMeanDays{KPI_WINDOW}, x.leadTimeP90Days{KPI_WINDOW}, x.qualityIncidentRate{KPI_WINDOW},
+ x.daysOfCover]"""
+"""A link's fields, in ``_link_row``'s order."""
+
 LINKS = f"""
 MATCH (s:Enterprise)-[x:SUPPLIES]->(b:Enterprise)
 WHERE {_CURRENT} AND ($scope IS NULL OR (s.id STARTS WITH $scope AND b.id STARTS WITH $scope))
-WITH s.id AS supplier,
-     collect([b.id, x.sku, x.share, x.leadTimeDays, x.annualVolume, x.otifRate{KPI_WINDOW},
-              x.leadTimeMeanDays{KPI_WINDOW}, x.leadTimeP90Days{KPI_WINDOW},
-              x.qualityIncidentRate{KPI_WINDOW}, x.daysOfCover]) AS links
+WITH s.id AS supplier, collect({_LINK_ROW}) AS links
 WITH [supplier, links] AS row
 {IN_CHUNKS}"""
 """The whole material-flow projection (current links only): a row per supplier, its links as lists in
@@ -59,10 +61,7 @@ LINKS_OF = f"""
 UNWIND $ids AS id
 MATCH (s:Enterprise)-[x:SUPPLIES]->(b:Enterprise)
 WHERE (s.id = id OR b.id = id) AND {_CURRENT}
-RETURN DISTINCT s.id AS supplier, b.id AS buyer, x.sku AS sku, x.share AS share,
-       x.leadTimeDays AS leadTime, x.annualVolume AS volume, x.otifRate{KPI_WINDOW} AS otif,
-       x.leadTimeMeanDays{KPI_WINDOW} AS ltMean, x.leadTimeP90Days{KPI_WINDOW} AS ltP90,
-       x.qualityIncidentRate{KPI_WINDOW} AS quality, x.daysOfCover AS cover
+RETURN DISTINCT s.id AS supplier, {_LINK_ROW} AS link
 """
 
 _FACTS_BODY = """
@@ -275,22 +274,6 @@ def _link_row(supplier: str, row: list[Any]) -> SupplyLink:
     )
 
 
-def _link(r: Any) -> SupplyLink:
-    return SupplyLink(
-        r["supplier"],
-        r["buyer"],
-        r["sku"],
-        share=r["share"],
-        lead_time_days=r["leadTime"],
-        annual_volume=r["volume"],
-        otif=r["otif"],
-        lead_time_mean=r["ltMean"],
-        lead_time_p90=r["ltP90"],
-        quality_incident_rate=r["quality"],
-        days_of_cover=r["cover"],
-    )
-
-
 def _enterprise(r: Any) -> Enterprise:
     return Enterprise(
         r["id"],
@@ -409,7 +392,7 @@ class RiskStore:
                 for r in await self._read(FACTS_OF, ids=list(chunk), **self._windows(now_ms))
             ]
             for r in await self._read(LINKS_OF, ids=list(chunk)):
-                lk = _link(r)
+                lk = _link_row(r["supplier"], r["link"])
                 links[(lk.supplier, lk.buyer, lk.sku)] = lk
         return ents, list(links.values())
 

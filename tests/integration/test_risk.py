@@ -137,13 +137,19 @@ def service(
     )
 
 
+async def projected(driver: neo4j.AsyncDriver, p: str) -> GraphWriter:
+    """``network_events`` projected into Neo4j, KPIs refreshed (days of cover come from them)."""
+    writer = GraphWriter(driver)
+    await writer.write(to_mutations(network_events(p)))
+    await writer.refresh_kpis()  # the worker's KPI timer does this
+    return writer
+
+
 async def test_scores_are_explained_written_back_and_a_disruption_raises_an_alert_and_incident(
     stack: Settings, driver: neo4j.AsyncDriver, prefix: str, alerts_topic: str
 ) -> None:
     p = prefix
-    writer = GraphWriter(driver)
-    await writer.write(to_mutations(network_events(p)))
-    await writer.refresh_kpis()  # the worker's KPI timer does this; days of cover come from it
+    writer = await projected(driver, p)
     s = RiskSettings(alert_threshold=0.9)
     svc = service(stack, driver, p, alerts_topic, s)
     try:
@@ -293,9 +299,7 @@ async def test_full_recomputes_reread_the_projection_every_nth_run_and_otherwise
     stack: Settings, driver: neo4j.AsyncDriver, prefix: str, alerts_topic: str
 ) -> None:
     p = prefix
-    writer = GraphWriter(driver)
-    await writer.write(to_mutations(network_events(p)))
-    await writer.refresh_kpis()
+    await projected(driver, p)
     svc = service(stack, driver, p, alerts_topic, RiskSettings(alert_threshold=0.99, full_reload_every=2))
     reads = 0
     network = svc.store.network
