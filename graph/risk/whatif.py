@@ -20,6 +20,7 @@ import math
 from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -161,27 +162,39 @@ class FlowArrays:
 
 @dataclass(frozen=True)
 class FlowIndex:
-    """What the what-if needs from a network, built once (O(links)) and reused across scenarios."""
+    """What the what-if needs from a network, built once (O(links)) and reused across scenarios.
+
+    ``what_if`` needs only ``arrays``; the dict views the heap sweep (``what_if_reference``) walks are
+    built on first use, so a request's what-if does not pay for them (~0.3 s at 70k links).
+    """
 
     network: Network
-    buyers_of: dict[str, list[tuple[str, str, float]]]
-    suppliers_of_sku: dict[str, set[str]]
     link_cover: dict[tuple[str, str], float]
     arrays: FlowArrays
 
     @classmethod
     def of(cls, network: Network) -> FlowIndex:
-        buyers_of: dict[str, list[tuple[str, str, float]]] = defaultdict(list)
-        suppliers_of_sku: dict[str, set[str]] = defaultdict(set)
         shares = network.effective_shares()
-        for (supplier, buyer, sku), share in shares.items():
-            buyers_of[supplier].append((buyer, sku, share))
-            suppliers_of_sku[sku].add(supplier)
-        for lst in buyers_of.values():
-            lst.sort()
         cover = {(lk.buyer, lk.sku): lk.days_of_cover for lk in network.links if lk.days_of_cover is not None}
-        arrays = FlowArrays.of(network, shares, cover)
-        return cls(network, dict(buyers_of), dict(suppliers_of_sku), cover, arrays)
+        return cls(network, cover, FlowArrays.of(network, shares, cover))
+
+    @cached_property
+    def buyers_of(self) -> dict[str, list[tuple[str, str, float]]]:
+        """supplier -> its (buyer, sku, dependency share), sorted."""
+        out: dict[str, list[tuple[str, str, float]]] = defaultdict(list)
+        for (supplier, buyer, sku), share in self.network.effective_shares().items():
+            out[supplier].append((buyer, sku, share))
+        for lst in out.values():
+            lst.sort()
+        return dict(out)
+
+    @cached_property
+    def suppliers_of_sku(self) -> dict[str, set[str]]:
+        out: dict[str, set[str]] = defaultdict(set)
+        for supplier, lst in self.buyers_of.items():
+            for _buyer, sku, _share in lst:
+                out[sku].add(supplier)
+        return dict(out)
 
 
 def what_if(
