@@ -138,7 +138,8 @@ def network_of(nodes: Iterable[Record], edges: Iterable[Record]) -> Network:
 
 
 def inflow_network(candidates: Iterable[Record], rows: Iterable[Record]) -> Network:
-    """The what-if sub-network: the disrupted candidates and the closure with every in-link of it."""
+    """The what-if sub-network: the disrupted candidates and the closure with every in-link of it
+    (``rows`` as ``RiskViews.inflow`` returns them: in-links as lists in ``INFLOW_KEYS`` order)."""
     ents: dict[str, Enterprise] = {}
     links: list[SupplyLink] = []
     for c in candidates:
@@ -146,20 +147,14 @@ def inflow_network(candidates: Iterable[Record], rows: Iterable[Record]) -> Netw
         ents[e["id"]] = Enterprise(e["id"], name=e.get("name"), region=e.get("region"))
     for r in rows:
         e = r["e"]
-        ents[e["id"]] = Enterprise(
-            e["id"], name=e.get("name"), region=e.get("region"), days_of_cover=e.get("daysOfCover")
+        buyer = e["id"]
+        ents[buyer] = Enterprise(
+            buyer, name=e.get("name"), region=e.get("region"), days_of_cover=e.get("daysOfCover")
         )
-        for x in r["inflow"]:
-            links.append(
-                SupplyLink(
-                    x["supplier"],
-                    e["id"],
-                    x["sku"],
-                    share=x.get("share"),
-                    annual_volume=x.get("volume"),
-                    days_of_cover=x.get("cover"),
-                )
-            )
+        links += [
+            SupplyLink(supplier, buyer, sku, share=share, annual_volume=volume, days_of_cover=cover)
+            for supplier, sku, share, volume, cover, _risk in r["inflow"]
+        ]
     return Network.of(ents.values(), links)
 
 
@@ -301,10 +296,7 @@ class RiskViews:
         rows = await self._read(INFLOW, ids=list(ids), asOf=as_of)
         if not rows:
             return []
-        return [
-            {"e": r["e"], "inflow": [dict(zip(INFLOW_KEYS, x, strict=True)) for x in r["inflow"]]}
-            for r in rows[0]["rows"]
-        ]
+        return list(rows[0]["rows"])  # in-links stay lists (a dict each cost ~0.15 s at 70k links)
 
     async def alternatives(self, skus: Sequence[str], *, k: int, as_of: date) -> dict[str, list[Record]]:
         """Per sku, its ``k`` least risky current suppliers (ties by id)."""
@@ -342,7 +334,7 @@ class RiskViews:
         closure, truncated = await self.downstream_closure(hit, tiers=tiers, as_of=as_of, cap=max_affected)
         rows = await self.inflow(sorted(closure), as_of=as_of)
         net = inflow_network([c for c in cands if c["e"]["id"] in hit], rows)
-        ranking = {x["supplier"]: x["supplierRisk"] or 0.0 for r in rows for x in r["inflow"]}
+        ranking = {x[0]: x[5] or 0.0 for r in rows for x in r["inflow"]}  # supplier -> its risk score
         result = what_if(net, hit, days, settings, alternatives=alternatives, ranking=ranking)
         lost = sorted({sku for e in result.exposures for sku in e.lost_share})[:MAX_ALTERNATIVE_SKUS]
         down = len(hit) + sum(1 for e in result.exposures if e.stops_supplying)

@@ -160,14 +160,18 @@ class RiskEngine:
         return Network(dict(self.enterprises), list(self._links.values()), dict(self.facilities))
 
     def _index(self, links: Iterable[SupplyLink]) -> None:
+        ents = self.enterprises
         for lk in links:
             key = (lk.supplier, lk.buyer, lk.sku)
             self._links[key] = lk
             self._in[lk.buyer].add(key)
             self._out[lk.supplier].add(key)
             self._sku[lk.sku].add(key)
-            for eid in (lk.supplier, lk.buyer):
-                self.enterprises.setdefault(eid, Enterprise(eid))
+            # not ``setdefault(eid, Enterprise(eid))``: that builds a (frozen, slow) default every time
+            if lk.supplier not in ents:
+                ents[lk.supplier] = Enterprise(lk.supplier)
+            if lk.buyer not in ents:
+                ents[lk.buyer] = Enterprise(lk.buyer)
 
     def _drop(self, key: LinkKey) -> None:
         self._links.pop(key, None)

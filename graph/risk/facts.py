@@ -86,9 +86,12 @@ class Network:
         facilities: Iterable[Facility] = (),
     ) -> Network:
         net = cls({e.id: e for e in enterprises}, list(links), {f.id: f for f in facilities})
-        for link in net.links:
-            for eid in (link.supplier, link.buyer):
-                net.enterprises.setdefault(eid, Enterprise(eid))
+        ents = net.enterprises
+        for link in net.links:  # only the missing ones are built: a frozen dataclass's init is slow
+            if link.supplier not in ents:
+                ents[link.supplier] = Enterprise(link.supplier)
+            if link.buyer not in ents:
+                ents[link.buyer] = Enterprise(link.buyer)
         return net
 
     def suppliers_by_buyer_sku(self) -> dict[tuple[str, str], list[SupplyLink]]:

@@ -47,19 +47,10 @@ def _closure(net: Network, hit: set[str], tiers: int) -> dict[str, int]:
 
 def _rows(net: Network, closure: dict[str, int]) -> list[dict[str, object]]:
     """The rows ``INFLOW`` returns for the closure: each enterprise with every in-link."""
-    inflow: dict[str, list[dict[str, object]]] = {i: [] for i in closure}
+    inflow: dict[str, list[list[object]]] = {i: [] for i in closure}
     for lk in net.links:
-        if lk.buyer in inflow:
-            inflow[lk.buyer].append(
-                {
-                    "supplier": lk.supplier,
-                    "sku": lk.sku,
-                    "share": lk.share,
-                    "volume": lk.annual_volume,
-                    "cover": lk.days_of_cover,
-                    "supplierRisk": None,
-                }
-            )
+        if lk.buyer in inflow:  # in INFLOW_KEYS order
+            inflow[lk.buyer].append([lk.supplier, lk.sku, lk.share, lk.annual_volume, lk.days_of_cover, None])
     return [
         {
             "e": {
