@@ -121,7 +121,7 @@ class RiskService:
         The network is re-read from Neo4j on the first run and on every ``full_reload_every``-th
         (``reload`` forces either way); the other runs recompute from the network the worker holds,
         which the incremental path keeps current. Why: at 100k enterprises / 1M links the read is
-        ~25 s of a ~75 s run (``bench/risk_full.py``); what it catches beyond the events (KPI
+        24–35 s of an ~83 s run (``bench/risk_full.py``); what it catches beyond the events (KPI
         refreshes, alarm and certificate windows, ended links) can wait for the next reload.
         The computation runs in a worker thread so the event loop (Kafka heartbeats, the projector)
         keeps running; calls are serialised with ``touched``.
