@@ -3,9 +3,7 @@ disruption within one call, and an alert reaches risk.alerts (Kafka) and a risk 
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterator
 from typing import Any
 
 import neo4j
@@ -14,9 +12,7 @@ import pytest
 from confluent_kafka.admin import AdminClient
 from sqlmodel import Session
 
-from connectors.kafka import EventProducer, TopicSpec, ensure_topics
-from graph.maintenance import delete_by_prefix
-from graph.migrations import migrate
+from connectors.kafka import TopicSpec, ensure_topics
 from graph.mutations import to_mutations
 from graph.risk.incidents import list_incidents
 from graph.risk.settings import RiskSettings
@@ -34,39 +30,10 @@ from schema.events import (
     SupplyAgreed,
 )
 from schema.tables import IncidentState
-from streams.risk import RiskService, touched_by
-from supplynet import bootstrap
+from streams.risk import touched_by
 from supplynet.settings import Settings
+from tests.integration.risk_support import event, service
 from tests.integration.topic_reader import ends, read_from
-
-NOW = datetime.now(UTC).replace(microsecond=0)
-
-
-def event(kind: str, subject: str, data: Any, at: int) -> ValidEvent:
-    return ValidEvent(
-        id=f"{kind}-{uuid.uuid4().hex[:12]}",
-        source="risk-test",
-        type=kind,
-        time=NOW - timedelta(minutes=10) + timedelta(seconds=at),
-        subject=subject,
-        sequence=0,
-        data=data,
-    )
-
-
-@pytest.fixture
-def prefix(run_id: str) -> str:
-    return f"rk{run_id}{uuid.uuid4().hex[:4]}-"
-
-
-@pytest.fixture
-async def driver(stack: Settings, prefix: str) -> AsyncIterator[neo4j.AsyncDriver]:
-    d = bootstrap.async_driver(stack)
-    await migrate(d)
-    yield d
-    await delete_by_prefix(d, prefix)
-    await d.execute_query("MATCH (r:Region) WHERE r.name STARTS WITH $p DETACH DELETE r", p=prefix)
-    await d.close()
 
 
 @pytest.fixture
@@ -121,20 +88,6 @@ def network_events(p: str) -> list[ValidEvent]:
         )
     )
     return evs
-
-
-def service(
-    stack: Settings, driver: neo4j.AsyncDriver, prefix: str, topic: str, s: RiskSettings
-) -> RiskService:
-    engine = bootstrap.sql_engine(stack)
-    bootstrap.create_sql_tables(engine)
-    return RiskService(
-        store=RiskStore(driver, s),
-        settings=s,
-        alerts_out=EventProducer(stack.kafka.librdkafka(), topic),
-        sql=engine,
-        scope=prefix,
-    )
 
 
 async def projected(driver: neo4j.AsyncDriver, p: str) -> GraphWriter:

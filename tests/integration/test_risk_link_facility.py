@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import neo4j
@@ -16,12 +14,11 @@ import pytest
 from confluent_kafka.admin import AdminClient
 
 from api.keys import create_key
-from connectors.kafka import EventProducer, TopicSpec, ensure_topics
+from connectors.kafka import TopicSpec, ensure_topics
 from graph.maintenance import delete_by_prefix
 from graph.migrations import migrate
 from graph.mutations import to_mutations
 from graph.risk.settings import RiskSettings
-from graph.risk.store import RiskStore
 from graph.writer import GraphWriter
 from schema.envelope import ValidEvent
 from schema.events import (
@@ -36,41 +33,18 @@ from schema.events import (
     SupplyAgreed,
 )
 from schema.tables import Role
-from streams.risk import RiskService, touched_by
+from streams.risk import touched_by
 from supplynet import bootstrap
 from supplynet.settings import Settings
+from tests.integration.risk_support import event as risk_event
+from tests.integration.risk_support import service
 from tests.integration.test_api import counting_server, data
-
-NOW = datetime.now(UTC).replace(microsecond=0)
 
 PLANT = "MATCH (f:Facility {id: $id}) RETURN f.riskScore AS s, f.riskFactors AS f, f.riskComputedAt AS at"
 
 
 def event(kind: str, subject: str, data: Any, at: int) -> ValidEvent:
-    return ValidEvent(
-        id=f"{kind}-{uuid.uuid4().hex[:12]}",
-        source="risk-link-test",
-        type=kind,
-        time=NOW - timedelta(minutes=10) + timedelta(seconds=at),
-        subject=subject,
-        sequence=0,
-        data=data,
-    )
-
-
-@pytest.fixture
-def prefix(run_id: str) -> str:
-    return f"rl{run_id}{uuid.uuid4().hex[:4]}-"
-
-
-@pytest.fixture
-async def driver(stack: Settings, prefix: str) -> AsyncIterator[neo4j.AsyncDriver]:
-    d = bootstrap.async_driver(stack)
-    await migrate(d)
-    yield d
-    await delete_by_prefix(d, prefix)
-    await d.execute_query("MATCH (r:Region) WHERE r.name STARTS WITH $p DETACH DELETE r", p=prefix)
-    await d.close()
+    return risk_event(kind, subject, data, at, source="risk-link-test")
 
 
 def network_events(p: str) -> list[ValidEvent]:
@@ -154,13 +128,7 @@ async def test_link_and_facility_scores_are_written_back_kept_fresh_and_explaine
     sql = bootstrap.sql_engine(stack)
     bootstrap.create_sql_tables(sql)
     s = RiskSettings()
-    svc = RiskService(
-        store=RiskStore(driver, s),
-        settings=s,
-        alerts_out=EventProducer(stack.kafka.librdkafka(), topic),
-        sql=sql,
-        scope=p,
-    )
+    svc = service(stack, driver, p, topic, s, sql=sql)
     try:
         await svc.full()
         links = await _link_props(driver, p)
@@ -286,13 +254,7 @@ def test_link_scores_through_graphql_with_the_dependency_hidden_from_other_partn
             await migrate(d)
             await GraphWriter(d).write(to_mutations(network_events(p)))
             s = RiskSettings()
-            svc = RiskService(
-                store=RiskStore(d, s),
-                settings=s,
-                alerts_out=EventProducer(stack.kafka.librdkafka(), topic),
-                sql=sql,
-                scope=p,
-            )
+            svc = service(stack, d, p, topic, s, sql=sql)
             try:
                 await svc.full()
             finally:
