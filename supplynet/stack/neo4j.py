@@ -54,6 +54,15 @@ def password_file(paths: StackPaths) -> Path:
     return paths.state / NAME / "password"
 
 
+def new_password() -> str:
+    """32 url-safe characters that never start with ``-``: neo4j-admin reads such an argument as an
+    option and fails with "Missing required parameter: '<password>'" (1 fresh stack in 64 did)."""
+    while True:
+        value = secrets.token_urlsafe(24)
+        if not value.startswith("-"):
+            return value
+
+
 def password(paths: StackPaths) -> str:
     """The local server's password for user ``neo4j``; generated once, never a built-in default."""
     path = password_file(paths)
@@ -62,7 +71,7 @@ def password(paths: StackPaths) -> str:
     except FileNotFoundError:
         pass
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    value = secrets.token_urlsafe(24)
+    value = new_password()
     try:
         # O_EXCL: two processes racing here must not end up with different passwords.
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
