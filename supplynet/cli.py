@@ -29,7 +29,10 @@ app.add_typer(keys_app, name="keys")
 console = Console()
 err = Console(stderr=True)
 
-Servers = Annotated[list[str] | None, typer.Argument(help="kafka, neo4j, pulsar (default: all)")]
+Servers = Annotated[
+    list[str] | None,
+    typer.Argument(help="kafka, neo4j, pulsar, postgres (default: up starts the first three; others all)"),
+]
 
 
 def _settings() -> Settings:
@@ -92,6 +95,14 @@ def stack_status(servers: Servers = None) -> None:
             console.print(f"{r.name} does not answer; its log: {r.log}")
     if not all(r.answers for r in rows):
         raise typer.Exit(1)
+
+
+@stack_app.command("url")
+def stack_url(server: Annotated[str, typer.Argument(help="postgres")] = "postgres") -> None:
+    """Print the local PostgreSQL's SQLAlchemy URL, for ``SUPPLYNET_SQL_URL`` (it holds the password)."""
+    if server != "postgres":
+        raise _fail(f"`stack url` knows postgres only, not {server!r}")
+    console.print(StackManager(_settings()).sql_url(), soft_wrap=True, highlight=False)
 
 
 @stack_app.command("logs")

@@ -99,6 +99,16 @@ class PulsarSettings(BaseModel):
         return self.url or f"pulsar://127.0.0.1:{self.local_broker_port}"
 
 
+class PostgresSettings(BaseModel):
+    local_port: int = Field(55432, description="Local stack: PostgreSQL port (the production record store)")
+    shared_buffers_mb: int = Field(128, ge=16, description="Local stack: PostgreSQL shared_buffers (MiB)")
+
+    @property
+    def managed(self) -> bool:
+        """The local server is always ours; an existing one is used through ``sql_url``."""
+        return True
+
+
 class StreamSettings(BaseModel):
     app_id: str = Field("supplynet", description="faust app id = the Kafka consumer group of the workers")
     batch_size: int = Field(1000, ge=1, description="Most events the projector writes in one transaction")
@@ -174,6 +184,7 @@ class Settings(BaseSettings):
     kafka: KafkaSettings = KafkaSettings()
     neo4j: Neo4jSettings = Neo4jSettings()
     pulsar: PulsarSettings = PulsarSettings()
+    postgres: PostgresSettings = PostgresSettings()
     stream: StreamSettings = StreamSettings()
     api: ApiSettings = ApiSettings()
     risk: RiskSettings = RiskSettings()

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine, create_engine, make_url, text
 
 from supplynet.settings import Settings
 from supplynet.stack.manager import StackManager
@@ -45,6 +46,48 @@ def stack(settings: Settings) -> Iterator[Settings]:
     started_here = [n for n in ("kafka", "neo4j", "pulsar") if n not in running and manager.managed(n)]
     if started_here and not os.environ.get("SUPPLYNET_KEEP_STACK"):
         manager.down(started_here)
+
+
+@pytest.fixture(scope="session")
+def postgres_url(settings: Settings) -> Iterator[str]:
+    """The local stack's PostgreSQL (started here if it is not running; stopped again if started here)."""
+    manager = StackManager(settings, echo=lambda m: print(f"[stack] {m}"))
+    running = any(s.answers for s in manager.status(["postgres"]))
+    manager.up(["postgres"])
+    yield manager.sql_url()
+    if not running and not os.environ.get("SUPPLYNET_KEEP_STACK"):
+        manager.down(["postgres"])
+
+
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgres", marks=[pytest.mark.integration, pytest.mark.postgres]),
+    ]
+)
+def sql_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An empty record store with every table: an SQLite file, and a fresh database on the local
+    PostgreSQL (the production store), so a SQL test runs against both."""
+    from supplynet.bootstrap import create_sql_tables
+
+    if request.param == "sqlite":
+        engine = create_engine(f"sqlite:///{tmp_path / 'store.db'}")
+        create_sql_tables(engine)
+        yield engine
+        engine.dispose()
+        return
+    base = make_url(request.getfixturevalue("postgres_url"))
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine = create_engine(base.set(database=name))
+    create_sql_tables(engine)
+    yield engine
+    engine.dispose()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

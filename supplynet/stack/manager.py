@@ -22,7 +22,10 @@ from pathlib import Path
 from supplynet.settings import Settings
 from supplynet.stack.spec import ServerSpec, StackPaths
 
-SERVERS = ("kafka", "neo4j", "pulsar")
+SERVERS = ("kafka", "neo4j", "pulsar", "postgres")
+DEFAULT_UP = ("kafka", "neo4j", "pulsar")
+"""What ``up`` starts when no server is named: the pipeline's servers. PostgreSQL (the production record
+store; SQLite is the embedded default) starts when named: ``supplynet stack up postgres``."""
 
 
 class StackError(RuntimeError):
@@ -101,7 +104,15 @@ class StackManager:
             return s.kafka.servers()
         if name == "neo4j":
             return s.neo4j.uri or f"bolt://127.0.0.1:{s.neo4j.local_bolt_port}"
+        if name == "postgres":
+            return f"postgresql://127.0.0.1:{s.postgres.local_port}"
         return s.pulsar.service_url()
+
+    def sql_url(self) -> str:
+        """The SQLAlchemy URL of the local PostgreSQL (``SUPPLYNET_SQL_URL`` for the production store)."""
+        from supplynet.stack import postgres
+
+        return postgres.url(self.paths, self.settings.postgres.local_port)
 
     def spec(self, name: str) -> ServerSpec:
         s = self.settings
@@ -135,10 +146,16 @@ class StackManager:
                 bookie_port=s.pulsar.local_bookie_port,
                 heap_mb=s.pulsar.heap_mb,
             )
+        if name == "postgres":
+            from supplynet.stack import postgres
+
+            return postgres.spec(
+                self.paths, port=s.postgres.local_port, shared_buffers_mb=s.postgres.shared_buffers_mb
+            )
         raise StackError(f"unknown server {name!r}; the stack has {', '.join(SERVERS)}")
 
-    def _select(self, names: Iterable[str] | None) -> list[str]:
-        chosen = list(names) if names else list(SERVERS)
+    def _select(self, names: Iterable[str] | None, default: Iterable[str] = SERVERS) -> list[str]:
+        chosen = list(names) if names else list(default)
         for n in chosen:
             if n not in SERVERS:
                 raise StackError(f"unknown server {n!r}; the stack has {', '.join(SERVERS)}")
@@ -164,6 +181,8 @@ class StackManager:
 
     def classpath(self, spec: ServerSpec) -> str:
         """Resolve the server's jars with Maven once; re-resolve only when its pom changes."""
+        if spec.pom is None:
+            return ""  # a native server: nothing to resolve
         cp_file = self.paths.classpath_file(spec.name)
         digest_file = cp_file.with_suffix(".sha256")
         digest = hashlib.sha256(spec.pom.read_bytes()).hexdigest()
@@ -210,7 +229,7 @@ class StackManager:
         """
         pending: list[ServerSpec] = []
         running: list[ServerSpec] = []
-        for name in self._select(names):
+        for name in self._select(names, DEFAULT_UP):
             if not self.managed(name):
                 self.echo(f"{name}: using configured server {self.address(name)} (not started here)")
                 continue
@@ -221,7 +240,7 @@ class StackManager:
                 running.append(spec)
             else:
                 pending.append(spec)
-        if pending:
+        if any(spec.pom is not None for spec in pending):
             self._tool("java")
             self._tool("mvn")
         for spec in pending:
@@ -244,13 +263,19 @@ class StackManager:
                 )
 
     def _start(self, spec: ServerSpec, cp: str) -> subprocess.Popen[bytes]:
-        java = str(spec.java_home / "bin" / "java") if spec.java_home else self._tool("java")
         for d in (self.paths.data(spec.name), self.paths.conf(spec.name), self.paths.pid(spec.name).parent):
             d.mkdir(parents=True, exist_ok=True)
-        spec.prepare()
+        try:
+            spec.prepare()
+        except Exception as e:
+            raise StackError(f"{spec.name}: could not be prepared: {e}") from e
         log = self.paths.log(spec.name)
         log.parent.mkdir(parents=True, exist_ok=True)
-        cmd = [java, *spec.jvm_opts, "-cp", cp, spec.main_class, *spec.args]
+        if spec.command:
+            cmd = list(spec.command)
+        else:
+            java = str(spec.java_home / "bin" / "java") if spec.java_home else self._tool("java")
+            cmd = [java, *spec.jvm_opts, "-cp", cp, spec.main_class, *spec.args]
         with log.open("ab") as out:
             out.write(f"\n==== supplynet stack up {spec.name} at {time.strftime('%F %T')} ====\n".encode())
             out.flush()
@@ -259,9 +284,11 @@ class StackManager:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                cwd=self.paths.data(spec.name),
+                cwd=spec.cwd or self.paths.data(spec.name),
                 env={**os.environ, **spec.env},
                 start_new_session=True,  # its own process group: `down` stops it and its children
+                user=spec.run_as[0] if spec.run_as else None,
+                group=spec.run_as[1] if spec.run_as else None,
             )
         self.paths.pid(spec.name).write_text(str(proc.pid))
         self.echo(f"{spec.name}: starting (pid {proc.pid}, log {log})")
@@ -302,8 +329,10 @@ class StackManager:
             self.echo(f"{name}: stopped")
 
     def status(self, names: Iterable[str] | None = None) -> list[ServerStatus]:
+        """The named servers; by default those ``up`` starts plus any other that is running."""
+        default = [n for n in SERVERS if n in DEFAULT_UP or self._read_pid(n) is not None]
         rows = []
-        for name in self._select(names):
+        for name in self._select(names, default):
             managed = self.managed(name)
             spec = self.spec(name) if managed else None
             pid = self._read_pid(name) if managed else None

@@ -45,10 +45,11 @@ class StackPaths:
 
 @dataclass(frozen=True)
 class ServerSpec:
-    """One JVM server started from jars resolved by the Maven project ``infra/maven/<name>/pom.xml``."""
+    """One server: a JVM started from jars resolved by the Maven project ``infra/maven/<name>/pom.xml``,
+    or (``command`` set, ``pom`` None) a native server installed from Debian's packages."""
 
     name: str
-    pom: Path
+    pom: Path | None
     main_class: str
     ports: tuple[int, ...]
     """Ports the server binds; each must be free before start (first one is shown by ``status``)."""
@@ -62,6 +63,12 @@ class ServerSpec:
     """True once the server answers a real client request. Must not raise; fast (≤ 2 s)."""
     ready_timeout_s: float = 120.0
     java_home: Path | None = None
+    command: tuple[str, ...] = ()
+    """A native server's whole command line (no JVM, no Maven)."""
+    run_as: tuple[int, int] | None = None
+    """(uid, gid) to run the server as (PostgreSQL refuses root)."""
+    cwd: Path | None = None
+    """Working folder; default: the server's data folder."""
 
 
 def properties_text(props: Mapping[str, object], *, writer: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import msgspec
-from sqlmodel import create_engine
+from sqlalchemy import Engine
 
 from schema.validate import decode_event
 from streams.dedup import FirstSeen, SeenEvents, classify, digest
@@ -49,12 +49,8 @@ def test_an_id_reused_for_other_content_names_where_it_was_first_seen() -> None:
     assert v.forward == []
 
 
-def test_the_ledger_remembers_forwarded_ids_and_prunes_old_ones(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from supplynet.bootstrap import create_sql_tables
-
-    engine = create_engine(f"sqlite:///{tmp_path / 'seen.db'}")
-    create_sql_tables(engine)
-    seen = SeenEvents(engine, retention_days=7)
+def test_the_ledger_remembers_forwarded_ids_and_prunes_old_ones(sql_engine: Engine) -> None:
+    seen = SeenEvents(sql_engine, retention_days=7)
     batch = [_pair(_event("e1"), 1), _pair(_event("e2"), 2)]
     assert len(seen.check(batch).forward) == 2  # type: ignore[arg-type]
     seen.record(batch)  # type: ignore[arg-type]

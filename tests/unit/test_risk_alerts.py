@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import orjson
 import pytest
-from sqlmodel import Session, SQLModel, create_engine
+from sqlalchemy import Engine
+from sqlmodel import Session
 
 from graph.risk.alerts import disruption_alerts, threshold_alerts
 from graph.risk.facts import Enterprise, OpenDisruption
@@ -79,9 +78,8 @@ def test_illegal_transitions_are_refused_with_a_clear_error(
         check_transition(7, current, to)
 
 
-def test_incident_workflow_in_the_sql_store(tmp_path: Path) -> None:
-    engine = create_engine(f"sqlite:///{tmp_path / 'x.db'}")
-    SQLModel.metadata.create_all(engine)
+def test_incident_workflow_in_the_sql_store(sql_engine: Engine) -> None:
+    engine = sql_engine
     alert = threshold_alerts({}, {"a": score("a", 0.8)}, S, downstream=lambda e: ["b"], computed_at_ms=9)[0]
     with Session(engine) as session:
         inc = open_incident(session, alert=alert)
@@ -109,9 +107,8 @@ def test_incident_workflow_in_the_sql_store(tmp_path: Path) -> None:
             add_note(session, incident_id=inc.id, note="  ")
 
 
-def test_many_incidents_open_in_one_transaction_and_stay_idempotent(tmp_path: Path) -> None:
-    engine = create_engine(f"sqlite:///{tmp_path / 'x.db'}")
-    SQLModel.metadata.create_all(engine)
+def test_many_incidents_open_in_one_transaction_and_stay_idempotent(sql_engine: Engine) -> None:
+    engine = sql_engine
     scores = {f"e{i:04d}": score(f"e{i:04d}", 0.7) for i in range(1200)}  # more than one lookup chunk
     alerts = threshold_alerts({}, scores, S, downstream=lambda e: [], computed_at_ms=3)
     with Session(engine) as session:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from pydantic import ValidationError
+from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from api.keys import create_key, revoke_key, verify_key
 from schema.tables import ApiKey, Role
-from supplynet import bootstrap
 from supplynet.settings import Settings
 
 
@@ -45,10 +43,9 @@ def test_configured_kafka_is_not_managed_and_carries_sasl(monkeypatch: pytest.Mo
 
 
 @pytest.fixture
-def engine(tmp_path: Path):  # type: ignore[no-untyped-def]
-    e = bootstrap.sql_engine(Settings(sql_url=f"sqlite:///{tmp_path / 'k.db'}", state_dir=tmp_path))
-    bootstrap.create_sql_tables(e)
-    return e
+def engine(sql_engine: Engine) -> Engine:
+    """The keys live in the record store: SQLite and PostgreSQL (tests/conftest.py)."""
+    return sql_engine
 
 
 def test_a_key_verifies_and_only_its_digest_is_stored(engine) -> None:  # type: ignore[no-untyped-def]
