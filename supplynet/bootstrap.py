@@ -64,7 +64,9 @@ def sql_engine(settings: Settings) -> Engine:
 
 
 def create_sql_tables(engine: Engine) -> None:
-    import schema.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+    # Imported for their effect: they register the tables on SQLModel.metadata.
+    import schema.records
+    import schema.tables  # noqa: F401
 
     SQLModel.metadata.create_all(engine)
 

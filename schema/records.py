@@ -1,0 +1,168 @@
+"""The record store's tables: the flow of the network (orders, shipments, stock, capacity, quality, alarms).
+
+The graph holds the network; these rows hold the high-volume facts that move along it. Each table is
+written by ``connectors.record_store`` with idempotent upserts, last-writer-wins per *field group*: a
+group's fields are written together by one kind of event and carry that event's version in three
+columns ``<group>_t`` (event time, epoch ms), ``<group>_seq`` (sequence) and ``<group>_eid`` (event id),
+compared as a row value ``(t, seq, eid)`` — a total order for every value the envelope accepts, with no
+string padding to outgrow. Any delivery order and any number of replays give the same rows.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import BigInteger, Column, Index
+from sqlmodel import Field, SQLModel
+
+
+class OrderRecord(SQLModel, table=True):
+    """One purchase order's lifecycle: placed, confirmed, shipped, delivered or cancelled."""
+
+    __tablename__ = "order_record"
+    __table_args__ = (
+        Index("ix_order_supplier", "supplier_id", "order_id"),
+        Index("ix_order_buyer", "buyer_id", "order_id"),
+        Index("ix_order_sku", "sku", "order_id"),
+    )
+
+    order_id: str = Field(primary_key=True, max_length=128)
+    supplier_id: str = Field(max_length=128)
+    buyer_id: str = Field(max_length=128)
+    # placed
+    sku: str | None = Field(default=None, max_length=128)
+    quantity: float | None = None
+    requested_date: date | None = None
+    ordered_on: date | None = None
+    unit_price: float | None = None
+    currency: str | None = Field(default=None, max_length=3)
+    placed_t: int | None = Field(default=None, sa_column=Column(BigInteger))
+    placed_seq: int | None = Field(default=None, sa_column=Column(BigInteger))
+    placed_eid: str | None = Field(default=None, max_length=256)
+    # confirmed
+    confirmed_quantity: float | None = None
+    promised_date: date | None = None
+    confirmed_t: int | None = Field(default=None, sa_column=Column(BigInteger))
+    confirmed_seq: int | None = Field(default=None, sa_column=Column(BigInteger))
+    confirmed_eid: str | None = Field(default=None, max_length=256)
+    # shipped (the latest shipment of the order; every shipment is a ShipmentRecord)
+    shipped_quantity: float | None = None
+    shipped_on: date | None = None
+    expected_delivery: date | None = None
+    shipped_t: int | None = Field(default=None, sa_column=Column(BigInteger))
+    shipped_seq: int | None = Field(default=None, sa_column=Column(BigInteger))
+    shipped_eid: str | None = Field(default=None, max_length=256)
+    # delivered
+    quantity_delivered: float | None = None
+    delivered_on: date | None = None
+    due_date: date | None = None
+    """The promised date the delivery was measured against (from ``order.delivered``)."""
+    delivered_t: int | None = Field(default=None, sa_column=Column(BigInteger))
+    delivered_seq: int | None = Field(default=None, sa_column=Column(BigInteger))
+    delivered_eid: str | None = Field(default=None, max_length=256)
+    # cancelled
+    cancelled_on: date | None = None
+    cancel_reason: str | None = Field(default=None, max_length=4000)
+    cancelled_t: int | None = Field(default=None, sa_column=Column(BigInteger))
+    cancelled_seq: int | None = Field(default=None, sa_column=Column(BigInteger))
+    cancelled_eid: str | None = Field(default=None, max_length=256)
+
+
+class ShipmentRecord(SQLModel, table=True):
+    """One shipment of an order, and its latest announced delay."""
+
+    __tablename__ = "shipment_record"
+    __table_args__ = (
+        Index("ix_shipment_supplier", "supplier_id", "shipment_id"),
+        Index("ix_shipment_buyer", "buyer_id", "shipment_id"),
+    )
+
+    shipment_id: str = Field(primary_key=True, max_length=128)
+    order_id: str = Field(max_length=128, index=True)
+    supplier_id: str = Field(max_length=128)
+    buyer_id: str = Field(max_length=128)
+    # shipped
+    quantity: float | None = None
+    shipped_on: date | None = None
+    expected_delivery: date | None = None
+    carrier_id: str | None = Field(default=None, max_length=128)
+    shipped_t: int | None = Field(default=None, sa_column=Column(BigInteger))
+    shipped_seq: int | None = Field(default=None, sa_column=Column(BigInteger))
+    shipped_eid: str | None = Field(default=None, max_length=256)
+    # delayed
+    new_expected_delivery: date | None = None
+    delay_days: int | None = None
+    delay_reason: str | None = Field(default=None, max_length=4000)
+    delayed_t: int | None = Field(default=None, sa_column=Column(BigInteger))
+    delayed_seq: int | None = Field(default=None, sa_column=Column(BigInteger))
+    delayed_eid: str | None = Field(default=None, max_length=256)
+
+
+class StockRecord(SQLModel, table=True):
+    """The latest stock report of one material at one enterprise (and site; ``""`` = no site given)."""
+
+    __tablename__ = "stock_record"
+
+    enterprise_id: str = Field(primary_key=True, max_length=128)
+    sku: str = Field(primary_key=True, max_length=128, index=True)
+    facility_id: str = Field(primary_key=True, max_length=128, default="")
+    on_hand: float | None = None
+    daily_usage: float | None = None
+    reported_on: date | None = None
+    report_t: int | None = Field(default=None, sa_column=Column(BigInteger))
+    report_seq: int | None = Field(default=None, sa_column=Column(BigInteger))
+    report_eid: str | None = Field(default=None, max_length=256)
+
+
+class CapacityRecord(SQLModel, table=True):
+    """The latest capacity report of one enterprise (per material and site where given; ``""`` = all)."""
+
+    __tablename__ = "capacity_record"
+
+    enterprise_id: str = Field(primary_key=True, max_length=128)
+    sku: str = Field(primary_key=True, max_length=128, default="")
+    facility_id: str = Field(primary_key=True, max_length=128, default="")
+    capacity_per_day: float | None = None
+    utilization: float | None = None
+    reported_on: date | None = None
+    report_t: int | None = Field(default=None, sa_column=Column(BigInteger))
+    report_seq: int | None = Field(default=None, sa_column=Column(BigInteger))
+    report_eid: str | None = Field(default=None, max_length=256)
+
+
+class QualityIncidentRecord(SQLModel, table=True):
+    """A quality incident a buyer (or the supplier) reported against a supplier's material."""
+
+    __tablename__ = "quality_incident_record"
+    __table_args__ = (Index("ix_quality_supplier", "supplier_id", "incident_id"),)
+
+    incident_id: str = Field(primary_key=True, max_length=128)
+    supplier_id: str = Field(max_length=128)
+    buyer_id: str | None = Field(default=None, max_length=128)
+    sku: str | None = Field(default=None, max_length=128)
+    severity: str | None = Field(default=None, max_length=16)
+    defect_ppm: float | None = None
+    description: str | None = Field(default=None, max_length=4000)
+    reported_on: date | None = None
+    report_t: int | None = Field(default=None, sa_column=Column(BigInteger))
+    report_seq: int | None = Field(default=None, sa_column=Column(BigInteger))
+    report_eid: str | None = Field(default=None, max_length=256)
+
+
+class EquipmentAlarmRecord(SQLModel, table=True):
+    """An equipment alarm raised at an enterprise's site."""
+
+    __tablename__ = "equipment_alarm_record"
+    __table_args__ = (Index("ix_alarm_enterprise", "enterprise_id", "alarm_id"),)
+
+    alarm_id: str = Field(primary_key=True, max_length=128)
+    enterprise_id: str = Field(max_length=128)
+    equipment_id: str | None = Field(default=None, max_length=128)
+    facility_id: str | None = Field(default=None, max_length=128)
+    signal: str | None = Field(default=None, max_length=256)
+    severity: str | None = Field(default=None, max_length=16)
+    predicted_failure_days: int | None = None
+    raised_on: date | None = None
+    report_t: int | None = Field(default=None, sa_column=Column(BigInteger))
+    report_seq: int | None = Field(default=None, sa_column=Column(BigInteger))
+    report_eid: str | None = Field(default=None, max_length=256)

@@ -1,0 +1,183 @@
+"""The record store: every flow event type has its rows; writes converge whatever the delivery order.
+
+Runs against SQLite and the local PostgreSQL (``sql_engine`` in tests/conftest.py).
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlmodel import Session
+
+from connectors.record_store import RECORD_TYPES, ROWS, RecordStore, record_rows
+from schema.envelope import ValidEvent
+from schema.events import CATALOG
+from schema.examples import example_event
+from schema.records import OrderRecord, ShipmentRecord, StockRecord
+from schema.validate import decode_event
+
+T0 = datetime(2026, 6, 1, 8, tzinfo=UTC)
+FLOW_GROUPS = {"orders and logistics", "operations"}
+
+
+def test_every_flow_event_type_of_the_catalog_writes_records() -> None:
+    flow = {t for t, cls in CATALOG.items() if cls.GROUP in FLOW_GROUPS}
+    assert flow, "the catalog names no flow groups any more: update FLOW_GROUPS"
+    missing = flow - RECORD_TYPES
+    assert not missing, (
+        f"flow event types without record rows (add them to connectors.record_store.ROWS): {missing}"
+    )
+    for event_type in sorted(RECORD_TYPES):
+        ev = decode_event(_bytes(example_event(event_type)))
+        assert record_rows([ev]), f"{event_type} produced no rows"
+        assert type(ev.data) in ROWS
+
+
+def _bytes(doc: dict[str, Any]) -> bytes:
+    import orjson
+
+    return orjson.dumps(doc)
+
+
+def _event(event_type: str, eid: str, at: int, data: dict[str, Any], sequence: int = 0) -> ValidEvent:
+    doc = example_event(event_type, event_id=eid)
+    doc["time"] = (T0 + timedelta(minutes=at)).isoformat()
+    doc["sequence"] = sequence
+    doc["data"] = data
+    doc["subject"] = data[CATALOG[event_type].SUBJECT]
+    return decode_event(_bytes(doc))
+
+
+def _lifecycle(n: int) -> list[ValidEvent]:
+    """n orders with their whole lifecycle, a correction of each confirmation, stock reports."""
+    out: list[ValidEvent] = []
+    for i in range(n):
+        ref = {"order_id": f"po-{i}", "buyer_id": "dongfeng", "supplier_id": f"mill-{i % 3}"}
+        out += [
+            _event(
+                "order.placed",
+                f"p{i}",
+                0,
+                {**ref, "sku": "HRC", "quantity": 100 + i, "requested_date": "2026-07-01"},
+            ),
+            _event(
+                "order.confirmed",
+                f"c{i}",
+                5,
+                {**ref, "confirmed_quantity": 90, "promised_date": "2026-07-03"},
+            ),
+            _event(
+                "order.confirmed",
+                f"c{i}b",
+                6,
+                {**ref, "confirmed_quantity": 95, "promised_date": "2026-07-04"},
+            ),
+            _event(
+                "order.shipped",
+                f"s{i}",
+                10,
+                {
+                    **ref,
+                    "shipment_id": f"sh-{i}",
+                    "quantity": 95,
+                    "shipped_on": "2026-07-01",
+                    "expected_delivery": "2026-07-03",
+                },
+            ),
+            _event(
+                "shipment.delayed",
+                f"d{i}",
+                12,
+                {**ref, "shipment_id": f"sh-{i}", "new_expected_delivery": "2026-07-06", "delay_days": 3},
+            ),
+            _event(
+                "order.delivered",
+                f"v{i}",
+                20,
+                {
+                    **ref,
+                    "quantity_ordered": 100 + i,
+                    "quantity_delivered": 95,
+                    "promised_date": "2026-07-04",
+                    "delivered_on": "2026-07-06",
+                },
+            ),
+            _event(
+                "inventory.reported",
+                f"i{i}",
+                i,
+                {"enterprise_id": "dongfeng", "sku": "HRC", "on_hand": float(i), "daily_usage": 10.0},
+            ),
+        ]
+    return out
+
+
+def _dump(engine: Engine) -> list[tuple[Any, ...]]:
+    with Session(engine) as s:
+        rows: list[tuple[Any, ...]] = []
+        for model in (OrderRecord, ShipmentRecord, StockRecord):
+            for r in s.exec(select(model)).scalars():  # type: ignore[call-overload]
+                rows.append((model.__name__, *sorted(r.model_dump().items())))
+    return sorted(rows, key=repr)
+
+
+def test_replayed_shuffled_and_duplicated_batches_give_the_rows_of_one_ordered_pass(
+    sql_engine: Engine,
+) -> None:
+    events = _lifecycle(30)
+    store = RecordStore(sql_engine)
+    store.write(events)
+    reference = _dump(sql_engine)
+    again = [*events, *events]
+    random.Random(7).shuffle(again)
+    for i in range(0, len(again), 37):
+        store.write(again[i : i + 37])
+    assert _dump(sql_engine) == reference
+
+    with Session(sql_engine) as s:
+        po = s.get(OrderRecord, "po-4")
+        assert po is not None
+        assert po.quantity == 104
+        assert (po.confirmed_quantity, po.promised_date) == (95, date(2026, 7, 4))  # the correction won
+        assert (po.quantity_delivered, po.delivered_on, po.due_date) == (
+            95,
+            date(2026, 7, 6),
+            date(2026, 7, 4),
+        )
+        sh = s.get(ShipmentRecord, "sh-4")
+        assert sh is not None
+        assert (sh.new_expected_delivery, sh.delay_days) == (date(2026, 7, 6), 3)
+        stock = s.get(StockRecord, ("dongfeng", "HRC", ""))
+        assert stock is not None
+        assert stock.on_hand == 29.0  # the newest report of 30, whatever order they came in
+
+
+def test_a_fresh_store_fed_in_reverse_converges_too(sql_engine: Engine, tmp_path: Any) -> None:
+    events = _lifecycle(10)
+    store = RecordStore(sql_engine)
+    for ev in reversed(events):
+        store.write([ev])
+    with Session(sql_engine) as s:
+        po = s.get(OrderRecord, "po-9")
+        assert po is not None
+        assert (po.sku, po.confirmed_quantity, po.delivered_on) == ("HRC", 95, date(2026, 7, 6))
+
+
+def test_a_larger_sequence_wins_at_equal_time_beyond_ten_digits(sql_engine: Engine) -> None:
+    ref = {"enterprise_id": "wisco", "sku": "ORE"}
+    small = _event(
+        "inventory.reported", "a", 0, {**ref, "on_hand": 1.0, "daily_usage": 1.0}, sequence=9_999_999_999
+    )
+    large = _event(
+        "inventory.reported", "b", 0, {**ref, "on_hand": 2.0, "daily_usage": 1.0}, sequence=10_000_000_000
+    )
+    store = RecordStore(sql_engine)
+    store.write([large])
+    store.write([small])
+    with Session(sql_engine) as s:
+        stock = s.get(StockRecord, ("wisco", "ORE", ""))
+        assert stock is not None
+        assert stock.on_hand == 2.0
