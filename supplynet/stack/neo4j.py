@@ -18,7 +18,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from supplynet.stack.spec import MAVEN_DIR, ServerSpec, StackPaths, properties_text
+from supplynet.stack.spec import MAVEN_DIR, ServerSpec, StackPaths, properties_text, stored_secret
 
 NAME = "neo4j"
 USER = "neo4j"
@@ -65,21 +65,7 @@ def new_password() -> str:
 
 def password(paths: StackPaths) -> str:
     """The local server's password for user ``neo4j``; generated once, never a built-in default."""
-    path = password_file(paths)
-    try:
-        return path.read_text().strip()
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    value = new_password()
-    try:
-        # O_EXCL: two processes racing here must not end up with different passwords.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as out:
-        out.write(value + "\n")
-    return value
+    return stored_secret(password_file(paths), new_password)
 
 
 def _java() -> str:

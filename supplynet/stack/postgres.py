@@ -21,7 +21,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from supplynet.stack.spec import ServerSpec, StackPaths
+from supplynet.stack.spec import ServerSpec, StackPaths, stored_secret
 
 NAME = "postgres"
 USER = "supplynet"
@@ -49,20 +49,7 @@ def bin_dir() -> Path:
 
 def password(paths: StackPaths) -> str:
     """The local server's password for user ``supplynet``; generated once."""
-    path = paths.state / NAME / "password"
-    try:
-        return path.read_text().strip()
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    value = secrets.token_urlsafe(24)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as out:
-        out.write(value + "\n")
-    return value
+    return stored_secret(paths.state / NAME / "password", lambda: secrets.token_urlsafe(24))
 
 
 def url(paths: StackPaths, port: int, *, database: str = DATABASE) -> str:

@@ -7,6 +7,7 @@ code that starts or stops processes.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,6 +70,26 @@ class ServerSpec:
     """(uid, gid) to run the server as (PostgreSQL refuses root)."""
     cwd: Path | None = None
     """Working folder; default: the server's data folder."""
+
+
+def stored_secret(path: Path, new: Callable[[], str]) -> str:
+    """The secret kept at ``path`` (mode 0600); made with ``new()`` on first use, never a built-in default.
+
+    Safe against a concurrent first use: the file is created exclusively, so racing processes agree.
+    """
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    value = new()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as out:
+        out.write(value + "\n")
+    return value
 
 
 def properties_text(props: Mapping[str, object], *, writer: str) -> str:
