@@ -8,9 +8,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from datetime import timedelta
 
 from connectors.kafka import EventProducer, Record
 from graph.writer import GraphWriter
+from schema.validate import MAX_FUTURE
 from streams.dedup import SeenEvents
 from streams.stages import Incoming, Routed, route, split_records
 
@@ -31,12 +33,15 @@ class Pipeline:
         dlq_out: EventProducer,
         writer: GraphWriter,
         seen: SeenEvents | None = None,
+        max_future: timedelta = MAX_FUTURE,
     ) -> None:
         self.valid_out = valid_out
         self.dlq_out = dlq_out
         self.writer = writer
         self.seen = seen
         """The dedup ledger; with it, each event id is forwarded to ``events.valid`` once."""
+        self.max_future = max_future
+        """How far an event's time may be ahead of the clock (further: dead-lettered, naming ``$.time``)."""
 
     async def _send(self, producer: EventProducer, records: Sequence[Record]) -> None:
         if records:
@@ -49,7 +54,7 @@ class Pipeline:
         With a dedup ledger: a redelivered copy of a forwarded event is dropped (logged), an id reused
         for other content is dead-lettered, and ids are recorded only after Kafka acked the forward.
         """
-        routed = route(batch)
+        routed = route(batch, max_future=self.max_future)
         if self.seen is not None:
             verdict = await asyncio.to_thread(self.seen.check, routed.valid)
             if verdict.redelivered:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import neo4j
@@ -69,12 +70,18 @@ def create_sql_tables(engine: Engine) -> None:
     SQLModel.metadata.create_all(engine)
 
 
+def max_future(settings: Settings) -> timedelta:
+    """How far an event's time may be ahead of the validating clock."""
+    return timedelta(seconds=settings.stream.max_future_seconds)
+
+
 def pipeline(settings: Settings) -> Pipeline:
     return Pipeline(
         valid_out=producer(settings, topic_names(settings).valid),
         dlq_out=producer(settings, topic_names(settings).dlq),
         writer=GraphWriter(async_driver(settings), database=settings.neo4j.database),
         seen=seen_events(settings),
+        max_future=max_future(settings),
     )
 
 
@@ -250,7 +257,12 @@ def ingest_limits(settings: Settings) -> Any:
     from connectors.http_router import IngestLimits
 
     i = settings.ingest
-    return IngestLimits(max_body_bytes=i.max_body_bytes, rate_per_second=i.rate_per_second, burst=i.burst)
+    return IngestLimits(
+        max_body_bytes=i.max_body_bytes,
+        rate_per_second=i.rate_per_second,
+        burst=i.burst,
+        max_future=max_future(settings),
+    )
 
 
 # -- live risk ---------------------------------------------------------------------------------------
