@@ -81,6 +81,9 @@ class Mutations:
     """Suppliers (and stock holders) whose KPIs the batch may change."""
     kpi_stock: set[tuple[str, str]] = field(default_factory=set)
     """(enterprise, sku) whose stock changed: the suppliers of that sku to it are recomputed."""
+    owners: dict[tuple[str, str], str] = field(default_factory=dict)
+    """(label, key) -> source: owners the batch's master data claims (``graph.ownership``); a stored
+    owner is never replaced."""
 
     def __len__(self) -> int:
         return sum(len(r) for r in self.rows.values())

@@ -45,6 +45,7 @@ def create_app(
     kpi_seconds: float = 1.0,
     kpi_batch: int = 250,
     consumer_conf: Mapping[str, Any] | None = None,
+    admin_sources: Sequence[str] = (),
 ) -> faust.App:
     """The worker: the ``validate`` agent (events.raw), the project stage (events.valid), the KPI timer.
 
@@ -82,7 +83,9 @@ def create_app(
     def projector() -> Projector:
         if "p" not in projectors:
             p = pipeline()
-            projectors["p"] = Projector(writer=p.writer, dlq_out=p.dlq_out, group=app_id)
+            projectors["p"] = Projector(
+                writer=p.writer, dlq_out=p.dlq_out, group=app_id, admin_sources=admin_sources
+            )
         return projectors["p"]
 
     async def validate(stream: faust.StreamT[Any]) -> None:

@@ -147,6 +147,7 @@ def worker_app(settings: Settings) -> Any:
         pipeline_factory=lambda: pipeline(settings),
         topic_names=topic_names(settings),
         risk=risk_registration(settings) if settings.risk_live else None,
+        admin_sources=settings.stream.admin_sources,
     )
 
 
