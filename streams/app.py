@@ -11,7 +11,9 @@ import faust
 from faust.streams import Stream
 from faust.types import EventT
 
-from streams.batches import BatchProjection
+from graph.freshness import risk_computed_at
+from streams.batches import BatchProjection, kafka_group
+from streams.metrics import CONTENT_TYPE, ConsumedTopic, GroupLag, WorkerMetrics
 from streams.pipeline import Pipeline
 from streams.projection import Projector
 from streams.stages import Incoming
@@ -46,6 +48,7 @@ def create_app(
     kpi_batch: int = 250,
     consumer_conf: Mapping[str, Any] | None = None,
     admin_sources: Sequence[str] = (),
+    metrics: WorkerMetrics | None = None,
 ) -> faust.App:
     """The worker: the ``validate`` agent (events.raw), the project stage (events.valid), the KPI timer.
 
@@ -100,6 +103,7 @@ def create_app(
         projector=projector,
         batch_size=batch_size,
         batch_seconds=batch_seconds,
+        metrics=metrics,
     )
     running: dict[str, asyncio.Task[None]] = {}
 
@@ -147,5 +151,31 @@ def create_app(
             await state["p"].writer.driver.close()
 
     app.on_before_shutdown.connect(cast(Any, _close))
+
+    if metrics is not None:  # GET /metrics on the web port: Prometheus text (streams/metrics.py)
+        consumed = (
+            ConsumedTopic("validate", app_id, names.raw),
+            ConsumedTopic("project", kafka_group(app_id), names.valid),
+        )
+        lags: dict[str, GroupLag] = {}
+
+        async def metrics_page(web: Any, request: Any) -> Any:
+            if "lag" not in lags:  # the admin client is made on first scrape, never at build time
+                lags["lag"] = GroupLag(consumer_conf or {"bootstrap.servers": brokers})
+            writer = state["p"].writer if "p" in state else None
+
+            async def risk_at() -> int | None:
+                return await risk_computed_at(writer.driver, database=writer.database) if writer else None
+
+            body = await metrics.scrape(
+                lag=lags["lag"],
+                consumed=consumed,
+                kpis=writer.kpi_backlog if writer else None,
+                risk=risk_at if writer else None,
+            )
+            # aiohttp refuses a charset in content_type=; the exposition format names one.
+            return web.bytes(body, headers={"Content-Type": CONTENT_TYPE})
+
+        app.page("/metrics", name="metrics")(metrics_page)
 
     return app

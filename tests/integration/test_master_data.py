@@ -3,6 +3,7 @@ dated further ahead than the clock skew is refused at validation; both land in t
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -102,7 +103,7 @@ async def test_a_foreign_source_cannot_rewrite_an_enterprise_nor_date_its_change
                 if row.get("name") == "宝武集团武钢":
                     break
                 assert proc.poll() is None, log.read_text()[-3000:]
-                time.sleep(0.5)
+                await asyncio.sleep(0.5)
             assert row == {"name": "宝武集团武钢", "owner": "erp-a", "last": "supplynet-admin"}, (
                 log.read_text()[-3000:]
             )

@@ -19,13 +19,15 @@ def subprocess_env(settings: Settings, **extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def running_worker(settings: Settings, group: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+def running_worker(
+    settings: Settings, group: str, log: Path, *, web_port: int | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "supplynet", "worker"],
         env=subprocess_env(
             settings,
             SUPPLYNET_STREAM__APP_ID=group,
-            SUPPLYNET_STREAM__WEB_PORT=str(free_port()),
+            SUPPLYNET_STREAM__WEB_PORT=str(web_port or free_port()),
             SUPPLYNET_STREAM__BATCH_SECONDS="0.2",
         ),
         stdout=log.open("wb"),

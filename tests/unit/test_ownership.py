@@ -37,7 +37,9 @@ def test_master_data_types_name_their_record(type_: str, label: str) -> None:
     assert rec[0] == label
 
 
-@pytest.mark.parametrize("type_", ["order.placed", "supply.agreed", "capacity.reported", "inventory.reported"])
+@pytest.mark.parametrize(
+    "type_", ["order.placed", "supply.agreed", "capacity.reported", "inventory.reported"]
+)
 def test_flow_events_are_not_master_data(type_: str) -> None:
     assert master_record(event(type_, "a", "e")) is None
 
