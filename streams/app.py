@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, cast
 
@@ -22,10 +23,23 @@ from streams.topics import Topics
 log = logging.getLogger(__name__)
 
 
-def _take(stream: faust.StreamT[Any], max_: int, *, within: float) -> AsyncIterator[Sequence[EventT[Any]]]:
-    """Batches of events (size- and time-bounded); their offsets are acked after the batch is handled."""
+async def _take(
+    stream: faust.StreamT[Any], max_: int, *, within: float
+) -> AsyncIterator[Sequence[EventT[Any]]]:
+    """Batches of events (size- and time-bounded); their offsets are acked after the batch is handled.
+
+    Each batch also counts as inbound activity of its partitions for faust's stall detector:
+    ``take_events`` reads the channel directly and skips the sensor that records it, so with input
+    waiting faust logged "Stream has not started processing TP(...)" as an ERROR every few seconds
+    once the worker had run ``stream.stall_seconds``, though the stage was working.
+    """
     # take_events lives on the concrete Stream, not on the StreamT interface faust types agents with.
-    return cast(Stream[Any], stream).take_events(max_, within=within)
+    inbound = stream.app.monitor.stream_inbound_time
+    async for batch in cast(Stream[Any], stream).take_events(max_, within=within):
+        now = time.monotonic()
+        for tp in {e.message.tp for e in batch}:
+            inbound[tp] = now
+        yield batch
 
 
 def _incoming(event: Any) -> Incoming:
@@ -49,6 +63,7 @@ def create_app(
     consumer_conf: Mapping[str, Any] | None = None,
     admin_sources: Sequence[str] = (),
     metrics: WorkerMetrics | None = None,
+    stall_seconds: float = 300.0,
 ) -> faust.App:
     """The worker: the ``validate`` agent (events.raw), the project stage (events.valid), the KPI timer.
 
@@ -68,6 +83,8 @@ def create_app(
         topic_allow_declare=False,  # `supplynet init` owns topic creation and partition counts
         topic_disable_leader=True,
         consumer_auto_offset_reset="earliest",
+        stream_processing_timeout=stall_seconds,
+        broker_commit_livelock_soft_timeout=stall_seconds,
         producer_acks=-1,
         web_host="127.0.0.1",
         web_port=web_port,

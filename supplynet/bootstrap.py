@@ -161,6 +161,7 @@ def worker_app(settings: Settings) -> Any:
         risk=risk_registration(settings) if settings.risk_live else None,
         admin_sources=settings.stream.admin_sources,
         metrics=metrics,
+        stall_seconds=settings.stream.stall_seconds,
     )
 
 

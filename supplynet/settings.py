@@ -123,6 +123,12 @@ class StreamSettings(BaseModel):
         description="How far an event's `time` may be ahead of the validating clock (worker and HTTP "
         "ingest); further-dated events are refused naming `$.time` and can be replayed from the DLQ",
     )
+    stall_seconds: float = Field(
+        300,
+        gt=0,
+        description="How long a partition of the validate stage may wait with input pending before "
+        "the worker logs it as stalled (an ERROR: the stage or its commits stopped)",
+    )
     admin_sources: list[str] = Field(
         default_factory=lambda: ["supplynet-admin"],
         description="Event sources that may change master data another source registered (JSON list)",

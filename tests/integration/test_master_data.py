@@ -15,17 +15,17 @@ from confluent_kafka import Consumer, TopicPartition
 
 from connectors.kafka import Record
 from graph.maintenance import delete_by_prefix
-from streams import topics
 from supplynet import bootstrap
 from supplynet.samples import envelope
 from supplynet.settings import Settings
-from tests.integration.worker_proc import running_worker
+from tests.integration.worker_proc import own_topics, running_worker
 
 pytestmark = pytest.mark.timeout(300)
 
 
 def dlq_records(settings: Settings, event_ids: set[str], timeout_s: float = 90) -> dict[str, Any]:
     """event id -> (headers, value) of its DLQ records, once every id in ``event_ids`` was found."""
+    names = bootstrap.topic_names(settings)
     consumer = Consumer(
         {
             **settings.kafka.librdkafka(),
@@ -33,8 +33,8 @@ def dlq_records(settings: Settings, event_ids: set[str], timeout_s: float = 90) 
             "enable.auto.commit": False,
         }
     )
-    meta = consumer.list_topics(topics.DLQ, timeout=10).topics[topics.DLQ]
-    consumer.assign([TopicPartition(topics.DLQ, p, 0) for p in meta.partitions])
+    meta = consumer.list_topics(names.dlq, timeout=10).topics[names.dlq]
+    consumer.assign([TopicPartition(names.dlq, p, 0) for p in meta.partitions])
     found: dict[str, Any] = {}
     deadline = time.monotonic() + timeout_s
     try:
@@ -49,7 +49,7 @@ def dlq_records(settings: Settings, event_ids: set[str], timeout_s: float = 90) 
     finally:
         consumer.close()
     missing = event_ids - found.keys()
-    assert not missing, f"not in {topics.DLQ} within {timeout_s}s: {missing}"
+    assert not missing, f"not in {names.dlq} within {timeout_s}s: {missing}"
     return found
 
 
@@ -57,6 +57,7 @@ async def test_a_foreign_source_cannot_rewrite_an_enterprise_nor_date_its_change
     stack: Settings, run_id: str, tmp_path: Path
 ) -> None:
     prefix = f"md{run_id}-"
+    stack = own_topics(stack, f"md-{run_id}.")
     ent = f"{prefix}wisco"
     now = datetime.now(UTC)
 
@@ -84,7 +85,7 @@ async def test_a_foreign_source_cannot_rewrite_an_enterprise_nor_date_its_change
     admin = update("admin", "supplynet-admin", "宝武集团武钢", now - timedelta(minutes=3))
     events = [registered, ahead, foreign, own, admin]
 
-    producer = bootstrap.producer(stack, topics.RAW)
+    producer = bootstrap.producer(stack, bootstrap.topic_names(stack).raw)
     producer.send_many([Record(key=e["subject"].encode(), value=msgspec.json.encode(e)) for e in events])
     producer.close()
     driver = bootstrap.async_driver(stack)

@@ -15,12 +15,11 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from connectors.kafka import Record
-from streams import topics
 from supplynet import bootstrap
 from supplynet.samples import envelope
 from supplynet.settings import Settings
 from tests.conftest import free_port
-from tests.integration.worker_proc import running_worker
+from tests.integration.worker_proc import own_topics, running_worker
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -97,7 +96,7 @@ def partners(prefix: str, n: int, at: datetime) -> list[dict[str, Any]]:
 
 
 def send(settings: Settings, events: list[dict[str, Any]]) -> None:
-    producer = bootstrap.producer(settings, topics.RAW)
+    producer = bootstrap.producer(settings, bootstrap.topic_names(settings).raw)
     producer.send_many([Record(key=e["subject"].encode(), value=msgspec.json.encode(e)) for e in events])
     producer.close()
 
@@ -106,15 +105,22 @@ def test_metrics_follow_the_events_and_a_healthy_worker_logs_no_warnings(
     stack: Settings, run_id: str, tmp_path: Path
 ) -> None:
     prefix = f"ops{run_id}-"
+    stack = own_topics(stack, f"ops-{run_id}.")  # only this test's events flow
+    names = bootstrap.topic_names(stack)
     port = free_port()
     log = tmp_path / "worker.log"
     at = datetime.now(UTC) - timedelta(minutes=1)
-    with running_worker(stack, f"ops-{run_id}", log, web_port=port) as proc:
-        before = wait_for(port, caught_up, proc, log)  # the log of earlier runs is worked through
-        # From here on only this test's events flow (earlier runs' bad events may precede it).
-        healthy_from = log.stat().st_size
+    # A short stall timeout: faust's stall detector checks every 7 s, 3 s after start it may report.
+    with running_worker(
+        stack, f"ops-{run_id}", log, web_port=port, SUPPLYNET_STREAM__STALL_SECONDS="3"
+    ) as proc:
+        before = wait_for(port, caught_up, proc, log)
         good = partners(prefix, 20, at)
         send(stack, [*good, good[3]])  # one event sent twice: the copy is a duplicate
+        flow = [partners(f"{prefix}w{wave}-", 500, at) for wave in range(6)]
+        for wave in flow:  # input waiting while the stall detector looks (every 7 s)
+            send(stack, wave)
+        good += [e for wave in flow for e in wave]
         target = value(before, "supplynet_events_total", stage="project", outcome="applied") + len(good)
 
         def healthy_done(s: Samples) -> bool:
@@ -137,7 +143,7 @@ def test_metrics_follow_the_events_and_a_healthy_worker_logs_no_warnings(
             assert value(after, "supplynet_batch_size_count", stage=stage) >= 1
             assert value(after, "supplynet_batch_seconds_sum", stage=stage) > 0
         partitions = stack.kafka.partitions
-        for stage, topic in (("validate", topics.RAW), ("project", topics.VALID)):
+        for stage, topic in (("validate", names.raw), ("project", names.valid)):
             for p in range(partitions):
                 assert (
                     "supplynet_consumer_lag",
@@ -145,9 +151,7 @@ def test_metrics_follow_the_events_and_a_healthy_worker_logs_no_warnings(
                 ) in after
         assert ("supplynet_kpi_oldest_pending_seconds", ()) in after
         time.sleep(3)  # a KPI refresh round and an offset commit after the batches
-        with log.open("rb") as f:
-            f.seek(healthy_from)
-            healthy_log = f.read().decode(errors="replace")
+        healthy_log = log.read_text()  # from the start: startup, batches, KPI rounds, commits
         assert "project: " in healthy_log  # the batches were logged (at INFO)
         unhealthy = [line for line in healthy_log.splitlines() if UNHEALTHY.search(line)]
         assert unhealthy == [], "\n".join(unhealthy[:20])
