@@ -126,8 +126,8 @@ class StreamSettings(BaseModel):
     stall_seconds: float = Field(
         300,
         gt=0,
-        description="How long a partition of a faust agent (validate, risk) may wait with input pending before "
-        "the worker logs it as stalled (an ERROR: the stage or its commits stopped)",
+        description="How long a partition of a faust agent (validate, risk) may wait with input pending "
+        "before the worker logs it as stalled (an ERROR: the stage or its commits stopped)",
     )
     admin_sources: list[str] = Field(
         default_factory=lambda: ["supplynet-admin"],
