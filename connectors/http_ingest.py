@@ -26,7 +26,7 @@ import queue
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
@@ -36,7 +36,7 @@ from connectors.errors import DeliveryFailed, KafkaUnavailable
 from connectors.kafka import Record
 from schema.errors import EventRejected
 from schema.tables import Role
-from schema.validate import decode_event
+from schema.validate import MAX_FUTURE, decode_event
 
 JSON = "application/json"
 NDJSON = "application/x-ndjson"
@@ -131,14 +131,18 @@ def _rejected(index: int, event_id: str | None, *errors: FieldError) -> EventRes
     return EventResult(index=index, id=event_id, status=Outcome.REJECTED, errors=list(errors))
 
 
-def check_events(events: Sequence[bytes], caller: Caller) -> tuple[list[Record], IngestReport]:
-    """Validate every event; pure. Records are those of the events the report marks accepted."""
+def check_events(
+    events: Sequence[bytes], caller: Caller, *, max_future: timedelta = MAX_FUTURE
+) -> tuple[list[Record], IngestReport]:
+    """Validate every event; pure. Records are those of the events the report marks accepted.
+
+    An event whose ``time`` is more than ``max_future`` ahead of the clock is refused (``$.time``)."""
     out = _Checked()
     first_index: dict[str, int] = {}
     now = datetime.now(UTC)  # one clock reading per request: "too far in the future" is per request
     for i, raw in enumerate(events):
         try:
-            event = decode_event(raw, now=now)
+            event = decode_event(raw, now=now, max_future=max_future)
         except EventRejected as e:
             out.results.append(_rejected(i, e.event_id, FieldError(e.field, e.reason, e.error_class)))
             continue
@@ -186,9 +190,16 @@ class Closable(Sender, Protocol):
     def close(self) -> None: ...
 
 
-def ingest(body: bytes, content_type: str | None, caller: Caller, producer: Sender) -> IngestReport:
+def ingest(
+    body: bytes,
+    content_type: str | None,
+    caller: Caller,
+    producer: Sender,
+    *,
+    max_future: timedelta = MAX_FUTURE,
+) -> IngestReport:
     """Split, validate and send; returns once Kafka acknowledged every accepted event. Blocking."""
-    records, report = check_events(split_body(body, content_type), caller)
+    records, report = check_events(split_body(body, content_type), caller, max_future=max_future)
     if records:
         try:
             producer.send_many(records)

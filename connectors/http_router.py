@@ -8,6 +8,8 @@ import gc
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
+from functools import partial
 from typing import Annotated, Any
 
 import msgspec
@@ -28,15 +30,18 @@ from connectors.http_ingest import (
     ingest,
 )
 from schema.tables import Role
+from schema.validate import MAX_FUTURE
 
 
 @dataclass(frozen=True)
 class IngestLimits:
-    """Largest body (413 above), per-key rate limit (429 above) as a token bucket."""
+    """Largest body (413 above), per-key rate limit (429 above) as a token bucket; how far an event's
+    time may be ahead of the clock (refused per event above)."""
 
     max_body_bytes: int = 16 * 1024 * 1024
     rate_per_second: float = 50.0
     burst: int = 100
+    max_future: timedelta = MAX_FUTURE
 
 
 class FieldErrorModel(BaseModel):
@@ -175,7 +180,9 @@ def ingest_router(
         body = b"".join(chunks)
         content_type = request.headers.get("content-type")
         try:
-            report = await run_in_threadpool(ingest, body, content_type, principal, producer())
+            report = await run_in_threadpool(
+                partial(ingest, max_future=limits.max_future), body, content_type, principal, producer()
+            )
         except UnsupportedMediaType as e:
             raise HTTPException(415, str(e)) from None
         except BodyUnreadable as e:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from neo4j import AsyncDriver
 
+from graph import model
+
 _UNIQUE: tuple[tuple[str, str, str], ...] = (
     ("enterprise_id", "Enterprise", "id"),
     ("facility_id", "Facility", "id"),
@@ -18,6 +20,7 @@ _UNIQUE: tuple[tuple[str, str, str], ...] = (
     ("design_revision_id", "DesignRevision", "id"),
     ("change_request_id", "ChangeRequest", "id"),
     ("kafka_offset_id", "KafkaOffset", "id"),
+    ("schema_migration_id", "SchemaMigration", "id"),
 )
 
 STATEMENTS: tuple[str, ...] = (
@@ -45,9 +48,67 @@ STATEMENTS: tuple[str, ...] = (
 follows from MERGE patterns between constrained nodes."""
 
 
+WIDE_SEQUENCE = "versions-sequence-19-digits"
+"""Data migration: versions written before the envelope bounded ``sequence`` (< 2^63) padded it to
+10 digits, so sequence 10^10 sorted before 9,999,999,999; they are re-padded to 19 digits."""
+
+
+def _old(v: str) -> str:
+    # "<15 digits>:<10 digits>:<id>": a 19-digit sequence has a digit where this finds ':'.
+    return (
+        f"({v} IS :: STRING AND size({v}) > 27 "
+        f"AND substring({v}, 15, 1) = ':' AND substring({v}, 26, 1) = ':')"
+    )
+
+
+def _repad(var: str, props: set[str]) -> tuple[str, str]:
+    """(WHERE condition, SET clause) that re-pads the old-shaped versions among ``props`` of ``var``."""
+    values = [f"{var}.{p}" for p in sorted(props)]
+    where = " OR ".join(_old(v) for v in values)
+    sets = ", ".join(
+        f"{v} = CASE WHEN {_old(v)} THEN substring({v}, 0, 16) + '000000000' + substring({v}, 16) "
+        f"ELSE {v} END"
+        for v in values
+    )
+    return where, sets
+
+
+def version_repad_statements() -> list[str]:
+    """One statement per label and relationship type that holds versions (batched, idempotent)."""
+    nodes, rels = model.version_properties()
+    out: list[str] = []
+    for label, props in sorted(nodes.items()):
+        where, sets = _repad("x", props)
+        out.append(f"MATCH (x:{label}) WHERE {where} CALL (x) {{ SET {sets} }} IN TRANSACTIONS OF 10000 ROWS")
+    for rel, props in sorted(rels.items()):
+        where, sets = _repad("x", props)
+        out.append(
+            f"MATCH ()-[x:{rel}]->() WHERE {where} CALL (x) {{ SET {sets} }} IN TRANSACTIONS OF 10000 ROWS"
+        )
+    return out
+
+
+async def _data_migration(driver: AsyncDriver, name: str, statements: list[str], database: str) -> bool:
+    """Run ``statements`` once per graph (recorded as a ``SchemaMigration`` node); True if it ran now."""
+    done, _, _ = await driver.execute_query(
+        "MATCH (m:SchemaMigration {id: $id}) RETURN m.id", id=name, database_=database
+    )
+    if done:
+        return False
+    async with driver.session(database=database) as session:
+        for statement in statements:
+            await (await session.run(statement)).consume()
+    await driver.execute_query(
+        "MERGE (m:SchemaMigration {id: $id}) SET m.at = timestamp()", id=name, database_=database
+    )
+    return True
+
+
 async def migrate(driver: AsyncDriver, *, database: str = "neo4j") -> int:
-    """Apply every constraint and index; return how many statements ran. Safe to run again."""
+    """Apply every constraint and index, then each data migration not yet applied; return how many
+    schema statements ran. Safe to run again (and to re-run after an interrupted data migration)."""
     for statement in STATEMENTS:
         await driver.execute_query(statement, database_=database)
     await driver.execute_query("CALL db.awaitIndexes(60)", database_=database)
+    await _data_migration(driver, WIDE_SEQUENCE, version_repad_statements(), database)
     return len(STATEMENTS)

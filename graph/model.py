@@ -2,7 +2,7 @@
 
 Each *kind* is one mutation list and one ``UNWIND`` statement. State is split into *aspects*: the
 fields one event type owns, stamped with a version ``<aspect>V`` — the string
-``"<time ms, 15 digits>:<sequence, 10 digits>:<event id>"``, so comparing versions as strings
+``"<time ms, 15 digits>:<sequence, 19 digits>:<event id>"``, so comparing versions as strings
 compares (event time, sequence, event id). A row's aspect is applied only when its version is
 strictly newer than the stored one: the graph is the same whatever the order, whatever the
 duplicates (last-writer-wins per aspect; a re-sent event is a no-op). See docs/graph-model.md.
@@ -435,3 +435,19 @@ def statements() -> list[tuple[str, str]]:
 
 
 KIND_NAMES: tuple[str, ...] = tuple(name for name, _ in statements())
+
+
+def version_properties() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """Every property that holds a version: (node label -> properties, relationship type -> properties)."""
+    nodes: dict[str, set[str]] = {}
+    rels: dict[str, set[str]] = {}
+    for n in NODE_KINDS:
+        nodes.setdefault(n.label, {"lastVersion"}).update(f"{a.name}V" for a in n.aspects)
+    for link in LINK_KINDS:
+        nodes.setdefault(link.label, {"lastVersion"}).add(link.version)
+        rels.setdefault(link.rel, set()).add("lastVersion")
+    for r in REL_KINDS:
+        rels.setdefault(r.rel, {"lastVersion"}).update(f"{a.name}V" for a in r.aspects)
+    nodes["Material"].add("bomV")
+    rels.setdefault("COMPONENT_OF", set()).add("lastVersion")
+    return nodes, rels

@@ -49,8 +49,13 @@ Key = tuple[str, ...]
 
 
 def version(time_ms: int, sequence: int, event_id: str) -> str:
-    """The comparable version of an event: string order = (time, sequence, event id) order."""
-    return f"{max(time_ms, 0):015d}:{sequence:010d}:{event_id}"
+    """The comparable version of an event: string order = (time, sequence, event id) order.
+
+    Total and exact for every event the envelope accepts: time from 1970 to year 9999 fits 15 digits
+    of milliseconds, a sequence up to ``MAX_SEQUENCE`` (2^63 - 1) fits 19 digits, and the fixed-width
+    prefix leaves the event id to decide ties.
+    """
+    return f"{max(time_ms, 0):015d}:{sequence:019d}:{event_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +81,9 @@ class Mutations:
     """Suppliers (and stock holders) whose KPIs the batch may change."""
     kpi_stock: set[tuple[str, str]] = field(default_factory=set)
     """(enterprise, sku) whose stock changed: the suppliers of that sku to it are recomputed."""
+    owners: dict[tuple[str, str], str] = field(default_factory=dict)
+    """(label, key) -> source: owners the batch's master data claims (``graph.ownership``); a stored
+    owner is never replaced."""
 
     def __len__(self) -> int:
         return sum(len(r) for r in self.rows.values())

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from neo4j import AsyncDriver, AsyncTransaction, RoutingControl
 from neo4j.exceptions import DriverError, Neo4jError, ServiceUnavailable, SessionExpired, TransientError
 
-from graph import kpis, model
+from graph import kpis, model, ownership
 from graph.mutations import Mutations, Row
 
 log = logging.getLogger(__name__)
@@ -114,6 +114,18 @@ MERGE (k:KafkaOffset {id: o.id})
 SET k.group = o.group, k.topic = o.topic, k.partition = o.partition,
     k.offset = CASE WHEN k.offset IS NULL OR o.offset > k.offset THEN o.offset ELSE k.offset END
 """
+
+_CLAIM_OWNERS = {
+    label: f"UNWIND $rows AS r MATCH (x:{label} {{{key}: r.k}}) "
+    "SET x.ownerSource = coalesce(x.ownerSource, r.owner)"
+    for label, key in ownership.KEYS.items()
+}
+
+_OWNERS = {
+    label: f"UNWIND $keys AS k MATCH (x:{label} {{{key}: k}}) WHERE x.ownerSource IS NOT NULL "
+    "RETURN k, x.ownerSource AS owner"
+    for label, key in ownership.KEYS.items()
+}
 
 _STORED_OFFSETS = """
 MATCH (k:KafkaOffset) WHERE k.group = $group AND k.topic = $topic
@@ -236,6 +248,11 @@ async def _apply(tx: AsyncTransaction, m: Mutations, offsets: list[Row]) -> None
         if rows:
             await (await tx.run(cypher, rows=Rows(rows))).consume()
     await _mark_kpis(tx, m)
+    claims: dict[str, list[Row]] = {}
+    for (label, key), owner in sorted(m.owners.items()):
+        claims.setdefault(label, []).append({"k": key, "owner": owner})
+    for label, rows in claims.items():
+        await (await tx.run(_CLAIM_OWNERS[label], rows=Rows(rows))).consume()
     if offsets:
         await (await tx.run(_OFFSETS, offsets=offsets)).consume()
 
@@ -353,6 +370,14 @@ class GraphWriter:
         )
         r = result.records[0]
         return int(r["n"]), (int(r["oldest"]) if r["oldest"] is not None else None)
+
+    async def owners(self, keys: Mapping[str, Sequence[str]]) -> dict[tuple[str, str], str]:
+        """(label, key) -> owning source of the given master-data records that have one (committed)."""
+        out: dict[tuple[str, str], str] = {}
+        for label, ks in keys.items():
+            for r in await self._read(_OWNERS[label], keys=list(ks)):
+                out[(label, str(r["k"]))] = str(r["owner"])
+        return out
 
     async def stored_offsets(self, group: str, topic: str) -> dict[int, int]:
         """partition -> next offset to read, as committed with the graph state."""

@@ -16,12 +16,16 @@ SPECVERSION = "1.0"
 
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
 
+MAX_SEQUENCE = 2**63 - 1
+"""The largest ``sequence`` an event may carry (a signed 64-bit integer: Kafka's, Java's and Neo4j's
+``long``); above it the envelope is refused, naming ``$.sequence``."""
+
 
 class Envelope(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """CloudEvents attributes; ``data`` is decoded afterwards by the type named in ``type``.
 
     ``id`` is the idempotency key; ``subject`` is the business key the event concerns (the Kafka key);
-    ``sequence`` orders events of one subject that share a ``time``.
+    ``sequence`` orders events of one subject that share a ``time`` (0 to ``MAX_SEQUENCE``).
     """
 
     specversion: str
@@ -31,7 +35,7 @@ class Envelope(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     time: datetime
     subject: NonEmpty
     data: msgspec.Raw
-    sequence: Annotated[int, msgspec.Meta(ge=0)] = 0
+    sequence: Annotated[int, msgspec.Meta(ge=0, le=MAX_SEQUENCE)] = 0
     dataschema: str | None = None
     datacontenttype: str = "application/json"
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import msgspec
 
+from schema.envelope import MAX_SEQUENCE
 from schema.events import CATALOG, PAYLOADS, Payload, schema_uri
 from schema.examples import example_event
 
@@ -23,10 +24,16 @@ ENVELOPE_FIELDS: dict[str, Any] = {
     "time": {
         "type": "string",
         "format": "date-time",
-        "description": "When it happened (RFC 3339, with offset)",
+        "description": "When it happened (RFC 3339, with offset); from 1970, at most "
+        "stream.max_future_seconds (default 5 minutes) ahead of the validating clock",
     },
     "subject": {"type": "string", "minLength": 1, "maxLength": 256, "description": "The business key"},
-    "sequence": {"type": "integer", "minimum": 0, "description": "Orders events of one subject at one time"},
+    "sequence": {
+        "type": "integer",
+        "minimum": 0,
+        "maximum": MAX_SEQUENCE,
+        "description": "Orders events of one subject at one time (below 2^63)",
+    },
     "dataschema": {"type": "string", "description": "This schema's $id"},
     "datacontenttype": {"const": "application/json"},
 }
@@ -172,6 +179,20 @@ def events_markdown() -> str:
         "used as the Kafka key), optional `sequence` (orders events of one subject that share a `time`) and",
         "`dataschema` (the versioned schema URI), and `data`. Unknown fields are rejected, in the envelope",
         "and in `data`.",
+        "",
+        "Refused with the field named (to `events.dlq`, or per event by the HTTP ingest):",
+        "",
+        "- `$.sequence` outside 0 … 2^63 − 1 (9,223,372,036,854,775,807), a signed 64-bit integer;",
+        "- `$.time` before 1970-01-01T00:00:00Z, or more than `stream.max_future_seconds` (default 300 s)",
+        "  ahead of the validating clock (`error_class` `future`): such an event would win last-writer-wins",
+        "  against every correction until its time came. The DLQ keeps its original bytes;",
+        "  `supplynet dlq replay` sends it again once its time has come;",
+        "- `$.source`, in the project stage (`error_class` `ownership`): a change of **master data** —",
+        "  `partner.registered` / `partner.updated` (the enterprise), `facility.registered` (the facility),",
+        "  `material.defined` / `bom.defined` (the material) — from another source than the one that",
+        "  registered it (its owner), unless the source is one of `stream.admin_sources`",
+        "  (default `supplynet-admin`). The reason names the owner. See",
+        "  [graph-model.md](graph-model.md#master-data-owners).",
         "",
         "JSON Schemas: `docs/contracts/jsonschema/`; AsyncAPI 3.0: `docs/contracts/asyncapi.json`.",
         "",

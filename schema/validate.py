@@ -13,8 +13,12 @@ from schema.errors import EventRejected
 from schema.events import CATALOG, schema_uri
 
 MAX_EVENT_BYTES = 256 * 1024
-MAX_FUTURE = timedelta(days=1)
-"""How far ahead of the validator's clock an event's ``time`` may be (clock skew between ERPs)."""
+MAX_FUTURE = timedelta(minutes=5)
+"""How far ahead of the validating clock an event's ``time`` may be by default (clock skew between
+ERP systems; ``stream.max_future_seconds``). A further-dated event would win last-writer-wins
+against every correction until its time came; it is refused instead (the DLQ keeps it to replay)."""
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+"""The earliest event time: versions count milliseconds from here (``graph.mutations.version``)."""
 
 _AT = re.compile(r" - at `(\$[^`]*)`$")
 _VERSION = re.compile(r"/([a-z.]+)/v(\d+)(?:\.json)?$")
@@ -47,8 +51,13 @@ def _peek(raw: bytes) -> dict[str, Any]:
     return obj if isinstance(obj, dict) else {}
 
 
-def decode_event(raw: bytes, *, now: datetime | None = None) -> ValidEvent:
+def decode_event(
+    raw: bytes, *, now: datetime | None = None, max_future: timedelta | None = MAX_FUTURE
+) -> ValidEvent:
     """Validate one event's bytes against the catalog.
+
+    ``time`` may be at most ``max_future`` ahead of ``now`` (default: the clock); ``None`` skips that
+    check (the project stage: an event valid when it was validated stays valid).
 
     Raises ``EventRejected`` naming the event id/type (when readable), the field and the reason.
     """
@@ -94,8 +103,19 @@ def decode_event(raw: bytes, *, now: datetime | None = None) -> ValidEvent:
             )
     if env.time.tzinfo is None:
         raise EventRejected("time must carry a UTC offset (RFC 3339)", field="$.time", **ids)
-    if env.time - (now or datetime.now(UTC)) > MAX_FUTURE:
-        raise EventRejected(f"time is more than {MAX_FUTURE} in the future", field="$.time", **ids)
+    if env.time < EPOCH:
+        raise EventRejected("time must not be before 1970-01-01T00:00:00Z", field="$.time", **ids)
+    if max_future is not None:
+        ahead = env.time - (now or datetime.now(UTC))
+        if ahead > max_future:
+            raise EventRejected(
+                f"time is {ahead.total_seconds():.0f} s in the future of the validating clock, more than "
+                f"the {max_future.total_seconds():.0f} s allowed; send it again (or replay it from the DLQ) "
+                "once its time has come",
+                field="$.time",
+                error_class="future",
+                **ids,
+            )
     try:
         data = decoder.decode(env.data)
     except msgspec.ValidationError as e:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, cast
 
@@ -11,7 +12,9 @@ import faust
 from faust.streams import Stream
 from faust.types import EventT
 
-from streams.batches import BatchProjection
+from graph.freshness import risk_computed_at
+from streams.batches import BatchProjection, kafka_group
+from streams.metrics import CONTENT_TYPE, ConsumedTopic, GroupLag, WorkerMetrics
 from streams.pipeline import Pipeline
 from streams.projection import Projector
 from streams.stages import Incoming
@@ -20,10 +23,23 @@ from streams.topics import Topics
 log = logging.getLogger(__name__)
 
 
-def _take(stream: faust.StreamT[Any], max_: int, *, within: float) -> AsyncIterator[Sequence[EventT[Any]]]:
-    """Batches of events (size- and time-bounded); their offsets are acked after the batch is handled."""
+async def _take(
+    stream: faust.StreamT[Any], max_: int, *, within: float
+) -> AsyncIterator[Sequence[EventT[Any]]]:
+    """Batches of events (size- and time-bounded); their offsets are acked after the batch is handled.
+
+    Each batch also counts as inbound activity of its partitions for faust's stall detector:
+    ``take_events`` reads the channel directly and skips the sensor that records it, so with input
+    waiting faust logged "Stream has not started processing TP(...)" as an ERROR every few seconds
+    once the worker had run ``stream.stall_seconds``, though the stage was working.
+    """
     # take_events lives on the concrete Stream, not on the StreamT interface faust types agents with.
-    return cast(Stream[Any], stream).take_events(max_, within=within)
+    inbound = stream.app.monitor.stream_inbound_time
+    async for batch in cast(Stream[Any], stream).take_events(max_, within=within):
+        now = time.monotonic()
+        for tp in {e.message.tp for e in batch}:
+            inbound[tp] = now
+        yield batch
 
 
 def _incoming(event: Any) -> Incoming:
@@ -45,6 +61,9 @@ def create_app(
     kpi_seconds: float = 1.0,
     kpi_batch: int = 250,
     consumer_conf: Mapping[str, Any] | None = None,
+    admin_sources: Sequence[str] = (),
+    metrics: WorkerMetrics | None = None,
+    stall_seconds: float = 300.0,
 ) -> faust.App:
     """The worker: the ``validate`` agent (events.raw), the project stage (events.valid), the KPI timer.
 
@@ -64,6 +83,8 @@ def create_app(
         topic_allow_declare=False,  # `supplynet init` owns topic creation and partition counts
         topic_disable_leader=True,
         consumer_auto_offset_reset="earliest",
+        stream_processing_timeout=stall_seconds,
+        broker_commit_livelock_soft_timeout=stall_seconds,
         producer_acks=-1,
         web_host="127.0.0.1",
         web_port=web_port,
@@ -82,7 +103,9 @@ def create_app(
     def projector() -> Projector:
         if "p" not in projectors:
             p = pipeline()
-            projectors["p"] = Projector(writer=p.writer, dlq_out=p.dlq_out, group=app_id)
+            projectors["p"] = Projector(
+                writer=p.writer, dlq_out=p.dlq_out, group=app_id, admin_sources=admin_sources
+            )
         return projectors["p"]
 
     async def validate(stream: faust.StreamT[Any]) -> None:
@@ -97,6 +120,7 @@ def create_app(
         projector=projector,
         batch_size=batch_size,
         batch_seconds=batch_seconds,
+        metrics=metrics,
     )
     running: dict[str, asyncio.Task[None]] = {}
 
@@ -144,5 +168,31 @@ def create_app(
             await state["p"].writer.driver.close()
 
     app.on_before_shutdown.connect(cast(Any, _close))
+
+    if metrics is not None:  # GET /metrics on the web port: Prometheus text (streams/metrics.py)
+        consumed = (
+            ConsumedTopic("validate", app_id, names.raw),
+            ConsumedTopic("project", kafka_group(app_id), names.valid),
+        )
+        lags: dict[str, GroupLag] = {}
+
+        async def metrics_page(web: Any, request: Any) -> Any:
+            if "lag" not in lags:  # the admin client is made on first scrape, never at build time
+                lags["lag"] = GroupLag(consumer_conf or {"bootstrap.servers": brokers})
+            writer = state["p"].writer if "p" in state else None
+
+            async def risk_at() -> int | None:
+                return await risk_computed_at(writer.driver, database=writer.database) if writer else None
+
+            body = await metrics.scrape(
+                lag=lags["lag"],
+                consumed=consumed,
+                kpis=writer.kpi_backlog if writer else None,
+                risk=risk_at if writer else None,
+            )
+            # aiohttp refuses a charset in content_type=; the exposition format names one.
+            return web.bytes(body, headers={"Content-Type": CONTENT_TYPE})
+
+        app.page("/metrics", name="metrics")(metrics_page)
 
     return app

@@ -25,6 +25,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from streams.metrics import WorkerMetrics
 from streams.projection import Projected, Projector
 from streams.stages import Incoming
 
@@ -63,8 +64,10 @@ class BatchProjection:
         projector: Callable[[], Projector],
         batch_size: int,
         batch_seconds: float,
+        metrics: WorkerMetrics | None = None,
     ) -> None:
         self.topic = topic
+        self.metrics = metrics
         self.projector = projector
         self.batch_size = batch_size
         self.batch_seconds = batch_seconds
@@ -110,7 +113,7 @@ class BatchProjection:
         log.info("project: partitions revoked: %s", sorted(tp.partition for tp in partitions))
         consumer.incremental_unassign(partitions)
 
-    def _store(self, consumer: Consumer, done: Projected, batch: list[Incoming]) -> None:
+    def _store(self, consumer: Consumer, done: Projected, batch: list[Incoming], started: float) -> None:
         """Let Kafka's committed offsets follow the graph (lag monitoring; never the source of truth)."""
         top: dict[int, int] = {}
         for m in batch:
@@ -120,6 +123,14 @@ class BatchProjection:
         except KafkaException as e:  # a partition revoked meanwhile: the graph holds the truth anyway
             log.debug("project: offsets not stored in Kafka (%s)", e)
         log.info("project: %d events applied, %d to DLQ", done.applied, done.dead_lettered)
+        if self.metrics is not None:
+            self.metrics.batch(
+                "project",
+                size=len(batch),
+                seconds=time.monotonic() - started,
+                applied=done.applied,
+                dlq=done.dead_lettered,
+            )
 
     async def run(self) -> None:
         """Consume and project until ``stop``; re-raises what the projector cannot handle."""
@@ -131,6 +142,7 @@ class BatchProjection:
         consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
         writing: asyncio.Task[Projected] | None = None
         in_flight: list[Incoming] = []
+        in_flight_started = 0.0
         try:
             while not self._stopping.is_set():
                 messages = await asyncio.wrap_future(
@@ -144,18 +156,18 @@ class BatchProjection:
                     elif err.code() != KafkaError._PARTITION_EOF:
                         log.warning("project: consumer error: %s", err)
                 if batch:
-                    self._last_batch = time.monotonic()
+                    self._last_batch = started = time.monotonic()
                 prepared = await self.projector().prepare(batch) if batch else None
                 if writing is not None and (prepared is not None or writing.done()):
-                    self._store(consumer, await writing, in_flight)
+                    self._store(consumer, await writing, in_flight, in_flight_started)
                     writing = None
                 if prepared is not None:
                     writing = asyncio.ensure_future(self.projector().commit(prepared))
-                    in_flight = batch
+                    in_flight, in_flight_started = batch, started
         finally:
             try:
                 if writing is not None:
-                    self._store(consumer, await writing, in_flight)
+                    self._store(consumer, await writing, in_flight, in_flight_started)
             finally:
                 thread.submit(consumer.close).result(timeout=60)
                 thread.shutdown()

@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
+from datetime import timedelta
 
 from connectors.kafka import EventProducer, Record
 from graph.writer import GraphWriter
+from schema.validate import MAX_FUTURE
 from streams.dedup import SeenEvents
+from streams.metrics import WorkerMetrics
 from streams.stages import Incoming, Routed, route, split_records
 
 log = logging.getLogger(__name__)
@@ -31,12 +35,17 @@ class Pipeline:
         dlq_out: EventProducer,
         writer: GraphWriter,
         seen: SeenEvents | None = None,
+        max_future: timedelta = MAX_FUTURE,
+        metrics: WorkerMetrics | None = None,
     ) -> None:
         self.valid_out = valid_out
         self.dlq_out = dlq_out
         self.writer = writer
         self.seen = seen
         """The dedup ledger; with it, each event id is forwarded to ``events.valid`` once."""
+        self.max_future = max_future
+        self.metrics = metrics
+        """How far an event's time may be ahead of the clock (further: dead-lettered, naming ``$.time``)."""
 
     async def _send(self, producer: EventProducer, records: Sequence[Record]) -> None:
         if records:
@@ -49,9 +58,12 @@ class Pipeline:
         With a dedup ledger: a redelivered copy of a forwarded event is dropped (logged), an id reused
         for other content is dead-lettered, and ids are recorded only after Kafka acked the forward.
         """
-        routed = route(batch)
+        started = time.monotonic()
+        routed = route(batch, max_future=self.max_future)
+        duplicates = 0
         if self.seen is not None:
             verdict = await asyncio.to_thread(self.seen.check, routed.valid)
+            duplicates = len(verdict.redelivered)
             if verdict.redelivered:
                 log.info("validate: dropped %d redelivered duplicate(s)", len(verdict.redelivered))
             routed = Routed(valid=verdict.forward, rejected=[*routed.rejected, *verdict.reused])
@@ -61,6 +73,15 @@ class Pipeline:
         await asyncio.gather(self._send(self.valid_out, valid), self._send(self.dlq_out, dead))
         if self.seen is not None:
             await asyncio.to_thread(self.seen.record, routed.valid)
+        if self.metrics is not None:
+            self.metrics.batch(
+                "validate",
+                size=len(batch),
+                seconds=time.monotonic() - started,
+                valid=len(valid),
+                dlq=len(dead),
+                duplicate=duplicates,
+            )
         return len(valid), len(dead)
 
     def close(self) -> None:

@@ -2,7 +2,9 @@
 
 Exactly once at the graph: the batch's mutations, its KPIs and the next offset of every partition it
 covers commit in one Neo4j transaction; every write is a versioned aspect, so a replay is a no-op.
-A batch Neo4j refuses for a non-transient reason is bisected to find the culprit event(s), which go
+A change of master data by a source other than its owner (``graph.ownership``) goes to the DLQ
+with the owner named, unless the source is an admin source. A batch Neo4j refuses for a
+non-transient reason is bisected to find the culprit event(s), which go
 to ``events.dlq`` (stage ``project``) with Neo4j's reason; the rest is applied. Transient errors are
 retried by the writer, forever: a batch is never skipped.
 """
@@ -11,11 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from connectors.kafka import EventProducer, Record
 from graph.mutations import Mutations, to_mutations
+from graph.ownership import Verdict, check_owners, records_by_label
 from graph.writer import GraphWriter, GraphWriteRejected, Position
 from schema.envelope import ValidEvent
 from schema.errors import EventRejected
@@ -55,10 +58,19 @@ class Prepared:
 class Projector:
     """Projects batches for one consumer group; thread-unsafe, one per worker event loop."""
 
-    def __init__(self, *, writer: GraphWriter, dlq_out: EventProducer, group: str) -> None:
+    def __init__(
+        self,
+        *,
+        writer: GraphWriter,
+        dlq_out: EventProducer,
+        group: str,
+        admin_sources: Collection[str] = (),
+    ) -> None:
         self.writer = writer
         self.dlq_out = dlq_out
         self.group = group
+        self.admin_sources = frozenset(admin_sources)
+        """Sources that may change master data another source owns."""
 
     async def _dead_letter(self, records: Sequence[Record]) -> None:
         if records:
@@ -76,7 +88,7 @@ class Projector:
 
         Split from ``commit`` so the worker can prepare the next batch while Neo4j writes this one.
         """
-        routed = route(batch)
+        routed = route(batch, max_future=None)  # checked at validation; time only moves on
         dead = [dlq_record(m, e, stage="project") for m, e in routed.rejected]
         for _, err in routed.rejected:
             log.warning("project: rejected %s", err.describe())
@@ -93,17 +105,35 @@ class Projector:
     async def apply(
         self, events: Sequence[Pair], offsets: Sequence[Position], *, mutations: Mutations | None = None
     ) -> Projected:
-        """Write valid events and the offsets in one transaction; isolate and dead-letter culprits."""
+        """Write valid events and the offsets in one transaction; isolate and dead-letter culprits.
+
+        Master-data changes by a source other than the owner are dead-lettered first (stored owners
+        are read here, after the previous batch committed, so a claim is never missed).
+        """
+        verdict = await self._check_owners(events)
+        if verdict.refused:
+            for _, err in verdict.refused:
+                log.warning("project: refused %s", err.describe())
+            await self._dead_letter([dlq_record(m, err, stage="project") for m, err in verdict.refused])
+            events, mutations = verdict.accepted, None
+        refused = len(verdict.refused)
         try:
             m = mutations if mutations is not None else to_mutations(ev for _, ev in events)
+            m.owners = verdict.claims
             await self.writer.write(m, offsets)
-            return Projected(applied=len(events))
+            return Projected(applied=len(events), dead_lettered=refused)
         except GraphWriteRejected as e:
             log.warning("project: Neo4j refused a batch of %d (%s); isolating the culprit", len(events), e)
         culprits = await self._isolate(events)
         await self._dead_letter([dlq_record(m, err, stage="project") for m, err in culprits])
-        await self.writer.write(Mutations(), offsets)
-        return Projected(applied=len(events) - len(culprits), dead_lettered=len(culprits))
+        await self.writer.write(Mutations(owners=verdict.claims), offsets)
+        return Projected(applied=len(events) - len(culprits), dead_lettered=len(culprits) + refused)
+
+    async def _check_owners(self, events: Sequence[Pair]) -> Verdict[Incoming]:
+        records = records_by_label([ev for _, ev in events])
+        if not records:  # no master data in the batch (the usual case): nothing to read
+            return Verdict(accepted=list(events))
+        return check_owners(events, await self.writer.owners(records), self.admin_sources)
 
     async def _isolate(self, events: Sequence[Pair]) -> list[tuple[Incoming, EventRejected]]:
         """Bisect: apply every half Neo4j accepts; return the single events it refuses, with why."""

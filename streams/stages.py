@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from connectors.kafka import Record
 from schema.envelope import ValidEvent
 from schema.errors import EventRejected
-from schema.validate import decode_event
+from schema.validate import MAX_FUTURE, decode_event
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,12 +29,15 @@ class Routed:
     rejected: list[tuple[Incoming, EventRejected]] = field(default_factory=list)
 
 
-def route(messages: Iterable[Incoming]) -> Routed:
-    """Validate each message; never raises for bad input (it is routed to ``rejected``)."""
+def route(messages: Iterable[Incoming], *, max_future: timedelta | None = MAX_FUTURE) -> Routed:
+    """Validate each message; never raises for bad input (it is routed to ``rejected``).
+
+    ``max_future``: how far an event's time may be ahead of the clock (``None``: not checked).
+    """
     out = Routed()
     for msg in messages:
         try:
-            out.valid.append((msg, decode_event(msg.value)))
+            out.valid.append((msg, decode_event(msg.value, max_future=max_future)))
         except EventRejected as e:
             out.rejected.append((msg, e))
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import neo4j
@@ -12,6 +13,7 @@ from connectors.kafka import EventProducer, TopicSpec
 from graph.writer import GraphWriter
 from streams import topics
 from streams.dedup import SeenEvents
+from streams.metrics import WorkerMetrics
 from streams.pipeline import Pipeline
 from supplynet.settings import Settings
 from supplynet.stack.spec import StackPaths
@@ -30,8 +32,17 @@ def neo4j_auth(settings: Settings) -> tuple[str, tuple[str, str]]:
 
 
 def async_driver(settings: Settings) -> neo4j.AsyncDriver:
+    """The Neo4j driver. Notifications of the UNRECOGNIZED class are off: the projection and KPI
+    queries read properties that a young graph may not hold yet (``x.cancelledV``, ``o.deliveredOn``),
+    which Neo4j reports on every run as "property key does not exist" — each a WARNING log line of
+    the driver in normal operation. Every other class (deprecations, performance, …) stays on."""
     uri, auth = neo4j_auth(settings)
-    return neo4j.AsyncGraphDatabase.driver(uri, auth=auth, max_connection_pool_size=50)
+    return neo4j.AsyncGraphDatabase.driver(
+        uri,
+        auth=auth,
+        max_connection_pool_size=50,
+        notifications_disabled_classifications=[neo4j.NotificationDisabledClassification.UNRECOGNIZED],
+    )
 
 
 def producer(settings: Settings, topic: str) -> EventProducer:
@@ -71,12 +82,19 @@ def create_sql_tables(engine: Engine) -> None:
     SQLModel.metadata.create_all(engine)
 
 
-def pipeline(settings: Settings) -> Pipeline:
+def max_future(settings: Settings) -> timedelta:
+    """How far an event's time may be ahead of the validating clock."""
+    return timedelta(seconds=settings.stream.max_future_seconds)
+
+
+def pipeline(settings: Settings, metrics: WorkerMetrics | None = None) -> Pipeline:
     return Pipeline(
         valid_out=producer(settings, topic_names(settings).valid),
         dlq_out=producer(settings, topic_names(settings).dlq),
         writer=GraphWriter(async_driver(settings), database=settings.neo4j.database),
         seen=seen_events(settings),
+        max_future=max_future(settings),
+        metrics=metrics,
     )
 
 
@@ -129,6 +147,7 @@ def faust_credentials(settings: Settings) -> Any:
 def worker_app(settings: Settings) -> Any:
     from streams.app import create_app
 
+    metrics = WorkerMetrics()
     return create_app(
         app_id=settings.stream.app_id,
         brokers=settings.kafka.servers(),
@@ -139,9 +158,12 @@ def worker_app(settings: Settings) -> Any:
         kpi_batch=settings.stream.kpi_batch,
         consumer_conf=settings.kafka.librdkafka(),
         web_port=settings.stream.web_port,
-        pipeline_factory=lambda: pipeline(settings),
+        pipeline_factory=lambda: pipeline(settings, metrics),
         topic_names=topic_names(settings),
         risk=risk_registration(settings) if settings.risk_live else None,
+        admin_sources=settings.stream.admin_sources,
+        metrics=metrics,
+        stall_seconds=settings.stream.stall_seconds,
     )
 
 
@@ -252,7 +274,12 @@ def ingest_limits(settings: Settings) -> Any:
     from connectors.http_router import IngestLimits
 
     i = settings.ingest
-    return IngestLimits(max_body_bytes=i.max_body_bytes, rate_per_second=i.rate_per_second, burst=i.burst)
+    return IngestLimits(
+        max_body_bytes=i.max_body_bytes,
+        rate_per_second=i.rate_per_second,
+        burst=i.burst,
+        max_future=max_future(settings),
+    )
 
 
 # -- live risk ---------------------------------------------------------------------------------------

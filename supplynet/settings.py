@@ -127,6 +127,22 @@ class StreamSettings(BaseModel):
     dedup_retention_days: int = Field(
         14, ge=1, description="How long the validate stage remembers forwarded event ids (dedup window)"
     )
+    max_future_seconds: float = Field(
+        300,
+        ge=0,
+        description="How far an event's `time` may be ahead of the validating clock (worker and HTTP "
+        "ingest); further-dated events are refused naming `$.time` and can be replayed from the DLQ",
+    )
+    stall_seconds: float = Field(
+        300,
+        gt=0,
+        description="How long a partition of a faust agent (validate, risk) may wait with input pending "
+        "before the worker logs it as stalled (an ERROR: the stage or its commits stopped)",
+    )
+    admin_sources: list[str] = Field(
+        default_factory=lambda: ["supplynet-admin"],
+        description="Event sources that may change master data another source registered (JSON list)",
+    )
 
 
 class ApiSettings(BaseModel):

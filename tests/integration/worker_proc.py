@@ -10,8 +10,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from connectors.kafka import ensure_topics
+from supplynet import bootstrap
 from supplynet.settings import Settings
 from tests.conftest import free_port
+
+
+def own_topics(settings: Settings, prefix: str) -> Settings:
+    """``settings`` on topics of their own (``prefix`` + every topic name), created if missing."""
+    own = settings.model_copy(update={"stream": settings.stream.model_copy(update={"topic_prefix": prefix})})
+    ensure_topics(own.kafka.librdkafka(), bootstrap.topic_specs(own))
+    return own
 
 
 def subprocess_env(settings: Settings, **extra: str) -> dict[str, str]:
@@ -19,14 +28,18 @@ def subprocess_env(settings: Settings, **extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def running_worker(settings: Settings, group: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+def running_worker(
+    settings: Settings, group: str, log: Path, *, web_port: int | None = None, **env: str
+) -> Iterator[subprocess.Popen[bytes]]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "supplynet", "worker"],
         env=subprocess_env(
             settings,
             SUPPLYNET_STREAM__APP_ID=group,
-            SUPPLYNET_STREAM__WEB_PORT=str(free_port()),
+            SUPPLYNET_STREAM__WEB_PORT=str(web_port or free_port()),
             SUPPLYNET_STREAM__BATCH_SECONDS="0.2",
+            SUPPLYNET_STREAM__TOPIC_PREFIX=settings.stream.topic_prefix,
+            **env,
         ),
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,

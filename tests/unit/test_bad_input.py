@@ -17,7 +17,7 @@ from schema.events import CATALOG
 from schema.examples import example_event
 from schema.validate import decode_event
 
-NOW = datetime(2026, 6, 1, tzinfo=UTC)
+NOW = datetime(2026, 6, 1, 1, tzinfo=UTC)  # just after the examples' time (00:30 UTC)
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),

@@ -10,7 +10,7 @@ import pytest
 
 from schema import EventRejected, PartnerRegistered, SupplyAgreed, decode_event
 
-NOW = datetime(2026, 6, 1, tzinfo=UTC)
+NOW = datetime(2026, 6, 1, 1, tzinfo=UTC)  # just after the examples' time (00:30 UTC)
 
 
 def event(**over: Any) -> dict[str, Any]:
