@@ -16,8 +16,8 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from api.context import COMMERCIAL_FIELDS, ClientError, Context
-from schema.tables import Role
+from api.context import ClientError, Context
+from api.policy import COMMERCIAL_FIELDS, Action
 
 
 def _date(v: Any) -> date | None:
@@ -77,38 +77,66 @@ class SupplierKpis:
         )
 
 
-@strawberry.type(description="A company in the network: steel mill, refinery, OEM, logistics partner, ...")
+@strawberry.type(
+    description="A company in the network: steel mill, refinery, OEM, logistics partner, ... Every field "
+    "is checked against the caller's network where it is resolved (api.policy): for a partner, links to "
+    "enterprises outside its network are left out, and an enterprise outside it never shows more than "
+    "its id."
+)
 class Enterprise:
     id: strawberry.ID
-    name: str | None
-    industry: str | None
-    region: str | None
-    country: str | None
-    risk_score: float | None
+    row: strawberry.Private[dict[str, Any]]
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Enterprise:
-        return cls(
-            id=strawberry.ID(row["id"]),
-            name=row.get("name"),
-            industry=row.get("industry"),
-            region=row.get("region"),
-            country=row.get("country"),
-            risk_score=row.get("riskScore"),
-        )
+        return cls(id=strawberry.ID(row["id"]), row=row)
+
+    def _seen(self, info: Info[Context, None]) -> dict[str, Any]:
+        return self.row if info.context.policy.sees(str(self.id)) else {}
+
+    @strawberry.field
+    def name(self, info: Info[Context, None]) -> str | None:
+        return self._seen(info).get("name")
+
+    @strawberry.field
+    def industry(self, info: Info[Context, None]) -> str | None:
+        return self._seen(info).get("industry")
+
+    @strawberry.field
+    def region(self, info: Info[Context, None]) -> str | None:
+        return self._seen(info).get("region")
+
+    @strawberry.field
+    def country(self, info: Info[Context, None]) -> str | None:
+        return self._seen(info).get("country")
+
+    @strawberry.field
+    def risk_score(self, info: Info[Context, None]) -> float | None:
+        return self._seen(info).get("riskScore")
+
+    async def _links(self, info: Info[Context, None], *, upstream: bool) -> list[SupplyLink]:
+        policy, me = info.context.policy, str(self.id)
+        if not policy.sees(me):
+            return []
+        loader = info.context.loaders.suppliers if upstream else info.context.loaders.customers
+        return [
+            SupplyLink.from_row(r, ctx=info.context, **{"buyer" if upstream else "supplier": me})
+            for r in await loader.load(me)
+            if policy.sees(r["partner"]["id"])
+        ]
 
     @strawberry.field(description="Who supplies this enterprise (tier 1 upstream), one entry per sku.")
     async def suppliers(self, info: Info[Context, None]) -> list[SupplyLink]:
-        rows = await info.context.loaders.suppliers.load(str(self.id))
-        return [SupplyLink.from_row(r, buyer=str(self.id), ctx=info.context) for r in rows]
+        return await self._links(info, upstream=True)
 
     @strawberry.field(description="Whom this enterprise supplies (tier 1 downstream), one entry per sku.")
     async def customers(self, info: Info[Context, None]) -> list[SupplyLink]:
-        rows = await info.context.loaders.customers.load(str(self.id))
-        return [SupplyLink.from_row(r, supplier=str(self.id), ctx=info.context) for r in rows]
+        return await self._links(info, upstream=False)
 
     @strawberry.field(description="Supplier KPIs of this enterprise (over all its orders).")
     async def kpis(self, info: Info[Context, None]) -> SupplierKpis | None:
+        if not info.context.policy.sees(str(self.id)):
+            return None
         row = await info.context.loaders.kpis.load(str(self.id))
         return SupplierKpis.from_row(row) if row else None
 
@@ -147,7 +175,7 @@ class SupplyLink:
         link = dict(row["link"])
         link["supplierId"] = supplier or row["partner"]["id"]
         link["buyerId"] = buyer or row["partner"]["id"]
-        hidden = ctx.redact(link)
+        hidden = ctx.policy.redact_link(link)
         return cls(
             partner=Enterprise.from_row(row["partner"]),
             sku=link["sku"],
@@ -478,12 +506,12 @@ class Direction(enum.Enum):
     DOWNSTREAM = "DOWNSTREAM"
 
 
-_READERS = (Role.ADMIN, Role.ANALYST, Role.PARTNER)
-_ANALYSTS = (Role.ADMIN, Role.ANALYST)
-
-
 def _enterprise_rows(rows: list[dict[str, Any]]) -> list[Enterprise]:
     return [Enterprise.from_row(r) for r in rows if r and r.get("id")]
+
+
+def _sorted(ids: frozenset[str] | None) -> list[str] | None:
+    return sorted(ids) if ids is not None else None
 
 
 @strawberry.type
@@ -491,8 +519,8 @@ class Query:
     @strawberry.field(description="One enterprise by its business id.")
     async def enterprise(self, info: Info[Context, None], id: strawberry.ID) -> Enterprise | None:
         ctx = info.context
-        ctx.require(*_READERS)
-        await ctx.check_in_scope(str(id))
+        await ctx.policy.authorize(Action.READ_NETWORK)
+        await ctx.policy.check_in_scope(str(id))
         row = await ctx.loaders.enterprise.load(str(id))
         return Enterprise.from_row(row) if row else None
 
@@ -510,7 +538,7 @@ class Query:
         risk_max: float | None = None,
     ) -> EnterpriseConnection:
         ctx = info.context
-        ctx.require(*_READERS)
+        await ctx.policy.authorize(Action.READ_NETWORK)
         if not 1 <= first <= 500:
             raise ClientError(f"first must be between 1 and 500, got {first}")
         order = order_by.value
@@ -524,7 +552,7 @@ class Query:
             region=region,
             risk_min=risk_min,
             risk_max=risk_max,
-            scope=await ctx.scope_list(),
+            scope=_sorted(ctx.policy.visible_ids()),
         )
         more = len(page) > first
         page = page[:first]
@@ -548,18 +576,18 @@ class Query:
         max_nodes: int,
     ) -> SupplyNetwork | None:
         ctx = info.context
-        ctx.require(*_READERS)
+        await ctx.policy.authorize(Action.READ_NETWORK)
         ctx.check_tiers(tiers)
         if not 1 <= max_nodes <= 20_000:
             raise ClientError(f"maxNodes must be between 1 and 20000, got {max_nodes}")
-        await ctx.check_in_scope(id)
+        await ctx.policy.check_in_scope(id)
         day = as_of or date.today()
         found = await ctx.views.network(
             focal=id, direction=direction.value, tiers=tiers, as_of=day, max_nodes=max_nodes
         )
         if found is None:
             return None
-        nodes, edges = await ctx.restrict_network(found[0], found[1])
+        nodes, edges = ctx.policy.restrict_network(found[0], found[1])
         return SupplyNetwork(
             focal_id=strawberry.ID(id),
             direction=direction.value,
@@ -607,12 +635,12 @@ class Query:
         first: int = 5,
     ) -> list[SupplyPath]:
         ctx = info.context
-        ctx.require(*_READERS)
+        await ctx.policy.authorize(Action.READ_NETWORK)
         ctx.check_tiers(max_hops)
         if not 1 <= first <= 5:
             raise ClientError(f"first must be between 1 and 5, got {first}")
-        await ctx.check_in_scope(str(source))
-        await ctx.check_in_scope(str(target))
+        await ctx.policy.check_in_scope(str(source))
+        await ctx.policy.check_in_scope(str(target))
         rows = await ctx.views.paths(
             source=str(source),
             target=str(target),
@@ -622,7 +650,7 @@ class Query:
         )
         out = []
         for r in rows:
-            nodes, edges = await ctx.restrict_network(r["nodes"], r["edges"])
+            nodes, edges = ctx.policy.restrict_network(r["nodes"], r["edges"])
             if len(nodes) == len(r["nodes"]):
                 out.append(SupplyPath(nodes=_enterprise_rows(nodes), edges=[_edge(e) for e in edges]))
         return out
@@ -637,7 +665,7 @@ class Query:
         max_nodes: int = 2000,
     ) -> list[ChainComponent]:
         ctx = info.context
-        ctx.require(*_ANALYSTS)
+        await ctx.policy.authorize(Action.READ_ALL)
         ctx.check_tiers(tiers)
         rows = await ctx.views.product_chain(
             sku=sku, tiers=tiers, as_of=as_of or date.today(), max_nodes=max_nodes
@@ -658,8 +686,8 @@ class Query:
     @strawberry.field(description="Supplier KPIs of one enterprise.")
     async def supplier_kpis(self, info: Info[Context, None], id: strawberry.ID) -> SupplierKpis | None:
         ctx = info.context
-        ctx.require(*_READERS)
-        await ctx.check_in_scope(str(id))
+        await ctx.policy.authorize(Action.READ_NETWORK)
+        await ctx.policy.check_in_scope(str(id))
         row = await ctx.loaders.kpis.load(str(id))
         return SupplierKpis.from_row(row) if row else None
 
@@ -672,7 +700,7 @@ class Query:
         first: int = 20,
     ) -> list[DesignProject]:
         ctx = info.context
-        ctx.require(*_ANALYSTS)
+        await ctx.policy.authorize(Action.READ_ALL)
         rows = await ctx.views.design_projects(
             project_id=str(id) if id else None,
             enterprise_id=str(enterprise_id) if enterprise_id else None,
@@ -687,7 +715,7 @@ class Query:
         self, info: Info[Context, None], change_request_id: strawberry.ID
     ) -> ChangeImpact | None:
         ctx = info.context
-        ctx.require(*_ANALYSTS)
+        await ctx.policy.authorize(Action.READ_ALL)
         r = await ctx.views.change_impact(str(change_request_id))
         if r is None:
             return None
@@ -711,7 +739,7 @@ class Query:
         first: int = 20,
     ) -> list[CandidatePartner]:
         ctx = info.context
-        ctx.require(*_ANALYSTS)
+        await ctx.policy.authorize(Action.READ_ALL)
         rows = await ctx.views.candidates(
             capability=capability,
             standard=certification,
@@ -735,9 +763,10 @@ class Query:
     )
     async def enterprise_timeline(self, info: Info[Context, None], id: strawberry.ID) -> list[TimelineEvent]:
         ctx = info.context
-        ctx.require(*_READERS)
-        await ctx.check_in_scope(str(id))
-        return [_timeline_event(r) for r in await ctx.views.enterprise_timeline(str(id))]
+        await ctx.policy.authorize(Action.READ_NETWORK)
+        await ctx.policy.check_in_scope(str(id))
+        rows = await ctx.views.enterprise_timeline(str(id), scope=_sorted(ctx.policy.visible_ids()))
+        return [_timeline_event(r) for r in rows]
 
     @strawberry.field(description="Events that shaped the supply link(s) supplier → buyer, newest first.")
     async def link_timeline(
@@ -748,9 +777,9 @@ class Query:
         sku: str | None = None,
     ) -> list[TimelineEvent]:
         ctx = info.context
-        ctx.require(*_READERS)
-        await ctx.check_in_scope(str(supplier_id))
-        await ctx.check_in_scope(str(buyer_id))
+        await ctx.policy.authorize(Action.READ_NETWORK)
+        await ctx.policy.check_in_scope(str(supplier_id))
+        await ctx.policy.check_in_scope(str(buyer_id))
         rows = await ctx.views.link_timeline(str(supplier_id), str(buyer_id), sku)
         return [_timeline_event(r) for r in rows]
 
@@ -775,12 +804,11 @@ class Query:
         direction: Direction = Direction.UPSTREAM,
     ) -> list[RiskyNode]:
         ctx = info.context
-        ctx.require(*(_ANALYSTS if focal_id is None else _READERS))
-        allowed: set[str] | None = None
+        policy = ctx.policy
+        await policy.authorize(Action.READ_ALL if focal_id is None else Action.READ_NETWORK)
         if focal_id is not None:
             ctx.check_tiers(tiers)
-            await ctx.check_in_scope(str(focal_id))
-            allowed = await ctx.scope()
+            await policy.check_in_scope(str(focal_id))
         rows = await ctx.risk_store().risky(
             limit=max(1, min(first, 1000)),
             min_score=min_score,
@@ -789,15 +817,14 @@ class Query:
             focal=str(focal_id) if focal_id is not None else None,
             tiers=tiers,
             direction="upstream" if direction is Direction.UPSTREAM else "downstream",
-            allowed=allowed,
+            allowed=policy.visible_ids(),
         )
-        own = ctx.principal.enterprise_id if ctx.is_partner and ctx.principal else None
         return [
             RiskyNode(
                 enterprise_id=strawberry.ID(r["id"]),
                 name=r.get("name"),
                 score=r["score"],
-                factors=JSON(r.get("factors")) if own is None or r["id"] == own else None,
+                factors=JSON(r.get("factors")) if policy.sees_factors_of(r["id"]) else None,
                 tier=r.get("tier"),
             )
             for r in rows
@@ -812,7 +839,7 @@ class Query:
         first: int = 100,
     ) -> list[RiskIncident]:
         ctx = info.context
-        ctx.require(*_ANALYSTS)
+        await ctx.policy.authorize(Action.READ_ALL)
         rows = await ctx.incidents_list(
             state=state, enterprise_id=str(enterprise_id) if enterprise_id else None, limit=first
         )

@@ -108,13 +108,12 @@ def test_graph_change_names_nodes_and_relationships() -> None:
     assert order.enterprises()  # the order's supplier and buyer
 
 
-def test_alert_filter_by_severity_enterprise_and_scope() -> None:
+def test_alert_filter_by_severity_and_enterprise() -> None:
     a = {"enterprise": "e1", "severity": "high"}
-    assert alert_matches(a, None, None)
-    assert not alert_matches(a, RiskAlertFilter(min_severity="critical"), None)
-    assert alert_matches(a, RiskAlertFilter(min_severity="medium"), None)
-    assert not alert_matches(a, None, {"e2"})
-    assert not alert_matches(a, RiskAlertFilter(enterprise_ids=["e9"]), None)  # type: ignore[list-item]
+    assert alert_matches(a, None)
+    assert not alert_matches(a, RiskAlertFilter(min_severity="critical"))
+    assert alert_matches(a, RiskAlertFilter(min_severity="medium"))
+    assert not alert_matches(a, RiskAlertFilter(enterprise_ids=["e9"]))  # type: ignore[list-item]
 
 
 def test_timeline_groups_aspects_by_event_newest_first() -> None:
