@@ -21,9 +21,13 @@ name outside carries the marker ``zzout``; every link P is not a party to carrie
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
+import graphql
+import jwt
 import orjson
 import pydantic
 import pytest
@@ -38,12 +42,21 @@ from schema.tables import Role
 from schema.validate import decode_event
 from supplynet import bootstrap
 from supplynet.settings import Settings
+from tests.integration.schema_matrix import (
+    enterprise_fields,
+    enterprise_paths,
+    path_query,
+    root_query,
+    served_schema,
+    string_arguments,
+)
 from tests.integration.test_api import (
     ISSUER,
     SECRET,
     CountingDriver,
     Server,
     _event,
+    _jwt,
     counting_server,
     gql,
 )
@@ -209,7 +222,8 @@ def test_partner_cannot_reach_outside_its_network_through_nesting_fragments_or_a
         for a, b in (("suppliers", "customers"), ("customers", "suppliers"))
     ]
     others = [
-        f'{{ enterprise(id: "{w.U3}") {{ suppliers {{ share partner {{ {leaf} suppliers {{ partner {{ id }} }} }} }} }} }}',
+        f'{{ enterprise(id: "{w.U3}") {{ suppliers {{ share partner {{ {leaf} '
+        "suppliers { partner { id } } } } } }",
         f"""{{ enterprise(id: "{w.P}") {{ ...Up }} }}
             fragment Up on Enterprise {{ suppliers {{ partner {{ ... on Enterprise {{ customers {{
               partner {{ ...Leaf }} }} }} }} }} }}
@@ -341,3 +355,250 @@ def test_partner_risk_alerts_carry_factors_of_its_own_enterprise_only(
         await sub.close()
 
     asyncio.run(run())
+
+
+# -- the generated matrix --------------------------------------------------------------------------------
+
+NETWORK = ("admin", "analyst", "partner")
+STAFF = ("admin", "analyst")
+
+
+@dataclass(frozen=True)
+class Case:
+    """How to call a root field: arguments inside the partner's network and outside it, and who may."""
+
+    inside: str
+    outside: str
+    roles: tuple[str, ...]
+
+
+def cases(w: AuthzWorld) -> dict[str, list[Case]]:
+    """One or more cases per root query field; a field missing here fails the matrix."""
+
+    def pair(arg: str, inside: str, outside: str, rest: str = "", roles: tuple[str, ...] = NETWORK) -> Case:
+        tail = f", {rest}" if rest else ""
+        return Case(f'{arg}: "{inside}"{tail}', f'{arg}: "{outside}"{tail}', roles)
+
+    return {
+        "enterprise": [pair("id", w.P, w.FAR)],
+        "enterprises": [
+            Case(f'first: 5, region: "{w.region}"', f'first: 5, name: "{OUT}", region: "{w.region}"', NETWORK)
+        ],
+        "upstream": [pair("id", w.P, w.FAR, "tiers: 4, maxNodes: 50")],
+        "downstream": [pair("id", w.U3, w.SIB, "tiers: 4, maxNodes: 50")],
+        "paths": [Case(f'source: "{w.U3}", target: "{w.P}"', f'source: "{w.FAR}", target: "{w.P}"', NETWORK)],
+        "productChain": [pair("sku", f"{w.p}sku-u1-p", f"{w.p}sku-far-u3", "maxNodes: 50", STAFF)],
+        "supplierKpis": [pair("id", w.U1, w.Y)],
+        "designProjects": [pair("enterpriseId", w.P, w.FAR, "first: 5", STAFF)],
+        "changeImpact": [pair("changeRequestId", f"{w.p}ecr", f"{w.p}{OUT}ecr", "", STAFF)],
+        "candidatePartners": [pair("region", w.region, w.region, "first: 5", STAFF)],
+        "enterpriseTimeline": [pair("id", w.U1, w.SIB)],
+        "linkTimeline": [
+            Case(
+                f'supplierId: "{w.U1}", buyerId: "{w.P}"',
+                f'supplierId: "{w.U1}", buyerId: "{w.SIB}"',
+                NETWORK,
+            )
+        ],
+        "riskyNodes": [pair("focalId", w.P, w.FAR, "first: 5"), Case("first: 5", "first: 5", STAFF)],
+        "incidents": [pair("enterpriseId", w.P, w.FAR, "first: 5", STAFF)],
+        "whatIf": [
+            Case(
+                f'enterprises: ["{w.U3}"], days: 30, maxAffected: 50',
+                f'enterprises: ["{w.FAR}"], days: 30, maxAffected: 50',
+                NETWORK,
+            )
+        ],
+        "sourcingReport": [
+            pair("enterpriseId", w.P, w.FAR, "maxEnterprises: 50"),
+            pair("productSku", f"{w.p}sku-u1-p", f"{w.p}sku-far-u3", "", STAFF),
+        ],
+        "criticalNodes": [pair("id", w.P, w.FAR, "maxEnterprises: 50")],
+    }
+
+
+def _refusal(role: str, roles: tuple[str, ...]) -> str:
+    return f"role {role} may not do this (allowed: {', '.join(roles)})"
+
+
+def test_every_root_field_has_a_case_and_every_enterprise_field_is_walked(azworld: AuthzWorld) -> None:
+    schema = served_schema()
+    assert schema.query_type is not None
+    roots = set(schema.query_type.fields)
+    missing = roots - set(cases(azworld))
+    assert not missing, f"root fields without an authorization case in this module: {sorted(missing)}"
+    assert set(cases(azworld)) <= roots, "cases for root fields that are gone"
+    walked = {s for f in schema.query_type.fields.values() for p in enterprise_paths(f) for s in p}
+    unwalked = enterprise_fields(schema) - walked - {("Query", r) for r in roots}
+    assert not unwalked, f"fields returning Enterprise that no generated path reaches: {sorted(unwalked)}"
+    assert schema.subscription_type is not None
+    assert set(schema.subscription_type.fields) == {"riskAlerts", "graphChanges"}, (
+        "a new subscription needs its partner test over graphql-transport-ws here"
+    )
+
+
+def test_every_role_on_every_root_field(
+    azserver: tuple[Server, Any], azkeys: dict[str, str], azworld: AuthzWorld
+) -> None:
+    url, schema = azserver[0].url, served_schema()
+    checked = 0
+    for root, root_cases in cases(azworld).items():
+        for case in root_cases:
+            query = root_query(schema, root, case.inside)
+            for role in ("admin", "analyst", "erp", "partner"):
+                body = _answer(url, azkeys[role], query)
+                if role in case.roles:
+                    assert not body.get("errors"), (role, query, body)
+                    if role == "partner":
+                        assert _leaks(body) == [], (query, body["data"])
+                else:
+                    assert [e["message"] for e in body["errors"]] == [_refusal(role, case.roles)], (
+                        role,
+                        query,
+                    )
+                checked += 1
+            if "partner" in case.roles:  # the partner naming enterprises outside its network
+                body = _answer(url, azkeys["partner"], root_query(schema, root, case.outside))
+                for e in body.get("errors") or []:
+                    assert "is outside your network" in e["message"], (root, body)
+                assert _leaks(body) == [], (root, case.outside, body["data"])
+    assert checked >= 4 * len(cases(azworld))
+
+
+@pytest.mark.parametrize("credential", ["none", "bad key", "revoked key", "expired JWT", "forged JWT"])
+def test_every_root_field_refuses_missing_bad_expired_and_revoked_credentials(
+    azserver: tuple[Server, Any], azkeys: dict[str, str], azworld: AuthzWorld, credential: str
+) -> None:
+    url, schema = azserver[0].url, served_schema()
+    token, detail = {
+        "none": (None, "missing credentials"),
+        "bad key": ("sn_deadbeef_nope", "unknown or revoked API key"),
+        "revoked key": (azkeys["revoked"], "unknown or revoked API key"),
+        "expired JWT": (_jwt({"role": "admin", "exp": int(time.time()) - 30}), "Signature has expired"),
+        "forged JWT": (
+            jwt.encode(
+                {
+                    "iss": ISSUER,
+                    "aud": "supplynet",
+                    "sub": "x",
+                    "role": "admin",
+                    "exp": int(time.time()) + 60,
+                },
+                "forged-" + "y" * 32,
+                algorithm="HS256",
+            ),
+            "Signature verification failed",
+        ),
+    }[credential]
+    for root, root_cases in cases(azworld).items():
+        r = gql(url, token, root_query(schema, root, root_cases[0].inside))
+        assert r.status_code == 401, (root, r.text)
+        assert detail in r.json()["detail"], (root, r.text)
+
+
+def test_partner_reads_nothing_outside_its_network_along_any_generated_path(
+    azserver: tuple[Server, Any], azkeys: dict[str, str], azworld: AuthzWorld
+) -> None:
+    """Every path to an Enterprise from every root the partner may call, plain, with fragments and with
+    aliases: nothing outside its network, no one else's terms. The same plain paths read by an admin
+    do reach outside (so an empty answer is not why the partner's pass)."""
+    url, schema = azserver[0].url, served_schema()
+    assert schema.query_type is not None
+    admin_reached_outside, ran, too_costly = 0, 0, 0
+    for root, root_cases in cases(azworld).items():
+        for case in root_cases:
+            if "partner" not in case.roles:
+                continue
+            for path in enterprise_paths(schema.query_type.fields[root]):
+                for style in ("plain", "fragments", "aliases"):
+                    pq = path_query(schema, root, case.inside, path, style)
+                    body = _answer(url, azkeys["partner"], pq.text)
+                    messages = [e["message"] for e in body.get("errors") or []]
+                    if any("query cost" in m for m in messages):
+                        too_costly += 1  # refused before anything ran: nothing read
+                        continue
+                    assert not messages, (pq.text, messages)
+                    assert _leaks(body) == [], (pq.text, body["data"])
+                    ran += 1
+                    if style == "plain":
+                        admin_reached_outside += bool(_leaks(_answer(url, azkeys["admin"], pq.text)))
+    assert ran > 100
+    assert too_costly < ran / 4
+    assert admin_reached_outside >= 5
+
+
+# -- Cypher injection ----------------------------------------------------------------------------------
+
+INJECTIONS = (
+    "x' }) DETACH DELETE n //",
+    'x" }) MATCH (n) DETACH DELETE n //',
+    "x`) DETACH DELETE n //",
+    "') RETURN 1 UNION MATCH (n) DETACH DELETE n RETURN 1 //",
+    "$id",
+    "{id: $id}",
+)
+
+
+def _graph_size(settings: Settings) -> tuple[int, int]:
+    async def count() -> tuple[int, int]:
+        driver = bootstrap.async_driver(settings)
+        try:
+            nodes, _, _ = await driver.execute_query("MATCH (n) RETURN count(n) AS c")
+            rels, _, _ = await driver.execute_query("MATCH ()-[r]->() RETURN count(r) AS c")
+            return int(nodes[0]["c"]), int(rels[0]["c"])
+        finally:
+            await driver.close()
+
+    return asyncio.run(count())
+
+
+def _with_argument(args: str, name: str, literal: str) -> str:
+    """``args`` (a GraphQL argument list) with ``name`` set to ``literal``."""
+    kept = [a for a in graphql.parse(f"{{ f({args}) }}").definitions[0].selection_set.selections[0].arguments]  # type: ignore[attr-defined]
+    rest = ", ".join(graphql.print_ast(a) for a in kept if a.name.value != name)
+    return f"{name}: {literal}" + (f", {rest}" if rest else "")
+
+
+def test_cypher_injection_through_every_string_argument_changes_nothing(
+    azserver: tuple[Server, Any], azkeys: dict[str, str], azworld: AuthzWorld, az_settings: Settings
+) -> None:
+    url, schema = azserver[0].url, served_schema()
+    assert schema.query_type is not None and schema.mutation_type is not None
+    before = _graph_size(az_settings)
+    tried = 0
+    calls: list[tuple[str, str, graphql.GraphQLField, str]] = [
+        ("query", root, schema.query_type.fields[root], c[0].inside) for root, c in cases(azworld).items()
+    ]
+    mutation_args = {
+        "reportDisruption": 'disruptionId: "d", kind: "fire", severity: "high", expectedRecoveryDays: 1',
+        "resolveDisruption": 'disruptionId: "d"',
+        "confirmIncident": "id: -1",
+        "assignIncident": 'id: -1, owner: "o"',
+        "annotateIncident": 'id: -1, note: "n"',
+        "closeIncident": 'id: -1, outcome: "restored"',
+    }
+    for root, f in schema.mutation_type.fields.items():
+        if root != "ingestEvents":  # JSON events, validated by the event contracts
+            calls.append(("mutation", root, f, mutation_args[root]))
+    for kind, root, field, args in calls:
+        for name, is_list in string_arguments(field):
+            for payload in INJECTIONS:
+                literal = orjson.dumps(payload).decode()
+                call = f"{root}({_with_argument(args, name, f'[{literal}]' if is_list else literal)})"
+                text = (
+                    root_query(schema, root, "").replace(root, call, 1)
+                    if kind == "query"
+                    else (f"mutation {{ {call} " + ("{ id }" if "Incident" in root else "") + " }")
+                )
+                body = _answer(url, azkeys["admin"], text)
+                for e in body.get("errors") or []:
+                    m = e["message"]
+                    assert (
+                        "internal error" not in m and "neo4j" not in m.lower() and "cypher" not in m.lower()
+                    ), (
+                        text,
+                        m,
+                    )
+                tried += 1
+    assert tried >= 6 * 30
+    assert _graph_size(az_settings) == before
