@@ -79,7 +79,7 @@ class SupplierKpis:
 
 @strawberry.type(
     description="A company in the network: steel mill, refinery, OEM, logistics partner, ... Every field "
-    "is checked against the caller's network where it is resolved (api.policy): for a partner, links to "
+    "is checked against the caller's network where it is resolved: for a partner, links to "
     "enterprises outside its network are left out, and an enterprise outside it never shows more than "
     "its id."
 )
