@@ -11,9 +11,10 @@ import strawberry
 from strawberry.types import Info
 
 from api.context import ClientError, Context
+from api.enterprise import JSON
 from api.ingest import ServerBuilt
 from api.policy import Action
-from api.types import JSON, RiskIncident
+from api.risk_lists import RiskIncident
 
 
 @strawberry.type(description="An event refused at ingest: its position, id, the field and the reason.")

@@ -5,7 +5,7 @@ resolver, nested type resolver and subscription asks the request's ``Policy``:
 
 - ``authorize(action)``: the principal if its role holds the action (``Forbidden`` otherwise); for a
   partner it also loads its scope, once per request.
-- ``sees(enterprise_id)``: whether an enterprise is in the caller's network. ``api.types.Enterprise``
+- ``sees(enterprise_id)``: whether an enterprise is in the caller's network. ``api.enterprise.Enterprise``
   asks it for every field it resolves, so no root field, nesting, fragment or alias reaches past it.
 - ``redact_link(link)``: nulls the commercial terms of a link the partner is not a party to.
 
@@ -186,6 +186,11 @@ class Policy:
     def visible_ids(self) -> frozenset[str] | None:
         s = self.loaded_scope()
         return None if s is None else s.ids
+
+    def visible_list(self) -> list[str] | None:
+        """The scope's ids, sorted (a Cypher parameter); ``None`` for roles that see everything."""
+        ids = self.visible_ids()
+        return None if ids is None else sorted(ids)
 
     async def check_in_scope(self, enterprise_id: str) -> None:
         """``Forbidden`` when a partner names an enterprise outside its network."""

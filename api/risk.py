@@ -17,8 +17,9 @@ import strawberry
 from strawberry.types import Info
 
 from api.context import ClientError, Context
+from api.enterprise import Enterprise
+from api.network import Direction
 from api.policy import Action
-from api.types import Direction, Enterprise
 from graph.risk.structure import Concentration
 from graph.risk.whatif import Exposure as ExposureFact
 from graph.risk_views import (

@@ -16,8 +16,8 @@ from strawberry.types import Info
 
 from api.changes import GraphChange, graph_change
 from api.context import ClientError, Context
+from api.enterprise import JSON
 from api.policy import Action, PartnerScope
-from api.types import JSON
 from schema.errors import EventRejected
 from schema.validate import decode_event
 

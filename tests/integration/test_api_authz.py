@@ -437,6 +437,7 @@ def test_every_root_field_has_a_case_and_every_enterprise_field_is_walked(azworl
     )
 
 
+@pytest.mark.timeout(600)  # hundreds of requests on a shared machine
 def test_every_role_on_every_root_field(
     azserver: tuple[Server, Any], azkeys: dict[str, str], azworld: AuthzWorld
 ) -> None:
@@ -496,6 +497,7 @@ def test_every_root_field_refuses_missing_bad_expired_and_revoked_credentials(
         assert detail in r.json()["detail"], (root, r.text)
 
 
+@pytest.mark.timeout(600)  # hundreds of requests on a shared machine
 def test_partner_reads_nothing_outside_its_network_along_any_generated_path(
     azserver: tuple[Server, Any], azkeys: dict[str, str], azworld: AuthzWorld
 ) -> None:
@@ -559,6 +561,7 @@ def _with_argument(args: str, name: str, literal: str) -> str:
     return f"{name}: {literal}" + (f", {rest}" if rest else "")
 
 
+@pytest.mark.timeout(600)  # hundreds of requests on a shared machine
 def test_cypher_injection_through_every_string_argument_changes_nothing(
     azserver: tuple[Server, Any], azkeys: dict[str, str], azworld: AuthzWorld, az_settings: Settings
 ) -> None:
@@ -586,7 +589,7 @@ def test_cypher_injection_through_every_string_argument_changes_nothing(
                 literal = orjson.dumps(payload).decode()
                 call = f"{root}({_with_argument(args, name, f'[{literal}]' if is_list else literal)})"
                 text = (
-                    root_query(schema, root, "").replace(root, call, 1)
+                    f"{{ {call} {{ __typename }} }}"  # the resolver runs whatever is selected
                     if kind == "query"
                     else (f"mutation {{ {call} " + ("{ id }" if "Incident" in root else "") + " }")
                 )

@@ -17,6 +17,7 @@ from api.auth import AuthError, JwtConfig, Principal, _principal_from_jwt
 from api.changes import graph_change
 from api.errors import ClientError, Forbidden
 from api.limits import DEFAULT_FANOUT, operation_cost
+from api.network import decode_cursor, encode_cursor
 from api.policy import (
     COMMERCIAL_FIELDS,
     GRANTS,
@@ -27,7 +28,6 @@ from api.policy import (
 )
 from api.schema import build_schema
 from api.subscriptions import RiskAlertFilter, alert_matches
-from api.types import decode_cursor, encode_cursor
 from graph.views import first_tiers, timeline
 from schema.examples import example_event
 from schema.tables import Role
