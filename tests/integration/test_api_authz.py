@@ -605,3 +605,57 @@ def test_cypher_injection_through_every_string_argument_changes_nothing(
                 tried += 1
     assert tried >= 6 * 30
     assert _graph_size(az_settings) == before
+
+
+MUTATIONS = {
+    "ingestEvents": ("events: []", ("admin", "erp")),
+    "reportDisruption": (
+        'disruptionId: "d", kind: "meteor", severity: "high", expectedRecoveryDays: 1',
+        ("admin", "analyst", "erp"),
+    ),
+    "resolveDisruption": ('disruptionId: ""', ("admin", "analyst", "erp")),
+    "confirmIncident": ("id: -1", STAFF),
+    "assignIncident": ('id: -1, owner: "o"', STAFF),
+    "annotateIncident": ('id: -1, note: "n"', STAFF),
+    "closeIncident": ("id: -1", STAFF),
+}
+
+
+def test_every_role_on_every_mutation(azserver: tuple[Server, Any], azkeys: dict[str, str]) -> None:
+    """Arguments that fail after the role check: a permitted role gets that failure, the others the refusal
+    (nothing is sent or changed either way)."""
+    schema = served_schema()
+    assert schema.mutation_type is not None
+    assert set(schema.mutation_type.fields) == set(MUTATIONS), "a new mutation needs its case here"
+    for root, (args, roles) in MUTATIONS.items():
+        text = f"mutation {{ {root}({args}) " + ("{ id }" if "Incident" in root else "") + " }"
+        text = text.replace("ingestEvents(events: []) ", "ingestEvents(events: []) { accepted } ")
+        for role in ("admin", "analyst", "erp", "partner"):
+            messages = [
+                e["message"] for e in _answer(azserver[0].url, azkeys[role], text).get("errors") or []
+            ]
+            assert messages, (root, role)
+            if role in roles:
+                assert "may not do this" not in messages[0], (root, role, messages)
+            else:
+                assert messages == [_refusal(role, roles)], (root, role, messages)
+
+
+def test_partner_subscriptions_refuse_a_focal_outside_its_network_and_erp_keys(
+    azserver: tuple[Server, Any], azkeys: dict[str, str], azworld: AuthzWorld
+) -> None:
+    async def refusal(token: str, query: str) -> str:
+        ws = await _subscribe(azserver[0].url, token, query)
+        msg = orjson.loads(await asyncio.wait_for(ws.recv(), 30))
+        await ws.close()
+        assert msg["type"] == "next" and msg["payload"]["data"] is None, msg  # nothing delivered
+        return str(msg["payload"]["errors"][0]["message"])
+
+    async def run() -> None:
+        w = azworld
+        q = f'subscription {{ graphChanges(enterpriseId: "{w.FAR}") {{ eventId }} }}'
+        expected = f"enterprise {w.FAR} is outside your network (3 tiers around {w.P})"
+        assert await refusal(azkeys["partner"], q) == expected
+        assert await refusal(azkeys["erp"], "subscription { riskAlerts { id } }") == _refusal("erp", NETWORK)
+
+    asyncio.run(run())
