@@ -12,14 +12,14 @@ from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
 from api.auth import Principal
-from api.errors import ClientError, Forbidden
-from api.policy import COMMERCIAL_FIELDS, Policy
+from api.errors import ClientError
+from api.policy import Policy
 from graph.risk.settings import RiskSettings
 from graph.risk_views import RiskViews
 from graph.views import NetworkViews
 from streams.topics import Topics
 
-__all__ = ["COMMERCIAL_FIELDS", "ClientError", "Context", "Forbidden", "Limits", "Loaders"]
+__all__ = ["Context", "IngestFn", "Limits", "Loaders"]
 
 
 @dataclass

@@ -10,8 +10,9 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
-from api.context import ClientError, Context
+from api.context import Context
 from api.enterprise import JSON
+from api.errors import ClientError
 from api.ingest import ServerBuilt
 from api.policy import Action
 from api.risk_lists import RiskIncident

@@ -16,8 +16,9 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from api.context import ClientError, Context
+from api.context import Context
 from api.enterprise import Enterprise, SupplierKpis, enterprise_rows, to_date
+from api.errors import ClientError
 from api.policy import Action
 
 # -- connections -------------------------------------------------------------------------------------

@@ -68,6 +68,8 @@ def may(role: Role, action: Action) -> bool:
 
 
 class NeighbourhoodReader(Protocol):
+    """Where a partner's scope is read from (``graph.views.NetworkViews``)."""
+
     async def neighbourhood_tiers(
         self, enterprise_id: str, *, tiers: int
     ) -> tuple[dict[str, int], dict[str, int]]: ...

@@ -16,8 +16,9 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
-from api.context import ClientError, Context
+from api.context import Context
 from api.enterprise import Enterprise
+from api.errors import ClientError
 from api.network import Direction
 from api.policy import Action
 from graph.risk.structure import Concentration

@@ -18,8 +18,8 @@ from strawberry.extensions import (
     SchemaExtension,
 )
 
-from api.context import ClientError
 from api.design import DesignQuery
+from api.errors import ClientError
 from api.limits import CostLimiter
 from api.mutations import Mutation
 from api.network import NetworkQuery

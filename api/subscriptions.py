@@ -15,8 +15,9 @@ import strawberry
 from strawberry.types import Info
 
 from api.changes import GraphChange, graph_change
-from api.context import ClientError, Context
+from api.context import Context
 from api.enterprise import JSON
+from api.errors import ClientError
 from api.policy import Action, PartnerScope
 from schema.errors import EventRejected
 from schema.validate import decode_event
