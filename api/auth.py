@@ -22,24 +22,13 @@ class AuthError(Exception):
 
 @dataclass(frozen=True)
 class Principal:
-    """An authenticated caller. A partner is bound to its enterprise; an erp caller to its source."""
+    """An authenticated caller. A partner is bound to its enterprise; an erp caller to its source.
+    What a role may do is ``api.policy.GRANTS``."""
 
     name: str
     role: Role
     enterprise_id: str | None = None
     source: str | None = None
-
-    @property
-    def may_read(self) -> bool:
-        return self.role in (Role.ADMIN, Role.ANALYST, Role.PARTNER)
-
-    @property
-    def may_ingest(self) -> bool:
-        return self.role in (Role.ADMIN, Role.ERP)
-
-    @property
-    def may_manage_risk(self) -> bool:
-        return self.role in (Role.ADMIN, Role.ANALYST)
 
 
 @dataclass(frozen=True)

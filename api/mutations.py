@@ -10,10 +10,12 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
-from api.context import ClientError, Context
+from api.context import Context
+from api.enterprise import JSON
+from api.errors import ClientError
 from api.ingest import ServerBuilt
-from api.types import JSON, RiskIncident
-from schema.tables import Role
+from api.policy import Action
+from api.risk_lists import RiskIncident
 
 
 @strawberry.type(description="An event refused at ingest: its position, id, the field and the reason.")
@@ -31,7 +33,7 @@ class IngestReport:
 
 
 async def _ingest(ctx: Context, events: list[Any]) -> IngestReport:
-    principal = ctx.require(Role.ADMIN, Role.ERP)
+    principal = ctx.policy.require(Action.INGEST)
     if ctx.ingest is None:
         raise ClientError("ingest is not configured on this server")
     if not events:
@@ -110,7 +112,7 @@ class Mutation:
         description: str | None = None,
     ) -> str:
         ctx = info.context
-        ctx.require(Role.ADMIN, Role.ANALYST, Role.ERP)
+        ctx.policy.require(Action.REPORT_DISRUPTION)
         data: dict[str, Any] = {
             "disruption_id": disruption_id,
             "kind": kind,
@@ -133,7 +135,7 @@ class Mutation:
         self, info: Info[Context, None], disruption_id: str, note: str | None = None
     ) -> str:
         ctx = info.context
-        ctx.require(Role.ADMIN, Role.ANALYST, Role.ERP)
+        ctx.policy.require(Action.REPORT_DISRUPTION)
         data: dict[str, Any] = {"disruption_id": disruption_id}
         if note is not None:
             data["note"] = note
@@ -146,7 +148,7 @@ class Mutation:
     ) -> RiskIncident:
         from schema.tables import IncidentState
 
-        p = info.context.require(Role.ADMIN, Role.ANALYST)
+        p = info.context.policy.require(Action.MANAGE_INCIDENTS)
         row = await _incident_call(
             info.context, "transition", incident_id=id, to=IncidentState.CONFIRMED, by=p.name, note=note
         )
@@ -154,13 +156,13 @@ class Mutation:
 
     @strawberry.mutation(description="Assign an incident to an owner.")
     async def assign_incident(self, info: Info[Context, None], id: int, owner: str) -> RiskIncident:
-        p = info.context.require(Role.ADMIN, Role.ANALYST)
+        p = info.context.policy.require(Action.MANAGE_INCIDENTS)
         row = await _incident_call(info.context, "assign", incident_id=id, owner=owner, by=p.name)
         return RiskIncident.from_row(row)
 
     @strawberry.mutation(description="Append a note to an incident.")
     async def annotate_incident(self, info: Info[Context, None], id: int, note: str) -> RiskIncident:
-        p = info.context.require(Role.ADMIN, Role.ANALYST)
+        p = info.context.policy.require(Action.MANAGE_INCIDENTS)
         row = await _incident_call(info.context, "add_note", incident_id=id, note=note, by=p.name)
         return RiskIncident.from_row(row)
 
@@ -172,7 +174,7 @@ class Mutation:
     ) -> RiskIncident:
         from schema.tables import IncidentState
 
-        p = info.context.require(Role.ADMIN, Role.ANALYST)
+        p = info.context.policy.require(Action.MANAGE_INCIDENTS)
         if outcome not in ("restored", "no_impact"):
             raise ClientError(f"outcome must be 'restored' or 'no_impact', got {outcome!r}")
         row = await _incident_call(

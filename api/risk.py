@@ -9,14 +9,18 @@ are hidden, and its concentration figures weigh every link alike instead of by v
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Collection
 from datetime import date
 from typing import Any
 
 import strawberry
 from strawberry.types import Info
 
-from api.context import ClientError, Context
-from api.types import Direction, Enterprise
+from api.context import Context
+from api.enterprise import Enterprise
+from api.errors import ClientError
+from api.network import Direction
+from api.policy import Action
 from graph.risk.structure import Concentration
 from graph.risk.whatif import Exposure as ExposureFact
 from graph.risk_views import (
@@ -27,10 +31,6 @@ from graph.risk_views import (
     critical_nodes,
     sourcing_report,
 )
-from schema.tables import Role
-
-_READERS = (Role.ADMIN, Role.ANALYST, Role.PARTNER)
-_ANALYSTS = (Role.ADMIN, Role.ANALYST)
 
 
 def _page(first: int, most: int = 5_000) -> int:
@@ -102,7 +102,7 @@ class WhatIfResult:
         return rows[:first]
 
 
-def _exposure(e: ExposureFact, sc: Scenario, *, own: str | None, visible: set[str] | None) -> Exposure:
+def _exposure(e: ExposureFact, sc: Scenario, *, own: str | None, visible: Collection[str] | None) -> Exposure:
     hide = own is not None and e.enterprise != own
     alts = sc.alternatives.get(e.enterprise, {})
     return Exposure(
@@ -125,7 +125,7 @@ def _exposure(e: ExposureFact, sc: Scenario, *, own: str | None, visible: set[st
     )
 
 
-def what_if_result(sc: Scenario, *, own: str | None, visible: set[str] | None) -> WhatIfResult:
+def what_if_result(sc: Scenario, *, own: str | None, visible: Collection[str] | None) -> WhatIfResult:
     """The GraphQL answer of a scenario; for a partner (``own``, ``visible``) only its network."""
     facts = [e for e in sc.result.exposures if visible is None or e.enterprise in visible]
     exposures = [_exposure(e, sc, own=own, visible=visible) for e in facts]
@@ -289,19 +289,19 @@ class CriticalNodesResult:
 async def _focal_network(
     ctx: Context, focal: str, direction: str, tiers: int, as_of: date | None, max_enterprises: int
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], bool] | None:
-    ctx.require(*_READERS)
+    await ctx.policy.authorize(Action.READ_NETWORK)
     ctx.check_tiers(tiers)
     if not 1 <= max_enterprises <= ctx.limits.max_affected:
         raise ClientError(
             f"maxEnterprises must be between 1 and {ctx.limits.max_affected}, got {max_enterprises}"
         )
-    await ctx.check_in_scope(focal)
+    await ctx.policy.check_in_scope(focal)
     found = await ctx.views.network(
         focal=focal, direction=direction, tiers=tiers, as_of=as_of or date.today(), max_nodes=max_enterprises
     )
     if found is None:
         return None
-    nodes, edges = await ctx.restrict_network(found[0], found[1])
+    nodes, edges = ctx.policy.restrict_network(found[0], found[1])
     return nodes, edges, found[2]
 
 
@@ -326,7 +326,7 @@ class RiskQuery:
         alternatives: int = 3,
     ) -> WhatIfResult:
         ctx = info.context
-        principal = ctx.require(*_READERS)
+        await ctx.policy.authorize(Action.READ_NETWORK)
         ctx.check_tiers(tiers)
         named = [str(i) for i in enterprises or []]
         sites = [str(i) for i in facilities or []]
@@ -343,7 +343,7 @@ class RiskQuery:
         if len(named) + len(sites) > ctx.limits.max_disrupted:
             raise ClientError(f"name at most {ctx.limits.max_disrupted} enterprises and facilities")
         for eid in named:
-            await ctx.check_in_scope(eid)
+            await ctx.policy.check_in_scope(eid)
         try:
             sc = await ctx.risk_views.what_if(
                 enterprises=named,
@@ -359,8 +359,8 @@ class RiskQuery:
             )
         except ScenarioTooLarge as e:
             raise ClientError(str(e)) from None
-        visible = await ctx.scope()
-        own = principal.enterprise_id if ctx.is_partner else None
+        visible = ctx.policy.visible_ids()
+        own = ctx.policy.own_enterprise
         return await asyncio.to_thread(what_if_result, sc, own=own, visible=visible)
 
     @strawberry.field(
@@ -382,7 +382,7 @@ class RiskQuery:
         if (enterprise_id is None) == (product_sku is None):
             raise ClientError("give exactly one of enterpriseId or productSku")
         day = as_of or date.today()
-        weighting = "links" if ctx.is_partner else "volume"
+        weighting = "links" if ctx.policy.is_partner else "volume"
         if enterprise_id is not None:
             found = await _focal_network(ctx, str(enterprise_id), "UPSTREAM", tiers, day, max_enterprises)
             if found is None:
@@ -391,7 +391,7 @@ class RiskQuery:
             # Suppliers of the outermost tier are not in the view: only inner tiers' buyers are judged.
             buyers = {n["id"] for n in nodes if n["tier"] < tiers}
         else:
-            ctx.require(*_ANALYSTS)
+            await ctx.policy.authorize(Action.READ_ALL)
             ctx.check_tiers(tiers)
             chain = await ctx.views.product_chain(
                 sku=product_sku or "", tiers=tiers, as_of=day, max_nodes=2000

@@ -18,12 +18,15 @@ from strawberry.extensions import (
     SchemaExtension,
 )
 
-from api.context import ClientError
+from api.design import DesignQuery
+from api.errors import ClientError
 from api.limits import CostLimiter
 from api.mutations import Mutation
+from api.network import NetworkQuery
+from api.provenance import ProvenanceQuery
 from api.risk import RiskQuery
+from api.risk_lists import RiskListQuery
 from api.subscriptions import Subscription
-from api.types import Query as NetworkQuery
 
 MAX_DEPTH = 12
 MAX_TOKENS = 2000
@@ -34,7 +37,7 @@ __all__ = ["ClientError", "Query", "build_schema"]
 
 
 @strawberry.type
-class Query(RiskQuery, NetworkQuery):
+class Query(RiskQuery, RiskListQuery, ProvenanceQuery, DesignQuery, NetworkQuery):
     """Every query: the supply-chain, design and provenance views, and the risk views."""
 
 

@@ -14,11 +14,12 @@ import orjson
 import strawberry
 from strawberry.types import Info
 
-from api.changes import graph_change
-from api.context import ClientError, Context
-from api.types import JSON
+from api.changes import GraphChange, graph_change
+from api.context import Context
+from api.enterprise import JSON
+from api.errors import ClientError
+from api.policy import Action, PartnerScope
 from schema.errors import EventRejected
-from schema.tables import Role
 from schema.validate import decode_event
 
 ConsumerFactory = Callable[[str], Any]
@@ -56,11 +57,9 @@ class RiskAlertFilter:
 _SEVERITY = {"medium": 1, "high": 2, "critical": 3}
 
 
-def alert_matches(alert: dict[str, Any], f: RiskAlertFilter | None, scope: set[str] | None) -> bool:
-    """Whether an alert passes a subscriber's filter (and a partner's scope). Pure."""
+def alert_matches(alert: dict[str, Any], f: RiskAlertFilter | None) -> bool:
+    """Whether an alert passes a subscriber's filter (a partner's scope is the policy's). Pure."""
     eid = alert.get("enterprise")
-    if scope is not None and eid not in scope:
-        return False
     if f is None:
         return True
     if f.min_severity and _SEVERITY.get(str(alert.get("severity")), 0) < _SEVERITY[f.min_severity]:
@@ -79,6 +78,11 @@ class RiskAlert:
     summary: str
     affected_count: int
     factors: JSON | None
+    redacted: list[str] = strawberry.field(
+        default_factory=list,
+        description="Fields hidden from you: a partner reads the factors (and the summary spelling "
+        "them out) of alerts about its own enterprise only",
+    )
 
 
 @strawberry.type(description="A node an event wrote.")
@@ -105,6 +109,16 @@ class GraphChangeEvent:
     relationships: list[ChangedRelationship]
 
 
+def grown(scope: PartnerScope | None, change: GraphChange) -> PartnerScope | None:
+    """A partner's scope after the supply links ``change`` makes (``None`` stays ``None``). Pure."""
+    if scope is None:
+        return None
+    for r in change.relationships:
+        if r.type == "SUPPLIES":
+            scope = scope.with_link(r.start, r.end)
+    return scope
+
+
 @strawberry.type
 class Subscription:
     @strawberry.subscription(description="Risk alerts as the risk engine raises them.")
@@ -112,19 +126,24 @@ class Subscription:
         self, info: Info[Context, None], filter: RiskAlertFilter | None = None
     ) -> AsyncGenerator[RiskAlert, None]:
         ctx = info.context
-        ctx.require(Role.ADMIN, Role.ANALYST, Role.PARTNER)
+        policy = ctx.policy
+        policy.require(Action.SUBSCRIBE)
         if filter and filter.min_severity and filter.min_severity not in _SEVERITY:
             raise ClientError(f"minSeverity must be one of {', '.join(_SEVERITY)}")
         if ctx.consumer_factory is None:
             raise ClientError("subscriptions are not configured on this server")
-        scope = await ctx.scope()
+        await policy.scope(refresh=True)
         async for raw in tail(ctx.consumer_factory, ctx.topics.alerts):
             try:
-                a = orjson.loads(raw)
+                found = orjson.loads(raw)
             except orjson.JSONDecodeError:
                 continue
-            if not isinstance(a, dict) or not alert_matches(a, filter, scope):
+            if not isinstance(found, dict) or not alert_matches(found, filter):
                 continue
+            view = policy.alert_view(found)
+            if view is None:
+                continue
+            a, hidden = view
             yield RiskAlert(
                 id=str(a.get("id")),
                 enterprise_id=strawberry.ID(str(a.get("enterprise"))),
@@ -134,7 +153,8 @@ class Subscription:
                 reason=str(a.get("reason")),
                 summary=str(a.get("summary")),
                 affected_count=int(a.get("affectedCount") or 0),
-                factors=JSON(a.get("factors")),
+                factors=JSON(a["factors"]) if a.get("factors") is not None else None,
+                redacted=hidden,
             )
 
     @strawberry.subscription(
@@ -144,20 +164,27 @@ class Subscription:
         self, info: Info[Context, None], enterprise_id: strawberry.ID, tiers: int = 2
     ) -> AsyncGenerator[GraphChangeEvent, None]:
         ctx = info.context
-        ctx.require(Role.ADMIN, Role.ANALYST, Role.PARTNER)
+        policy = ctx.policy
+        policy.require(Action.SUBSCRIBE)
         ctx.check_tiers(tiers)
-        await ctx.check_in_scope(str(enterprise_id))
+        scope = await policy.scope(refresh=True)
+        await policy.check_in_scope(str(enterprise_id))
         if ctx.consumer_factory is None:
             raise ClientError("subscriptions are not configured on this server")
-        network = await ctx.views.neighbourhood(str(enterprise_id), tiers=tiers)
-        network.add(str(enterprise_id))
+        focal = str(enterprise_id)
+        if scope is not None:
+            tiers = min(tiers, scope.tiers)
+        network = await ctx.views.neighbourhood(focal, tiers=tiers)
+        network.add(focal)
         async for raw in tail(ctx.consumer_factory, ctx.topics.valid):
             try:
                 change = graph_change(decode_event(raw))
             except EventRejected:
                 continue
-            touched = change.enterprises()
-            if not touched & network:
+            scope = grown(scope, change)
+            if scope is not None and not all(e in scope for e in change.enterprises()):
+                continue  # an enterprise it names (a link's end, an order's party) is outside
+            if not change.enterprises() & network:
                 continue
             # A new supply link to the network brings its other end into the network.
             for r in change.relationships:

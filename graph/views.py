@@ -377,7 +377,7 @@ WITH e, [k IN keys(e) WHERE k ENDS WITH 'V' AND k <> 'lastV' | [k, e[k]]] AS own
 CALL {
   WITH e
   OPTIONAL MATCH (e)-[x]-(o)
-  WHERE NOT o:Enterprise OR type(x) = 'SUPPLIES'
+  WHERE (NOT o:Enterprise OR type(x) = 'SUPPLIES') AND ($scope IS NULL OR NOT o:Enterprise OR o.id IN $scope)
   WITH x, o, [k IN keys(x) WHERE k ENDS WITH 'V' | [k, x[k]]] AS vs
   UNWIND (CASE WHEN vs = [] THEN [null] ELSE vs END) AS v
   WITH x, o, v WHERE v IS NOT NULL
@@ -385,7 +385,9 @@ CALL {
 }
 CALL {
   WITH e
-  OPTIONAL MATCH (o:Order) WHERE o.supplierId = e.id OR o.buyerId = e.id
+  OPTIONAL MATCH (o:Order)
+  WHERE (o.supplierId = e.id OR o.buyerId = e.id)
+    AND ($scope IS NULL OR (o.supplierId IN $scope AND o.buyerId IN $scope))
   WITH o, [k IN keys(o) WHERE k ENDS WITH 'V' | [k, o[k]]] AS vs
   UNWIND (CASE WHEN vs = [] THEN [null] ELSE vs END) AS v
   WITH o, v WHERE v IS NOT NULL
@@ -439,8 +441,49 @@ RETURN [f.id] + up + down AS ids
 }
 
 
+def _neighbourhood_tiers_query(tiers: int) -> str:
+    # Tier k of a direction: the enterprises one SUPPLIES hop from tier k-1, one CALL per tier, so the
+    # whole neighbourhood is one round trip; an id's fewest hops is the first tier that names it.
+    lines = ["MATCH (f:Enterprise {id: $id})"]
+    for way, arrow in (("u", "<-[:SUPPLIES]-"), ("d", "-[:SUPPLIES]->")):
+        lines.append(
+            f"CALL {{ WITH f OPTIONAL MATCH (f){arrow}(n:Enterprise) RETURN collect(DISTINCT n) AS {way}1 }}"
+        )
+        for k in range(2, tiers + 1):
+            lines.append(
+                f"CALL {{ WITH {way}{k - 1} UNWIND {way}{k - 1} AS x OPTIONAL MATCH (x){arrow}(n:Enterprise) "
+                f"RETURN collect(DISTINCT n) AS {way}{k} }}"
+            )
+    ups = ", ".join(f"[n IN u{k} | n.id]" for k in range(1, tiers + 1))
+    downs = ", ".join(f"[n IN d{k} | n.id]" for k in range(1, tiers + 1))
+    lines.append(f"RETURN [{ups}] AS up, [{downs}] AS down")
+    return "\n".join(lines)
+
+
+_NEIGHBOURHOOD_TIERS = {t: _neighbourhood_tiers_query(t) for t in range(1, MAX_TIERS + 1)}
+
+
+def first_tiers(own: str, tiers: Sequence[Sequence[str]]) -> dict[str, int]:
+    """id → the first tier (1-based) naming it; ``own`` at 0. Pure."""
+    out = {own: 0}
+    for k, ids in enumerate(tiers, start=1):
+        for i in ids:
+            out.setdefault(i, k)
+    return out
+
+
 class NetworkViews(GraphViews):
     """The large views: each is one round trip whatever the size of its answer."""
+
+    async def neighbourhood_tiers(
+        self, enterprise_id: str, *, tiers: int
+    ) -> tuple[dict[str, int], dict[str, int]]:
+        """(upstream, downstream): id → fewest ``SUPPLIES`` hops from the enterprise, to ``tiers``
+        hops (the enterprise itself at 0 in both when known; both empty when not). One round trip."""
+        rows = await self._read(_NEIGHBOURHOOD_TIERS[min(tiers, MAX_TIERS)], id=enterprise_id)
+        if not rows:
+            return {}, {}
+        return first_tiers(enterprise_id, rows[0]["up"]), first_tiers(enterprise_id, rows[0]["down"])
 
     async def neighbourhood(self, enterprise_id: str, *, tiers: int) -> set[str]:
         """Ids within ``tiers`` supply hops of the enterprise, either way (itself included if known)."""
@@ -555,9 +598,14 @@ class NetworkViews(GraphViews):
             limit=limit,
         )
 
-    async def enterprise_timeline(self, enterprise_id: str) -> list[Record]:
-        """Events that shaped the enterprise, its relationships and its orders (from aspect versions)."""
-        rows = await self._read(_ENTERPRISE_TIMELINE, id=enterprise_id)
+    async def enterprise_timeline(
+        self, enterprise_id: str, *, scope: Sequence[str] | None = None
+    ) -> list[Record]:
+        """Events that shaped the enterprise, its relationships and its orders (from aspect versions);
+        with ``scope``, only links to enterprises in it and orders between two of them."""
+        rows = await self._read(
+            _ENTERPRISE_TIMELINE, id=enterprise_id, scope=list(scope) if scope is not None else None
+        )
         return timeline(rows[0]["versions"]) if rows else []
 
     async def link_timeline(self, supplier_id: str, buyer_id: str, sku: str | None) -> list[Record]:

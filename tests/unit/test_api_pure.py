@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
@@ -12,14 +13,22 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from graphql import parse
 
-from api.auth import AuthError, JwtConfig, _principal_from_jwt
+from api.auth import AuthError, JwtConfig, Principal, _principal_from_jwt
 from api.changes import graph_change
-from api.context import ClientError
+from api.errors import ClientError, Forbidden
 from api.limits import DEFAULT_FANOUT, operation_cost
+from api.network import decode_cursor, encode_cursor
+from api.policy import (
+    COMMERCIAL_FIELDS,
+    GRANTS,
+    Action,
+    PartnerScope,
+    Policy,
+    allowed_roles,
+)
 from api.schema import build_schema
 from api.subscriptions import RiskAlertFilter, alert_matches
-from api.types import decode_cursor, encode_cursor
-from graph.views import timeline
+from graph.views import first_tiers, timeline
 from schema.examples import example_event
 from schema.tables import Role
 from schema.validate import decode_event
@@ -108,13 +117,12 @@ def test_graph_change_names_nodes_and_relationships() -> None:
     assert order.enterprises()  # the order's supplier and buyer
 
 
-def test_alert_filter_by_severity_enterprise_and_scope() -> None:
+def test_alert_filter_by_severity_and_enterprise() -> None:
     a = {"enterprise": "e1", "severity": "high"}
-    assert alert_matches(a, None, None)
-    assert not alert_matches(a, RiskAlertFilter(min_severity="critical"), None)
-    assert alert_matches(a, RiskAlertFilter(min_severity="medium"), None)
-    assert not alert_matches(a, None, {"e2"})
-    assert not alert_matches(a, RiskAlertFilter(enterprise_ids=["e9"]), None)  # type: ignore[list-item]
+    assert alert_matches(a, None)
+    assert not alert_matches(a, RiskAlertFilter(min_severity="critical"))
+    assert alert_matches(a, RiskAlertFilter(min_severity="medium"))
+    assert not alert_matches(a, RiskAlertFilter(enterprise_ids=["e9"]))  # type: ignore[list-item]
 
 
 def test_timeline_groups_aspects_by_event_newest_first() -> None:
@@ -156,3 +164,88 @@ def test_fast_path_takes_only_plain_graphql_posts() -> None:
         b'{"query": "{ a }", "extensions": {"persistedQuery": {}}}',
     ):
         assert _plain_request(other) is None, other
+
+
+# -- the policy (api/policy.py) ------------------------------------------------------------------------
+
+
+class _Neighbourhood:
+    """A fixed neighbourhood: own ← u1 ← u2 (upstream), own → d1 (downstream)."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    async def neighbourhood_tiers(
+        self, enterprise_id: str, *, tiers: int
+    ) -> tuple[dict[str, int], dict[str, int]]:
+        self.reads += 1
+        return {enterprise_id: 0, "u1": 1, "u2": 2}, {enterprise_id: 0, "d1": 1}
+
+
+def _policy(role: Role, enterprise_id: str | None = None) -> tuple[Policy, _Neighbourhood]:
+    views = _Neighbourhood()
+    principal = Principal(name="t", role=role, enterprise_id=enterprise_id)
+    return Policy(principal, views, partner_tiers=2), views
+
+
+def test_every_action_is_granted_to_named_roles_and_refusals_name_them() -> None:
+    assert set(GRANTS) == set(Action)
+    assert {r for roles in GRANTS.values() for r in roles} == set(Role)
+    assert allowed_roles(Action.INGEST) == [Role.ADMIN, Role.ERP]
+    policy, _ = _policy(Role.ERP)
+    with pytest.raises(Forbidden, match=r"^role erp may not do this \(allowed: admin, analyst, partner\)$"):
+        policy.require(Action.READ_NETWORK)
+    with pytest.raises(Forbidden, match="authentication required"):
+        Policy(None, _Neighbourhood(), partner_tiers=2).require(Action.READ_NETWORK)
+
+
+def test_partner_scope_is_read_once_and_checked_where_enterprises_are_resolved() -> None:
+    policy, views = _policy(Role.PARTNER, "own")
+    with pytest.raises(Forbidden, match="scope not loaded"):
+        policy.sees("u1")  # fails closed: a field reached without authorize() sees nothing
+    asyncio.run(policy.authorize(Action.READ_NETWORK))
+    asyncio.run(policy.authorize(Action.READ_NETWORK))
+    assert views.reads == 1
+    assert [policy.sees(e) for e in ("own", "u1", "u2", "d1", "sibling")] == [True, True, True, True, False]
+    with pytest.raises(Forbidden, match=r"^enterprise far is outside your network \(2 tiers around own\)$"):
+        asyncio.run(policy.check_in_scope("far"))
+    theirs = {"supplierId": "u2", "buyerId": "u1", "share": 0.5, "unitPrice": 9.0, "currency": "CNY"}
+    assert policy.redact_link(theirs) == list(COMMERCIAL_FIELDS)
+    assert (theirs["share"], theirs["unitPrice"], theirs["currency"]) == (None, None, None)
+    mine = {"supplierId": "u1", "buyerId": "own", "share": 0.5}
+    assert policy.redact_link(mine) == []
+    assert mine["share"] == 0.5
+    nodes, edges = policy.restrict_network(
+        [{"id": "u1"}, {"id": "sibling"}],
+        [{"supplierId": "u1", "buyerId": "sibling"}, {"supplierId": "u1", "buyerId": "own", "share": 1.0}],
+    )
+    assert (nodes, edges) == ([{"id": "u1"}], [{"supplierId": "u1", "buyerId": "own", "share": 1.0}])
+    analyst, reads = _policy(Role.ANALYST)
+    assert analyst.sees("anything") and analyst.visible_ids() is None and reads.reads == 0
+
+
+def test_scope_grows_with_new_links_only_within_the_partner_tiers() -> None:
+    scope = PartnerScope("own", 2, {"own": 0, "u1": 1, "u2": 2}, {"own": 0, "d1": 1})
+    assert "n1" in scope.with_link("n1", "u1")  # a new supplier of tier 1 is tier 2
+    assert "n2" not in scope.with_link("n2", "u2")  # of tier 2: tier 3, beyond
+    assert "n3" in scope.with_link("d1", "n3")  # a new buyer of downstream tier 1
+    assert scope.with_link("x", "y") is scope
+    assert first_tiers("own", [["a", "b"], ["b", "c"]]) == {"own": 0, "a": 1, "b": 1, "c": 2}
+
+
+def test_partner_reads_alerts_of_its_network_and_factors_of_its_own_enterprise_only() -> None:
+    policy, _ = _policy(Role.PARTNER, "own")
+    asyncio.run(policy.authorize(Action.SUBSCRIBE))
+    alert = {
+        "enterprise": "u1",
+        "score": 0.8,
+        "reason": "threshold",
+        "summary": "otif 0.41",
+        "factors": {"x": 1},
+    }
+    assert policy.alert_view({**alert, "enterprise": "far"}) is None
+    other, hidden = policy.alert_view(alert) or ({}, [])
+    assert (other["factors"], hidden) == (None, ["factors", "summary"])
+    assert "0.41" not in other["summary"]
+    own, hidden = policy.alert_view({**alert, "enterprise": "own"}) or ({}, [])
+    assert (own["factors"], own["summary"], hidden) == ({"x": 1}, "otif 0.41", [])

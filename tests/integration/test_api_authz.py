@@ -1,0 +1,661 @@
+"""Authorization of the GraphQL API against the real stack (Neo4j + Kafka), generated from the schema.
+
+The matrix walks the schema (``api.schema``): every root query field, every nested path from it that
+reaches an ``Enterprise`` (up to a depth), written plainly, with fragments and with aliases; every role
+(admin, analyst, erp, a partner asking inside and outside its network); and every kind of bad
+credential. A root field without a case here fails ``test_every_root_field_has_a_case``, so a new
+field is covered the day it is added. Then the partner's subscriptions over graphql-transport-ws, and
+Cypher injection through every String/ID argument of every root field.
+
+The world (partner tiers = 3), material flowing left to right::
+
+    FAR → U3 → U2 → U1 → P → D1          P: the partner's enterprise
+                   U1 → SIB               SIB: a sibling customer of P's supplier (outside)
+                    Y → D1                Y: another supplier of P's customer (outside)
+
+In the partner's network: P, U1, U2, U3 (tier 3), D1. Outside: FAR (tier 4), SIB, Y, LONE. Every id and
+name outside carries the marker ``zzout``; every link P is not a party to carries commercial markers
+(share 0.4321, unit price 777.77, annual volume 424242, currency XTS) that a partner must never read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import graphql
+import jwt
+import orjson
+import pydantic
+import pytest
+import websockets
+
+from api.keys import create_key, revoke_key
+from connectors.kafka import EventProducer, Record, ensure_topics
+from graph.mutations import to_mutations
+from graph.writer import GraphWriter
+from schema.examples import example_event
+from schema.tables import Role
+from schema.validate import decode_event
+from supplynet import bootstrap
+from supplynet.settings import Settings
+from tests.integration.schema_matrix import (
+    enterprise_fields,
+    enterprise_paths,
+    path_query,
+    root_query,
+    served_schema,
+    string_arguments,
+)
+from tests.integration.test_api import (
+    ISSUER,
+    SECRET,
+    CountingDriver,
+    Server,
+    _event,
+    _jwt,
+    counting_server,
+    gql,
+)
+
+OUT = "zzout"
+MARKERS = ("0.4321", "777.77", "424242", "XTS")
+"""Commercial terms of links the partner is not a party to, as they appear in a JSON answer."""
+
+
+class AuthzWorld:
+    def __init__(self, run_id: str) -> None:
+        p = f"{run_id}-az-"
+        self.p = p
+        self.P, self.U1, self.U2, self.U3, self.D1 = (p + x for x in ("p", "u1", "u2", "u3", "d1"))
+        self.FAR, self.SIB, self.Y, self.LONE = (p + OUT + x for x in ("far", "sib", "y", "lone"))
+        self.inside = [self.P, self.U1, self.U2, self.U3, self.D1]
+        self.outside = [self.FAR, self.SIB, self.Y, self.LONE]
+        self.region = f"{p}region"
+        evs: list[dict[str, Any]] = []
+        self.ids: dict[str, str] = {}
+
+        def add(t: str, d: dict[str, Any], name: str | None = None) -> None:
+            ev = _event(run_id, 7000 + len(evs), t, d)
+            ev["id"] = f"{p}ev{len(evs)}"
+            evs.append(ev)
+            if name:
+                self.ids[name] = ev["id"]
+
+        for eid in self.inside + self.outside:
+            label = f"外部 {OUT.upper()} {eid[-4:]}" if OUT in eid else f"伙伴 {eid[-2:]}"
+            add(
+                "partner.registered",
+                {
+                    "enterprise_id": eid,
+                    "name": label,
+                    "industry": "steel",
+                    "region": self.region,
+                    "country": "CN",
+                },
+            )
+
+        def supply(s: str, b: str, name: str) -> None:
+            party = self.P in (s, b)
+            add(
+                "supply.agreed",
+                {
+                    "supplier_id": s,
+                    "buyer_id": b,
+                    "sku": f"{p}sku-{name}",
+                    "share": 0.9 if party else 0.4321,
+                    "lead_time_days": 14,
+                    "valid_from": "2025-01-01",
+                    "unit_price": 100.0 if party else 777.77,
+                    "currency": "CNY" if party else "XTS",
+                    "annual_volume": 1000 if party else 424242,
+                },
+                name,
+            )
+
+        supply(self.FAR, self.U3, "far-u3")
+        supply(self.U3, self.U2, "u3-u2")
+        supply(self.U2, self.U1, "u2-u1")
+        supply(self.U1, self.P, "u1-p")
+        supply(self.P, self.D1, "p-d1")
+        supply(self.U1, self.SIB, "u1-sib")
+        supply(self.Y, self.D1, "y-d1")
+
+        def order(o: str, s: str, b: str) -> None:
+            add(
+                "order.placed",
+                {
+                    "order_id": f"{p}{o}",
+                    "buyer_id": b,
+                    "supplier_id": s,
+                    "sku": f"{p}sku-{o}",
+                    "quantity": 10,
+                    "requested_date": "2026-07-01",
+                },
+                o,
+            )
+
+        order("ord-u1-sib", self.U1, self.SIB)
+        order("ord-u2-u1", self.U2, self.U1)
+        self.events = evs
+
+
+@pytest.fixture(scope="module")
+def az_settings(stack: Settings, run_id: str) -> Settings:
+    s = stack.model_copy(
+        update={
+            "api": stack.api.model_copy(
+                update={
+                    "jwt_issuer": ISSUER,
+                    "jwt_audience": "supplynet",
+                    "jwt_hs256_secret": pydantic.SecretStr(SECRET),
+                    "partner_tiers": 3,
+                }
+            ),
+            "stream": stack.stream.model_copy(update={"topic_prefix": f"aztest-{run_id}."}),
+        }
+    )
+    ensure_topics(s.kafka.librdkafka(), bootstrap.topic_specs(s))
+    bootstrap.create_sql_tables(bootstrap.sql_engine(s))
+    return s
+
+
+@pytest.fixture(scope="module")
+def azworld(az_settings: Settings, run_id: str) -> AuthzWorld:
+    w = AuthzWorld(run_id)
+
+    async def load() -> None:
+        driver = bootstrap.async_driver(az_settings)
+        try:
+            await GraphWriter(driver).write(to_mutations([decode_event(orjson.dumps(e)) for e in w.events]))
+        finally:
+            await driver.close()
+
+    asyncio.run(load())
+    return w
+
+
+@pytest.fixture(scope="module")
+def azserver(az_settings: Settings, azworld: AuthzWorld) -> Iterator[tuple[Server, CountingDriver]]:
+    yield from counting_server(az_settings)
+
+
+@pytest.fixture(scope="module")
+def azkeys(az_settings: Settings, azworld: AuthzWorld, run_id: str) -> dict[str, str]:
+    engine = bootstrap.sql_engine(az_settings)
+    revoked, revoked_token = create_key(engine, name=f"{run_id}-az-revoked", role=Role.ADMIN)
+    assert revoke_key(engine, prefix=revoked.prefix)
+    return {
+        "admin": create_key(engine, name=f"{run_id}-az-admin", role=Role.ADMIN)[1],
+        "analyst": create_key(engine, name=f"{run_id}-az-analyst", role=Role.ANALYST)[1],
+        "erp": create_key(engine, name=f"{run_id}-az-erp", role=Role.ERP, source="sap/az")[1],
+        "partner": create_key(engine, name=f"{run_id}-az-p", role=Role.PARTNER, enterprise_id=azworld.P)[1],
+        "revoked": revoked_token,
+    }
+
+
+def _answer(url: str, token: str, query: str) -> dict[str, Any]:
+    r = gql(url, token, query)
+    assert r.status_code == 200, (query, r.text)
+    return dict(r.json())
+
+
+def _leaks(body: dict[str, Any]) -> list[str]:
+    """Out-of-network ids or names and others' commercial terms found in an answer's data."""
+    text = orjson.dumps(body.get("data")).decode()
+    return [m for m in (OUT, *MARKERS) if m.lower() in text.lower()]
+
+
+# -- the findings, each first as a failing test --------------------------------------------------------
+
+
+def test_partner_cannot_reach_outside_its_network_through_nesting_fragments_or_aliases(
+    azserver: tuple[Server, Any], azkeys: dict[str, str], azworld: AuthzWorld
+) -> None:
+    url, t, w = azserver[0].url, azkeys["partner"], azworld
+    leaf = "id name riskScore kpis { openOrders }"
+    chains = [
+        f'{{ enterprise(id: "{w.P}") {{ {a} {{ partner {{ {b} {{ partner {{ {leaf} }} }} }} }} }} }}'
+        for a, b in (("suppliers", "customers"), ("customers", "suppliers"))
+    ]
+    others = [
+        f'{{ enterprise(id: "{w.U3}") {{ suppliers {{ share partner {{ {leaf} '
+        "suppliers { partner { id } } } } } }",
+        f"""{{ enterprise(id: "{w.P}") {{ ...Up }} }}
+            fragment Up on Enterprise {{ suppliers {{ partner {{ ... on Enterprise {{ customers {{
+              partner {{ ...Leaf }} }} }} }} }} }}
+            fragment Leaf on Enterprise {{ {leaf} }}""",
+        f"""{{ a: enterprise(id: "{w.D1}") {{ b: suppliers {{ c: partner {{ d: name e: id
+              f: customers {{ g: partner {{ h: name }} }} }} }} }} }}""",
+        f"""{{ enterprises(first: 5, region: "{w.region}") {{ edges {{ node {{ customers {{ partner {{
+              suppliers {{ partner {{ id name }} }} }} }} }} }} }} }}""",
+    ]
+    for query in [*chains, *others]:
+        body = _answer(url, t, query)
+        assert not body.get("errors"), body
+        assert _leaks(body) == [], (query, body["data"])
+    # what an analyst reads through the same chain (so the partner's answers above are not empty by
+    # accident): the sibling and the far supplier
+    body = _answer(
+        url, azkeys["analyst"], f'{{ enterprise(id: "{w.U3}") {{ suppliers {{ partner {{ id }} }} }} }}'
+    )
+    assert body["data"]["enterprise"]["suppliers"] == [{"partner": {"id": w.FAR}}]
+
+
+def test_partner_timeline_lists_only_links_and_orders_inside_its_network(
+    azserver: tuple[Server, Any], azkeys: dict[str, str], azworld: AuthzWorld
+) -> None:
+    url, w = azserver[0].url, azworld
+    q = f'{{ enterpriseTimeline(id: "{w.U1}") {{ eventId writes }} }}'
+    seen = {
+        e["eventId"]: e["writes"] for e in _answer(url, azkeys["analyst"], q)["data"]["enterpriseTimeline"]
+    }
+    assert {w.ids["u1-sib"], w.ids["ord-u1-sib"], w.ids["u2-u1"], w.ids["ord-u2-u1"]} <= set(seen)
+    body = _answer(url, azkeys["partner"], q)
+    assert not body.get("errors"), body
+    mine = {e["eventId"]: e["writes"] for e in body["data"]["enterpriseTimeline"]}
+    assert w.ids["u1-sib"] not in mine
+    assert w.ids["ord-u1-sib"] not in mine
+    assert {w.ids["u2-u1"], w.ids["u1-p"], w.ids["ord-u2-u1"]} <= set(mine)
+    assert _leaks(body) == []
+
+
+async def _subscribe(url: str, token: str, query: str) -> Any:
+    ws = await websockets.connect(
+        url.replace("http", "ws") + "/graphql", subprotocols=[websockets.Subprotocol("graphql-transport-ws")]
+    )
+    await ws.send(orjson.dumps({"type": "connection_init", "payload": {"token": token}}).decode())
+    ack = orjson.loads(await asyncio.wait_for(ws.recv(), 10))
+    assert ack["type"] == "connection_ack", ack
+    await ws.send(orjson.dumps({"id": "1", "type": "subscribe", "payload": {"query": query}}).decode())
+    return ws
+
+
+async def _next(ws: Any) -> dict[str, Any]:
+    msg = orjson.loads(await asyncio.wait_for(ws.recv(), 30))
+    assert msg["type"] == "next", msg
+    return dict(msg["payload"])
+
+
+def _valid(ev: dict[str, Any]) -> Record:
+    """One key for all: one partition, so the subscriber reads them in the order sent."""
+    return Record(key=b"authz", value=orjson.dumps(ev))
+
+
+def test_partner_graph_changes_stay_inside_its_network_whatever_tiers_it_asks(
+    azserver: tuple[Server, Any], azkeys: dict[str, str], az_settings: Settings, azworld: AuthzWorld
+) -> None:
+    w, names = azworld, bootstrap.topic_names(az_settings)
+
+    def ev(n: int, event_type: str, **data: Any) -> dict[str, Any]:
+        e = example_event(event_type, event_id=f"{w.p}gc-{n}")
+        e["data"].update(data)
+        e["subject"] = e["data"]["buyer_id"]
+        return e
+
+    async def run() -> None:
+        q = f'subscription {{ graphChanges(enterpriseId: "{w.P}", tiers: 8) {{ eventId }} }}'
+        sub = await _subscribe(azserver[0].url, azkeys["partner"], q)
+        await asyncio.sleep(2)
+        EventProducer(az_settings.kafka.librdkafka(), names.valid).send_many(
+            [
+                _valid(ev(1, "order.placed", order_id=f"{w.p}o-far", supplier_id=w.FAR, buyer_id=w.U3)),
+                _valid(ev(2, "supply.agreed", supplier_id=w.FAR, buyer_id=w.LONE, sku=f"{w.p}far-lone")),
+                _valid(ev(3, "supply.agreed", supplier_id=w.SIB, buyer_id=w.Y, sku=f"{w.p}sib-y")),
+                # a new supplier of U2 (tier 2) is tier 3: inside; a new supplier of U3 is tier 4: outside
+                _valid(ev(4, "supply.agreed", supplier_id=f"{w.p}new4", buyer_id=w.U3, sku=f"{w.p}n4")),
+                _valid(ev(5, "supply.agreed", supplier_id=f"{w.p}new3", buyer_id=w.U2, sku=f"{w.p}n3")),
+                _valid(ev(6, "order.placed", order_id=f"{w.p}o-in", supplier_id=w.U2, buyer_id=w.U1)),
+            ]
+        )
+        got = [(await _next(sub))["data"]["graphChanges"]["eventId"] for _ in range(2)]
+        assert got == [f"{w.p}gc-5", f"{w.p}gc-6"]
+        await sub.close()
+
+    asyncio.run(run())
+
+
+def test_partner_risk_alerts_carry_factors_of_its_own_enterprise_only(
+    azserver: tuple[Server, Any], azkeys: dict[str, str], az_settings: Settings, azworld: AuthzWorld
+) -> None:
+    w, names = azworld, bootstrap.topic_names(az_settings)
+    factors = {"performance": {"score": 0.9, "reasons": ["otif 0.4321 over 90 days"]}}
+
+    def alert(n: int, eid: str) -> dict[str, Any]:
+        return {
+            "id": f"{w.p}al-{n}",
+            "enterprise": eid,
+            "severity": "high",
+            "score": 0.8,
+            "reason": "threshold",
+            "summary": "risk score 0.80 crossed 0.70: performance 0.90 (otif 0.4321 over 90 days)",
+            "factors": factors,
+            "affectedCount": 2,
+        }
+
+    async def run() -> None:
+        q = "subscription { riskAlerts { id enterpriseId score summary factors redacted } }"
+        sub = await _subscribe(azserver[0].url, azkeys["partner"], q)
+        await asyncio.sleep(2)
+        EventProducer(az_settings.kafka.librdkafka(), names.alerts).send_many(
+            [Record(key=None, value=orjson.dumps(alert(n, e))) for n, e in enumerate((w.FAR, w.U1, w.P))]
+        )
+        other = (await _next(sub))["data"]["riskAlerts"]
+        assert (other["id"], other["factors"], other["redacted"]) == (
+            f"{w.p}al-1",
+            None,
+            ["factors", "summary"],
+        )
+        assert "0.4321" not in other["summary"]
+        own = (await _next(sub))["data"]["riskAlerts"]
+        assert (own["id"], own["factors"], own["redacted"]) == (f"{w.p}al-2", factors, [])
+        await sub.close()
+
+    asyncio.run(run())
+
+
+# -- the generated matrix --------------------------------------------------------------------------------
+
+NETWORK = ("admin", "analyst", "partner")
+STAFF = ("admin", "analyst")
+
+
+@dataclass(frozen=True)
+class Case:
+    """How to call a root field: arguments inside the partner's network and outside it, and who may."""
+
+    inside: str
+    outside: str
+    roles: tuple[str, ...]
+
+
+def cases(w: AuthzWorld) -> dict[str, list[Case]]:
+    """One or more cases per root query field; a field missing here fails the matrix."""
+
+    def pair(arg: str, inside: str, outside: str, rest: str = "", roles: tuple[str, ...] = NETWORK) -> Case:
+        tail = f", {rest}" if rest else ""
+        return Case(f'{arg}: "{inside}"{tail}', f'{arg}: "{outside}"{tail}', roles)
+
+    return {
+        "enterprise": [pair("id", w.P, w.FAR)],
+        "enterprises": [
+            Case(f'first: 5, region: "{w.region}"', f'first: 5, name: "{OUT}", region: "{w.region}"', NETWORK)
+        ],
+        "upstream": [pair("id", w.P, w.FAR, "tiers: 4, maxNodes: 50")],
+        "downstream": [pair("id", w.U3, w.SIB, "tiers: 4, maxNodes: 50")],
+        "paths": [Case(f'source: "{w.U3}", target: "{w.P}"', f'source: "{w.FAR}", target: "{w.P}"', NETWORK)],
+        "productChain": [pair("sku", f"{w.p}sku-u1-p", f"{w.p}sku-far-u3", "maxNodes: 50", STAFF)],
+        "supplierKpis": [pair("id", w.U1, w.Y)],
+        "designProjects": [pair("enterpriseId", w.P, w.FAR, "first: 5", STAFF)],
+        "changeImpact": [pair("changeRequestId", f"{w.p}ecr", f"{w.p}{OUT}ecr", "", STAFF)],
+        "candidatePartners": [pair("region", w.region, w.region, "first: 5", STAFF)],
+        "enterpriseTimeline": [pair("id", w.U1, w.SIB)],
+        "linkTimeline": [
+            Case(
+                f'supplierId: "{w.U1}", buyerId: "{w.P}"',
+                f'supplierId: "{w.U1}", buyerId: "{w.SIB}"',
+                NETWORK,
+            )
+        ],
+        "riskyNodes": [pair("focalId", w.P, w.FAR, "first: 5"), Case("first: 5", "first: 5", STAFF)],
+        "incidents": [pair("enterpriseId", w.P, w.FAR, "first: 5", STAFF)],
+        "whatIf": [
+            Case(
+                f'enterprises: ["{w.U3}"], days: 30, maxAffected: 50',
+                f'enterprises: ["{w.FAR}"], days: 30, maxAffected: 50',
+                NETWORK,
+            )
+        ],
+        "sourcingReport": [
+            pair("enterpriseId", w.P, w.FAR, "maxEnterprises: 50"),
+            pair("productSku", f"{w.p}sku-u1-p", f"{w.p}sku-far-u3", "", STAFF),
+        ],
+        "criticalNodes": [pair("id", w.P, w.FAR, "maxEnterprises: 50")],
+    }
+
+
+def _refusal(role: str, roles: tuple[str, ...]) -> str:
+    return f"role {role} may not do this (allowed: {', '.join(roles)})"
+
+
+def test_every_root_field_has_a_case_and_every_enterprise_field_is_walked(azworld: AuthzWorld) -> None:
+    schema = served_schema()
+    assert schema.query_type is not None
+    roots = set(schema.query_type.fields)
+    missing = roots - set(cases(azworld))
+    assert not missing, f"root fields without an authorization case in this module: {sorted(missing)}"
+    assert set(cases(azworld)) <= roots, "cases for root fields that are gone"
+    walked = {s for f in schema.query_type.fields.values() for p in enterprise_paths(f) for s in p}
+    unwalked = enterprise_fields(schema) - walked - {("Query", r) for r in roots}
+    assert not unwalked, f"fields returning Enterprise that no generated path reaches: {sorted(unwalked)}"
+    assert schema.subscription_type is not None
+    assert set(schema.subscription_type.fields) == {"riskAlerts", "graphChanges"}, (
+        "a new subscription needs its partner test over graphql-transport-ws here"
+    )
+
+
+@pytest.mark.timeout(600)  # hundreds of requests on a shared machine
+def test_every_role_on_every_root_field(
+    azserver: tuple[Server, Any], azkeys: dict[str, str], azworld: AuthzWorld
+) -> None:
+    url, schema = azserver[0].url, served_schema()
+    checked = 0
+    for root, root_cases in cases(azworld).items():
+        for case in root_cases:
+            query = root_query(schema, root, case.inside)
+            for role in ("admin", "analyst", "erp", "partner"):
+                body = _answer(url, azkeys[role], query)
+                if role in case.roles:
+                    assert not body.get("errors"), (role, query, body)
+                    if role == "partner":
+                        assert _leaks(body) == [], (query, body["data"])
+                else:
+                    assert [e["message"] for e in body["errors"]] == [_refusal(role, case.roles)], (
+                        role,
+                        query,
+                    )
+                checked += 1
+            if "partner" in case.roles:  # the partner naming enterprises outside its network
+                body = _answer(url, azkeys["partner"], root_query(schema, root, case.outside))
+                for e in body.get("errors") or []:
+                    assert "is outside your network" in e["message"], (root, body)
+                assert _leaks(body) == [], (root, case.outside, body["data"])
+    assert checked >= 4 * len(cases(azworld))
+
+
+@pytest.mark.parametrize("credential", ["none", "bad key", "revoked key", "expired JWT", "forged JWT"])
+def test_every_root_field_refuses_missing_bad_expired_and_revoked_credentials(
+    azserver: tuple[Server, Any], azkeys: dict[str, str], azworld: AuthzWorld, credential: str
+) -> None:
+    url, schema = azserver[0].url, served_schema()
+    token, detail = {
+        "none": (None, "missing credentials"),
+        "bad key": ("sn_deadbeef_nope", "unknown or revoked API key"),
+        "revoked key": (azkeys["revoked"], "unknown or revoked API key"),
+        "expired JWT": (_jwt({"role": "admin", "exp": int(time.time()) - 30}), "Signature has expired"),
+        "forged JWT": (
+            jwt.encode(
+                {
+                    "iss": ISSUER,
+                    "aud": "supplynet",
+                    "sub": "x",
+                    "role": "admin",
+                    "exp": int(time.time()) + 60,
+                },
+                "forged-" + "y" * 32,
+                algorithm="HS256",
+            ),
+            "Signature verification failed",
+        ),
+    }[credential]
+    for root, root_cases in cases(azworld).items():
+        r = gql(url, token, root_query(schema, root, root_cases[0].inside))
+        assert r.status_code == 401, (root, r.text)
+        assert detail in r.json()["detail"], (root, r.text)
+
+
+@pytest.mark.timeout(600)  # hundreds of requests on a shared machine
+def test_partner_reads_nothing_outside_its_network_along_any_generated_path(
+    azserver: tuple[Server, Any], azkeys: dict[str, str], azworld: AuthzWorld
+) -> None:
+    """Every path to an Enterprise from every root the partner may call, plain, with fragments and with
+    aliases: nothing outside its network, no one else's terms. The same plain paths read by an admin
+    do reach outside (so an empty answer is not why the partner's pass)."""
+    url, schema = azserver[0].url, served_schema()
+    assert schema.query_type is not None
+    admin_reached_outside, ran, too_costly = 0, 0, 0
+    for root, root_cases in cases(azworld).items():
+        for case in root_cases:
+            if "partner" not in case.roles:
+                continue
+            for path in enterprise_paths(schema.query_type.fields[root]):
+                for style in ("plain", "fragments", "aliases"):
+                    pq = path_query(schema, root, case.inside, path, style)
+                    body = _answer(url, azkeys["partner"], pq.text)
+                    messages = [e["message"] for e in body.get("errors") or []]
+                    if any("query cost" in m for m in messages):
+                        too_costly += 1  # refused before anything ran: nothing read
+                        continue
+                    assert not messages, (pq.text, messages)
+                    assert _leaks(body) == [], (pq.text, body["data"])
+                    ran += 1
+                    if style == "plain":
+                        admin_reached_outside += bool(_leaks(_answer(url, azkeys["admin"], pq.text)))
+    assert ran > 100
+    assert too_costly < ran / 4
+    assert admin_reached_outside >= 5
+
+
+# -- Cypher injection ----------------------------------------------------------------------------------
+
+INJECTIONS = (
+    "x' }) DETACH DELETE n //",
+    'x" }) MATCH (n) DETACH DELETE n //',
+    "x`) DETACH DELETE n //",
+    "') RETURN 1 UNION MATCH (n) DETACH DELETE n RETURN 1 //",
+    "$id",
+    "{id: $id}",
+)
+
+
+def _graph_size(settings: Settings) -> tuple[int, int]:
+    async def count() -> tuple[int, int]:
+        driver = bootstrap.async_driver(settings)
+        try:
+            nodes, _, _ = await driver.execute_query("MATCH (n) RETURN count(n) AS c")
+            rels, _, _ = await driver.execute_query("MATCH ()-[r]->() RETURN count(r) AS c")
+            return int(nodes[0]["c"]), int(rels[0]["c"])
+        finally:
+            await driver.close()
+
+    return asyncio.run(count())
+
+
+def _with_argument(args: str, name: str, literal: str) -> str:
+    """``args`` (a GraphQL argument list) with ``name`` set to ``literal``."""
+    kept = [a for a in graphql.parse(f"{{ f({args}) }}").definitions[0].selection_set.selections[0].arguments]  # type: ignore[attr-defined]
+    rest = ", ".join(graphql.print_ast(a) for a in kept if a.name.value != name)
+    return f"{name}: {literal}" + (f", {rest}" if rest else "")
+
+
+@pytest.mark.timeout(600)  # hundreds of requests on a shared machine
+def test_cypher_injection_through_every_string_argument_changes_nothing(
+    azserver: tuple[Server, Any], azkeys: dict[str, str], azworld: AuthzWorld, az_settings: Settings
+) -> None:
+    url, schema = azserver[0].url, served_schema()
+    assert schema.query_type is not None and schema.mutation_type is not None
+    before = _graph_size(az_settings)
+    tried = 0
+    calls: list[tuple[str, str, graphql.GraphQLField, str]] = [
+        ("query", root, schema.query_type.fields[root], c[0].inside) for root, c in cases(azworld).items()
+    ]
+    mutation_args = {
+        "reportDisruption": 'disruptionId: "d", kind: "fire", severity: "high", expectedRecoveryDays: 1',
+        "resolveDisruption": 'disruptionId: "d"',
+        "confirmIncident": "id: -1",
+        "assignIncident": 'id: -1, owner: "o"',
+        "annotateIncident": 'id: -1, note: "n"',
+        "closeIncident": 'id: -1, outcome: "restored"',
+    }
+    for root, f in schema.mutation_type.fields.items():
+        if root != "ingestEvents":  # JSON events, validated by the event contracts
+            calls.append(("mutation", root, f, mutation_args[root]))
+    for kind, root, field, args in calls:
+        for name, is_list in string_arguments(field):
+            for payload in INJECTIONS:
+                literal = orjson.dumps(payload).decode()
+                call = f"{root}({_with_argument(args, name, f'[{literal}]' if is_list else literal)})"
+                text = (
+                    f"{{ {call} {{ __typename }} }}"  # the resolver runs whatever is selected
+                    if kind == "query"
+                    else (f"mutation {{ {call} " + ("{ id }" if "Incident" in root else "") + " }")
+                )
+                body = _answer(url, azkeys["admin"], text)
+                for e in body.get("errors") or []:
+                    m = e["message"]
+                    assert (
+                        "internal error" not in m and "neo4j" not in m.lower() and "cypher" not in m.lower()
+                    ), (
+                        text,
+                        m,
+                    )
+                tried += 1
+    assert tried >= 6 * 30
+    assert _graph_size(az_settings) == before
+
+
+MUTATIONS = {
+    "ingestEvents": ("events: []", ("admin", "erp")),
+    "reportDisruption": (
+        'disruptionId: "d", kind: "meteor", severity: "high", expectedRecoveryDays: 1',
+        ("admin", "analyst", "erp"),
+    ),
+    "resolveDisruption": ('disruptionId: ""', ("admin", "analyst", "erp")),
+    "confirmIncident": ("id: -1", STAFF),
+    "assignIncident": ('id: -1, owner: "o"', STAFF),
+    "annotateIncident": ('id: -1, note: "n"', STAFF),
+    "closeIncident": ("id: -1", STAFF),
+}
+
+
+def test_every_role_on_every_mutation(azserver: tuple[Server, Any], azkeys: dict[str, str]) -> None:
+    """Arguments that fail after the role check: a permitted role gets that failure, the others the refusal
+    (nothing is sent or changed either way)."""
+    schema = served_schema()
+    assert schema.mutation_type is not None
+    assert set(schema.mutation_type.fields) == set(MUTATIONS), "a new mutation needs its case here"
+    for root, (args, roles) in MUTATIONS.items():
+        text = f"mutation {{ {root}({args}) " + ("{ id }" if "Incident" in root else "") + " }"
+        text = text.replace("ingestEvents(events: []) ", "ingestEvents(events: []) { accepted } ")
+        for role in ("admin", "analyst", "erp", "partner"):
+            messages = [
+                e["message"] for e in _answer(azserver[0].url, azkeys[role], text).get("errors") or []
+            ]
+            assert messages, (root, role)
+            if role in roles:
+                assert "may not do this" not in messages[0], (root, role, messages)
+            else:
+                assert messages == [_refusal(role, roles)], (root, role, messages)
+
+
+def test_partner_subscriptions_refuse_a_focal_outside_its_network_and_erp_keys(
+    azserver: tuple[Server, Any], azkeys: dict[str, str], azworld: AuthzWorld
+) -> None:
+    async def refusal(token: str, query: str) -> str:
+        ws = await _subscribe(azserver[0].url, token, query)
+        msg = orjson.loads(await asyncio.wait_for(ws.recv(), 30))
+        await ws.close()
+        assert msg["type"] == "next" and msg["payload"]["data"] is None, msg  # nothing delivered
+        return str(msg["payload"]["errors"][0]["message"])
+
+    async def run() -> None:
+        w = azworld
+        q = f'subscription {{ graphChanges(enterpriseId: "{w.FAR}") {{ eventId }} }}'
+        expected = f"enterprise {w.FAR} is outside your network (3 tiers around {w.P})"
+        assert await refusal(azkeys["partner"], q) == expected
+        assert await refusal(azkeys["erp"], "subscription { riskAlerts { id } }") == _refusal("erp", NETWORK)
+
+    asyncio.run(run())
