@@ -200,17 +200,21 @@ def api_app(settings: Settings) -> Any:
     from api.app import create_app
     from api.context import Limits
     from api.ingest import EventGateway
+    from api.metrics import ApiMetrics, count_ingest
     from graph.risk.store import RiskStore
 
     a = settings.api
     graphiql = a.graphiql if a.graphiql is not None else settings.is_development
     gateway: EventGateway | None = None
+    metrics = ApiMetrics()
 
     async def ingest(events: Any, principal: Any) -> Any:
         nonlocal gateway
         if gateway is None:  # the producer is made on first use, never at import or startup
             gateway = EventGateway(producer(settings, topic_names(settings).raw))
-        return await gateway(events, principal)
+        result = await gateway(events, principal)
+        count_ingest(metrics, "graphql", len(result.accepted), len(result.refused))
+        return result
 
     return create_app(
         driver_factory=lambda: async_driver(settings),
@@ -229,6 +233,9 @@ def api_app(settings: Settings) -> Any:
         risk_store_factory=lambda driver: RiskStore(driver, settings.risk, database=settings.neo4j.database),
         ingest_producer_factory=lambda: ingest_producers(settings),
         ingest_limits=ingest_limits(settings),
+        request_timeout_s=a.request_timeout_s,
+        mutation_rate=a.mutation_rate,
+        metrics=metrics,
     )
 
 
