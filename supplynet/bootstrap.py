@@ -30,8 +30,17 @@ def neo4j_auth(settings: Settings) -> tuple[str, tuple[str, str]]:
 
 
 def async_driver(settings: Settings) -> neo4j.AsyncDriver:
+    """The Neo4j driver. The server does not send UNRECOGNIZED notifications ("the property key does
+    not exist"): the graph's optional properties (risk scores, KPIs) appear as events arrive, so reading
+    one that no node has yet is normal, and the driver would log each as a warning. Every other
+    classification (deprecations, performance hints) still reaches the log."""
     uri, auth = neo4j_auth(settings)
-    return neo4j.AsyncGraphDatabase.driver(uri, auth=auth, max_connection_pool_size=50)
+    return neo4j.AsyncGraphDatabase.driver(
+        uri,
+        auth=auth,
+        max_connection_pool_size=50,
+        notifications_disabled_classifications=[neo4j.NotificationDisabledClassification.UNRECOGNIZED],
+    )
 
 
 def producer(settings: Settings, topic: str) -> EventProducer:
