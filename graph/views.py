@@ -270,28 +270,24 @@ RETURN [n IN nodes(p) | {{id: n.id, name: n.name, industry: n.industry, region: 
 _PRODUCT_CHAIN = {
     t: f"""
 MATCH (p:Material {{sku: $sku}})
-CALL {{
-  WITH p
+CALL (p) {{
   MATCH path = (c:Material)-[:COMPONENT_OF*0..{t}]->(p)
   WHERE all(r IN relationships(path) WHERE
             coalesce(r.validFrom, date('0001-01-01')) <= $asOf AND (r.validTo IS NULL OR r.validTo >= $asOf))
   WITH c, min(length(path)) AS level
   RETURN c, level ORDER BY level, c.sku LIMIT $maxNodes
 }}
-CALL {{
-  WITH c
+CALL (c) {{
   OPTIONAL MATCH (s:Enterprise)-[x:SUPPLIES]->(:Enterprise)
   WHERE x.sku = c.sku AND coalesce(x.validFrom, date('0001-01-01')) <= $asOf
         AND (x.validTo IS NULL OR x.validTo >= $asOf)
   RETURN collect(DISTINCT s {{{_E_FIELDS}}}) AS viaLinks
 }}
-CALL {{
-  WITH c
+CALL (c) {{
   OPTIONAL MATCH (m:Enterprise)-[:PRODUCES]->(c)
   RETURN collect(DISTINCT m {{{_E_FIELDS}}}) AS makers
 }}
-CALL {{
-  WITH c
+CALL (c) {{
   OPTIONAL MATCH (c)-[u:COMPONENT_OF]->(parent:Material)
   WHERE coalesce(u.validFrom, date('0001-01-01')) <= $asOf AND (u.validTo IS NULL OR u.validTo >= $asOf)
   RETURN collect({{sku: parent.sku, qty: u.qty}}) AS usedIn
@@ -320,16 +316,14 @@ MATCH (d:DesignProject)
 WHERE ($id IS NULL OR d.id = $id)
   AND ($enterpriseId IS NULL OR EXISTS { (:Enterprise {id: $enterpriseId})-[:OWNS|COLLABORATES_ON]->(d) })
 WITH d ORDER BY d.id LIMIT $limit
-CALL {
-  WITH d
+CALL (d) {
   OPTIONAL MATCH (o:Enterprise)-[:OWNS]->(d)
   OPTIONAL MATCH (pe:Enterprise)-[c:COLLABORATES_ON]->(d)
   RETURN o.id AS ownerId,
          collect(DISTINCT {enterpriseId: pe.id, name: pe.name, role: c.role, joinedAt: c.joinedAt})
            AS participants
 }
-CALL {
-  WITH d
+CALL (d) {
   OPTIONAL MATCH (r:DesignRevision)-[:REVISES]->(d)
   OPTIONAL MATCH (r)-[ch:CHANGES]->(m:Material)
   WITH r, collect(CASE WHEN m IS NULL THEN null ELSE {sku: m.sku, change: ch.change, qty: ch.qty} END)
@@ -338,8 +332,7 @@ CALL {
   RETURN collect(CASE WHEN r IS NULL THEN null ELSE
                  {id: r.id, label: r.label, publishedAt: r.publishedAt, changes: changes} END) AS revisions
 }
-CALL {
-  WITH d
+CALL (d) {
   OPTIONAL MATCH (q:ChangeRequest)-[:REQUESTS_CHANGE_TO]->(d)
   RETURN collect(q {.id, .reason, .requiredBy, .affectedSkus, .requestedAt}) AS changeRequests
 }
@@ -351,15 +344,13 @@ _CHANGE_IMPACT = """
 MATCH (q:ChangeRequest {id: $id})
 OPTIONAL MATCH (q)-[:IMPACTS]->(m:Material)
 WITH q, collect(DISTINCT m) AS materials
-CALL {
-  WITH materials
+CALL (materials) {
   UNWIND materials AS m
   MATCH (s:Enterprise)-[x:SUPPLIES]->(:Enterprise)
   WHERE x.sku = m.sku AND (x.validTo IS NULL OR x.validTo >= date())
   RETURN collect(DISTINCT s {.id, .name, .industry, .region, .country, .riskScore, sku: m.sku}) AS suppliers
 }
-CALL {
-  WITH materials
+CALL (materials) {
   UNWIND materials AS m
   MATCH (m)-[:COMPONENT_OF*1..8]->(p:Material)
   RETURN collect(DISTINCT p {.sku, .name, .category, .unit}) AS products
@@ -389,8 +380,7 @@ ORDER BY coalesce(e.riskScore, 0.0) ASC, e.id ASC
 _ENTERPRISE_TIMELINE = """
 MATCH (e:Enterprise {id: $id})
 WITH e, [k IN keys(e) WHERE k ENDS WITH 'V' AND k <> 'lastV' | [k, e[k]]] AS own
-CALL {
-  WITH e
+CALL (e) {
   OPTIONAL MATCH (e)-[x]-(o)
   WHERE NOT o:Enterprise OR type(x) = 'SUPPLIES'
   WITH x, o, [k IN keys(x) WHERE k ENDS WITH 'V' | [k, x[k]]] AS vs
@@ -398,8 +388,7 @@ CALL {
   WITH x, o, v WHERE v IS NOT NULL
   RETURN collect([type(x) + ':' + coalesce(o.id, o.sku, o.name, '') + ':' + v[0], v[1]]) AS rels
 }
-CALL {
-  WITH e
+CALL (e) {
   OPTIONAL MATCH (o:Order) WHERE o.supplierId = e.id OR o.buyerId = e.id
   WITH o, [k IN keys(o) WHERE k ENDS WITH 'V' | [k, o[k]]] AS vs
   UNWIND (CASE WHEN vs = [] THEN [null] ELSE vs END) AS v
@@ -446,8 +435,8 @@ def timeline(versions: Sequence[Sequence[Any]]) -> list[Record]:
 _NEIGHBOURHOOD = {
     t: f"""
 MATCH (f:Enterprise {{id: $id}})
-CALL {{ WITH f OPTIONAL MATCH (f)<-[:SUPPLIES*1..{t}]-(s:Enterprise) RETURN collect(DISTINCT s.id) AS up }}
-CALL {{ WITH f OPTIONAL MATCH (f)-[:SUPPLIES*1..{t}]->(b:Enterprise) RETURN collect(DISTINCT b.id) AS down }}
+CALL (f) {{ OPTIONAL MATCH (f)<-[:SUPPLIES*1..{t}]-(s:Enterprise) RETURN collect(DISTINCT s.id) AS up }}
+CALL (f) {{ OPTIONAL MATCH (f)-[:SUPPLIES*1..{t}]->(b:Enterprise) RETURN collect(DISTINCT b.id) AS down }}
 RETURN [f.id] + up + down AS ids
 """
     for t in range(1, MAX_TIERS + 1)

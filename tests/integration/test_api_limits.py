@@ -331,6 +331,54 @@ def test_the_driver_does_not_log_unknown_property_keys_as_warnings(
         assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
+def test_a_healthy_api_logs_no_warnings(
+    server: tuple[Server, Any], keys: dict[str, str], world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every view once (each of its Cypher reads), refusals included: nothing at WARNING or above."""
+    url, t = server[0].url, keys["admin"]
+    views = [
+        (
+            "query($id: ID!) { enterprise(id: $id) { id suppliers { sku riskFactors partner { id } } "
+            "customers { sku } kpis { openOrders daysOfCover } } }",
+            {"id": world.B},
+        ),
+        ('{ enterprises(first: 5, name: "wuhan", orderBy: NAME) { totalCount edges { node { id } } } }', {}),
+        (
+            "query($id: ID!) { upstream(id: $id, tiers: 5) { nodeCount } downstream(id: $id) { nodeCount } }",
+            {"id": world.B},
+        ),
+        (
+            "query($a: ID!, $b: ID!) { paths(source: $a, target: $b) { nodes { id } } }",
+            {"a": world.F, "b": world.C},
+        ),
+        (
+            "query($s: String!) { productChain(sku: $s, tiers: 8) { sku suppliers { id } } }",
+            {"s": world.product},
+        ),
+        ("query($id: ID!) { supplierKpis(id: $id) { openOrders } }", {"id": world.A}),
+        ("{ designProjects { id revisions { id } changeRequests { id } } }", {}),
+        (
+            "query($c: ID!) { changeImpact(changeRequestId: $c) { affectedSkus suppliers { id } } }",
+            {"c": world.change},
+        ),
+        ('{ candidatePartners(capability: "stamping") { enterprise { id } } }', {}),
+        ("query($id: ID!) { enterpriseTimeline(id: $id) { eventId } }", {"id": world.B}),
+        (
+            "query($s: ID!, $b: ID!) { linkTimeline(supplierId: $s, buyerId: $b) { eventId } }",
+            {"s": world.A, "b": world.B},
+        ),
+        ("{ riskyNodes(first: 5) { enterprise { id } } incidents(first: 5) { id } }", {}),
+        ('{ productChain(sku: "x", maxNodes: -1) { sku } }', {}),
+        ('{ enterprise(id: "x") { noSuchField } }', {}),
+    ]
+    with caplog.at_level(logging.INFO):
+        for q, v in views:
+            r = gql(url, t, q, v)
+            assert r.status_code == 200, r.text
+    loud = [f"{r.name}: {r.getMessage()[:300]}" for r in caplog.records if r.levelno >= logging.WARNING]
+    assert loud == []
+
+
 # -- Neo4j down (last: it stops and starts the stack's Neo4j) ------------------------------------------
 
 
