@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import neo4j
 import orjson
+from cachetools import LRUCache
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from graphql import GraphQLError
@@ -33,6 +35,7 @@ from strawberry.types.graphql import OperationType
 from api.auth import AuthError, JwtConfig, Principal, authenticate
 from api.context import Context, IngestFn, Limits
 from api.errors import QUERY_TIMEOUT, http_status, timeout_error
+from api.keys import is_live, key_prefix
 from api.limits import MutationRate
 from api.metrics import ApiMetrics, HttpMetrics
 from api.schema import MAX_COST, MAX_DEPTH, build_schema
@@ -345,10 +348,24 @@ def create_app(
             if "raw" in producers:
                 producers.pop("raw").close()
 
+    verified: LRUCache[str, Principal] = LRUCache(maxsize=10_000)
+    verified_lock = threading.Lock()  # the ingest router authenticates in worker threads
+
     def auth(token: str) -> Principal:
-        # Checked on every request, never cached: a revoked key is refused from the next request on
-        # (one indexed lookup by key prefix).
-        return authenticate(token, engine=engine, jwt_config=jwt_config)
+        # An API key verified once is remembered, but whether it is still live is read on every
+        # request (``is_live``: one indexed read): a revoked key is refused from the next request on.
+        # JWTs are checked each time (no lookup; their expiry is exact).
+        prefix = key_prefix(token)
+        if prefix is None:
+            return authenticate(token, engine=engine, jwt_config=jwt_config)
+        with verified_lock:
+            hit = verified.get(token)
+        if hit is not None and is_live(engine, prefix=prefix):
+            return hit
+        principal = authenticate(token, engine=engine, jwt_config=jwt_config)  # refuses a revoked key
+        with verified_lock:
+            verified[token] = principal
+        return principal
 
     async def context(connection: HTTPConnection) -> Context:
         principal: Principal | None = None

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 from sqlmodel import Session, select
 
-from api.keys import create_key, revoke_key, verify_key
+from api.keys import create_key, is_live, key_prefix, revoke_key, verify_key
 from schema.tables import ApiKey, Role
 from supplynet import bootstrap
 from supplynet.settings import Settings
@@ -91,3 +91,13 @@ def test_mutation_rate_must_parse(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SUPPLYNET_API__MUTATION_RATE", "fast")
     with pytest.raises(ValidationError, match="not a rate such as"):
         Settings()
+
+
+def test_liveness_is_read_by_prefix_and_ends_with_revocation(engine) -> None:  # type: ignore[no-untyped-def]
+    row, token = create_key(engine, name="mes", role=Role.ANALYST)
+    assert key_prefix(token) == row.prefix
+    assert key_prefix("eyJhbGciOi.x.y") is None
+    assert is_live(engine, prefix=row.prefix)
+    assert not is_live(engine, prefix="00000000")
+    revoke_key(engine, prefix=row.prefix)
+    assert not is_live(engine, prefix=row.prefix)
