@@ -33,8 +33,14 @@ def is_internal(error: GraphQLError) -> bool:
     return original is not None and not isinstance(original, ClientError)
 
 
+def unreachable(original: BaseException | None) -> bool:
+    """Neo4j cannot be reached, or is up but its database is not (starting, stopping)."""
+    code = getattr(original, "code", None) or ""
+    return isinstance(original, GRAPH_STORE_DOWN) or code.endswith("DatabaseUnavailable")
+
+
 def graph_store_down(error: GraphQLError) -> bool:
-    return isinstance(error.original_error, GRAPH_STORE_DOWN)
+    return unreachable(error.original_error)
 
 
 class ServingErrors(MaskErrors):
@@ -52,7 +58,7 @@ class ServingErrors(MaskErrors):
         if "TransactionTimedOut" in (getattr(original, "code", None) or ""):
             message = "query stopped by the graph store's time bound per request: ask for less"
             extensions = {"code": QUERY_TIMEOUT}
-        elif isinstance(original, GRAPH_STORE_DOWN):
+        elif unreachable(original):
             message = f"graph store unavailable: Neo4j does not answer; retry in {self.retry_after_s} s"
             extensions = {"code": GRAPH_STORE_UNAVAILABLE, "retryAfter": self.retry_after_s}
         elif self.production:

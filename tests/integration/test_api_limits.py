@@ -296,6 +296,9 @@ def test_metrics_count_operations_latency_errors_and_ingest(
             timeout=30,
         )
         assert r.status_code == 200, r.text
+        good["id"], bad["id"] = f"{run_id}-metrics-3", f"{run_id}-metrics-4"
+        ingest = "mutation($e: [JSON!]!) { ingestEvents(events: $e) { accepted } }"
+        assert gql(srv.url, keys["erp"], ingest, {"e": [good, bad]}).status_code == 200
         text = httpx.get(f"{srv.url}/metrics", timeout=10).text
     assert 'supplynet_graphql_operations_total{operation="Lookup",type="query"} 3.0' in text
     assert 'supplynet_graphql_operation_seconds_count{operation="Lookup",type="query"} 3.0' in text
@@ -308,6 +311,8 @@ def test_metrics_count_operations_latency_errors_and_ingest(
     assert 'supplynet_http_responses_total{route="/graphql",status="200"}' in text
     assert 'supplynet_ingest_events_total{outcome="accepted",via="http"} 1.0' in text
     assert 'supplynet_ingest_events_total{outcome="refused",via="http"} 1.0' in text
+    assert 'supplynet_ingest_events_total{outcome="accepted",via="graphql"} 1.0' in text
+    assert 'supplynet_ingest_events_total{outcome="refused",via="graphql"} 1.0' in text
 
 
 def test_the_driver_does_not_log_unknown_property_keys_as_warnings(

@@ -164,6 +164,13 @@ def test_served_errors_say_graph_store_unavailable_and_mask_only_in_production()
     served = ServingErrors(production=True).anonymise_error(down).formatted
     assert served["message"].startswith("graph store unavailable")
     assert http_status([served]) == (503, {"Retry-After": "5"})
+
+    class DatabaseStarting(Exception):  # what the driver raises carries this code (a Neo4jError)
+        code = "Neo.TransientError.General.DatabaseUnavailable"
+
+    starting = DatabaseStarting("database is starting")
+    served = ServingErrors(production=True).anonymise_error(GraphQLError("x", original_error=starting))
+    assert served.formatted["extensions"]["code"] == "GRAPH_STORE_UNAVAILABLE"
     boom = GraphQLError("x", original_error=KeyError("secret detail"))
     prod = ServingErrors(production=True).anonymise_error(boom).formatted
     assert prod["message"] == "internal error; see the server log"
