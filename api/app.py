@@ -1,22 +1,27 @@
 """The ASGI app: GraphQL at ``/graphql`` (GraphiQL in development; subscriptions over
-graphql-transport-ws on the same path), health at ``/healthz``/``/readyz``.
+graphql-transport-ws on the same path), health at ``/healthz``/``/readyz``, Prometheus ``/metrics``.
 
 Built by ``create_app`` with its adapters injected; one Neo4j driver and one SQL engine per process,
-opened in the lifespan.
+opened in the lifespan. Every GraphQL request over HTTP is bounded in time (``request_timeout_s``); an
+answer whose errors say the graph store is unavailable is a 503, a rate-limited mutation a 429, both
+with ``Retry-After`` (``api.errors.http_status``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import time
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import neo4j
 import orjson
+from cachetools import LRUCache
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from graphql import GraphQLError
 from sqlalchemy import Engine
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -24,17 +29,22 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.execution import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from api.auth import AuthError, JwtConfig, Principal, authenticate
 from api.context import Context, IngestFn, Limits
+from api.errors import QUERY_TIMEOUT, http_status, timeout_error
+from api.keys import is_live, key_prefix
+from api.limits import MutationRate
+from api.metrics import ApiMetrics, HttpMetrics
 from api.schema import MAX_COST, MAX_DEPTH, build_schema
 from graph.views import NetworkViews
 from streams import topics as topic_names
 
 log = logging.getLogger(__name__)
 
-AUTH_CACHE_SECONDS = 10.0
+REQUEST_TIMEOUT_S = 30.0
 
 
 def _token(conn: HTTPConnection) -> str | None:
@@ -122,11 +132,13 @@ class GraphQLFastPath:
         path: str,
         schema: Any,
         context_getter: Callable[[HTTPConnection], Any],
+        timeout_s: float = REQUEST_TIMEOUT_S,
     ) -> None:
         self.app = app
         self.path = path
         self.schema = schema
         self.context_getter = context_getter
+        self.timeout_s = timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != self.path:
@@ -158,31 +170,39 @@ class GraphQLFastPath:
             )
             return
         context.request = Request(scope, receive)
+        data: dict[str, object]
         try:
-            result = await self.schema.execute(
-                query,
-                variable_values=variables,
-                context_value=context,
-                operation_name=operation_name,
-                allowed_operation_types=_POST_OPERATIONS,
-            )
+            async with asyncio.timeout(self.timeout_s):
+                result = await self.schema.execute(
+                    query,
+                    variable_values=variables,
+                    context_value=context,
+                    operation_name=operation_name,
+                    allowed_operation_types=_POST_OPERATIONS,
+                )
         except (InvalidOperationTypeError, CannotGetOperationTypeError):
             # nothing ran: a subscription over HTTP or an unknown operation name, the router says why
             await self.app(scope, _replay(body, receive), send)
             return
-        data: dict[str, object] = {"data": result.data}
-        if result.errors:
-            data["errors"] = [err.formatted for err in result.errors]
-        if result.extensions:
-            data["extensions"] = result.extensions
+        except TimeoutError:
+            data = {"data": None, "errors": [timeout_error(self.timeout_s)]}
+        else:
+            data = {"data": result.data}
+            if result.errors:
+                data["errors"] = [err.formatted for err in result.errors]
+            if result.extensions:
+                data["extensions"] = result.extensions
+        errors = data.get("errors")
+        status, extra = http_status(errors if isinstance(errors, list) else [])
         payload = orjson.dumps(data, default=_json_default)
         await send(
             {
                 "type": "http.response.start",
-                "status": 200,
+                "status": status,
                 "headers": [
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(payload)).encode()),
+                    *((k.lower().encode(), v.encode()) for k, v in extra.items()),
                 ],
             }
         )
@@ -238,6 +258,34 @@ class _Router(GraphQLRouter[Context, None]):
     """Authenticates a websocket at connection_init (API key or JWT in the payload); encodes with orjson."""
 
     authenticate_token: Callable[[str], Principal]
+    timeout_s: float = REQUEST_TIMEOUT_S
+
+    async def execute_single(
+        self,
+        request: Any,
+        request_adapter: Any,
+        sub_response: Response,
+        context: Context,
+        root_value: Any,
+        request_data: Any,
+    ) -> ExecutionResult:
+        """The operation within the time bound; the answer's status from its errors (503, 429)."""
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                result = await super().execute_single(
+                    request, request_adapter, sub_response, context, root_value, request_data
+                )
+        except TimeoutError:
+            formatted = timeout_error(self.timeout_s)
+            return ExecutionResult(
+                data=None,
+                errors=[GraphQLError(str(formatted["message"]), extensions={"code": QUERY_TIMEOUT})],
+            )
+        status, extra = http_status([e.formatted for e in result.errors or ()])
+        if status != 200:
+            sub_response.status_code = status
+            sub_response.headers.update(extra)
+        return result
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data, default=_json_default)
@@ -275,9 +323,15 @@ def create_app(
     risk_store_factory: Callable[[neo4j.AsyncDriver], Any] | None = None,
     ingest_producer_factory: Callable[[], Any] | None = None,
     ingest_limits: Any = None,
+    request_timeout_s: float = REQUEST_TIMEOUT_S,
+    mutation_rate: str | None = None,
+    metrics: ApiMetrics | None = None,
 ) -> FastAPI:
     """``ingest_producer_factory`` (an ``EventProducer`` maker, called in the lifespan) turns on
-    ``POST /v1/events`` (``connectors.http_router``) with ``ingest_limits`` (``IngestLimits``)."""
+    ``POST /v1/events`` (``connectors.http_router``) with ``ingest_limits`` (``IngestLimits``).
+    ``mutation_rate`` (``limits`` syntax, e.g. ``"20/second"``) bounds GraphQL mutations per key;
+    ``metrics`` is served at ``/metrics`` (a fresh ``ApiMetrics`` when not given)."""
+    metrics = metrics or ApiMetrics()
     producers: dict[str, Any] = {}
     state: dict[str, neo4j.AsyncDriver] = {}
     names = topics or topic_names.Topics()
@@ -294,21 +348,23 @@ def create_app(
             if "raw" in producers:
                 producers.pop("raw").close()
 
-    cache: dict[str, tuple[float, Principal]] = {}
+    verified: LRUCache[str, Principal] = LRUCache(maxsize=10_000)
+    verified_lock = threading.Lock()  # the ingest router authenticates in worker threads
 
     def auth(token: str) -> Principal:
-        # A verified API key is remembered for AUTH_CACHE_SECONDS (a revoked key stops working
-        # within that time); refusals are never cached.
-        now = time.monotonic()
-        hit = cache.get(token)
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        principal = authenticate(token, engine=engine, jwt_config=jwt_config)
-        if not token.startswith("sn_"):
-            return principal  # JWTs are checked each time (cheap, and their expiry is exact)
-        if len(cache) > 10_000:
-            cache.clear()
-        cache[token] = (now + AUTH_CACHE_SECONDS, principal)
+        # An API key verified once is remembered, but whether it is still live is read on every
+        # request (``is_live``: one indexed read): a revoked key is refused from the next request on.
+        # JWTs are checked each time (no lookup; their expiry is exact).
+        prefix = key_prefix(token)
+        if prefix is None:
+            return authenticate(token, engine=engine, jwt_config=jwt_config)
+        with verified_lock:
+            hit = verified.get(token)
+        if hit is not None and is_live(engine, prefix=prefix):
+            return hit
+        principal = authenticate(token, engine=engine, jwt_config=jwt_config)  # refuses a revoked key
+        with verified_lock:
+            verified[token] = principal
         return principal
 
     async def context(connection: HTTPConnection) -> Context:
@@ -339,7 +395,7 @@ def create_app(
         driver = state["driver"]
         ctx = Context(
             principal=principal,
-            views=NetworkViews(driver, database=database),
+            views=NetworkViews(driver, database=database, timeout_s=request_timeout_s),
             limits=limits or Limits(),
             engine=engine,
             ingest=ingest,
@@ -351,11 +407,24 @@ def create_app(
         return ctx
 
     app = FastAPI(title="supplynet", lifespan=lifespan, docs_url="/docs" if not production else None)
-    schema = build_schema(production=production, max_depth=max_depth, max_cost=max_cost)
-    app.add_middleware(GraphQLFastPath, path="/graphql", schema=schema, context_getter=context)
+    schema = build_schema(
+        production=production,
+        max_depth=max_depth,
+        max_cost=max_cost,
+        mutation_rate=MutationRate(mutation_rate) if mutation_rate else None,
+        metrics=metrics,
+    )
+    app.add_middleware(
+        GraphQLFastPath,
+        path="/graphql",
+        schema=schema,
+        context_getter=context,
+        timeout_s=request_timeout_s,
+    )
     app.add_middleware(  # outside the fast path: its limit holds there too
         BodyLimit, max_bytes=max_body_bytes, exempt=("/v1/events",) if ingest_producer_factory else ()
     )
+    app.add_middleware(HttpMetrics, metrics=metrics)  # outermost: counts every answer, 413s included
 
     router = _Router(
         schema,
@@ -364,6 +433,7 @@ def create_app(
         subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
     )
     router.authenticate_token = auth
+    router.timeout_s = request_timeout_s
     app.include_router(router, prefix="/graphql")
     if ingest_producer_factory is not None:
         from connectors.http_router import IngestLimits, ingest_router
@@ -385,5 +455,9 @@ def create_app(
         except Exception as e:
             raise HTTPException(503, f"neo4j not reachable: {type(e).__name__}") from None
         return {"status": "ready"}
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        return Response(metrics.exposition(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     return app

@@ -109,7 +109,7 @@ class Context(BaseContext):
 
     @property
     def risk_views(self) -> RiskViews:
-        return RiskViews(self.views.driver, database=self.views.database)
+        return RiskViews(self.views.driver, database=self.views.database, timeout_s=self.views.timeout_s)
 
     async def incidents_list(self, *, state: str | None, enterprise_id: str | None, limit: int) -> list[Any]:
         from sqlmodel import Session

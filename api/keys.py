@@ -12,7 +12,7 @@ import secrets
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from schema.tables import ApiKey, ApiKeyBase, Role
 
@@ -59,6 +59,20 @@ def verify_key(engine: Engine, *, token: str) -> ApiKey | None:
     if row is None or row.revoked_at is not None:
         return None
     return row if hmac.compare_digest(row.digest, _digest(secret)) else None
+
+
+def key_prefix(token: str) -> str | None:
+    """The public prefix of an API key token (``sn_<prefix>_<secret>``), or ``None`` for anything else."""
+    parts = token.split("_", 2)
+    return parts[1] if len(parts) == 3 and parts[0] == "sn" else None
+
+
+def is_live(engine: Engine, *, prefix: str) -> bool:
+    """Whether the key with this prefix exists and is not revoked: one indexed read on a pooled
+    connection, without ``verify_key``'s ORM session and digest."""
+    with engine.connect() as conn:
+        row = conn.execute(select(col(ApiKey.revoked_at)).where(col(ApiKey.prefix) == prefix)).first()
+    return row is not None and row[0] is None
 
 
 def revoke_key(engine: Engine, *, prefix: str) -> bool:

@@ -1,16 +1,18 @@
-"""The GraphQL schema with its guards as extensions: depth, tokens, aliases, cost, masked errors."""
+"""The GraphQL schema with its guards as extensions: operation choice, depth, tokens, aliases, size
+arguments, cost, mutation rate, served errors (``api.errors``) and metrics (``api.metrics``)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 import strawberry
 from graphql import GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
-    MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
@@ -19,8 +21,9 @@ from strawberry.extensions import (
 )
 
 from api.design import DesignQuery
-from api.errors import ClientError
-from api.limits import CostLimiter
+from api.errors import ClientError, ServingErrors, graph_store_down, is_internal
+from api.limits import CostLimiter, MutationRate, MutationRateLimiter
+from api.metrics import ApiMetrics, OperationMetrics
 from api.mutations import Mutation
 from api.network import NetworkQuery
 from api.provenance import ProvenanceQuery
@@ -41,27 +44,43 @@ class Query(RiskQuery, RiskListQuery, ProvenanceQuery, DesignQuery, NetworkQuery
     """Every query: the supply-chain, design and provenance views, and the risk views."""
 
 
-def _should_mask(error: GraphQLError) -> bool:
-    # Validation errors (depth, tokens, unknown fields) have no original error: they are the client's
-    # to read. Anything raised inside a resolver is masked unless it is a ClientError.
-    original = error.original_error
-    return original is not None and not isinstance(original, ClientError)
+log = logging.getLogger("api.schema")
+
+
+class ServedSchema(strawberry.Schema):
+    """Logs only what the server must look at: an internal error with its traceback, the graph store's
+    absence in one line. Client errors (refusals, validation, limits) are the client's, not logged."""
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        for error in errors:
+            if graph_store_down(error):
+                log.warning("graph store unavailable: %s", error.original_error)
+            elif is_internal(error):
+                log.error("internal error: %s", error, exc_info=error.original_error)
 
 
 def build_schema(
-    *, production: bool, max_depth: int = MAX_DEPTH, max_cost: int = MAX_COST
+    *,
+    production: bool,
+    max_depth: int = MAX_DEPTH,
+    max_cost: int = MAX_COST,
+    mutation_rate: MutationRate | None = None,
+    metrics: ApiMetrics | None = None,
 ) -> strawberry.Schema:
-    """The schema; introspection is refused in production."""
-    extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
+    """The schema; introspection is refused and internal errors masked in production."""
+    extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = []
+    if metrics is not None:  # first: it sees the errors as served (hooks exit in reverse order)
+        extensions.append(partial(OperationMetrics, metrics=metrics))
+    extensions += [
         partial(ParserCache, maxsize=1024),
         partial(CostLimiter, max_cost=max_cost),
         partial(QueryDepthLimiter, max_depth=max_depth),
         partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
         partial(MaxAliasesLimiter, max_alias_count=MAX_ALIASES),
-        partial(
-            MaskErrors, should_mask_error=_should_mask, error_message="internal error; see the server log"
-        ),
+        partial(ServingErrors, production=production),
     ]
+    if mutation_rate is not None:
+        extensions.append(partial(MutationRateLimiter, rate=mutation_rate))
     if production:
         extensions.append(partial(AddValidationRules, [NoSchemaIntrospectionCustomRule]))
-    return strawberry.Schema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions)
+    return ServedSchema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions)

@@ -246,12 +246,16 @@ def critical_nodes(nodes: list[Record], edges: list[Record], s: RiskSettings) ->
 class RiskViews:
     """Neo4j reads behind the risk views. Round trips per call are bounded by ``tiers``, never by size."""
 
-    def __init__(self, driver: AsyncDriver, *, database: str = "neo4j") -> None:
+    def __init__(
+        self, driver: AsyncDriver, *, database: str = "neo4j", timeout_s: float | None = None
+    ) -> None:
         self.driver = driver
         self.database = database
+        self.timeout_s = timeout_s
+        """Neo4j's own time bound on each read (None: the server's default)."""
 
     async def _read(self, query: str, **params: Any) -> list[Record]:
-        return await read_records(self.driver, self.database, query, params)
+        return await read_records(self.driver, self.database, query, params, timeout_s=self.timeout_s)
 
     async def candidates(
         self, *, enterprises: Sequence[str], facilities: Sequence[str], region: str | None, cap: int

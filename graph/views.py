@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from neo4j import READ_ACCESS, AsyncDriver
+from neo4j import READ_ACCESS, AsyncDriver, Query
 from neo4j.exceptions import ServiceUnavailable, SessionExpired, TransientError
 
 from graph.names import pinyin_query_key
@@ -44,9 +44,16 @@ _RETRYABLE = (TransientError, SessionExpired, ServiceUnavailable)
 
 
 async def read_records(
-    driver: AsyncDriver, database: str, query: str, params: dict[str, Any]
+    driver: AsyncDriver,
+    database: str,
+    query: str,
+    params: dict[str, Any],
+    *,
+    timeout_s: float | None = None,
 ) -> list[Record]:
-    """The records of a read-only query as dicts, in one auto-commit round trip.
+    """The records of a read-only query as dicts, in one auto-commit round trip; with ``timeout_s``
+    Neo4j itself stops the transaction after that long (``TransientError`` … ``TransactionTimedOut``,
+    not retried).
 
     Auto-commit instead of ``execute_query``: a managed transaction adds a COMMIT round trip (measured:
     a one-row lookup 2.0 ms with, 1.4 ms without). The query only reads, so it is retried (twice) on
@@ -55,24 +62,32 @@ async def read_records(
     for attempt in range(3):
         try:
             async with driver.session(database=database, default_access_mode=READ_ACCESS) as session:
-                result = await session.run(query, params)
+                result = await session.run(Query(query, timeout=timeout_s), params)
                 records = [r async for r in result]
             return [dict(r) for r in records]  # values are hydrated already; no deep copy
-        except _RETRYABLE:
-            if attempt == 2:
+        except _RETRYABLE as e:
+            if attempt == 2 or _timed_out(e):
                 raise
     raise AssertionError("unreachable")
+
+
+def _timed_out(error: Exception) -> bool:
+    return "TransactionTimedOut" in (getattr(error, "code", None) or "")
 
 
 class GraphViews:
     """Batched reads: each method takes many keys and makes one round trip."""
 
-    def __init__(self, driver: AsyncDriver, *, database: str = "neo4j") -> None:
+    def __init__(
+        self, driver: AsyncDriver, *, database: str = "neo4j", timeout_s: float | None = None
+    ) -> None:
         self.driver = driver
         self.database = database
+        self.timeout_s = timeout_s
+        """Neo4j's own time bound on each read (None: the server's default)."""
 
     async def _read(self, query: str, **params: Any) -> list[Record]:
-        return await read_records(self.driver, self.database, query, params)
+        return await read_records(self.driver, self.database, query, params, timeout_s=self.timeout_s)
 
     async def enterprises(self, ids: Sequence[str]) -> list[Record | None]:
         """Enterprises in the order of ``ids``; ``None`` where an id is unknown."""
@@ -255,28 +270,24 @@ RETURN [n IN nodes(p) | {{id: n.id, name: n.name, industry: n.industry, region: 
 _PRODUCT_CHAIN = {
     t: f"""
 MATCH (p:Material {{sku: $sku}})
-CALL {{
-  WITH p
+CALL (p) {{
   MATCH path = (c:Material)-[:COMPONENT_OF*0..{t}]->(p)
   WHERE all(r IN relationships(path) WHERE
             coalesce(r.validFrom, date('0001-01-01')) <= $asOf AND (r.validTo IS NULL OR r.validTo >= $asOf))
   WITH c, min(length(path)) AS level
   RETURN c, level ORDER BY level, c.sku LIMIT $maxNodes
 }}
-CALL {{
-  WITH c
+CALL (c) {{
   OPTIONAL MATCH (s:Enterprise)-[x:SUPPLIES]->(:Enterprise)
   WHERE x.sku = c.sku AND coalesce(x.validFrom, date('0001-01-01')) <= $asOf
         AND (x.validTo IS NULL OR x.validTo >= $asOf)
   RETURN collect(DISTINCT s {{{_E_FIELDS}}}) AS viaLinks
 }}
-CALL {{
-  WITH c
+CALL (c) {{
   OPTIONAL MATCH (m:Enterprise)-[:PRODUCES]->(c)
   RETURN collect(DISTINCT m {{{_E_FIELDS}}}) AS makers
 }}
-CALL {{
-  WITH c
+CALL (c) {{
   OPTIONAL MATCH (c)-[u:COMPONENT_OF]->(parent:Material)
   WHERE coalesce(u.validFrom, date('0001-01-01')) <= $asOf AND (u.validTo IS NULL OR u.validTo >= $asOf)
   RETURN collect({{sku: parent.sku, qty: u.qty}}) AS usedIn
@@ -305,16 +316,14 @@ MATCH (d:DesignProject)
 WHERE ($id IS NULL OR d.id = $id)
   AND ($enterpriseId IS NULL OR EXISTS { (:Enterprise {id: $enterpriseId})-[:OWNS|COLLABORATES_ON]->(d) })
 WITH d ORDER BY d.id LIMIT $limit
-CALL {
-  WITH d
+CALL (d) {
   OPTIONAL MATCH (o:Enterprise)-[:OWNS]->(d)
   OPTIONAL MATCH (pe:Enterprise)-[c:COLLABORATES_ON]->(d)
   RETURN o.id AS ownerId,
          collect(DISTINCT {enterpriseId: pe.id, name: pe.name, role: c.role, joinedAt: c.joinedAt})
            AS participants
 }
-CALL {
-  WITH d
+CALL (d) {
   OPTIONAL MATCH (r:DesignRevision)-[:REVISES]->(d)
   OPTIONAL MATCH (r)-[ch:CHANGES]->(m:Material)
   WITH r, collect(CASE WHEN m IS NULL THEN null ELSE {sku: m.sku, change: ch.change, qty: ch.qty} END)
@@ -323,8 +332,7 @@ CALL {
   RETURN collect(CASE WHEN r IS NULL THEN null ELSE
                  {id: r.id, label: r.label, publishedAt: r.publishedAt, changes: changes} END) AS revisions
 }
-CALL {
-  WITH d
+CALL (d) {
   OPTIONAL MATCH (q:ChangeRequest)-[:REQUESTS_CHANGE_TO]->(d)
   RETURN collect(q {.id, .reason, .requiredBy, .affectedSkus, .requestedAt}) AS changeRequests
 }
@@ -336,15 +344,13 @@ _CHANGE_IMPACT = """
 MATCH (q:ChangeRequest {id: $id})
 OPTIONAL MATCH (q)-[:IMPACTS]->(m:Material)
 WITH q, collect(DISTINCT m) AS materials
-CALL {
-  WITH materials
+CALL (materials) {
   UNWIND materials AS m
   MATCH (s:Enterprise)-[x:SUPPLIES]->(:Enterprise)
   WHERE x.sku = m.sku AND (x.validTo IS NULL OR x.validTo >= date())
   RETURN collect(DISTINCT s {.id, .name, .industry, .region, .country, .riskScore, sku: m.sku}) AS suppliers
 }
-CALL {
-  WITH materials
+CALL (materials) {
   UNWIND materials AS m
   MATCH (m)-[:COMPONENT_OF*1..8]->(p:Material)
   RETURN collect(DISTINCT p {.sku, .name, .category, .unit}) AS products
@@ -374,8 +380,7 @@ ORDER BY coalesce(e.riskScore, 0.0) ASC, e.id ASC
 _ENTERPRISE_TIMELINE = """
 MATCH (e:Enterprise {id: $id})
 WITH e, [k IN keys(e) WHERE k ENDS WITH 'V' AND k <> 'lastV' | [k, e[k]]] AS own
-CALL {
-  WITH e
+CALL (e) {
   OPTIONAL MATCH (e)-[x]-(o)
   WHERE (NOT o:Enterprise OR type(x) = 'SUPPLIES') AND ($scope IS NULL OR NOT o:Enterprise OR o.id IN $scope)
   WITH x, o, [k IN keys(x) WHERE k ENDS WITH 'V' | [k, x[k]]] AS vs
@@ -383,8 +388,7 @@ CALL {
   WITH x, o, v WHERE v IS NOT NULL
   RETURN collect([type(x) + ':' + coalesce(o.id, o.sku, o.name, '') + ':' + v[0], v[1]]) AS rels
 }
-CALL {
-  WITH e
+CALL (e) {
   OPTIONAL MATCH (o:Order)
   WHERE (o.supplierId = e.id OR o.buyerId = e.id)
     AND ($scope IS NULL OR (o.supplierId IN $scope AND o.buyerId IN $scope))
@@ -433,8 +437,8 @@ def timeline(versions: Sequence[Sequence[Any]]) -> list[Record]:
 _NEIGHBOURHOOD = {
     t: f"""
 MATCH (f:Enterprise {{id: $id}})
-CALL {{ WITH f OPTIONAL MATCH (f)<-[:SUPPLIES*1..{t}]-(s:Enterprise) RETURN collect(DISTINCT s.id) AS up }}
-CALL {{ WITH f OPTIONAL MATCH (f)-[:SUPPLIES*1..{t}]->(b:Enterprise) RETURN collect(DISTINCT b.id) AS down }}
+CALL (f) {{ OPTIONAL MATCH (f)<-[:SUPPLIES*1..{t}]-(s:Enterprise) RETURN collect(DISTINCT s.id) AS up }}
+CALL (f) {{ OPTIONAL MATCH (f)-[:SUPPLIES*1..{t}]->(b:Enterprise) RETURN collect(DISTINCT b.id) AS down }}
 RETURN [f.id] + up + down AS ids
 """
     for t in range(1, MAX_TIERS + 1)

@@ -22,10 +22,20 @@ Share = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
 Days = Annotated[int, msgspec.Meta(ge=0, le=3650)]
 Quantity = Annotated[float, msgspec.Meta(gt=0)]
 NonNegative = Annotated[float, msgspec.Meta(ge=0)]
-Country = Annotated[str, msgspec.Meta(min_length=2, max_length=2, pattern=r"^[A-Z]{2}$")]
+Country = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=2,
+        max_length=2,
+        pattern=r"^[A-Z]{2}$",
+        description="ISO 3166-1 alpha-2 country code (upper case, e.g. CN, DE)",
+    ),
+]
 Latitude = Annotated[float, msgspec.Meta(ge=-90, le=90)]
 Longitude = Annotated[float, msgspec.Meta(ge=-180, le=180)]
-Currency = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$")]
+Currency = Annotated[
+    str, msgspec.Meta(pattern=r"^[A-Z]{3}$", description="ISO 4217 currency code (upper case, e.g. CNY, EUR)")
+]
 
 
 class Industry(enum.StrEnum):

@@ -163,6 +163,9 @@ def _type_text(prop: dict[str, Any], defs: dict[str, Any]) -> str:
     if t == "array":
         return f"list of {_type_text(prop.get('items', {}), defs)}"
     fmt = prop.get("format")
+    if t == "string" and "description" in prop:  # a coded value (country, currency): say which code
+        pattern = f" `{prop['pattern']}`" if "pattern" in prop else ""
+        return f"string: {prop['description']}{pattern}"
     limits = [f"{k} {prop[k]}" for k in ("minimum", "exclusiveMinimum", "maximum") if k in prop]
     return f"{fmt or t}" + (f" ({', '.join(limits)})" if limits else "")
 

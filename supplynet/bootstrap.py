@@ -32,10 +32,10 @@ def neo4j_auth(settings: Settings) -> tuple[str, tuple[str, str]]:
 
 
 def async_driver(settings: Settings) -> neo4j.AsyncDriver:
-    """The Neo4j driver. Notifications of the UNRECOGNIZED class are off: the projection and KPI
-    queries read properties that a young graph may not hold yet (``x.cancelledV``, ``o.deliveredOn``),
-    which Neo4j reports on every run as "property key does not exist" — each a WARNING log line of
-    the driver in normal operation. Every other class (deprecations, performance, …) stays on."""
+    """The Neo4j driver. The server does not send UNRECOGNIZED notifications ("the property key does
+    not exist"): the graph's optional properties (risk scores, KPIs) appear as events arrive, so reading
+    one that no node has yet is normal, and the driver would log each as a warning. Every other
+    classification (deprecations, performance hints) still reaches the log."""
     uri, auth = neo4j_auth(settings)
     return neo4j.AsyncGraphDatabase.driver(
         uri,
@@ -224,17 +224,21 @@ def api_app(settings: Settings) -> Any:
     from api.app import create_app
     from api.context import Limits
     from api.ingest import EventGateway
+    from api.metrics import ApiMetrics, count_ingest
     from graph.risk.store import RiskStore
 
     a = settings.api
     graphiql = a.graphiql if a.graphiql is not None else settings.is_development
     gateway: EventGateway | None = None
+    metrics = ApiMetrics()
 
     async def ingest(events: Any, principal: Any) -> Any:
         nonlocal gateway
         if gateway is None:  # the producer is made on first use, never at import or startup
             gateway = EventGateway(producer(settings, topic_names(settings).raw))
-        return await gateway(events, principal)
+        result = await gateway(events, principal)
+        count_ingest(metrics, "graphql", len(result.accepted), len(result.refused))
+        return result
 
     return create_app(
         driver_factory=lambda: async_driver(settings),
@@ -253,6 +257,9 @@ def api_app(settings: Settings) -> Any:
         risk_store_factory=lambda driver: RiskStore(driver, settings.risk, database=settings.neo4j.database),
         ingest_producer_factory=lambda: ingest_producers(settings),
         ingest_limits=ingest_limits(settings),
+        request_timeout_s=a.request_timeout_s,
+        mutation_rate=a.mutation_rate,
+        metrics=metrics,
     )
 
 

@@ -311,7 +311,7 @@ def keys_revoke(prefix: str) -> None:
 
     if not revoke_key(bootstrap.sql_engine(_settings()), prefix=prefix):
         raise _fail(f"no live key with prefix {prefix!r}")
-    console.print(f"revoked {prefix}")
+    console.print(f"revoked {prefix}: the API refuses it from the next request on (keys are checked on each)")
 
 
 # -- demo ----------------------------------------------------------------------------------------

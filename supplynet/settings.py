@@ -6,12 +6,18 @@ set an address to use an existing server instead, and ``stack up`` starts nothin
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 from graph.risk.settings import RiskSettings
 
@@ -160,6 +166,30 @@ class ApiSettings(BaseModel):
     max_depth: int = Field(12, ge=1, description="GraphQL: deepest selection nesting")
     max_tiers: int = Field(8, ge=1, description="GraphQL: most tiers a network view may traverse")
     partner_tiers: int = Field(3, ge=1, description="Tiers around its own enterprise a partner may see")
+    request_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        description="GraphQL: longest a request over HTTP may run (stopped after, QUERY_TIMEOUT); "
+        "also Neo4j's transaction timeout of each read",
+    )
+    mutation_rate: str = Field(
+        "20/second;600/minute",
+        description="GraphQL: mutations per API key and API process (`limits` syntax, `;` between "
+        "windows); 429 with Retry-After above",
+    )
+
+    @field_validator("mutation_rate")
+    @classmethod
+    def _rate_parses(cls, value: str) -> str:
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError(
+                f"{value!r} is not a rate such as '20/second' or '20/second;600/minute'"
+            ) from None
+        return value
 
 
 class IngestSettings(BaseModel):
@@ -180,10 +210,61 @@ class IngestSettings(BaseModel):
     )
 
 
+class _SectionClash(PydanticBaseSettingsSource):
+    """Refuses an environment variable named like a settings section (``SUPPLYNET_API=http://…``)
+    unless it holds that section as a JSON object, naming the variable and the section's own variables;
+    pydantic-settings would say only "error parsing value for field "api"". Contributes no values."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        env = {k.upper(): v for k, v in os.environ.items()}
+        for name, field in self.settings_cls.model_fields.items():
+            section = field.annotation
+            if not (isinstance(section, type) and issubclass(section, BaseModel)):
+                continue
+            var = f"SUPPLYNET_{name.upper()}"
+            value = env.get(var)
+            if value is None or _json_object(value):
+                continue
+            example = ", ".join(f"{var}__{f.upper()}" for f in list(section.model_fields)[:3])
+            raise SettingsError(
+                f"environment variable {var}={value!r} clashes with the settings section '{name}' "
+                f"(its settings are {var}__<NAME>, e.g. {example}): unset {var}, or give it the whole "
+                f"section as a JSON object"
+            )
+        return {}
+
+
+def _json_object(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text), dict)
+    except ValueError:
+        return False
+
+
 class Settings(BaseSettings):
     """Everything supplynet reads from its environment; see ``docs/configuration.md``."""
 
     model_config = SettingsConfigDict(env_prefix="SUPPLYNET_", env_nested_delimiter="__", extra="ignore")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            _SectionClash(settings_cls),
+            env_settings,
+            dotenv_settings,
+            file_secret_settings,
+        )
 
     environment: Literal["development", "production"] = Field(
         "development", description="production refuses SQLite and GraphiQL and turns introspection off"

@@ -41,3 +41,10 @@ def test_asyncapi_lists_every_event_on_events_raw() -> None:
     doc = json.loads(export.files()["asyncapi.json"])
     assert doc["asyncapi"] == "3.0.0"
     assert len(doc["channels"]["eventsRaw"]["messages"]) == len(CATALOG)
+
+
+def test_the_catalog_documents_country_as_iso_3166_alpha_2() -> None:
+    text = export.events_markdown()
+    rows = [line for line in text.splitlines() if line.startswith("| `country` |")]
+    assert rows
+    assert all("ISO 3166-1 alpha-2" in r and "`^[A-Z]{2}$`" in r for r in rows)

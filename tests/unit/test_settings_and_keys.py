@@ -7,7 +7,7 @@ from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from api.keys import create_key, revoke_key, verify_key
+from api.keys import create_key, is_live, key_prefix, revoke_key, verify_key
 from schema.tables import ApiKey, Role
 from supplynet.settings import Settings
 
@@ -63,3 +63,39 @@ def test_a_key_verifies_and_only_its_digest_is_stored(engine) -> None:  # type: 
 def test_an_erp_key_must_name_its_source(engine) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ValueError, match="source"):
         create_key(engine, name="x", role=Role.ERP)
+
+
+def test_a_variable_named_like_a_section_is_refused_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic_settings import SettingsError
+    from typer.testing import CliRunner
+
+    from supplynet.cli import app
+
+    monkeypatch.setenv("SUPPLYNET_API", "http://api.example:8000")
+    with pytest.raises(SettingsError, match=r"SUPPLYNET_API='http://api.example:8000' clashes with"):
+        Settings()
+    result = CliRunner().invoke(app, ["config", "show"])
+    assert result.exit_code == 2
+    out = " ".join(result.output.split())
+    assert "SUPPLYNET_API='http://api.example:8000' clashes with the settings section 'api'" in out
+    assert "SUPPLYNET_API__HOST" in out
+    # the section as a JSON object is still accepted
+    monkeypatch.delenv("SUPPLYNET_API__MAX_COST", raising=False)
+    monkeypatch.setenv("SUPPLYNET_API", '{"max_cost": 777}')
+    assert Settings().api.max_cost == 777
+
+
+def test_mutation_rate_must_parse(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SUPPLYNET_API__MUTATION_RATE", "fast")
+    with pytest.raises(ValidationError, match="not a rate such as"):
+        Settings()
+
+
+def test_liveness_is_read_by_prefix_and_ends_with_revocation(engine) -> None:  # type: ignore[no-untyped-def]
+    row, token = create_key(engine, name="mes", role=Role.ANALYST)
+    assert key_prefix(token) == row.prefix
+    assert key_prefix("eyJhbGciOi.x.y") is None
+    assert is_live(engine, prefix=row.prefix)
+    assert not is_live(engine, prefix="00000000")
+    revoke_key(engine, prefix=row.prefix)
+    assert not is_live(engine, prefix=row.prefix)
