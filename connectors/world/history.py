@@ -402,11 +402,12 @@ class History:
             )
             t += 1
             lapse_ms = _ms(valid_until)
-            if lapse_ms >= self.end_ms:
+            renew_days = self.rng.randint(20, 90)
+            if lapse_ms - renew_days * DAY_MS >= self.end_ms:
                 continue
-            if self.rng.random() < 0.9:  # renewed a month before it lapses
+            if self.rng.random() < 0.96:  # renewed some weeks before it lapses
                 self.later(
-                    lapse_ms - 30 * DAY_MS + 10 * HOUR_MS,
+                    lapse_ms - renew_days * DAY_MS + 10 * HOUR_MS,
                     src,
                     CertificationGranted(
                         enterprise_id=w.ids[i],

@@ -48,7 +48,7 @@ class Size:
 
 
 SIZES: dict[str, Size] = {
-    "demo": Size("demo", 300, (0.03, 0.57, 0.40), 28, 14, 30, 4.0, 6, 8),
+    "demo": Size("demo", 300, (0.03, 0.57, 0.40), 21, 14, 30, 4.0, 6, 8),
     "10k": Size("10k", 10_000, (0.02, 0.06, 0.12, 0.2, 0.3, 0.3), 270, 91, 91, 1.0, 60, 80),
     "100k": Size("100k", 100_000, (0.02, 0.06, 0.12, 0.2, 0.3, 0.3), 270, 91, 91, 1.0, 400, 600),
 }
@@ -142,8 +142,8 @@ def _spread(rng: random.Random, role: Role, count: int) -> list[str]:
 
 
 def _lateness(rng: random.Random) -> float:
-    """A supplier's usual on-time probability: most 0.90-0.99."""
-    return min(0.995, 0.88 + rng.betavariate(5, 2) * 0.115)
+    """A supplier's usual on-time probability: 0.93-0.995, most above 0.97."""
+    return 0.93 + rng.betavariate(5, 2) * 0.065
 
 
 def build(size: Size, seed: int, *, prefix: str = "") -> World:
@@ -163,8 +163,10 @@ def build(size: Size, seed: int, *, prefix: str = "") -> World:
             w.city.append(CITY_INDEX[ck])
             w.scale.append(math.exp(rng.uniform(math.log(0.3), math.log(3.0))))
             w.on_time.append(_lateness(rng))
-            w.in_full.append(0.96 + rng.random() * 0.035)
-            w.quality.append(rng.expovariate(1 / 0.006) if rng.random() < 0.9 else rng.uniform(0.02, 0.04))
+            w.in_full.append(0.985 + rng.random() * 0.013)
+            w.quality.append(
+                min(0.004, rng.expovariate(1 / 0.0005)) if rng.random() < 0.97 else rng.uniform(0.02, 0.04)
+            )
             for sku in role.outputs:
                 w.makers.setdefault(sku, []).append(i)
     n = len(w.ids)
@@ -231,7 +233,7 @@ def build(size: Size, seed: int, *, prefix: str = "") -> World:
     ]
     late = sorted(rng.sample(candidates, max(2, round(CHRONIC_LATE_SHARE * len(candidates)))))
     for i in late:
-        w.on_time[i] = rng.uniform(0.62, 0.75)
+        w.on_time[i] = rng.uniform(0.6, 0.72)
     w.planted = Planted(
         sole_sources=tuple(sole_rows),
         concentrated_sku=CONCENTRATED_SKU,
