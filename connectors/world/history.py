@@ -318,6 +318,7 @@ class History:
         day1 = self.start_ms + DAY_MS + HOUR_MS
         for b in range(n):
             for li in w.links_of(b):
+                yield from self.drain(day1 + li * step)
                 yield self.agreement(li, day1 + li * step)
         self.schedule_planted()
         self.schedule_disruptions()
@@ -405,9 +406,9 @@ class History:
             renew_days = self.rng.randint(20, 90)
             if lapse_ms - renew_days * DAY_MS >= self.end_ms:
                 continue
-            if self.rng.random() < 0.96:  # renewed some weeks before it lapses
+            if self.rng.random() < 0.96:  # renewed some weeks before it lapses (after the first days)
                 self.later(
-                    lapse_ms - renew_days * DAY_MS + 10 * HOUR_MS,
+                    max(self.start_ms + 2 * DAY_MS, lapse_ms - renew_days * DAY_MS) + 10 * HOUR_MS,
                     src,
                     CertificationGranted(
                         enterprise_id=w.ids[i],
