@@ -37,7 +37,7 @@ class City:
 
 HUBEI = "湖北省"
 
-HUBEI_BOUNDS = (29.03, 33.28, 108.35, 116.13)
+HUBEI_BOUNDS = (29.03, 33.33, 108.35, 116.13)
 """Hubei's bounding box: south, north latitude; west, east longitude (degrees)."""
 
 CITIES: tuple[City, ...] = (
