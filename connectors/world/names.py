@@ -67,7 +67,7 @@ def enterprise_name(rng: random.Random, role: Role, city: City) -> tuple[str, st
     """(Chinese name with the English one beside it, the trade name in pinyin for the id)."""
     zh_trade, en_trade = trade_name(rng)
     zh_form, en_form, _ = rng.choices(FORMS, weights=[f[2] for f in FORMS])[0]
-    city_zh = city.zh.removesuffix("市").removesuffix("州")
+    city_zh = city.zh[:-1] if city.zh.endswith(("市", "州")) else city.zh  # 鄂州市 -> 鄂州, 恩施州 -> 恩施
     zh = f"{city_zh}{zh_trade}{role.zh}{zh_form}"
     en = f"{city.en} {en_trade} {role.en} {en_form}"
     return f"{zh} ({en})", en_trade.lower()

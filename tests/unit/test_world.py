@@ -217,6 +217,7 @@ def test_hubei_facilities_lie_in_hubei_and_industries_sit_where_they_plausibly_d
 def test_names_are_chinese_with_english_beside_and_name_no_real_company(demo: Generated) -> None:
     names = [e["data"]["name"] for e in demo.events if e["type"] == "partner.registered"]
     assert len(names) == demo.manifest["counts"]["enterprises"]
+    assert any(n.startswith("鄂州") for n in names) and any(n.startswith("荆州") for n in names)
     for name in names:
         zh, en = name.split(" (", 1)
         assert "有限公司" in zh and en.endswith("Ltd.)"), name
