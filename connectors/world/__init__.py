@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from connectors.world.catalog import BOMS, CHAIN_PATHS, MATERIALS
@@ -36,8 +36,6 @@ class Generation:
         p = w.planted
         assert p is not None
         ids = w.ids
-        from datetime import timedelta
-
         start = h.end - timedelta(days=HISTORY_DAYS)
         flood_region = w.city_of(p.flooded[0]).region if p.flooded else None
         return {
