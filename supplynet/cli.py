@@ -453,9 +453,9 @@ def _await_graph(settings: Settings, *, expected_links: int, timeout_s: float) -
     )
 
 
-from supplynet.commands import bridge, dlq, ingest  # noqa: E402
+from supplynet.commands import bridge, dlq, generate, ingest  # noqa: E402
 
-for _command in (ingest, bridge, dlq):
+for _command in (ingest, bridge, dlq, generate):
     _command.register(app)
 
 
