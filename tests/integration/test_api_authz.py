@@ -153,6 +153,9 @@ def az_settings(stack: Settings, run_id: str) -> Settings:
                     "jwt_audience": "supplynet",
                     "jwt_hs256_secret": pydantic.SecretStr(SECRET),
                     "partner_tiers": 3,
+                    # The matrix is about scope: deep generated paths must run, not be refused for
+                    # their cost (the cost limit has its own tests in test_api_limits.py).
+                    "max_cost": 10_000_000,
                 }
             ),
             "stream": stack.stream.model_copy(update={"topic_prefix": f"aztest-{run_id}."}),
