@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import random
 import signal
@@ -259,6 +260,7 @@ async def links_read(driver: AsyncDriver, ids: list[str]) -> tuple[float, float]
 
 
 async def main(a: argparse.Namespace) -> None:
+    logging.getLogger("neo4j.notifications").setLevel(logging.ERROR)  # properties no row has yet
     settings = Settings()
     tag = f"bench-ri-{uuid.uuid4().hex[:6]}"
     prefix = f"{tag}-"

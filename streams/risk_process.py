@@ -159,7 +159,12 @@ class RiskProcess:
                 self.status.loaded = self.service.loaded
 
                 if last and recompute is None and self.service.loaded:
-                    await self._rescore(consumer, pending, last)
+                    try:
+                        await self._rescore(consumer, pending, last)
+                    except Exception:  # Neo4j or Kafka away: keep the ids and offsets, try again
+                        log.exception("risk: rescoring failed; trying again")
+                        await asyncio.sleep(1.0)
+                        continue
                     pending, last = Touched(), {}
         finally:
             if recompute is not None:

@@ -23,6 +23,12 @@ from graph.risk.settings import RiskSettings
 DAY_MS = 86_400_000
 BATCH = 5_000
 
+WRITE_BATCH = 1_000
+"""Enterprise and facility score rows per write transaction. A write holds the locks of its nodes until
+it commits, and the projector's batches ``MERGE`` the same nodes: shorter transactions keep its waits
+short while a full recompute writes every score (link scores stay at ``BATCH``: they are written only
+when they moved, and the first run's 1M would take five times the transactions)."""
+
 KPI_WINDOW = "90d"
 """The KPI window the performance factor reads (``otifRate90d``, …); the 30-day values are noisier."""
 
@@ -475,7 +481,7 @@ class RiskStore:
             }
             for s in scores
         ]
-        for chunk in _chunks(rows):
+        for chunk in _chunks(rows, WRITE_BATCH):
             await self.driver.execute_query(WRITE_SCORES, {"rows": list(chunk)}, database_=self.database)
         return len(rows)
 
@@ -508,7 +514,7 @@ class RiskStore:
             }
             for s in scores
         ]
-        for chunk in _chunks(rows):
+        for chunk in _chunks(rows, WRITE_BATCH):
             await self.driver.execute_query(
                 WRITE_FACILITY_SCORES, {"rows": list(chunk)}, database_=self.database
             )
