@@ -207,6 +207,62 @@ async def probe_latency(
     }
 
 
+class _StepTimes:
+    """Per rescoring run, the seconds spent in each store call, the engine and the alerts."""
+
+    STORE = ("disruption_targets", "enterprises_in", "facts_of", "facilities_of", "write_scores")
+    STORE += ("write_link_scores", "write_facility_scores")
+
+    def __init__(self, svc: RiskService) -> None:
+        self.runs: list[dict[str, float]] = [{}]
+        self.saved: list[tuple[Any, str, Any]] = []
+        for name in self.STORE:
+            self._wrap(svc.store, name, is_async=True)
+        self._wrap(svc, "_alert", is_async=True)
+        self._wrap(svc.engine, "rescore", is_async=False)
+
+    def _wrap(self, obj: Any, name: str, *, is_async: bool) -> None:
+        fn = getattr(obj, name)
+        self.saved.append((obj, name, fn))
+
+        def add(t0: float) -> None:
+            run = self.runs[-1]
+            run[name] = run.get(name, 0.0) + time.perf_counter() - t0
+
+        if is_async:
+
+            async def timed_async(*args: Any, **kwargs: Any) -> Any:
+                t0 = time.perf_counter()
+                try:
+                    return await fn(*args, **kwargs)
+                finally:
+                    add(t0)
+
+            setattr(obj, name, timed_async)
+        else:
+
+            def timed(*args: Any, **kwargs: Any) -> Any:
+                t0 = time.perf_counter()
+                try:
+                    return fn(*args, **kwargs)
+                finally:
+                    add(t0)
+
+            setattr(obj, name, timed)
+
+    def next_run(self) -> None:
+        self.runs.append({})
+
+    def restore(self) -> None:
+        for obj, name, fn in self.saved:
+            setattr(obj, name, fn)
+
+    def summary(self) -> dict[str, tuple[float, float]]:
+        runs = [r for r in self.runs if r]
+        names = dict.fromkeys(k for r in runs for k in r)
+        return {k: _quantiles([r.get(k, 0.0) for r in runs]) for k in names}
+
+
 async def incremental(
     settings: Settings, driver: AsyncDriver, prefix: str, alerts_topic: str, ids: list[str], n: int
 ) -> dict[str, Any]:
@@ -225,11 +281,14 @@ async def incremental(
         full_s = time.perf_counter() - t
         times: list[float] = []
         scored: list[int] = []
+        steps = _StepTimes(svc)
         for eid in random.Random(11).sample(ids, n):  # noqa: S311 (benchmark sample)
             t = time.perf_counter()
             run = await svc.touched(Touched(enterprises={eid}))
             times.append(time.perf_counter() - t)
             scored.append(run.scored)
+            steps.next_run()
+        steps.restore()
         batch: list[float] = []
         for k in range(3):
             some = set(random.Random(k).sample(ids, 1000))  # noqa: S311 (benchmark sample)
@@ -240,6 +299,7 @@ async def incremental(
         svc.close()
     p50, p99 = _quantiles(times)
     return {
+        "steps": steps.summary(),
         "full_s": full_s,
         "p50_ms": p50 * 1000,
         "p99_ms": p99 * 1000,
@@ -356,6 +416,8 @@ async def main(a: argparse.Namespace) -> None:
             f"  p50 {inc['p50_ms']:.0f} ms, p99 {inc['p99_ms']:.0f} ms; "
             f"rescored median {inc['scored_median']:.0f}, max {inc['scored_max']}"
         )
+        for step, (q50, q99) in inc["steps"].items():
+            print(f"    {step:<24} p50 {q50 * 1000:>8.1f} ms   p99 {q99 * 1000:>8.1f} ms")
         print(f"  a batch of 1,000 touched enterprises: {inc['batch_1000_s']:.2f} s (median of 3)")
         print(
             f"links read of facts_of, 200 ids: before {old_s:.2f} s, now {new_s:.3f} s ({old_s / new_s:.0f}x)"

@@ -32,7 +32,7 @@ from graph.risk.alerts import (
     threshold_alert,
     threshold_alert_id,
 )
-from graph.risk.coordination import CauseKey, claim_causes, rearm
+from graph.risk.coordination import CauseKey, claim_causes, rearm, release
 from graph.risk.engine import RiskEngine
 from graph.risk.incidents import open_incidents
 from graph.risk.scoring import RiskScore
@@ -44,9 +44,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 ALERT_CHUNK = 100
-"""Most alert causes claimed, sent and recorded in one SQL transaction: a first full recompute raises
-thousands (6,652 on the 11,000-enterprise benchmark graph), and one transaction for all of them held
-SQLite's lock long enough for the validate stage's dedup ledger to fail with "database is locked"."""
+"""Most alert causes claimed (one short SQL transaction), sent and recorded at a time: a first full
+recompute raises thousands (6,652 on the 11,000-enterprise benchmark graph); one transaction around
+all of them and their Kafka send held SQLite's lock until the validate stage's dedup ledger failed
+with "database is locked"."""
 
 
 async def off_loop(fn: Callable[[], T]) -> T:
@@ -307,12 +308,13 @@ class RiskService:
     ) -> tuple[list[Alert], list[int]]:
         """Raise what is not raised yet: a threshold alert for each score at or above ``alert_threshold``
         whose cause is not raised (re-armed when a score drops below), and the disruption alerts not
-        raised before. A cause claimed by another risk process is not sent again. Claims, Kafka send
-        (acknowledged) and incidents of ``ALERT_CHUNK`` causes at a time share one SQL transaction: a
-        failed send rolls its claims back (they are raised on a later rescoring), and no transaction
-        holds the store for long (on SQLite a write transaction locks the whole file, and the validate
-        stage's dedup ledger writes there too). An enterprise that raises a threshold alert raises no
-        disruption alert in the same call (the threshold alert names the disruption too)."""
+        raised before. A cause claimed by another risk process is not sent again. ``ALERT_CHUNK``
+        causes at a time: their claims commit (milliseconds), then the alerts go to Kafka
+        (acknowledged), then their incidents are recorded; a failed send releases its claims (they are
+        raised on a later rescoring). No SQL transaction stays open across the Kafka send or the
+        alerts' downstream search: on SQLite a write transaction locks the whole file, and the
+        validate stage's dedup ledger writes there too. An enterprise that raises a threshold alert
+        raises no disruption alert in the same call (the threshold alert names the disruption too)."""
         s = self.settings
         above = sorted(e for e, sc in scores.items() if sc.score >= s.alert_threshold)
         below = [e for e, sc in scores.items() if sc.score < s.alert_threshold]
@@ -328,16 +330,23 @@ class RiskService:
         def claim_and_send(keys: list[CauseKey], build: Callable[[CauseKey, int], Alert]) -> list[Alert]:
             with Session(self.sql) as session:
                 claimed = claim_causes(session, keys, alert_id=alert_id)
-                alerts = [build(k, claimed[k]) for k in keys if k in claimed]
-                if not alerts:
-                    session.commit()
-                    return []
+                session.commit()
+            alerts = [build(k, claimed[k]) for k in keys if k in claimed]
+            if not alerts:
+                return []
+            try:
                 self.alerts_out.send_many(
                     Record(a.enterprise.encode(), a.to_json(), (("severity", a.severity.encode()),))
                     for a in alerts
                 )
+            except BaseException:
+                with Session(self.sql) as session:
+                    release(session, {(a.enterprise, cause_of(a)): a.id for a in alerts})
+                    session.commit()
+                raise
+            with Session(self.sql) as session:
                 incidents.extend(inc.id or 0 for inc in open_incidents(session, alerts=alerts))
-                return alerts
+            return alerts
 
         incidents: list[int] = []
 

@@ -9,13 +9,14 @@
   once the score dropped below the threshold.
 
 Every function takes an open ``sqlmodel.Session``; ``claim_period`` and ``finish_period`` commit, the
-cause functions leave the commit to the caller (who sends the alerts in between: a failed send rolls
-the claims back, and the causes are raised again on the next rescoring).
+cause functions leave the commit to the caller. The caller commits its claims before it sends the
+alerts (a transaction open across a Kafka send would hold SQLite's file lock meanwhile) and
+``release``s them if the send fails, so the causes are raised again on the next rescoring.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -135,6 +136,25 @@ def claim_causes(
         ]
         claimed.update((k, 1) for k in _insert_missing(session, rows))
     return claimed
+
+
+def release(session: Session, claimed: Mapping[CauseKey, str]) -> int:
+    """Undo claims whose alerts could not be sent (cause -> the alert id it was claimed with): they
+    are raisable again. A cause claimed anew since (another alert id) is left alone. Does not commit."""
+    n = 0
+    for (enterprise, cause), alert in claimed.items():
+        done = session.execute(
+            update(RiskAlertState)
+            .where(
+                col(RiskAlertState.enterprise_id) == enterprise,
+                col(RiskAlertState.cause) == cause,
+                col(RiskAlertState.alert_id) == alert,
+            )
+            .values(active=False, updated_at=_now())
+            .execution_options(synchronize_session=False)
+        )
+        n += done.rowcount  # type: ignore[attr-defined]
+    return n
 
 
 def _insert_missing(session: Session, rows: list[dict[str, object]]) -> list[CauseKey]:

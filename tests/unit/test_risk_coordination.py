@@ -9,7 +9,15 @@ from sqlalchemy import Engine
 from sqlmodel import Session, SQLModel, create_engine
 
 from graph.risk.alerts import THRESHOLD_CAUSE
-from graph.risk.coordination import CauseKey, claim_causes, claim_period, finish_period, full_runs, rearm
+from graph.risk.coordination import (
+    CauseKey,
+    claim_causes,
+    claim_period,
+    finish_period,
+    full_runs,
+    rearm,
+    release,
+)
 from streams.risk import Touched
 
 
@@ -61,6 +69,19 @@ def test_claims_roll_back_with_their_transaction(tmp_path: Path) -> None:
         a.rollback()  # the alert could not be sent
     with Session(e) as b:
         assert claim_causes(b, [key], alert_id=alert_id) == {key: 1}
+
+
+def test_a_released_claim_is_raisable_again_unless_claimed_anew(tmp_path: Path) -> None:
+    e = engine(tmp_path)
+    key = ("oem", THRESHOLD_CAUSE)
+    with Session(e) as s:
+        claim_causes(s, [key], alert_id=alert_id)
+        s.commit()
+        assert release(s, {key: "not-the-claimed-id"}) == 0
+        assert release(s, {key: alert_id(key, 1)}) == 1  # the send failed
+        s.commit()
+    with Session(e) as s:
+        assert claim_causes(s, [key], alert_id=alert_id) == {key: 2}
 
 
 def test_a_concurrent_insert_of_the_same_cause_leaves_it_to_the_first(tmp_path: Path) -> None:
