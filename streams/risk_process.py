@@ -42,6 +42,10 @@ from streams.risk import RiskService, Touched, touched_by, wait_for_projection
 log = logging.getLogger(__name__)
 
 
+SLICES_PER_POLL = 10
+"""Most rescoring slices between two polls of the consumer."""
+
+
 def risk_group(app_id: str) -> str:
     """The Kafka consumer group (and SQL coordination group) of the risk processes."""
     return f"{app_id}-risk"
@@ -160,29 +164,44 @@ class RiskProcess:
 
                 if last and recompute is None and self.service.loaded:
                     try:
-                        await self._rescore(consumer, pending, last)
+                        pending = await self._rescore(pending, last)
                     except Exception:  # Neo4j or Kafka away: keep the ids and offsets, try again
                         log.exception("risk: rescoring failed; trying again")
                         await asyncio.sleep(1.0)
                         continue
-                    pending, last = Touched(), {}
+                    if not pending:  # everything up to ``last`` is rescored
+                        self._store(consumer, last)
+                        last = {}
         finally:
             if recompute is not None:
                 recompute.cancel()
             await asyncio.to_thread(consumer.close)
 
-    async def _rescore(self, consumer: Consumer, touched: Touched, last: dict[int, int]) -> None:
-        """Rescore ``touched`` in bounded slices once the projector stored it, then store the offsets."""
+    async def _rescore(self, touched: Touched, last: dict[int, int]) -> Touched:
+        """Rescore ``touched`` once the projector stored it, in slices of ``slice_size`` enterprises and
+        at most ``SLICES_PER_POLL`` slices before Kafka is polled again (a backlog never keeps the
+        consumer from polling past ``max.poll.interval.ms``); returns what is left."""
         if not await wait_for_projection(self.service.store, self.projector_group, self.topic, last):
             log.warning("risk: projector did not store offsets %s in time; rescoring anyway", last)
         scored = alerts = 0
         t0 = time.perf_counter()
-        for part in touched.slices(self.slice_size):
+        parts = list(touched.slices(self.slice_size))
+        for part in parts[:SLICES_PER_POLL]:
             if part:
                 run = await self.service.touched(part)
                 scored, alerts = scored + run.scored, alerts + len(run.alerts)
+        left = Touched(set().union(*(p.enterprises for p in parts[SLICES_PER_POLL:])))
         if touched:
-            log.info("risk: %d scores, %d alerts in %.2f s", scored, alerts, time.perf_counter() - t0)
+            log.info(
+                "risk: %d scores, %d alerts in %.2f s (%d enterprises left)",
+                scored,
+                alerts,
+                time.perf_counter() - t0,
+                len(left.enterprises),
+            )
+        return left
+
+    def _store(self, consumer: Consumer, last: dict[int, int]) -> None:
         try:
             consumer.store_offsets(offsets=[TopicPartition(self.topic, p, o + 1) for p, o in last.items()])
         except KafkaException as e:  # the partition moved to another process meanwhile: it rescores again
