@@ -90,3 +90,35 @@ class RiskIncident(SQLModel, table=True):
     created_at: datetime = Field(default_factory=_now)
     updated_at: datetime = Field(default_factory=_now)
     resolved_at: datetime | None = None
+
+
+class RiskAlertState(SQLModel, table=True):
+    """Whether an alert cause is raised: the risk processes' shared claim on it, so a cause alerts once.
+
+    ``cause`` is ``threshold`` (the enterprise's score is at or above the alert threshold; re-armed when
+    it drops below, and ``episode`` counts the crossings) or ``alert:<id>`` (a disruption alert, raised
+    once). Whoever flips ``active`` from false (or no row) to true sends the alert.
+    """
+
+    __tablename__ = "risk_alert_state"
+
+    enterprise_id: str = Field(primary_key=True, max_length=128)
+    cause: str = Field(primary_key=True, max_length=64)
+    active: bool = Field(default=True, index=True)
+    episode: int = Field(default=1, description="How many times this cause was raised")
+    alert_id: str = Field(max_length=64, description="The risk.alerts event id of the last raise")
+    updated_at: datetime = Field(default_factory=_now)
+
+
+class RiskFullRun(SQLModel, table=True):
+    """One full risk recompute per (risk consumer group, period): the row is the claim on the period."""
+
+    __tablename__ = "risk_full_run"
+
+    group_id: str = Field(primary_key=True, max_length=256, description="The risk consumer group")
+    period: int = Field(primary_key=True, description="Seconds since the epoch // full_recompute_seconds")
+    holder: str = Field(max_length=256, description="The risk process that ran it (host/pid)")
+    started_at: datetime = Field(default_factory=_now)
+    finished_at: datetime | None = None
+    scored: int | None = None
+    alerts: int | None = None

@@ -57,7 +57,6 @@ def create_app(
     web_port: int,
     pipeline_factory: Callable[[], Pipeline],
     topic_names: Topics | None = None,
-    risk: Callable[[faust.App, faust.TopicT], None] | None = None,
     kpi_seconds: float = 1.0,
     kpi_batch: int = 250,
     consumer_conf: Mapping[str, Any] | None = None,
@@ -66,6 +65,7 @@ def create_app(
     stall_seconds: float = 300.0,
 ) -> faust.App:
     """The worker: the ``validate`` agent (events.raw), the project stage (events.valid), the KPI timer.
+    Never live risk: that is the risk process's (``streams/risk_process.py``), in a group of its own.
 
     ``pipeline_factory`` is called once, inside the worker's event loop, on first use. The project
     stage reads whole batches with librdkafka (``streams/batches.py``, configured by
@@ -91,7 +91,6 @@ def create_app(
         web_bind="127.0.0.1",
     )
     raw = app.topic(names.raw, key_type=bytes, value_type=bytes)
-    valid = app.topic(names.valid, key_type=bytes, value_type=bytes)
     state: dict[str, Pipeline] = {}
     projectors: dict[str, Projector] = {}
 
@@ -130,8 +129,6 @@ def create_app(
 
     app.agent(raw, name="validate")(validate)
     app.task(project)
-    if risk is not None:  # live risk scores and alerts: streams.risk.register
-        risk(app, valid)
 
     async def refresh_kpis() -> None:
         # Marked KPIs are refreshed behind the batches: one round of ``kpi_batch`` enterprises per

@@ -1,34 +1,83 @@
 """Live risk: rescore what each projected batch touched, recompute everything periodically, alert.
 
-``register`` adds to a faust app one agent on ``events.valid`` (it collects the ids a batch names,
-waits until the projector has stored that batch's offsets in Neo4j, then rescores them and what
-inherits from them) and one timer (the full recompute: betweenness, cut vertices, HHI). Alerts go
-to ``risk.alerts`` (JSON, keyed by enterprise) and each opens a ``potential`` incident in SQL.
+``RiskService`` does the work (read facts, score in memory, write back, alert); the risk process that
+drives it (its own consumer group, never the validate/project worker) is ``streams/risk_process.py``.
+Alerts go to ``risk.alerts`` (JSON, keyed by enterprise), each with a ``potential`` incident in SQL,
+and each alert cause is claimed in SQL first (``graph/risk/coordination.py``) so several risk
+processes never send the same one twice.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import TypeVar
 
-import faust
 import orjson
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from connectors.kafka import EventProducer, Record
-from graph.risk.alerts import Alert, disruption_alerts, threshold_alerts
+from graph.risk.alerts import (
+    THRESHOLD_CAUSE,
+    Alert,
+    cause_of,
+    disruption_alerts,
+    threshold_alert,
+    threshold_alert_id,
+)
+from graph.risk.coordination import CauseKey, claim_causes, rearm, release
 from graph.risk.engine import RiskEngine
 from graph.risk.incidents import open_incidents
+from graph.risk.scoring import RiskScore
 from graph.risk.settings import RiskSettings
 from graph.risk.store import RiskStore
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+ALERT_CHUNK = 100
+"""Most alert causes claimed (one short SQL transaction), sent and recorded at a time: a first full
+recompute raises thousands (6,652 on the 11,000-enterprise benchmark graph); one transaction around
+all of them and their Kafka send held SQLite's lock until the validate stage's dedup ledger failed
+with "database is locked"."""
+
+
+async def off_loop(fn: Callable[[], T]) -> T:
+    """``fn()`` in a daemon thread of its own; the event loop keeps running meanwhile.
+
+    Not ``asyncio.to_thread``: the default executor's threads are joined at exit, so a SIGTERM during
+    a minute-long recompute would wait for it. A daemon thread dies with the process; its result is
+    dropped if the caller was cancelled."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[T] = loop.create_future()
+
+    def settle(result: T | None, error: BaseException | None) -> None:
+        if done.cancelled():
+            return
+        if error is not None:
+            done.set_exception(error)
+        else:
+            done.set_result(result)  # type: ignore[arg-type]
+
+    def run() -> None:
+        try:
+            result, error = fn(), None
+        except BaseException as e:  # handed to the awaiting task, which decides
+            result, error = None, e
+        with contextlib.suppress(RuntimeError):  # the loop is closed: the process is shutting down
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=run, name="risk-compute", daemon=True).start()
+    return await done
+
 
 ENTERPRISE_FIELDS = ("supplier_id", "buyer_id", "enterprise_id", "owner_id", "carrier_id")
 
@@ -44,6 +93,26 @@ class Touched:
 
     def __bool__(self) -> bool:
         return bool(self.enterprises or self.facilities or self.regions or self.disruptions)
+
+    def update(self, other: Touched) -> None:
+        """Add ``other``'s ids."""
+        self.enterprises |= other.enterprises
+        self.facilities |= other.facilities
+        self.regions |= other.regions
+        self.disruptions |= other.disruptions
+
+    def slices(self, size: int) -> Iterator[Touched]:
+        """The same ids in parts of at most ``size`` enterprises (facilities, regions and disruptions
+        go with the first part): each part is one bounded rescoring."""
+        ids = sorted(self.enterprises)
+        for i in range(0, max(len(ids), 1), size):
+            first = i == 0
+            yield Touched(
+                set(ids[i : i + size]),
+                set(self.facilities) if first else set(),
+                set(self.regions) if first else set(),
+                set(self.disruptions) if first else set(),
+            )
 
 
 def touched_by(values: Iterable[bytes]) -> Touched:
@@ -85,7 +154,7 @@ class Run:
 
 
 class RiskService:
-    """Scores, writes back and alerts. One per worker; not thread-safe (the agent serialises calls)."""
+    """Scores, writes back and alerts. One per risk process; calls are serialised (a lock)."""
 
     def __init__(
         self,
@@ -105,7 +174,7 @@ class RiskService:
         self.loaded = False
         self.full_runs = 0
         """Full recomputes so far; every ``full_reload_every``-th re-reads the projection."""
-        self._lock = asyncio.Lock()  # the agent and the timer never change the engine at once
+        self._lock = asyncio.Lock()  # rescoring, recomputes and loads never change the engine at once
 
     def _downstream(self, eid: str) -> list[str]:
         """An alert's affected enterprises: within ``alert_affected_tiers`` tiers, nearest first. Bounded
@@ -118,21 +187,34 @@ class RiskService:
     async def full(self, *, reload: bool | None = None) -> Run:
         """Recompute every score and the global measures, write them, alert.
 
-        The network is re-read from Neo4j on the first run and on every ``full_reload_every``-th
-        (``reload`` forces either way); the other runs recompute from the network the worker holds,
+        The network is re-read from Neo4j on the first run and when ``reload`` (default: every
+        ``full_reload_every``-th run); the other runs recompute from the network this process holds,
         which the incremental path keeps current. Why: at 100k enterprises / 1M links the read is
         24–35 s of an ~83 s run (``bench/risk_full.py``); what it catches beyond the events (KPI
         refreshes, alarm and certificate windows, ended links) can wait for the next reload.
-        The computation runs in a worker thread so the event loop (Kafka heartbeats, the projector)
-        keeps running; calls are serialised with ``touched``.
+        The computation runs in a thread of its own (``off_loop``); calls are serialised with
+        ``touched`` and ``load``.
         """
         async with self._lock:
             return await self._full(reload=reload)
 
+    async def load(self) -> Run:
+        """Read the projection and compute the model in memory, writing and alerting nothing: what a
+        risk process that does not hold this period's full recompute needs to rescore its partitions
+        (the downstream of its enterprises crosses every partition)."""
+        async with self._lock:
+            t0 = time.perf_counter()
+            network = await self.store.network(scope=self.scope)
+            scores = await off_loop(lambda: self.engine.full(network))
+            self.engine.changed_links, self.engine.changed_facilities = [], []
+            gc.freeze()
+            self.loaded = True
+            return Run(len(scores), [], [], time.perf_counter() - t0)
+
     async def _full(self, *, reload: bool | None = None) -> Run:
         t0 = time.perf_counter()
         if reload is None:
-            reload = not self.loaded or self.full_runs % self.settings.full_reload_every == 0
+            reload = self.full_runs % self.settings.full_reload_every == 0
         self.full_runs += 1
         previous = (
             {k: v.score for k, v in self.engine.scores.items()}
@@ -142,7 +224,7 @@ class RiskService:
         network = (
             await self.store.network(scope=self.scope) if reload or not self.loaded else self.engine.network
         )
-        scores = await asyncio.to_thread(self.engine.full, network)
+        scores = await off_loop(lambda: self.engine.full(network))
         # The network and scores live until the next full recompute: move them out of the cyclic
         # GC's generations, or every gen-2 collection rescans ~10^7 objects (seconds at 100k nodes).
         gc.freeze()
@@ -150,10 +232,7 @@ class RiskService:
         at = self.engine.computed_at_ms
         await self.store.write_scores(scores.values(), computed_at_ms=at)
         await self._write_links_and_facilities(at)
-        alerts = threshold_alerts(
-            previous, scores, self.settings, downstream=self._downstream, computed_at_ms=at
-        )
-        incidents = await self._alert(alerts)
+        alerts, incidents = await self._alert(scores, previous, [], computed_at_ms=at)
         return Run(len(scores), alerts, incidents, time.perf_counter() - t0)
 
     async def touched(self, touched: Touched) -> Run:
@@ -189,7 +268,7 @@ class RiskService:
         if self.scope is not None:
             facilities = [f for f in facilities if f.id.startswith(self.scope)]
         before = {e.id: self.engine.enterprises[e.id] for e in enterprises if e.id in self.engine.enterprises}
-        changed = await asyncio.to_thread(
+        changed = await off_loop(
             lambda: self.engine.rescore(
                 enterprises=enterprises, links=links, touched=ids, facilities=facilities
             )
@@ -197,23 +276,15 @@ class RiskService:
         at = self.engine.computed_at_ms
         await self.store.write_scores(changed.values(), computed_at_ms=at)
         await self._write_links_and_facilities(at)
-        alerts = threshold_alerts(
-            self.engine.previous, changed, self.settings, downstream=self._downstream, computed_at_ms=at
+        disruptions = disruption_alerts(
+            before,
+            enterprises,
+            self.engine.scores,
+            self.settings,
+            downstream=self._downstream,
+            computed_at_ms=at,
         )
-        alerted = {a.enterprise for a in alerts}
-        alerts += [
-            a
-            for a in disruption_alerts(
-                before,
-                enterprises,
-                self.engine.scores,
-                self.settings,
-                downstream=self._downstream,
-                computed_at_ms=at,
-            )
-            if a.enterprise not in alerted
-        ]
-        incidents = await self._alert(alerts)
+        alerts, incidents = await self._alert(changed, self.engine.previous, disruptions, computed_at_ms=at)
         return Run(len(changed), alerts, incidents, time.perf_counter() - t0)
 
     async def _write_links_and_facilities(self, at: int) -> None:
@@ -227,20 +298,92 @@ class RiskService:
             self.engine.forget_written(links, facilities)
             raise
 
-    async def _alert(self, alerts: list[Alert]) -> list[int]:
-        """Send the alerts (acknowledged by Kafka) and then open one incident per alert (idempotent)."""
-        if not alerts:
-            return []
-        records = [
-            Record(a.enterprise.encode(), a.to_json(), (("severity", a.severity.encode()),)) for a in alerts
-        ]
-        await asyncio.to_thread(self.alerts_out.send_many, records)
+    async def _alert(
+        self,
+        scores: Mapping[str, RiskScore],
+        previous: Mapping[str, float],
+        disruptions: list[Alert],
+        *,
+        computed_at_ms: int,
+    ) -> tuple[list[Alert], list[int]]:
+        """Raise what is not raised yet: a threshold alert for each score at or above ``alert_threshold``
+        whose cause is not raised (re-armed when a score drops below), and the disruption alerts not
+        raised before. A cause claimed by another risk process is not sent again. ``ALERT_CHUNK``
+        causes at a time: their claims commit (milliseconds), then the alerts go to Kafka
+        (acknowledged), then their incidents are recorded; a failed send releases its claims (they are
+        raised on a later rescoring). No SQL transaction stays open across the Kafka send or the
+        alerts' downstream search: on SQLite a write transaction locks the whole file, and the
+        validate stage's dedup ledger writes there too. An enterprise that raises a threshold alert
+        raises no disruption alert in the same call (the threshold alert names the disruption too)."""
+        s = self.settings
+        above = sorted(e for e, sc in scores.items() if sc.score >= s.alert_threshold)
+        below = [e for e, sc in scores.items() if sc.score < s.alert_threshold]
+        by_cause = {(a.enterprise, cause_of(a)): a for a in disruptions}
+        if not above and not below and not by_cause:
+            return [], []
 
-        def record() -> list[int]:
+        def alert_id(key: CauseKey, episode: int) -> str:
+            if key in by_cause:
+                return by_cause[key].id
+            return threshold_alert_id(key[0], f"episode-{episode}")
+
+        def claim_and_send(keys: list[CauseKey], build: Callable[[CauseKey, int], Alert]) -> list[Alert]:
             with Session(self.sql) as session:
-                return [inc.id or 0 for inc in open_incidents(session, alerts=alerts)]
+                claimed = claim_causes(session, keys, alert_id=alert_id)
+                session.commit()
+            alerts = [build(k, claimed[k]) for k in keys if k in claimed]
+            if not alerts:
+                return []
+            try:
+                self.alerts_out.send_many(
+                    Record(a.enterprise.encode(), a.to_json(), (("severity", a.severity.encode()),))
+                    for a in alerts
+                )
+            except BaseException:
+                with Session(self.sql) as session:
+                    release(session, {(a.enterprise, cause_of(a)): a.id for a in alerts})
+                    session.commit()
+                raise
+            with Session(self.sql) as session:
+                incidents.extend(inc.id or 0 for inc in open_incidents(session, alerts=alerts))
+            return alerts
 
-        return await asyncio.to_thread(record)
+        incidents: list[int] = []
+
+        def raise_() -> tuple[list[Alert], list[int]]:
+            with Session(self.sql) as session:
+                rearm(session, below=below)
+                session.commit()
+            alerts: list[Alert] = []
+            for i in range(0, len(above), ALERT_CHUNK):
+                alerts += claim_and_send(
+                    [(e, THRESHOLD_CAUSE) for e in above[i : i + ALERT_CHUNK]],
+                    lambda k, episode: self._threshold(k[0], scores, previous, episode, computed_at_ms),
+                )
+            alerted = {a.enterprise for a in alerts}
+            rest = [k for k in by_cause if k[0] not in alerted]
+            for i in range(0, len(rest), ALERT_CHUNK):
+                alerts += claim_and_send(rest[i : i + ALERT_CHUNK], lambda k, _episode: by_cause[k])
+            return alerts, incidents
+
+        return await asyncio.to_thread(raise_)
+
+    def _threshold(
+        self,
+        eid: str,
+        scores: Mapping[str, RiskScore],
+        previous: Mapping[str, float],
+        episode: int,
+        computed_at_ms: int,
+    ) -> Alert:
+        return threshold_alert(
+            scores[eid],
+            previous.get(eid),
+            self.settings,
+            downstream=self._downstream,
+            marker=f"episode-{episode}",
+            computed_at_ms=computed_at_ms,
+        )
 
     def close(self) -> None:
         self.alerts_out.close()
@@ -259,50 +402,3 @@ async def wait_for_projection(
         if time.monotonic() > deadline:
             return False
         await asyncio.sleep(0.1)
-
-
-def register(
-    app: faust.App,
-    valid: faust.TopicT,
-    service_factory: Callable[[], RiskService],
-    *,
-    group: str,
-    full_seconds: float,
-    batch_size: int = 1000,
-    batch_seconds: float = 0.5,
-) -> None:
-    """Add the ``risk`` agent (rescoring after each projected batch) and the ``risk_full`` timer
-    (every ``full_seconds``). ``service_factory`` is called once, inside the worker, on first use."""
-    state: dict[str, RiskService] = {}
-
-    def service() -> RiskService:
-        if "s" not in state:
-            state["s"] = service_factory()
-        return state["s"]
-
-    async def rescore(stream: faust.StreamT[Any]) -> None:
-        from streams.app import _take  # the app module's batching helper
-
-        async for batch in _take(stream, batch_size, within=batch_seconds):
-            last: dict[int, int] = {}
-            for e in batch:
-                last[e.message.partition] = max(last.get(e.message.partition, -1), e.message.offset)
-            if not await wait_for_projection(service().store, group, valid.get_topic_name(), last):
-                log.warning("risk: projector did not store offsets %s in time; rescoring anyway", last)
-            run = await service().touched(touched_by(e.message.value for e in batch if e.message.value))
-            log.info("risk: %d scores, %d alerts in %.2f s", run.scored, len(run.alerts), run.seconds)
-
-    async def full() -> None:
-        run = await service().full()
-        log.info(
-            "risk: full recompute, %d scores, %d alerts in %.1f s", run.scored, len(run.alerts), run.seconds
-        )
-
-    app.agent(valid, name="risk")(rescore)
-    app.timer(full_seconds, name="risk_full")(full)
-
-    async def _close(sender: Any, *args: Any, **kwargs: Any) -> None:
-        if "s" in state:
-            state["s"].close()
-
-    app.on_before_shutdown.connect(cast(Any, _close))

@@ -26,6 +26,12 @@ class Topics:
     dlq: str = DLQ
     alerts: str = ALERTS
 
+    @property
+    def risk_input(self) -> str:
+        """What the risk processes consume: the one place that says so (``events.valid`` today, whose
+        batches they rescore once the projector stored them; a ``graph.changes`` topic would replace it)."""
+        return self.valid
+
     @classmethod
     def prefixed(cls, prefix: str) -> Topics:
         return cls(*(f"{prefix}{name}" for name in ALL))

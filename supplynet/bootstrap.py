@@ -160,7 +160,6 @@ def worker_app(settings: Settings) -> Any:
         web_port=settings.stream.web_port,
         pipeline_factory=lambda: pipeline(settings, metrics),
         topic_names=topic_names(settings),
-        risk=risk_registration(settings) if settings.risk_live else None,
         admin_sources=settings.stream.admin_sources,
         metrics=metrics,
         stall_seconds=settings.stream.stall_seconds,
@@ -293,7 +292,7 @@ def ingest_limits(settings: Settings) -> Any:
 
 
 def risk_service(settings: Settings) -> Any:
-    """The worker's risk service: Neo4j store, risk.alerts producer, SQL store for incidents."""
+    """The risk process's service: Neo4j store, risk.alerts producer, SQL store for incidents and claims."""
     from graph.risk.store import RiskStore
     from streams.risk import RiskService
 
@@ -308,19 +307,20 @@ def risk_service(settings: Settings) -> Any:
     )
 
 
-def risk_registration(settings: Settings) -> Any:
-    """(app, events.valid topic) -> registers the risk agent and the periodic full recompute."""
-    from streams.risk import register
+def risk_process(settings: Settings) -> Any:
+    """The risk process (``supplynet worker --role risk``): its own consumer group on the risk input."""
+    from streams.risk_process import RiskProcess
 
-    def attach(app: Any, valid: Any) -> None:
-        register(
-            app,
-            valid,
-            lambda: risk_service(settings),
-            group=settings.stream.app_id,
-            full_seconds=settings.risk.full_recompute_seconds,
-            batch_size=settings.stream.batch_size,
-            batch_seconds=max(settings.stream.batch_seconds, settings.risk.incremental_seconds),
-        )
-
-    return attach
+    service = risk_service(settings)
+    return RiskProcess(
+        service=service,
+        conf=settings.kafka.librdkafka(),
+        app_id=settings.stream.app_id,
+        topic=topic_names(settings).risk_input,
+        sql=service.sql,
+        full_seconds=settings.risk.full_recompute_seconds,
+        reload_every=settings.risk.full_reload_every,
+        batch_size=settings.stream.batch_size,
+        batch_seconds=max(settings.stream.batch_seconds, settings.risk.incremental_seconds),
+        slice_size=settings.risk.incremental_slice,
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import os
 import signal
@@ -169,16 +170,68 @@ def init() -> None:
 # -- worker / serve ------------------------------------------------------------------------------
 
 
+class WorkerRole(enum.StrEnum):
+    pipeline = "pipeline"
+    risk = "risk"
+
+
 @app.command("worker")
-def worker(loglevel: Annotated[str, typer.Option(help="debug, info, warning")] = "info") -> None:
-    """Run the stream processor (validate events.raw, project events.valid into Neo4j)."""
+def worker(
+    loglevel: Annotated[str, typer.Option(help="debug, info, warning")] = "info",
+    role: Annotated[
+        WorkerRole,
+        typer.Option(
+            help="pipeline: validate events.raw, project events.valid into Neo4j, refresh KPIs; "
+            "risk: live risk scores and alerts, in a consumer group of its own (needs risk.live)"
+        ),
+    ] = WorkerRole.pipeline,
+) -> None:
+    """Run the stream processor (``--role pipeline``, the default) or the live risk process
+    (``--role risk``; run as many as you like, they share the work)."""
+    settings = _settings()
+    if role is WorkerRole.risk:
+        _risk_worker(settings, loglevel)
+        return
     from faust.worker import Worker
 
     from supplynet.bootstrap import worker_app
 
-    settings = _settings()
     faust_app = worker_app(settings)
     Worker(faust_app, loglevel=loglevel).execute_from_commandline()
+
+
+def _risk_worker(settings: Settings, loglevel: str) -> None:
+    from supplynet.bootstrap import risk_process
+
+    if not settings.risk_live:
+        err.print(
+            "risk.live is off (the development default): "
+            "set SUPPLYNET_RISK__LIVE=true to run the risk process"
+        )
+        raise typer.Exit(2)
+    logging.basicConfig(
+        level=loglevel.upper(), format="[%(asctime)s] %(levelname)s %(name)s: %(message)s", force=True
+    )
+    # The driver's notifications name properties no row has yet (e.g. ``annualVolume``): not news.
+    logging.getLogger("neo4j.notifications").setLevel(logging.ERROR)
+    os.nice(settings.risk.nice)
+
+    async def main() -> None:
+        from streams.risk_process import serve_health
+
+        process = risk_process(settings)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, process.stop)
+        health = await serve_health(process, host="127.0.0.1", port=settings.risk.web_port)
+        try:
+            await process.run()
+        finally:
+            await health.cleanup()
+            process.service.close()
+            await process.service.store.driver.close()
+
+    asyncio.run(main())
 
 
 def build_api(settings: Settings):  # type: ignore[no-untyped-def]

@@ -304,7 +304,8 @@ class Settings(BaseSettings):
 
     @property
     def risk_live(self) -> bool:
-        """Whether the worker runs the live risk agent (``risk.live``; default: only in production)."""
+        """Whether ``supplynet worker --role risk`` scores live (``risk.live``; default: only in production).
+        The pipeline worker never runs risk."""
         return self.risk.live if self.risk.live is not None else not self.is_development
 
     def database_url(self) -> str:

@@ -50,6 +50,49 @@ def _alert_id(enterprise: str, reason: str, marker: str) -> str:
     return hashlib.sha256(f"{enterprise}|{reason}|{marker}".encode()).hexdigest()[:32]
 
 
+THRESHOLD_CAUSE = "threshold"
+"""The alert cause of a score at or above the threshold (one per enterprise, re-armed below it)."""
+
+
+def threshold_alert_id(enterprise: str, marker: str) -> str:
+    """The id ``threshold_alert`` gives the alert of ``enterprise`` with ``marker``."""
+    return _alert_id(enterprise, "threshold", marker)
+
+
+def cause_of(alert: Alert) -> str:
+    """What an alert is about, as the risk processes claim it: ``threshold``, or ``alert:<id>`` for a
+    disruption alert (its id already names the enterprise and the disruption)."""
+    return THRESHOLD_CAUSE if alert.reason == "threshold" else f"alert:{alert.id}"
+
+
+def threshold_alert(
+    sc: RiskScore,
+    before: float | None,
+    s: RiskSettings,
+    *,
+    downstream: Callable[[str], list[str]],
+    marker: str,
+    computed_at_ms: int,
+) -> Alert:
+    """The threshold alert of ``sc``; its id is a function of (enterprise, ``marker``) only, so two
+    processes raising the same crossing (same marker: the crossing's episode) send the same id."""
+    eid = sc.enterprise
+    down = downstream(eid)
+    return Alert(
+        threshold_alert_id(eid, marker),
+        severity(sc.score, s),
+        eid,
+        round(sc.score, 4),
+        None if before is None else round(before, 4),
+        "threshold",
+        f"risk score {sc.score:.2f} crossed {s.alert_threshold:.2f}: {sc.explanation()}",
+        sc.as_dict(),
+        down[:AFFECTED_MAX],
+        len(down),
+        computed_at_ms,
+    )
+
+
 def threshold_alerts(
     previous: Mapping[str, float],
     scores: Mapping[str, RiskScore],
@@ -67,20 +110,14 @@ def threshold_alerts(
         sc = scores[eid]
         before = previous.get(eid)
         if sc.score >= s.alert_threshold and (before is None or before < s.alert_threshold):
-            down = downstream(eid)
             out.append(
-                Alert(
-                    _alert_id(eid, "threshold", str(computed_at_ms)),
-                    severity(sc.score, s),
-                    eid,
-                    round(sc.score, 4),
-                    None if before is None else round(before, 4),
-                    "threshold",
-                    f"risk score {sc.score:.2f} crossed {s.alert_threshold:.2f}: {sc.explanation()}",
-                    sc.as_dict(),
-                    down[:AFFECTED_MAX],
-                    len(down),
-                    computed_at_ms,
+                threshold_alert(
+                    sc,
+                    before,
+                    s,
+                    downstream=downstream,
+                    marker=str(computed_at_ms),
+                    computed_at_ms=computed_at_ms,
                 )
             )
     return out

@@ -132,13 +132,28 @@ class RiskSettings(BaseModel):
     )
     live: bool | None = Field(
         None,
-        description="Run the risk agent in the worker; default: on in production, off in development "
-        "(a development worker on a shared graph would otherwise rescore everyone's data)",
+        description="Run live risk in `supplynet worker --role risk` (its own process and consumer group; "
+        "the pipeline worker never runs risk); default: on in production, off in development "
+        "(a development risk process on a shared graph would otherwise rescore everyone's data)",
     )
     scope: str | None = Field(
         None, description="Live risk only for enterprises whose id starts with this prefix; empty = all"
     )
     incremental_seconds: float = Field(2.0, gt=0, description="How often the stream rescores touched nodes")
+    incremental_slice: int = Field(
+        500,
+        ge=1,
+        description="Most enterprises one rescoring call takes (a risk process rescores a backlog in "
+        "slices of this size, so no single call holds it for long)",
+    )
+    web_port: int = Field(6067, description="The risk process's health endpoint (GET /healthz)")
+    nice: int = Field(
+        10,
+        ge=0,
+        le=19,
+        description="CPU niceness the risk process adds to itself: on a shared host the validate/project "
+        "worker gets the CPU first",
+    )
     full_recompute_seconds: float = Field(
         900.0, gt=0, description="How often the stream recomputes everything (betweenness, HHI)"
     )

@@ -23,6 +23,12 @@ from graph.risk.settings import RiskSettings
 DAY_MS = 86_400_000
 BATCH = 5_000
 
+WRITE_BATCH = 1_000
+"""Enterprise and facility score rows per write transaction. A write holds the locks of its nodes until
+it commits, and the projector's batches ``MERGE`` the same nodes: shorter transactions keep its waits
+short while a full recompute writes every score (link scores stay at ``BATCH``: they are written only
+when they moved, and the first run's 1M would take five times the transactions)."""
+
 KPI_WINDOW = "90d"
 """The KPI window the performance factor reads (``otifRate90d``, …); the 30-day values are noisier."""
 
@@ -57,12 +63,25 @@ WITH [supplier, links] AS row
 """The whole material-flow projection (current links only): a row per supplier, its links as lists in
 ``_link_row``'s order, ``$chunk`` rows per record (see ``IN_CHUNKS``)."""
 
+_LINK_FIELDS = f"""x.sku, x.share, x.leadTimeDays, x.annualVolume, x.otifRate{KPI_WINDOW},
+ x.leadTimeMeanDays{KPI_WINDOW}, x.leadTimeP90Days{KPI_WINDOW}, x.qualityIncidentRate{KPI_WINDOW},
+ x.daysOfCover"""
+
 LINKS_OF = f"""
 UNWIND $ids AS id
-MATCH (s:Enterprise)-[x:SUPPLIES]->(b:Enterprise)
-WHERE (s.id = id OR b.id = id) AND {_CURRENT}
-RETURN DISTINCT s.id AS supplier, {_LINK_ROW} AS link
+MATCH (e:Enterprise {{id: id}})
+RETURN [(e)-[x:SUPPLIES]->(b:Enterprise) WHERE {_CURRENT} | [e.id, b.id, {_LINK_FIELDS}]]
+     + [(s:Enterprise)-[x:SUPPLIES]->(e) WHERE {_CURRENT} | [s.id, e.id, {_LINK_FIELDS}]] AS links
 """
+"""The current links (out and in) of the given enterprises: one record per enterprise, each link as
+``[supplier, buyer, …]`` in ``_link_row``'s order after the supplier.
+
+Why this shape: the earlier ``MATCH (s)-[x:SUPPLIES]->(b) WHERE s.id = id OR b.id = id`` cannot seek
+an index for an ``OR`` over both ends, so Neo4j planned a scan of *every* ``SUPPLIES`` relationship
+per id (``DirectedRelationshipTypeScan`` under the ``UNWIND``): a batch of 1,000 touched enterprises
+on a 43,593-link graph read ~87M relationships, which is where the live risk agent was found waiting
+(``RiskStore.facts_of``). Anchored at the enterprise's unique-index seek, the read costs what the
+enterprise has, not what the graph has (``tests/integration/test_risk_reads.py`` checks the db hits)."""
 
 _FACTS_BODY = """
 OPTIONAL MATCH (f:Facility)-[:OPERATED_BY]->(e)
@@ -103,7 +122,31 @@ FACTS = (
 """Every enterprise's facts (open disruptions at it, its facilities, its region; alarms; certificates),
 ``$chunk`` per record."""
 
-FACTS_OF = "UNWIND $ids AS id\nMATCH (e:Enterprise {id: id})\n" + _FACTS_BODY + f"RETURN {_FACTS_ROW} AS row"
+_OPEN = "d:Disruption AND d.status = 'open'"
+_DISRUPTION = "d {.id, .severity, .kind, .expectedRecoveryDays, where: '%s'}"
+
+FACTS_OF = f"""
+UNWIND $ids AS id
+MATCH (e:Enterprise {{id: id}})
+RETURN {{id: e.id, name: e.name, industry: e.industry, region: e.region, cover: e.daysOfCover,
+ facilities: [(f:Facility)-[:OPERATED_BY]->(e) | f.id],
+ disruptions:
+   [d IN [(e)<-[:AFFECTS]-(x) | x] WHERE {_OPEN} | {_DISRUPTION % "enterprise"}]
+ + [d IN [(e)<-[:OPERATED_BY]-()<-[:AFFECTS]-(x) | x] WHERE {_OPEN} | {_DISRUPTION % "facility"}]
+ + [d IN [(e)-[:LOCATED_IN]->()<-[:AFFECTS]-(x) | x] WHERE {_OPEN} | {_DISRUPTION % "region"}],
+ alarms: size([(e)<-[:RAISED_AT]-(a:EquipmentAlarm)
+               WHERE a.raisedAt >= $alarmsSince AND a.severity IN ['high', 'critical'] | a]),
+ certificates: size([(e)-[:HOLDS]->(c:Certification)
+                     WHERE c.status = 'expired' OR c.validUntil <= $certificatesUntil | c])}} AS row
+"""
+"""``FACTS``' row for the given enterprises, every part expanded from the enterprise itself.
+
+Why not ``_FACTS_BODY`` here: inside its ``CALL (e)`` subqueries the planner may start from the
+``Disruption(status)`` index and check every open disruption against each enterprise (the plan it
+picks on a graph with few disruptions), which makes one enterprise's read cost grow with the number of
+open disruptions in the graph. Here the patterns name no label or property of the far node (those are
+filtered in the list comprehension, after the pattern), so the only plan is to expand from the bound
+enterprise: its own relationships, nothing else."""
 
 IN_REGIONS = """
 UNWIND $regions AS region
@@ -383,17 +426,21 @@ class RiskStore:
     async def facts_of(
         self, ids: Sequence[str], *, now_ms: int | None = None
     ) -> tuple[list[Enterprise], list[SupplyLink]]:
-        """Fresh facts and current links (in and out) of the given enterprises, in batches."""
+        """Fresh facts and current links (in and out) of the given enterprises, in batches of 5,000 ids
+        (facts and links read at once); each read costs what those enterprises have, not what the
+        graph has."""
         ents: list[Enterprise] = []
         links: dict[tuple[str, str, str], SupplyLink] = {}
         for chunk in _chunks(sorted(set(ids))):
-            ents += [
-                _enterprise(r["row"])
-                for r in await self._read(FACTS_OF, ids=list(chunk), **self._windows(now_ms))
-            ]
-            for r in await self._read(LINKS_OF, ids=list(chunk)):
-                lk = _link_row(r["supplier"], r["link"])
-                links[(lk.supplier, lk.buyer, lk.sku)] = lk
+            ent_recs, link_recs = await asyncio.gather(
+                self._read(FACTS_OF, ids=list(chunk), **self._windows(now_ms)),
+                self._read(LINKS_OF, ids=list(chunk)),
+            )
+            ents += [_enterprise(r["row"]) for r in ent_recs]
+            for r in link_recs:
+                for row in r["links"]:
+                    lk = _link_row(row[0], row[1:])
+                    links[(lk.supplier, lk.buyer, lk.sku)] = lk
         return ents, list(links.values())
 
     async def enterprises_in(
@@ -434,7 +481,7 @@ class RiskStore:
             }
             for s in scores
         ]
-        for chunk in _chunks(rows):
+        for chunk in _chunks(rows, WRITE_BATCH):
             await self.driver.execute_query(WRITE_SCORES, {"rows": list(chunk)}, database_=self.database)
         return len(rows)
 
@@ -467,7 +514,7 @@ class RiskStore:
             }
             for s in scores
         ]
-        for chunk in _chunks(rows):
+        for chunk in _chunks(rows, WRITE_BATCH):
             await self.driver.execute_query(
                 WRITE_FACILITY_SCORES, {"rows": list(chunk)}, database_=self.database
             )
