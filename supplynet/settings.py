@@ -7,6 +7,7 @@ set an address to use an existing server instead, and ``stack up`` starts nothin
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 from typing import Literal
 
@@ -117,6 +118,25 @@ class StreamSettings(BaseModel):
     dedup_retention_days: int = Field(
         14, ge=1, description="How long the validate stage remembers forwarded event ids (dedup window)"
     )
+    instance_id: str | None = Field(
+        None,
+        description="This worker's static group membership id (Kafka group.instance.id), stable across "
+        "its restarts and unique among live workers: a restarted worker takes its partitions straight "
+        "back. Default: <hostname>-<web_port>; empty string = dynamic membership",
+    )
+    session_timeout_s: float = Field(
+        20.0,
+        ge=6,
+        description="Consumer group session timeout: how long the partitions of a worker that stopped "
+        "for good (and was not restarted with its instance id) wait before moving to the others",
+    )
+
+    def member_id(self) -> str | None:
+        """The static membership id: ``instance_id``, else ``<hostname>-<web_port>`` (two workers on
+        one host cannot share a web port); ``None`` when set to the empty string."""
+        if self.instance_id is None:
+            return f"{socket.gethostname()}-{self.web_port}"
+        return self.instance_id or None
 
 
 class ApiSettings(BaseModel):

@@ -89,3 +89,38 @@ def header(msg: Message, name: str) -> str | None:
         if k == name:
             return bytes(v).decode() if v is not None else None
     return None
+
+
+def read_all(settings: Settings, topic: str) -> list[Message]:
+    """Every record of ``topic`` up to its ends at the time of the call."""
+    until = {p: o for p, o in ends(settings, topic).items() if o > 0}
+    if not until:
+        return []
+    c = Consumer(
+        {**settings.kafka.librdkafka(), "group.id": f"t-{uuid.uuid4().hex[:8]}", "enable.auto.commit": False}
+    )
+    out: list[Message] = []
+    position = dict.fromkeys(until, 0)
+    try:
+        c.assign([TopicPartition(topic, p, 0) for p in until])
+        deadline = time.monotonic() + 120
+        while any(position[p] < o for p, o in until.items()):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{topic}: read {position} of {until} in 120 s")
+            for m in c.consume(1000, timeout=0.5):
+                if m.error() is None and (m.offset() or 0) < until[m.partition() or 0]:
+                    out.append(m)
+                    position[m.partition() or 0] = (m.offset() or 0) + 1
+    finally:
+        c.close()
+    return out
+
+
+def committed(settings: Settings, group: str, topic: str, partitions: int) -> dict[int, int]:
+    """The offsets ``group`` committed on ``topic`` (partitions without a commit are left out)."""
+    c = Consumer({**settings.kafka.librdkafka(), "group.id": group, "enable.auto.commit": False})
+    try:
+        tps = c.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=30)
+    finally:
+        c.close()
+    return {tp.partition: tp.offset for tp in tps if tp.offset >= 0}
