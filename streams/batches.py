@@ -176,6 +176,7 @@ class BatchProjection:
             if offset is not None:
                 tp.offset = offset
                 log.info("project: %s[%d] starts at graph offset %d", tp.topic, tp.partition, offset)
+        log.info("project: partitions assigned: %s", sorted(tp.partition for tp in partitions))
         consumer.incremental_assign(partitions)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:

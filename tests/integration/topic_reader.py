@@ -19,6 +19,15 @@ _NO_LEADER_YET = {
 }
 
 
+_COORDINATOR_MOVING = {
+    KafkaError.NOT_COORDINATOR,
+    KafkaError.COORDINATOR_NOT_AVAILABLE,
+    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+    KafkaError._TIMED_OUT,
+    KafkaError._WAIT_COORD,
+}
+
+
 def _high_watermark(c: Consumer, tp: TopicPartition) -> int:
     """The partition's next offset; retried while a just-created topic has no leader yet (a fresh
     broker answers NOT_LEADER_FOR_PARTITION for a moment)."""
@@ -119,8 +128,16 @@ def read_all(settings: Settings, topic: str) -> list[Message]:
 def committed(settings: Settings, group: str, topic: str, partitions: int) -> dict[int, int]:
     """The offsets ``group`` committed on ``topic`` (partitions without a commit are left out)."""
     c = Consumer({**settings.kafka.librdkafka(), "group.id": group, "enable.auto.commit": False})
+    deadline = time.monotonic() + 60
     try:
-        tps = c.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=30)
+        while True:
+            try:
+                tps = c.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=30)
+                break
+            except KafkaException as e:  # a restarted broker is still loading its groups
+                if e.args[0].code() not in _COORDINATOR_MOVING or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
     finally:
         c.close()
     return {tp.partition: tp.offset for tp in tps if tp.offset >= 0}
