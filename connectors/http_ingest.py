@@ -204,7 +204,10 @@ def ingest(
         try:
             producer.send_many(records)
         except (KafkaUnavailable, DeliveryFailed) as e:
-            raise IngestUnavailable(f"Kafka did not keep the events, none was accepted: {e}") from e
+            raise IngestUnavailable(
+                f"Kafka is unavailable, none was accepted: {e}; send all {len(records)} event(s) again "
+                "after Retry-After seconds (any that reached Kafka anyway are deduplicated by id)"
+            ) from e
     return report
 
 

@@ -1,50 +1,24 @@
-"""The worker's faust app, built by ``create_app`` (never at import). Agents are thin: decode, call, ack."""
+"""The worker's faust app, built by ``create_app`` (never at import). Its stages are tasks: thin loops
+that read a batch, call a plain function, and commit only what that function finished."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
 import faust
-from faust.streams import Stream
-from faust.types import EventT
 
 from graph.freshness import risk_computed_at
 from streams.batches import BatchProjection, kafka_group
 from streams.metrics import CONTENT_TYPE, ConsumedTopic, GroupLag, WorkerMetrics
 from streams.pipeline import Pipeline
 from streams.projection import Projector
-from streams.stages import Incoming
 from streams.topics import Topics
+from streams.validation import BatchValidation
 
 log = logging.getLogger(__name__)
-
-
-async def _take(
-    stream: faust.StreamT[Any], max_: int, *, within: float
-) -> AsyncIterator[Sequence[EventT[Any]]]:
-    """Batches of events (size- and time-bounded); their offsets are acked after the batch is handled.
-
-    Each batch also counts as inbound activity of its partitions for faust's stall detector:
-    ``take_events`` reads the channel directly and skips the sensor that records it, so with input
-    waiting faust logged "Stream has not started processing TP(...)" as an ERROR every few seconds
-    once the worker had run ``stream.stall_seconds``, though the stage was working.
-    """
-    # take_events lives on the concrete Stream, not on the StreamT interface faust types agents with.
-    inbound = stream.app.monitor.stream_inbound_time
-    async for batch in cast(Stream[Any], stream).take_events(max_, within=within):
-        now = time.monotonic()
-        for tp in {e.message.tp for e in batch}:
-            inbound[tp] = now
-        yield batch
-
-
-def _incoming(event: Any) -> Incoming:
-    m = event.message
-    return Incoming(topic=m.topic, partition=m.partition, offset=m.offset, key=m.key, value=m.value)
 
 
 def create_app(
@@ -63,14 +37,17 @@ def create_app(
     admin_sources: Sequence[str] = (),
     metrics: WorkerMetrics | None = None,
     stall_seconds: float = 300.0,
+    instance_id: str | None = None,
+    session_timeout_s: float = 20.0,
 ) -> faust.App:
-    """The worker: the ``validate`` agent (events.raw), the project stage (events.valid), the KPI timer.
+    """The worker: the validate stage (events.raw), the project stage (events.valid), the KPI timer.
     Never live risk: that is the risk process's (``streams/risk_process.py``), in a group of its own.
 
-    ``pipeline_factory`` is called once, inside the worker's event loop, on first use. The project
-    stage reads whole batches with librdkafka (``streams/batches.py``, configured by
-    ``consumer_conf``, default: just the brokers); its partitions start at the offsets stored in
-    Neo4j with the graph.
+    ``pipeline_factory`` is called once, inside the worker's event loop, on first use. Both stages
+    read whole batches with librdkafka (configured by ``consumer_conf``, default: just the brokers),
+    as static group members ``instance_id`` when given. Validate commits a batch only after Kafka
+    acknowledged its forward, waiting out any outage (``streams/validation.py``); project's
+    partitions start at the offsets stored in Neo4j with the graph (``streams/batches.py``).
     """
     names = topic_names or Topics()
     app = faust.App(
@@ -90,7 +67,6 @@ def create_app(
         web_port=web_port,
         web_bind="127.0.0.1",
     )
-    raw = app.topic(names.raw, key_type=bytes, value_type=bytes)
     state: dict[str, Pipeline] = {}
     projectors: dict[str, Projector] = {}
 
@@ -107,28 +83,44 @@ def create_app(
             )
         return projectors["p"]
 
-    async def validate(stream: faust.StreamT[Any]) -> None:
-        async for batch in _take(stream, batch_size, within=batch_seconds):
-            ok, bad = await pipeline().validate([_incoming(e) for e in batch])
-            log.info("validate: %d valid, %d to DLQ", ok, bad)
-
+    conf = consumer_conf or {"bootstrap.servers": brokers}
+    validation = BatchValidation(
+        conf=conf,
+        app_id=app_id,
+        topic=names.raw,
+        pipeline=pipeline,
+        batch_size=batch_size,
+        batch_seconds=batch_seconds,
+        instance_id=instance_id,
+        session_timeout_s=session_timeout_s,
+    )
     projection = BatchProjection(
-        conf=consumer_conf or {"bootstrap.servers": brokers},
+        conf=conf,
         app_id=app_id,
         topic=names.valid,
         projector=projector,
         batch_size=batch_size,
         batch_seconds=batch_seconds,
         metrics=metrics,
+        instance_id=instance_id,
+        session_timeout_s=session_timeout_s,
     )
     running: dict[str, asyncio.Task[None]] = {}
+
+    async def validate() -> None:
+        running["v"] = asyncio.current_task()  # type: ignore[assignment]
+        await validation.run()
 
     async def project() -> None:
         running["t"] = asyncio.current_task()  # type: ignore[assignment]
         await projection.run()
 
-    app.agent(raw, name="validate")(validate)
+    app.task(validate)
     app.task(project)
+    # No faust agent reads a topic (both stages read with librdkafka): faust's own Kafka consumer and
+    # producer would have nothing to do, and its consumer refuses an empty subscription. The web
+    # endpoint (/metrics), the tasks and the timers are what faust hosts.
+    app.boot_strategy = app.BootStrategy(app, enable_kafka_consumer=False, enable_kafka_producer=False)
 
     async def refresh_kpis() -> None:
         # Marked KPIs are refreshed behind the batches: one round of ``kpi_batch`` enterprises per
@@ -157,7 +149,14 @@ def create_app(
         if "kpi" in running:  # before the driver closes under it (a round is safe to cut short)
             running["kpi"].cancel()
             await asyncio.wait([running["kpi"]], timeout=30)
-        projection.stop()  # commits the batch in flight, then leaves the group
+        validation.stop()  # forwards and commits the batch in flight
+        projection.stop()  # commits the batch in flight
+        if "v" in running:
+            # A batch still waiting for Kafka after 30 s is cut short: uncommitted, it is read again.
+            _, pending = await asyncio.wait([running["v"]], timeout=30)
+            for task in pending:
+                task.cancel()
+            await asyncio.wait([running["v"]], timeout=30)
         if "t" in running:
             await asyncio.wait([running["t"]], timeout=60)
         if "p" in state:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -37,6 +37,80 @@ def kafka_group(app_id: str) -> str:
     return f"{app_id}-project"
 
 
+def validate_group(app_id: str) -> str:
+    """The Kafka consumer group of the validate stage."""
+    return f"{app_id}-validate"
+
+
+class ConsumerLost(Exception):
+    """The consumer reached a fatal state; a new one takes over from the committed offsets.
+
+    Seen after a broker outage with static membership: the consumer rejoins under its instance id,
+    the coordinator gives it a new member id and fences the old one, and a commit still in flight
+    under the old id turns fatal ("Static consumer fenced by other consumer with same
+    group.instance.id"). Nothing is lost: what was not committed is read again.
+    """
+
+
+def is_fatal(err: KafkaError) -> bool:
+    """Whether a consumer error leaves the consumer unusable (it must be replaced)."""
+    return bool(err.fatal()) or err.code() in (KafkaError._FATAL, KafkaError.FENCED_INSTANCE_ID)
+
+
+async def replacing_lost_consumers(
+    stage: str, stopping: asyncio.Event, run: Callable[[], Awaitable[None]]
+) -> None:
+    """Run ``run`` (one consumer's lifetime) until ``stopping``; start it again after ``ConsumerLost``."""
+    lost = 0
+    while not stopping.is_set():
+        try:
+            await run()
+            return
+        except ConsumerLost as e:
+            lost += 1
+            wait = min(30.0, 2.0**lost)
+            log.warning(
+                "%s: consumer lost (%s); a new one resumes from the committed offsets in %.0f s "
+                "(if this repeats: is another live worker using the same stream.instance_id?)",
+                stage,
+                e,
+                wait,
+            )
+            await asyncio.sleep(wait)
+
+
+def group_conf(
+    conf: Mapping[str, Any], *, group: str, instance_id: str | None, session_timeout_s: float
+) -> dict[str, Any]:
+    """librdkafka settings of a stage's consumer in ``group``.
+
+    With ``instance_id``, the consumer is a static member (KIP-345): a worker restarted with the same
+    id (after a crash, a SIGKILL, a deploy) takes its partitions back at once, with no rebalance and
+    no wait for the dead member's session to expire. The price: a static member that stops for good
+    keeps its partitions until ``session_timeout_s`` has passed (close() does not leave the group).
+    """
+    out: dict[str, Any] = {
+        **conf,
+        "group.id": group,
+        "auto.offset.reset": "earliest",
+        "partition.assignment.strategy": "cooperative-sticky",
+        "session.timeout.ms": int(session_timeout_s * 1000),
+        # Prefetch a few batches, not librdkafka's default 64 MiB per partition (worker memory).
+        "queued.max.messages.kbytes": 16_384,
+    }
+    if instance_id:
+        out["group.instance.id"] = instance_id
+    return out
+
+
+def next_offsets(batch: Sequence[Incoming]) -> dict[int, int]:
+    """partition -> the offset after the batch's last record of it (what a commit stores)."""
+    top: dict[int, int] = {}
+    for m in batch:
+        top[m.partition] = max(top.get(m.partition, 0), m.offset + 1)
+    return top
+
+
 def incoming(m: Message) -> Incoming:
     return Incoming(
         topic=m.topic() or "",
@@ -51,8 +125,9 @@ class BatchProjection:
     """Consumes ``topic`` in batches and hands them to the projector, two batches in flight.
 
     Batch N+1 is read and mapped while Neo4j writes batch N; commits stay in order, one at a time.
-    ``run`` returns after ``stop``: the batch in flight is committed, then the consumer leaves its
-    group (its partitions move to the other workers at once).
+    ``run`` returns after ``stop``: the batch in flight is committed, then the consumer closes (a
+    dynamic member leaves its group at once; a static one, see ``group_conf``, keeps its partitions
+    for the session timeout, for a restart with its id to take them straight back).
     """
 
     def __init__(
@@ -65,23 +140,20 @@ class BatchProjection:
         batch_size: int,
         batch_seconds: float,
         metrics: WorkerMetrics | None = None,
+        instance_id: str | None = None,
+        session_timeout_s: float = 20.0,
     ) -> None:
         self.topic = topic
         self.metrics = metrics
         self.projector = projector
         self.batch_size = batch_size
         self.batch_seconds = batch_seconds
-        self._conf = {
-            **conf,
-            "group.id": kafka_group(app_id),
-            "auto.offset.reset": "earliest",
-            # Offsets are stored only once the graph holds the batch; librdkafka commits them.
-            "enable.auto.commit": True,
-            "enable.auto.offset.store": False,
-            "partition.assignment.strategy": "cooperative-sticky",
-            # Prefetch a few batches, not librdkafka's default 64 MiB per partition (worker memory).
-            "queued.max.messages.kbytes": 16_384,
-        }
+        self._conf = group_conf(
+            conf, group=kafka_group(app_id), instance_id=instance_id, session_timeout_s=session_timeout_s
+        )
+        # Offsets are stored only once the graph holds the batch; librdkafka commits them.
+        self._conf["enable.auto.commit"] = True
+        self._conf["enable.auto.offset.store"] = False
         self._stopping = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._last_batch = float("-inf")
@@ -91,7 +163,7 @@ class BatchProjection:
         return time.monotonic() - self._last_batch < within
 
     def stop(self) -> None:
-        """Ask ``run`` to finish: it commits the batch in flight, then leaves the group."""
+        """Ask ``run`` to finish: it commits the batch in flight, then closes the consumer."""
         self._stopping.set()
 
     async def _graph_offsets(self) -> dict[int, int]:
@@ -107,6 +179,7 @@ class BatchProjection:
             if offset is not None:
                 tp.offset = offset
                 log.info("project: %s[%d] starts at graph offset %d", tp.topic, tp.partition, offset)
+        log.info("project: partitions assigned: %s", sorted(tp.partition for tp in partitions))
         consumer.incremental_assign(partitions)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -115,9 +188,7 @@ class BatchProjection:
 
     def _store(self, consumer: Consumer, done: Projected, batch: list[Incoming], started: float) -> None:
         """Let Kafka's committed offsets follow the graph (lag monitoring; never the source of truth)."""
-        top: dict[int, int] = {}
-        for m in batch:
-            top[m.partition] = max(top.get(m.partition, 0), m.offset + 1)
+        top = next_offsets(batch)
         try:
             consumer.store_offsets(offsets=[TopicPartition(self.topic, p, o) for p, o in top.items()])
         except KafkaException as e:  # a partition revoked meanwhile: the graph holds the truth anyway
@@ -133,9 +204,15 @@ class BatchProjection:
             )
 
     async def run(self) -> None:
-        """Consume and project until ``stop``; re-raises what the projector cannot handle."""
+        """Consume and project until ``stop``; re-raises what the projector cannot handle.
+
+        A consumer that reached a fatal state is replaced; the new one starts at the graph's offsets.
+        """
         self._loop = asyncio.get_running_loop()
         self.projector()  # made here, on the event loop (the assign callback runs in a thread)
+        await replacing_lost_consumers("project", self._stopping, self._consume)
+
+    async def _consume(self) -> None:
         # One thread owns every call into the consumer, so ``close`` waits for a ``consume`` in flight.
         thread = ThreadPoolExecutor(1, thread_name_prefix="project-consumer")
         consumer = Consumer(self._conf)
@@ -153,6 +230,8 @@ class BatchProjection:
                     err = m.error()
                     if err is None:
                         batch.append(incoming(m))
+                    elif is_fatal(err):
+                        raise ConsumerLost(err.str())
                     elif err.code() != KafkaError._PARTITION_EOF:
                         log.warning("project: consumer error: %s", err)
                 if batch:

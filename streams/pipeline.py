@@ -11,21 +11,35 @@ import time
 from collections.abc import Sequence
 from datetime import timedelta
 
-from connectors.kafka import EventProducer, Record
+from connectors.kafka import EventProducer
 from graph.writer import GraphWriter
+from schema.envelope import ValidEvent
+from schema.errors import EventRejected
 from schema.validate import MAX_FUTURE
 from streams.dedup import SeenEvents
+from streams.forwarding import Forwarder
 from streams.metrics import WorkerMetrics
-from streams.stages import Incoming, Routed, route, split_records
+from streams.stages import Incoming, Routed, dlq_record, route, split_records
 
 log = logging.getLogger(__name__)
+
+
+def refusal(ev: ValidEvent, reason: str) -> EventRejected:
+    """A valid event that Kafka refused to keep in ``events.valid``, as a dead-letter reason."""
+    return EventRejected(
+        f"events.valid refused the record: {reason}",
+        event_id=ev.id,
+        event_type=ev.type,
+        error_class="kafka",
+    )
 
 
 class Pipeline:
     """The validate stage over injected adapters, and the writer the projector (``streams.projection``) uses.
 
-    At-least-once: ``validate`` returns only after everything it produced was acknowledged by Kafka,
-    and only then does the caller ack the input offsets.
+    At-least-once, for an outage of any length: ``validate`` returns only after everything it produced
+    was acknowledged by Kafka (it waits, retrying, while Kafka is away), and only then does the caller
+    commit the input offsets (``streams.validation``).
     """
 
     def __init__(
@@ -37,6 +51,7 @@ class Pipeline:
         seen: SeenEvents | None = None,
         max_future: timedelta = MAX_FUTURE,
         metrics: WorkerMetrics | None = None,
+        max_backoff_s: float = 10.0,
     ) -> None:
         self.valid_out = valid_out
         self.dlq_out = dlq_out
@@ -44,13 +59,10 @@ class Pipeline:
         self.seen = seen
         """The dedup ledger; with it, each event id is forwarded to ``events.valid`` once."""
         self.max_future = max_future
-        self.metrics = metrics
         """How far an event's time may be ahead of the clock (further: dead-lettered, naming ``$.time``)."""
-
-    async def _send(self, producer: EventProducer, records: Sequence[Record]) -> None:
-        if records:
-            # confluent-kafka's flush blocks; run it off the event loop.
-            await asyncio.to_thread(producer.send_many, records)
+        self.metrics = metrics
+        self._to_valid = Forwarder(valid_out, stage="validate", max_backoff_s=max_backoff_s)
+        self._to_dlq = Forwarder(dlq_out, stage="validate", max_backoff_s=max_backoff_s)
 
     async def validate(self, batch: Sequence[Incoming]) -> tuple[int, int]:
         """Route valid events to ``events.valid`` and the rest to ``events.dlq``; return the counts.
@@ -70,19 +82,33 @@ class Pipeline:
         valid, dead = split_records(routed, stage="validate")
         for _, err in routed.rejected:
             log.warning("rejected %s", err.describe())
-        await asyncio.gather(self._send(self.valid_out, valid), self._send(self.dlq_out, dead))
+        refused, _ = await asyncio.gather(self._to_valid.send(valid), self._to_dlq.keep(dead))
+        forwarded = routed.valid
+        if refused:
+            # events.valid will never take these as they are (e.g. larger than its max.message.bytes):
+            # dead-lettered with Kafka's reason, and not recorded as forwarded.
+            reasons = {id(r.record): r.reason for r in refused}
+            pairs = list(zip(valid, routed.valid, strict=True))
+            forwarded = [pair for rec, pair in pairs if id(rec) not in reasons]
+            await self._to_dlq.keep(
+                [
+                    dlq_record(m, refusal(ev, reasons[id(rec)]), stage="validate")
+                    for rec, (m, ev) in pairs
+                    if id(rec) in reasons
+                ]
+            )
         if self.seen is not None:
-            await asyncio.to_thread(self.seen.record, routed.valid)
+            await asyncio.to_thread(self.seen.record, forwarded)
         if self.metrics is not None:
             self.metrics.batch(
                 "validate",
                 size=len(batch),
                 seconds=time.monotonic() - started,
-                valid=len(valid),
-                dlq=len(dead),
+                valid=len(forwarded),
+                dlq=len(dead) + len(refused),
                 duplicate=duplicates,
             )
-        return len(valid), len(dead)
+        return len(forwarded), len(dead) + len(refused)
 
     def close(self) -> None:
         self.valid_out.close()

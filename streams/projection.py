@@ -11,7 +11,6 @@ retried by the writer, forever: a batch is never skipped.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from graph.ownership import Verdict, check_owners, records_by_label
 from graph.writer import GraphWriter, GraphWriteRejected, Position
 from schema.envelope import ValidEvent
 from schema.errors import EventRejected
+from streams.forwarding import Forwarder
 from streams.stages import Incoming, dlq_record, route
 
 log = logging.getLogger(__name__)
@@ -71,10 +71,10 @@ class Projector:
         self.group = group
         self.admin_sources = frozenset(admin_sources)
         """Sources that may change master data another source owns."""
+        self._to_dlq = Forwarder(dlq_out, stage="project")
 
     async def _dead_letter(self, records: Sequence[Record]) -> None:
-        if records:
-            await asyncio.to_thread(self.dlq_out.send_many, records)
+        await self._to_dlq.keep(records)  # waits out a Kafka outage: the batch commits after
 
     async def project(self, batch: Sequence[Incoming]) -> Projected:
         """Apply a batch and store its offsets; return what was applied and dead-lettered.

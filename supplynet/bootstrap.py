@@ -157,6 +157,8 @@ def worker_app(settings: Settings) -> Any:
         kpi_seconds=settings.stream.kpi_seconds,
         kpi_batch=settings.stream.kpi_batch,
         consumer_conf=settings.kafka.librdkafka(),
+        instance_id=settings.stream.member_id(),
+        session_timeout_s=settings.stream.session_timeout_s,
         web_port=settings.stream.web_port,
         pipeline_factory=lambda: pipeline(settings, metrics),
         topic_names=topic_names(settings),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from pathlib import Path
 from typing import Any, Literal
 
@@ -149,6 +150,25 @@ class StreamSettings(BaseModel):
         default_factory=lambda: ["supplynet-admin"],
         description="Event sources that may change master data another source registered (JSON list)",
     )
+    instance_id: str | None = Field(
+        None,
+        description="This worker's static group membership id (Kafka group.instance.id), stable across "
+        "its restarts and unique among live workers: a restarted worker takes its partitions straight "
+        "back. Default: <hostname>-<web_port>; empty string = dynamic membership",
+    )
+    session_timeout_s: float = Field(
+        20.0,
+        ge=6,
+        description="Consumer group session timeout: how long the partitions of a worker that stopped "
+        "for good (and was not restarted with its instance id) wait before moving to the others",
+    )
+
+    def member_id(self) -> str | None:
+        """The static membership id: ``instance_id``, else ``<hostname>-<web_port>`` (two workers on
+        one host cannot share a web port); ``None`` when set to the empty string."""
+        if self.instance_id is None:
+            return f"{socket.gethostname()}-{self.web_port}"
+        return self.instance_id or None
 
 
 class ApiSettings(BaseModel):

@@ -34,9 +34,8 @@ from streams import topics
 from supplynet import bootstrap
 from supplynet.samples import envelope
 from supplynet.settings import Settings
-from tests.integration.test_http_ingest import _spawn, _stop
 from tests.integration.topic_reader import ends, event_id, header, read_from
-from tests.integration.worker_proc import running_worker, subprocess_env
+from tests.integration.worker_proc import running_worker, spawn_api, stop, subprocess_env
 
 pytestmark = pytest.mark.timeout(300)
 REASON = "Expected `float` <= 1.0"
@@ -119,7 +118,7 @@ def via_pulsar(stack: Settings, events: list[bytes], topic: str, tmp: Path) -> s
 
 
 def via_http(stack: Settings, events: list[bytes], tmp: Path) -> dict[str, Any]:
-    proc, url = _spawn(stack, tmp / "api.log")
+    proc, url = spawn_api(stack, tmp / "api.log")
     try:
         _, key = create_key(bootstrap.sql_engine(stack), name=f"all-ways-{tmp.name}", role=Role.ADMIN)
         r = httpx.post(
@@ -132,7 +131,7 @@ def via_http(stack: Settings, events: list[bytes], tmp: Path) -> dict[str, Any]:
         answer: dict[str, Any] = r.json()
         return answer
     finally:
-        _stop(proc)
+        stop(proc)
 
 
 def via_sdk(stack: Settings, events: list[bytes]) -> EventRejected:

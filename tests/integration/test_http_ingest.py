@@ -3,11 +3,6 @@ limits, and nothing reported accepted that Kafka did not keep."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,8 +23,8 @@ from schema.tables import Role
 from streams.topics import Topics
 from supplynet import bootstrap
 from supplynet.settings import Settings
-from tests.conftest import free_port
 from tests.integration.topic_reader import ends, event_id, read_from
+from tests.integration.worker_proc import spawn_api, stop
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -49,39 +44,6 @@ class Server:
         return httpx.post(f"{self.url}/v1/events", content=body, headers=headers, timeout=60)
 
 
-def _spawn(stack: Settings, log: Path, **extra: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {**os.environ, "SUPPLYNET_SQL_URL": stack.database_url(), "SUPPLYNET_API__PORT": str(port), **extra}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "supplynet", "serve"],
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                return proc, url
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None:
-            break
-        time.sleep(0.3)
-    raise AssertionError(f"API did not start: {log.read_text()[-2000:]}")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-
-
 def _keys(stack: Settings, run_id: str) -> dict[str, str]:
     engine = bootstrap.sql_engine(stack)
     return {
@@ -97,7 +59,7 @@ def server(stack: Settings, run_id: str, tmp_path_factory: pytest.TempPathFactor
     prefix = f"test-http-{run_id}."
     topics = Topics.prefixed(prefix)
     ensure_topics(stack.kafka.librdkafka(), [TopicSpec(topics.raw, 3)])
-    proc, url = _spawn(
+    proc, url = spawn_api(
         stack,
         tmp_path_factory.mktemp("api") / "api.log",
         SUPPLYNET_STREAM__TOPIC_PREFIX=prefix,
@@ -108,7 +70,7 @@ def server(stack: Settings, run_id: str, tmp_path_factory: pytest.TempPathFactor
     try:
         yield Server(url, topics.raw, _keys(stack, run_id))
     finally:
-        _stop(proc)
+        stop(proc)
         AdminClient(stack.kafka.librdkafka()).delete_topics([topics.raw])
 
 
@@ -222,7 +184,7 @@ def test_credentials_roles_and_limits(server: Server, run_id: str) -> None:
 def test_rate_limit_answers_429_with_retry_after(
     stack: Settings, run_id: str, tmp_path: Path, server: Server
 ) -> None:
-    proc, url = _spawn(
+    proc, url = spawn_api(
         stack,
         tmp_path / "api.log",
         SUPPLYNET_STREAM__TOPIC_PREFIX=f"test-http-{run_id}.",
@@ -240,13 +202,13 @@ def test_rate_limit_answers_429_with_retry_after(
         # another key has its own bucket
         assert slow.post(body, key=server.keys["admin"]).status_code == 200
     finally:
-        _stop(proc)
+        stop(proc)
 
 
 def test_kafka_unreachable_answers_503_and_accepts_nothing(
     stack: Settings, run_id: str, tmp_path: Path, server: Server
 ) -> None:
-    proc, url = _spawn(
+    proc, url = spawn_api(
         stack,
         tmp_path / "api.log",
         SUPPLYNET_KAFKA__BOOTSTRAP="127.0.0.1:1",
@@ -259,7 +221,7 @@ def test_kafka_unreachable_answers_503_and_accepts_nothing(
         assert "none was accepted" in r.json()["detail"]
         assert "accepted" not in r.json() or r.json().get("accepted") == 0
     finally:
-        _stop(proc)
+        stop(proc)
 
 
 _json_values = st.recursive(

@@ -69,7 +69,8 @@ def _load(settings: Settings, topic: str, ids: str, n: int) -> dict[int, int]:
     return ends
 
 
-def _spawn(settings: Settings, prefix: str, group: str, log: Path) -> subprocess.Popen[bytes]:
+def _spawn(settings: Settings, prefix: str, group: str, log: Path, n: int = 0) -> subprocess.Popen[bytes]:
+    """Worker ``n`` of ``group``; a restarted worker keeps its number (its static membership id)."""
     env = {
         **os.environ,
         "SUPPLYNET_SQL_URL": settings.database_url(),
@@ -78,6 +79,7 @@ def _spawn(settings: Settings, prefix: str, group: str, log: Path) -> subprocess
         "SUPPLYNET_STREAM__WEB_PORT": str(free_port()),
         "SUPPLYNET_STREAM__BATCH_SIZE": "100",
         "SUPPLYNET_STREAM__BATCH_SECONDS": "0.2",
+        "SUPPLYNET_STREAM__INSTANCE_ID": f"{group}-{n}",
     }
     return subprocess.Popen(
         [sys.executable, "-m", "supplynet", "worker"],
@@ -136,7 +138,7 @@ async def _run(
     writer = GraphWriter(driver)
     log = tmp_path / f"{mode}.log"
     if mode == "two":
-        procs = [_spawn(stack, prefix, group, log), _spawn(stack, prefix, group, log)]
+        procs = [_spawn(stack, prefix, group, log, 0), _spawn(stack, prefix, group, log, 1)]
     else:
         procs = [_spawn(stack, prefix, group, log)]
     try:

@@ -19,6 +19,15 @@ _NO_LEADER_YET = {
 }
 
 
+_COORDINATOR_MOVING = {
+    KafkaError.NOT_COORDINATOR,
+    KafkaError.COORDINATOR_NOT_AVAILABLE,
+    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+    KafkaError._TIMED_OUT,
+    KafkaError._WAIT_COORD,
+}
+
+
 def _high_watermark(c: Consumer, tp: TopicPartition) -> int:
     """The partition's next offset; retried while a just-created topic has no leader yet (a fresh
     broker answers NOT_LEADER_FOR_PARTITION for a moment)."""
@@ -89,3 +98,46 @@ def header(msg: Message, name: str) -> str | None:
         if k == name:
             return bytes(v).decode() if v is not None else None
     return None
+
+
+def read_all(settings: Settings, topic: str) -> list[Message]:
+    """Every record of ``topic`` up to its ends at the time of the call."""
+    until = {p: o for p, o in ends(settings, topic).items() if o > 0}
+    if not until:
+        return []
+    c = Consumer(
+        {**settings.kafka.librdkafka(), "group.id": f"t-{uuid.uuid4().hex[:8]}", "enable.auto.commit": False}
+    )
+    out: list[Message] = []
+    position = dict.fromkeys(until, 0)
+    try:
+        c.assign([TopicPartition(topic, p, 0) for p in until])
+        deadline = time.monotonic() + 120
+        while any(position[p] < o for p, o in until.items()):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{topic}: read {position} of {until} in 120 s")
+            for m in c.consume(1000, timeout=0.5):
+                if m.error() is None and (m.offset() or 0) < until[m.partition() or 0]:
+                    out.append(m)
+                    position[m.partition() or 0] = (m.offset() or 0) + 1
+    finally:
+        c.close()
+    return out
+
+
+def committed(settings: Settings, group: str, topic: str, partitions: int) -> dict[int, int]:
+    """The offsets ``group`` committed on ``topic`` (partitions without a commit are left out)."""
+    c = Consumer({**settings.kafka.librdkafka(), "group.id": group, "enable.auto.commit": False})
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            try:
+                tps = c.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=30)
+                break
+            except KafkaException as e:  # a restarted broker is still loading its groups
+                if e.args[0].code() not in _COORDINATOR_MOVING or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+    finally:
+        c.close()
+    return {tp.partition: tp.offset for tp in tps if tp.offset >= 0}

@@ -1,4 +1,5 @@
-"""Running a `supplynet worker` of a test's own (own consumer group, own SQL store) as a subprocess."""
+"""Running `supplynet worker` / `supplynet serve` processes of a test's own (own consumer group, own SQL
+store, own topics when asked) as subprocesses."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+import httpx
 
 from connectors.kafka import ensure_topics
 from supplynet import bootstrap
@@ -27,11 +31,12 @@ def subprocess_env(settings: Settings, **extra: str) -> dict[str, str]:
     return {**os.environ, "SUPPLYNET_SQL_URL": settings.database_url(), **extra}
 
 
-@contextmanager
-def running_worker(
-    settings: Settings, group: str, log: Path, *, web_port: int | None = None, **env: str
-) -> Iterator[subprocess.Popen[bytes]]:
-    proc = subprocess.Popen(
+def spawn_worker(
+    settings: Settings, group: str, log: Path, *, web_port: int | None = None, **extra: str
+) -> subprocess.Popen[bytes]:
+    """A worker in consumer group ``group`` (its app id) on ``settings``' topics, logging to ``log``
+    (appended); ``extra`` are more ``SUPPLYNET_*`` variables (batch size, instance id, …)."""
+    return subprocess.Popen(
         [sys.executable, "-m", "supplynet", "worker"],
         env=subprocess_env(
             settings,
@@ -39,18 +44,56 @@ def running_worker(
             SUPPLYNET_STREAM__WEB_PORT=str(web_port or free_port()),
             SUPPLYNET_STREAM__BATCH_SECONDS="0.2",
             SUPPLYNET_STREAM__TOPIC_PREFIX=settings.stream.topic_prefix,
-            **env,
+            **extra,
         ),
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
+    """Send ``sig`` to the process group; SIGKILL it if it has not exited within 30 s."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, sig)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+
+
+@contextmanager
+def running_worker(
+    settings: Settings, group: str, log: Path, *, web_port: int | None = None, **extra: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    proc = spawn_worker(settings, group, log, web_port=web_port, **extra)
+    try:
+        yield proc
+    finally:
+        stop(proc)
+
+
+def spawn_api(settings: Settings, log: Path, **extra: str) -> tuple[subprocess.Popen[bytes], str]:
+    """`supplynet serve` on a free port; returns the process and its base URL once /healthz answers."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "supplynet", "serve"],
+        env=subprocess_env(settings, SUPPLYNET_API__PORT=str(port), **extra),
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return proc, url
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None:
+            break
+        time.sleep(0.3)
+    stop(proc)
+    raise AssertionError(f"API did not start: {log.read_text()[-2000:]}")
