@@ -63,6 +63,12 @@ class ServerSpec:
     ready_timeout_s: float = 120.0
     java_home: Path | None = None
 
+    @property
+    def jars(self) -> str:
+        """The Maven project (``infra/maven/<jars>``) whose resolved classpath this server runs on;
+        several servers (the nodes of a Kafka cluster) may share one."""
+        return self.pom.parent.name
+
 
 def properties_text(props: Mapping[str, object], *, writer: str) -> str:
     """A Java ``.properties`` file rewritten on every start: settings live in code, not in the file."""
