@@ -223,10 +223,17 @@ class Monitor:
         r.ended = time.monotonic()
         console.print(f"  fault over after {r.ended - r.began:.1f}s: {r.label}")
 
+    def startup(self) -> float | None:
+        """Seconds from the first sample to the first projected batch."""
+        moved = [t for t, projected, _ in self.history if projected > 0]
+        return moved[0] - self.history[0][0] if moved else None
+
     def longest_stall(self) -> float:
-        """Longest time the projection did not move while work was waiting."""
+        """Longest time the projection did not move while work was waiting, once it had started."""
         longest, since, last = 0.0, None, -1
         for t, projected, waiting in self.history:
+            if projected == 0:
+                continue
             if projected != last or not waiting:
                 since, last = (t if waiting else None), projected
                 continue
@@ -827,6 +834,10 @@ async def execute(ctx: Context, code: str, drive: Drive, *, drain_timeout_s: flo
     out = run.outcome
     out.recoveries = run.monitor.recoveries
     out.longest_stall_s = run.monitor.longest_stall()
+    startup = run.monitor.startup()
+    out.notes.append(
+        f"first batch projected {startup:.1f}s after the start" if startup else "nothing projected"
+    )
     # What the workers' KPI timer does, for any enterprise it had not reached (a fresh writer also
     # takes back rounds a killed worker left half done).
     await GraphWriter(ctx.writer.driver).refresh_kpis()
@@ -849,7 +860,12 @@ async def execute(ctx: Context, code: str, drive: Drive, *, drain_timeout_s: flo
         f"events.valid: {len(expected - set(valid_ids))} events never validated, "
         f"{len(valid_ids) - len(set(valid_ids))} forwarded twice"
     )
-    console.print(f"  done in {out.wall_s:.1f}s: lost {out.lost}, duplicated {out.duplicated}, DLQ {out.dlq}")
+    console.print(
+        f"  done in {out.wall_s:.1f}s: lost {out.lost}, duplicated {out.duplicated}, "
+        f"DLQ {out.dlq} ({out.dlq_expected}), longest stall {out.longest_stall_s:.1f}s; "
+        f"recovery {', '.join(r.text() for r in out.recoveries) or '-'}; {'; '.join(out.notes)}",
+        highlight=False,
+    )
     return out
 
 
@@ -916,6 +932,7 @@ async def drill(
     ``kafka_stack`` operates the Kafka nodes of ``settings.kafka`` (default: the local stack's).
     """
     tag = f"flt{uuid.uuid4().hex[:6]}"
+    logging.getLogger("neo4j.notifications").setLevel(logging.ERROR)  # "property does not exist yet"
     driver = bootstrap.async_driver(settings)
     await migrate(driver)
     ctx = Context(
@@ -975,7 +992,6 @@ def cli() -> None:
     ap.add_argument("--outage-seconds", type=float, default=65.0, help="Kafka outage (≥ 60: every timeout)")
     ap.add_argument("--keep", action="store_true", help="keep the data (default: delete it)")
     args = ap.parse_args()
-    logging.getLogger("neo4j.notifications").setLevel(logging.ERROR)  # "property does not exist yet"
     outcomes = asyncio.run(
         drill(
             Settings(),

@@ -64,7 +64,7 @@ def _canon(v: Any, prefix: str) -> Any:
     if isinstance(v, str):
         return v.replace(prefix, "<run>")
     if isinstance(v, list):
-        return [_canon(x, prefix) for x in v]
+        return tuple(_canon(x, prefix) for x in v)
     if hasattr(v, "iso_format"):
         return v.iso_format()
     return v
