@@ -144,15 +144,19 @@ class Monitor:
         self.kafka_ok = False
         self.recoveries: list[Recovery] = []
         self.history: list[tuple[float, int, bool]] = []  # (time, projected, work waiting)
-        self._consumer = Consumer(
+        self._consumer = self._new_consumer()
+        self._kafka_failures = 0
+        self._stop = False
+
+    def _new_consumer(self) -> Consumer:
+        return Consumer(
             {
-                **run.settings.kafka.librdkafka(),
-                "group.id": run.group,  # faust's group on events.raw: read its commits, never join
+                **self.run.settings.kafka.librdkafka(),
+                "group.id": self.run.group,  # faust's group on events.raw: read its commits, never join
                 "enable.auto.commit": False,
                 "log_level": 0,
             }
         )
-        self._stop = False
 
     def _kafka(self) -> tuple[dict[int, int], dict[int, int], dict[int, int]]:
         parts = range(self.run.partitions)
@@ -171,12 +175,21 @@ class Monitor:
     async def sample(self) -> None:
         now = time.monotonic()
         with contextlib.suppress(Exception):  # Neo4j away: keep the last known offsets
-            self.graph = await self.run.writer.stored_offsets(self.run.group, self.run.names.valid)
+            self.graph = await asyncio.wait_for(
+                self.run.writer.stored_offsets(self.run.group, self.run.names.valid), 20
+            )
         try:
-            self.valid_end, self.raw_end, self.raw_done = await asyncio.to_thread(self._kafka)
-            self.kafka_ok = True
+            self.valid_end, self.raw_end, self.raw_done = await asyncio.wait_for(
+                asyncio.to_thread(self._kafka), 30
+            )
+            self.kafka_ok, self._kafka_failures = True, 0
         except Exception:  # Kafka away: a sample without its offsets
             self.kafka_ok = False
+            self._kafka_failures += 1
+            if self._kafka_failures % 10 == 0:  # a client that lost every broker may not come back
+                old, self._consumer = self._consumer, self._new_consumer()
+                with contextlib.suppress(Exception):
+                    old.close()
         waiting = not _ge(self.graph, self.valid_end) or not _ge(self.raw_done, self.raw_end)
         self.history.append((now, sum(self.graph.values()), waiting))
         for r in self.recoveries:
@@ -206,7 +219,10 @@ class Monitor:
 
     async def loop(self) -> None:
         while not self._stop:
-            await self.sample()
+            try:
+                await asyncio.wait_for(self.sample(), 60)
+            except Exception as e:  # the sampler must outlive any one failed sample
+                console.print(f"  sample failed: {e!r}")
             await asyncio.sleep(0.5)
 
     def stop(self) -> None:
