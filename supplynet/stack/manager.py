@@ -356,6 +356,10 @@ class StackManager:
             time.sleep(0.05)
         if _alive(pid):
             raise StackError(f"{node} (pid {pid}) still runs {timeout_s:.0f}s after signal {sig}")
+        # A JVM's main thread is reaped before its last thread lets go of the listening sockets.
+        ports = self.spec(node).ports
+        while any(_port_taken(p) for p in ports) and time.monotonic() < deadline:
+            time.sleep(0.1)
         self.paths.pid(node).unlink(missing_ok=True)
         self.echo(f"{node}: killed (pid {pid}, signal {signal.Signals(sig).name})")
         return pid
