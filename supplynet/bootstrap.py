@@ -55,15 +55,17 @@ def topic_names(settings: Settings) -> topics.Topics:
 
 
 def topic_specs(settings: Settings) -> list[TopicSpec]:
+    """The topics of this deployment, replicated as ``kafka.replication()`` with ``kafka.min_insync()``."""
     k = settings.kafka
-    rf = k.replication_factor
+    rf = k.replication()
+    isr = {"min.insync.replicas": str(k.min_insync())}
     names = topic_names(settings)
     return [
-        TopicSpec(names.raw, k.partitions, rf),
-        TopicSpec(names.valid, k.partitions, rf),
+        TopicSpec(names.raw, k.partitions, rf, isr),
+        TopicSpec(names.valid, k.partitions, rf, isr),
         # The DLQ is an audit trail ERP integrators replay from: keep it for 30 days.
-        TopicSpec(names.dlq, k.dlq_partitions, rf, {"retention.ms": str(30 * 24 * 3600 * 1000)}),
-        TopicSpec(names.alerts, k.alerts_partitions, rf),
+        TopicSpec(names.dlq, k.dlq_partitions, rf, {**isr, "retention.ms": str(30 * 24 * 3600 * 1000)}),
+        TopicSpec(names.alerts, k.alerts_partitions, rf, isr),
     ]
 
 

@@ -32,13 +32,28 @@ err = Console(stderr=True)
 
 Servers = Annotated[
     list[str] | None,
-    typer.Argument(help="kafka, neo4j, pulsar, postgres (default: up starts the first three; others all)"),
+    typer.Argument(
+        help="kafka, neo4j, pulsar, postgres (default: up starts the first three), or a Kafka node (kafka-2)"
+    ),
+]
+KafkaBrokers = Annotated[
+    int | None,
+    typer.Option(
+        "--kafka-brokers",
+        min=1,
+        max=9,
+        help="Local Kafka nodes (default: kafka.local_brokers); give the same count to every stack command",
+    ),
 ]
 
 
-def _settings() -> Settings:
+def _settings(kafka_brokers: int | None = None) -> Settings:
     try:
-        return Settings()
+        settings = Settings()
+        if kafka_brokers is not None:
+            kafka = settings.kafka.model_copy(update={"local_brokers": kafka_brokers})
+            settings = settings.model_copy(update={"kafka": kafka})
+        return settings
     except Exception as e:  # pydantic's message names the setting
         err.print(f"[red]error:[/red] invalid settings: {e}")
         raise typer.Exit(2) from None
@@ -53,30 +68,52 @@ def _fail(msg: str) -> typer.Exit:
 
 
 @stack_app.command("up")
-def stack_up(servers: Servers = None) -> None:
+def stack_up(servers: Servers = None, kafka_brokers: KafkaBrokers = None) -> None:
     """Start the local servers (idempotent) and wait until each answers."""
     started = time.monotonic()
+    settings = _settings(kafka_brokers)
     try:
-        StackManager(_settings(), echo=console.print).up(servers)
+        StackManager(settings, echo=console.print).up(servers)
     except StackError as e:
         raise _fail(str(e)) from None
     console.print(f"stack up in {time.monotonic() - started:.1f}s")
+    if kafka_brokers is not None and kafka_brokers != Settings().kafka.local_brokers:
+        console.print(
+            f"the other commands (init, worker, serve, ...) reach these brokers with "
+            f"SUPPLYNET_KAFKA__LOCAL_BROKERS={kafka_brokers} (bootstrap {settings.kafka.servers()})"
+        )
 
 
 @stack_app.command("down")
-def stack_down(servers: Servers = None) -> None:
-    """Stop the local servers this stack started."""
+def stack_down(servers: Servers = None, kafka_brokers: KafkaBrokers = None) -> None:
+    """Stop the local servers this stack started (every Kafka node it runs, whatever the layout)."""
     try:
-        StackManager(_settings(), echo=console.print).down(servers)
+        StackManager(_settings(kafka_brokers), echo=console.print).down(servers)
+    except StackError as e:
+        raise _fail(str(e)) from None
+
+
+@stack_app.command("kill")
+def stack_kill(
+    server: Annotated[str, typer.Argument(help="neo4j, pulsar, kafka (one node) or a node: kafka-2")],
+    kafka_brokers: KafkaBrokers = None,
+    term: Annotated[bool, typer.Option("--term", help="SIGTERM (orderly) instead of SIGKILL")] = False,
+) -> None:
+    """Kill one server or Kafka node (SIGKILL: a crash) for a fault drill; `stack up NAME` restarts it."""
+    try:
+        StackManager(_settings(kafka_brokers), echo=console.print).kill(
+            server, sig=signal.SIGTERM if term else signal.SIGKILL
+        )
     except StackError as e:
         raise _fail(str(e)) from None
 
 
 @stack_app.command("status")
-def stack_status(servers: Servers = None) -> None:
-    """Each server, where it is, its pid and memory, and whether it answers. Exit 1 if any does not."""
+def stack_status(servers: Servers = None, kafka_brokers: KafkaBrokers = None) -> None:
+    """Each server (each Kafka node), where it is, its pid and memory, and whether it answers.
+    Exit 1 if any does not."""
     try:
-        rows = StackManager(_settings(), echo=console.print).status(servers)
+        rows = StackManager(_settings(kafka_brokers), echo=console.print).status(servers)
     except StackError as e:
         raise _fail(str(e)) from None
     table = Table("server", "mode", "address", "pid", "RSS", "answers")
@@ -108,13 +145,14 @@ def stack_url(server: Annotated[str, typer.Argument(help="postgres")] = "postgre
 
 @stack_app.command("logs")
 def stack_logs(
-    server: Annotated[str, typer.Argument(help="kafka, neo4j or pulsar")],
+    server: Annotated[str, typer.Argument(help="kafka, neo4j, pulsar or a Kafka node (kafka-2)")],
     lines: Annotated[int, typer.Option("-n", help="How many last lines")] = 50,
     follow: Annotated[bool, typer.Option("-f", help="Keep printing new lines")] = False,
+    kafka_brokers: KafkaBrokers = None,
 ) -> None:
     """Print the last lines of a server's log."""
     try:
-        path = StackManager(_settings()).log_path(server)
+        path = StackManager(_settings(kafka_brokers)).log_path(server)
     except StackError as e:
         raise _fail(str(e)) from None
     if not path.exists():
@@ -139,7 +177,8 @@ def run_init(settings: Settings) -> list[tuple[str, str]]:
         rows.append(
             (
                 f"kafka topic {t.name}",
-                f"{'created' if t.name in created else 'exists'} ({t.partitions} partitions)",
+                f"{'created' if t.name in created else 'exists'} "
+                f"({t.partitions} partitions, replication {t.replication_factor})",
             )
         )
 

@@ -38,20 +38,61 @@ class KafkaSettings(BaseModel):
     sasl_username: str | None = Field(None, description="SASL user")
     sasl_password: SecretStr | None = Field(None, description="SASL password")
     ssl_cafile: Path | None = Field(None, description="CA bundle that signed the brokers' certificates")
-    local_port: int = Field(9092, description="Local stack: broker port")
-    local_controller_port: int = Field(9093, description="Local stack: KRaft controller port")
+    local_port: int = Field(
+        9092, description="Local stack: broker port (of the first broker; the n-th adds 10 (n-1))"
+    )
+    local_controller_port: int = Field(
+        9093, description="Local stack: KRaft controller port (of the first node; the n-th adds 10 (n-1))"
+    )
+    local_brokers: int = Field(
+        1,
+        ge=1,
+        le=9,
+        description="Local stack: Kafka nodes (each broker and KRaft controller); 3 gives replication 3, "
+        "min.insync.replicas 2",
+    )
     heap_mb: int = Field(1024, description="Local stack: JVM max heap (MiB)")
     partitions: int = Field(6, ge=1, description="Partitions of events.raw / events.valid")
     dlq_partitions: int = Field(1, ge=1, description="Partitions of events.dlq")
     alerts_partitions: int = Field(1, ge=1, description="Partitions of risk.alerts")
-    replication_factor: int = Field(1, ge=1, description="Replication factor of the topics `init` creates")
+    replication_factor: int | None = Field(
+        None,
+        ge=1,
+        description="Replication factor of the topics `init` creates; default: the local stack's broker "
+        "count up to 3, 1 for a configured cluster",
+    )
+    min_insync_replicas: int | None = Field(
+        None,
+        ge=1,
+        description="min.insync.replicas of the topics `init` creates; default: 2 at replication 3 or more, "
+        "else 1",
+    )
 
     @property
     def managed(self) -> bool:
         return not self.bootstrap
 
+    def local_ports(self) -> list[tuple[int, int]]:
+        """(broker port, controller port) of each local Kafka node, first node first."""
+        return [
+            (self.local_port + 10 * i, self.local_controller_port + 10 * i) for i in range(self.local_brokers)
+        ]
+
     def servers(self) -> str:
-        return self.bootstrap or f"127.0.0.1:{self.local_port}"
+        """The bootstrap string: the configured one, or every local broker."""
+        return self.bootstrap or ",".join(f"127.0.0.1:{port}" for port, _ in self.local_ports())
+
+    def replication(self) -> int:
+        """Replication factor of new topics (``replication_factor``, or what the stack can hold)."""
+        if self.replication_factor is not None:
+            return self.replication_factor
+        return min(3, self.local_brokers) if self.managed else 1
+
+    def min_insync(self) -> int:
+        """min.insync.replicas of new topics: 2 once there are 3 replicas, so one broker may be lost."""
+        if self.min_insync_replicas is not None:
+            return self.min_insync_replicas
+        return 2 if self.replication() >= 3 else 1
 
     def librdkafka(self) -> dict[str, str | int | float | bool]:
         """confluent-kafka (librdkafka) connection settings."""

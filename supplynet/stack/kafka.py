@@ -1,4 +1,11 @@
-"""Apache Kafka 4.0 in KRaft mode: one JVM that is both broker and controller, bound to localhost.
+"""Apache Kafka 4.0 in KRaft mode: one or more JVMs, each both broker and controller, on localhost.
+
+One node is the default (``kafka``). With ``kafka.local_brokers`` = n > 1 the stack runs n nodes
+``kafka-1`` … ``kafka-n`` with a static n-voter quorum (combined roles: no separate controller
+processes to feed on a small machine; any majority elects the controller and the partition leaders),
+replication n (up to 3) for the internal topics and ``min.insync.replicas`` 2 from 3 replicas on,
+so one node may be lost without a pause beyond leader election. The n-th node's ports are the first
+node's plus 10 (n-1); its data lives in its own folder.
 
 The jars come from ``infra/maven/kafka/pom.xml`` (Maven Central); there is no Kafka distribution, so
 this module writes the ``server.properties`` and log4j2 config the distribution would have shipped.
@@ -9,6 +16,7 @@ from __future__ import annotations
 import base64
 import subprocess
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 from supplynet.stack.spec import MAVEN_DIR, ServerSpec, StackPaths, properties_text
@@ -16,7 +24,12 @@ from supplynet.stack.spec import MAVEN_DIR, ServerSpec, StackPaths, properties_t
 NAME = "kafka"
 MAIN_CLASS = "kafka.Kafka"
 STORAGE_TOOL = "kafka.tools.StorageTool"
-NODE_ID = 1
+
+
+def node_names(count: int) -> list[str]:
+    """Server names of the local Kafka nodes: ``kafka`` alone, or ``kafka-1`` … ``kafka-n``."""
+    return [NAME] if count == 1 else [f"{NAME}-{i}" for i in range(1, count + 1)]
+
 
 # INFO keeps the lifecycle (startup steps, registration, group rebalances) and every warning; the
 # loggers below are set to WARN because they print hundreds of lines at startup (config dump, raft
@@ -65,13 +78,25 @@ def _random_cluster_id() -> str:
             return text
 
 
-def _server_properties(*, host: str, port: int, controller_port: int, log_dir: Path, partitions: int) -> str:
-    """Single-node KRaft config; replication factors are 1 because there is only one broker."""
+def _server_properties(
+    *,
+    node_id: int,
+    host: str,
+    port: int,
+    controller_port: int,
+    voters: str,
+    nodes: int,
+    log_dir: Path,
+    partitions: int,
+) -> str:
+    """KRaft config of one combined node; internal topics replicated over up to 3 of ``nodes``."""
+    rf = min(3, nodes)
+    isr = 2 if rf >= 3 else 1
     props = {
         "process.roles": "broker,controller",
-        "node.id": str(NODE_ID),
-        # Static voter set: a fixed one-node quorum needs no dynamic-quorum bootstrap.
-        "controller.quorum.voters": f"{NODE_ID}@{host}:{controller_port}",
+        "node.id": str(node_id),
+        # Static voter set: a fixed quorum needs no dynamic-quorum bootstrap.
+        "controller.quorum.voters": voters,
         "listeners": f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller_port}",
         "advertised.listeners": f"PLAINTEXT://{host}:{port}",
         "inter.broker.listener.name": "PLAINTEXT",
@@ -79,15 +104,15 @@ def _server_properties(*, host: str, port: int, controller_port: int, log_dir: P
         "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
         "log.dirs": str(log_dir),
         "num.partitions": str(partitions),
-        "default.replication.factor": "1",
-        "min.insync.replicas": "1",
+        "default.replication.factor": str(rf),
+        "min.insync.replicas": str(isr),
         # Topics are declared by the application, so a typo must fail instead of creating a topic.
         "auto.create.topics.enable": "false",
-        "offsets.topic.replication.factor": "1",
-        "transaction.state.log.replication.factor": "1",
-        "transaction.state.log.min.isr": "1",
-        "share.coordinator.state.topic.replication.factor": "1",
-        "share.coordinator.state.topic.min.isr": "1",
+        "offsets.topic.replication.factor": str(rf),
+        "transaction.state.log.replication.factor": str(rf),
+        "transaction.state.log.min.isr": str(isr),
+        "share.coordinator.state.topic.replication.factor": str(rf),
+        "share.coordinator.state.topic.min.isr": str(isr),
         # Fewer internal partitions than the default 50: the first group join/transaction on a
         # 2-core machine creates them all at once.
         "offsets.topic.num.partitions": "10",
@@ -111,28 +136,38 @@ def spec(
     paths: StackPaths,
     *,
     host: str = "127.0.0.1",
-    port: int = 9092,
-    controller_port: int = 9093,
+    ports: Sequence[tuple[int, int]] = ((9092, 9093),),
+    node: int = 1,
     heap_mb: int = 1024,
     partitions: int = 6,
 ) -> ServerSpec:
-    """The local Kafka broker+controller; ``partitions`` is the default for newly created topics."""
-    conf_dir = paths.conf(NAME)
-    data_dir = paths.data(NAME)
+    """Local Kafka node ``node`` (1-based) of ``len(ports)`` nodes, each given as (broker, controller)
+    port; ``partitions`` is the default for newly created topics."""
+    nodes = len(ports)
+    name = node_names(nodes)[node - 1]
+    port, controller_port = ports[node - 1]
+    voters = ",".join(f"{i}@{host}:{cport}" for i, (_, cport) in enumerate(ports, start=1))
+    conf_dir = paths.conf(name)
+    data_dir = paths.data(name)
     log_dir = data_dir / "kraft-logs"
     props_file = conf_dir / "server.properties"
     log4j_file = conf_dir / "log4j2.properties"
-    cluster_id_file = data_dir / "cluster.id"
+    # One cluster id for every node of a cluster; the single node keeps it in its own folder.
+    cluster_id_file = data_dir / "cluster.id" if nodes == 1 else paths.data(NAME) / f"cluster-{nodes}.id"
 
     def prepare() -> None:
         """Write the config every time (settings may change); format storage only the first time."""
         conf_dir.mkdir(parents=True, exist_ok=True)
         log_dir.mkdir(parents=True, exist_ok=True)
+        cluster_id_file.parent.mkdir(parents=True, exist_ok=True)
         props_file.write_text(
             _server_properties(
+                node_id=node,
                 host=host,
                 port=port,
                 controller_port=controller_port,
+                voters=voters,
+                nodes=nodes,
                 log_dir=log_dir,
                 partitions=partitions,
             )
@@ -140,6 +175,7 @@ def spec(
         log4j_file.write_text(_LOG4J2)
         if (log_dir / "meta.properties").exists():
             return
+        # The manager prepares the nodes of a cluster one after the other: the first writes the id.
         if cluster_id_file.exists():
             cluster_id = cluster_id_file.read_text().strip()
         else:
@@ -168,20 +204,21 @@ def spec(
             ) from exc
 
     def ready() -> bool:
-        """True once the broker answers a metadata request; the import stays lazy on purpose."""
+        """True once this broker answers a metadata request that lists it as a registered broker
+        (the import stays lazy on purpose)."""
         try:
             from confluent_kafka.admin import AdminClient
 
             # log_level 0: librdkafka would otherwise print "connection refused" on every poll.
             admin = AdminClient({"bootstrap.servers": f"{host}:{port}", "log_level": 0})
-            admin.list_topics(timeout=2)
+            metadata = admin.list_topics(timeout=2)
         except Exception:
             return False
-        return True
+        return node in metadata.brokers
 
     heap_min_mb = min(heap_mb, max(128, heap_mb // 4))
     return ServerSpec(
-        name=NAME,
+        name=name,
         pom=MAVEN_DIR / NAME / "pom.xml",
         main_class=MAIN_CLASS,
         ports=(port, controller_port),

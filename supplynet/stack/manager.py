@@ -23,6 +23,7 @@ from supplynet.settings import Settings
 from supplynet.stack.spec import ServerSpec, StackPaths
 
 SERVERS = ("kafka", "neo4j", "pulsar", "postgres")
+"""The servers of the stack; ``kafka`` stands for every local Kafka node (``kafka-1`` … if several)."""
 DEFAULT_UP = ("kafka", "neo4j", "pulsar")
 """What ``up`` starts when no server is named: the pipeline's servers. PostgreSQL (the production record
 store; SQLite is the embedded default) starts when named: ``supplynet stack up postgres``."""
@@ -95,13 +96,28 @@ class StackManager:
 
     # -- what the stack is -------------------------------------------------------------------
 
+    @staticmethod
+    def server_of(name: str) -> str:
+        """The server a node belongs to: ``kafka-2`` -> ``kafka``."""
+        return name.split("-", 1)[0]
+
+    def nodes(self, name: str) -> list[str]:
+        """The processes that make up a server: one, or each node of a local Kafka cluster."""
+        if name == "kafka" and self.managed(name):
+            from supplynet.stack import kafka
+
+            return kafka.node_names(self.settings.kafka.local_brokers)
+        return [name]
+
     def managed(self, name: str) -> bool:
-        return bool(getattr(self.settings, name).managed)
+        return bool(getattr(self.settings, self.server_of(name)).managed)
 
     def address(self, name: str) -> str:
         s = self.settings
         if name == "kafka":
             return s.kafka.servers()
+        if name.startswith("kafka-"):
+            return f"127.0.0.1:{s.kafka.local_ports()[self._kafka_node(name) - 1][0]}"
         if name == "neo4j":
             return s.neo4j.uri or f"bolt://127.0.0.1:{s.neo4j.local_bolt_port}"
         if name == "postgres":
@@ -114,15 +130,24 @@ class StackManager:
 
         return postgres.url(self.paths, self.settings.postgres.local_port)
 
+    def _kafka_node(self, name: str) -> int:
+        """1-based node number of a Kafka node name of the configured layout; raises StackError."""
+        from supplynet.stack import kafka
+
+        names = kafka.node_names(self.settings.kafka.local_brokers)
+        if name not in names:
+            raise StackError(f"unknown server {name!r}; the local Kafka nodes are {', '.join(names)}")
+        return names.index(name) + 1
+
     def spec(self, name: str) -> ServerSpec:
         s = self.settings
-        if name == "kafka":
+        if self.server_of(name) == "kafka":
             from supplynet.stack import kafka
 
             return kafka.spec(
                 self.paths,
-                port=s.kafka.local_port,
-                controller_port=s.kafka.local_controller_port,
+                ports=s.kafka.local_ports(),
+                node=self._kafka_node(name),
                 heap_mb=s.kafka.heap_mb,
                 partitions=s.kafka.partitions,
             )
@@ -155,11 +180,17 @@ class StackManager:
         raise StackError(f"unknown server {name!r}; the stack has {', '.join(SERVERS)}")
 
     def _select(self, names: Iterable[str] | None, default: Iterable[str] = SERVERS) -> list[str]:
-        chosen = list(names) if names else list(default)
-        for n in chosen:
-            if n not in SERVERS:
+        """Node names of the selection: a server stands for all its nodes; a node name for itself."""
+        chosen: list[str] = []
+        for n in list(names) if names else list(default):
+            if n in SERVERS:
+                chosen += self.nodes(n)
+            elif self.server_of(n) == "kafka" and self.managed("kafka"):
+                self._kafka_node(n)
+                chosen.append(n)
+            else:
                 raise StackError(f"unknown server {n!r}; the stack has {', '.join(SERVERS)}")
-        return chosen
+        return list(dict.fromkeys(chosen))
 
     # -- tools -------------------------------------------------------------------------------
 
@@ -183,15 +214,15 @@ class StackManager:
         """Resolve the server's jars with Maven once; re-resolve only when its pom changes."""
         if spec.pom is None:
             return ""  # a native server: nothing to resolve
-        cp_file = self.paths.classpath_file(spec.name)
+        cp_file = self.paths.classpath_file(spec.jars)
         digest_file = cp_file.with_suffix(".sha256")
         digest = hashlib.sha256(spec.pom.read_bytes()).hexdigest()
         if cp_file.exists() and digest_file.exists() and digest_file.read_text() == digest:
             return cp_file.read_text().strip()
         cp_file.parent.mkdir(parents=True, exist_ok=True)
-        log = self.paths.state / "logs" / f"{spec.name}-resolve.log"
+        log = self.paths.state / "logs" / f"{spec.jars}-resolve.log"
         log.parent.mkdir(parents=True, exist_ok=True)
-        self.echo(f"resolving {spec.name} jars from Maven Central (first time only; log: {log})")
+        self.echo(f"resolving {spec.jars} jars from Maven Central (first time only; log: {log})")
         cmd = [
             self._tool("mvn"),
             "-B",
@@ -205,7 +236,7 @@ class StackManager:
         with log.open("w") as out:
             rc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, check=False).returncode
         if rc != 0 or not cp_file.exists():
-            raise StackError(f"{spec.name}: Maven could not resolve {spec.pom} (exit {rc}); see {log}")
+            raise StackError(f"{spec.jars}: Maven could not resolve {spec.pom} (exit {rc}); see {log}")
         digest_file.write_text(digest)
         return cp_file.read_text().strip()
 
@@ -310,8 +341,15 @@ class StackManager:
         return f"{spec.name} did not answer within {spec.ready_timeout_s:.0f}s; see {log}"
 
     def down(self, names: Iterable[str] | None = None, *, timeout_s: float = 45.0) -> None:
-        """Stop the selected local servers: SIGTERM to the process group, SIGKILL after ``timeout_s``."""
-        for name in reversed(self._select(names)):
+        """Stop the selected local servers: SIGTERM to the process group, SIGKILL after ``timeout_s``.
+
+        ``kafka`` also stops Kafka nodes of another layout still running from this state folder.
+        """
+        chosen = self._select(names)
+        if names is None or "kafka" in names:
+            leftovers = sorted(p.stem for p in self.paths.pid("kafka").parent.glob("kafka*.pid"))
+            chosen = [*leftovers, *chosen]
+        for name in reversed(list(dict.fromkeys(chosen))):
             pid = self._read_pid(name)
             if pid is None:
                 self.echo(f"{name}: not running")
@@ -327,6 +365,31 @@ class StackManager:
                     os.killpg(pid, signal.SIGKILL)
             self.paths.pid(name).unlink(missing_ok=True)
             self.echo(f"{name}: stopped")
+
+    def kill(self, name: str, *, sig: int = signal.SIGKILL, timeout_s: float = 30.0) -> int:
+        """Send ``sig`` (default SIGKILL: a crash, nothing flushed) to one local server or node and
+        wait until it is gone; return its pid. For fault drills: ``up`` starts it again."""
+        nodes = self._select([name])
+        if len(nodes) != 1:
+            raise StackError(f"{name} has several nodes ({', '.join(nodes)}); name one")
+        node = nodes[0]
+        pid = self._read_pid(node)
+        if pid is None:
+            raise StackError(f"{node} is not running (no live pid in {self.paths.pid(node)})")
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, sig)
+        deadline = time.monotonic() + timeout_s
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if _alive(pid):
+            raise StackError(f"{node} (pid {pid}) still runs {timeout_s:.0f}s after signal {sig}")
+        # A JVM's main thread is reaped before its last thread lets go of the listening sockets.
+        ports = self.spec(node).ports
+        while any(_port_taken(p) for p in ports) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.paths.pid(node).unlink(missing_ok=True)
+        self.echo(f"{node}: killed (pid {pid}, signal {signal.Signals(sig).name})")
+        return pid
 
     def status(self, names: Iterable[str] | None = None) -> list[ServerStatus]:
         """The named servers; by default those ``up`` starts plus any other that is running."""
@@ -358,5 +421,5 @@ class StackManager:
         return probes.answers(name, self.settings)
 
     def log_path(self, name: str) -> Path:
-        self._select([name])
-        return self.paths.log(name)
+        """The log of one server or node (a Kafka cluster's first node for ``kafka``)."""
+        return self.paths.log(self._select([name])[0])

@@ -71,6 +71,12 @@ class ServerSpec:
     cwd: Path | None = None
     """Working folder; default: the server's data folder."""
 
+    @property
+    def jars(self) -> str:
+        """The Maven project (``infra/maven/<jars>``) whose resolved classpath this server runs on;
+        several servers (the nodes of a Kafka cluster) may share one; a native server has none."""
+        return self.pom.parent.name if self.pom is not None else self.name
+
 
 def stored_secret(path: Path, new: Callable[[], str]) -> str:
     """The secret kept at ``path`` (mode 0600); made with ``new()`` on first use, never a built-in default.
