@@ -11,7 +11,7 @@ from typing import Any, cast
 import faust
 
 from graph.freshness import risk_computed_at
-from streams.batches import BatchProjection, kafka_group
+from streams.batches import BatchProjection, kafka_group, validate_group
 from streams.metrics import CONTENT_TYPE, ConsumedTopic, GroupLag, WorkerMetrics
 from streams.pipeline import Pipeline
 from streams.projection import Projector
@@ -167,7 +167,7 @@ def create_app(
 
     if metrics is not None:  # GET /metrics on the web port: Prometheus text (streams/metrics.py)
         consumed = (
-            ConsumedTopic("validate", app_id, names.raw),
+            ConsumedTopic("validate", validate_group(app_id), names.raw),
             ConsumedTopic("project", kafka_group(app_id), names.valid),
         )
         lags: dict[str, GroupLag] = {}
