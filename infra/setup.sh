@@ -12,6 +12,8 @@ command -v mvn >/dev/null 2>&1 || need_apt+=(maven)
 compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || need_apt+=(postgresql)
 # The console's browser tests drive Debian's chromium headless (tests/integration/test_console.py).
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+# ... and a CJK font, so that its screenshots show Chinese text (the console ships no web fonts).
+[ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need_apt+=(fonts-wqy-microhei)
 if ((${#need_apt[@]})); then
   echo "installing ${need_apt[*]} from Debian packages"
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi

@@ -55,12 +55,34 @@ export async function gql<T>(query: string, variables: Record<string, unknown> =
 
 let wsClient: Client | null = null;
 
+/** A WebSocket whose `onmessage` always sees text: the API sends its JSON messages as binary frames
+ * (orjson bytes), which graphql-ws would otherwise hand on as a Blob it cannot read. */
+class TextFrameWebSocket extends WebSocket {
+  constructor(url: string | URL, protocols?: string | string[]) {
+    super(url, protocols);
+    this.binaryType = "arraybuffer";
+    const decoder = new TextDecoder();
+    let handler: ((ev: MessageEvent) => void) | null = null;
+    Object.defineProperty(this, "onmessage", {
+      get: () => handler,
+      set: (h: ((ev: MessageEvent) => void) | null) => {
+        handler = h;
+      },
+    });
+    this.addEventListener("message", (ev: MessageEvent) => {
+      const data: unknown = ev.data instanceof ArrayBuffer ? decoder.decode(ev.data) : ev.data;
+      handler?.call(this, new MessageEvent("message", { data }));
+    });
+  }
+}
+
 function subscriptionClient(): Client {
   if (wsClient === null) {
     const url = graphqlUrl().replace(/^http/, "ws");
     wsClient = createClient({
       url,
       lazy: true,
+      webSocketImpl: TextFrameWebSocket,
       retryAttempts: 5,
       connectionParams: () => ({ authorization: `Bearer ${credential() ?? ""}` }),
     });

@@ -94,7 +94,16 @@ export function renderAlerts(root: HTMLElement): () => void {
     };
     const button = (kind: keyof typeof ACTIONS) =>
       h("button", { type: "button", onclick: run(kind), "data-testid": `incident-${kind}-${r.id}` }, t(kind));
-    return h("span", { class: "actions" }, input, button("confirm"), button("assign"), button("annotate"), button("close"));
+    if (r.state !== "potential" && r.state !== "confirmed") return h("span", { class: "muted" }, "—");
+    return h(
+      "span",
+      { class: "actions" },
+      input,
+      r.state === "potential" ? button("confirm") : null,
+      button("assign"),
+      button("annotate"),
+      button("close"),
+    );
   }
 
   void load();

@@ -105,6 +105,7 @@ export function renderNetwork(root: HTMLElement, params: URLSearchParams): () =>
         status.dataset.ready = "true";
         cy = drawNetwork(canvas, nodes, edges, direction, highlight.size ? { affected: highlight } : {});
         cy.on("tap", "node", (ev) => void showEnterprise(panel, ev.target.id() as string, edges));
+        cy.one("render", () => performance.mark("supplynet:network-drawn", { detail: { nodes: nodes.length } }));
         (window as unknown as { supplynetGraph?: Core }).supplynetGraph = cy;
       })
       .catch((err: unknown) => {
@@ -113,5 +114,8 @@ export function renderNetwork(root: HTMLElement, params: URLSearchParams): () =>
         status.dataset.ready = "error";
       });
   }
-  return () => cy?.destroy();
+  return () => {
+    cy?.destroy();
+    (window as unknown as { supplynetGraph?: Core }).supplynetGraph = undefined;
+  };
 }
