@@ -72,10 +72,12 @@ function links(list: Link[], testId: string): HTMLElement {
 export async function showEnterprise(panel: HTMLElement, id: string, edges: NetEdge[]): Promise<void> {
   panel.replaceChildren(h("p", { class: "muted" }, t("loading")));
   try {
-    const [detail, breakdown] = await Promise.all([
-      gql<{ enterprise: EnterpriseDetail | null }>(DETAIL, { id }),
-      breakdownOf(id, edges).catch(() => null),
-    ]);
+    // The details show as soon as they arrive; the breakdown fills its place when its query answers.
+    const breakdown = h("div", {}, h("p", { class: "muted" }, t("loading")));
+    void breakdownOf(id, edges)
+      .catch(() => null)
+      .then((b) => breakdown.replaceChildren(breakdownView(b)));
+    const detail = await gql<{ enterprise: EnterpriseDetail | null }>(DETAIL, { id });
     const e = detail.enterprise;
     if (!e) {
       panel.replaceChildren(h("p", { class: "error" }, `${id}: ${t("none")}`));
@@ -96,7 +98,7 @@ export async function showEnterprise(panel: HTMLElement, id: string, edges: NetE
         h("span", { class: "score", style: `background:${riskColour(e.riskScore)}` }, num(e.riskScore)),
       ),
       h("h3", {}, t("breakdown")),
-      breakdownView(breakdown),
+      breakdown,
       h("h3", {}, t("kpis")),
       table(
         [t("otif90"), t("leadTime90"), t("quality90"), t("openOrders"), t("daysOfCover")],
