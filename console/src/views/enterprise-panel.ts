@@ -72,12 +72,12 @@ function links(list: Link[], testId: string): HTMLElement {
 export async function showEnterprise(panel: HTMLElement, id: string, edges: NetEdge[]): Promise<void> {
   panel.replaceChildren(h("p", { class: "muted" }, t("loading")));
   try {
-    // The details show as soon as they arrive; the breakdown fills its place when its query answers.
+    // The details first; then the breakdown fills its place when its (slower) query answers.
+    const detail = await gql<{ enterprise: EnterpriseDetail | null }>(DETAIL, { id });
     const breakdown = h("div", {}, h("p", { class: "muted" }, t("loading")));
     void breakdownOf(id, edges)
       .catch(() => null)
       .then((b) => breakdown.replaceChildren(breakdownView(b)));
-    const detail = await gql<{ enterprise: EnterpriseDetail | null }>(DETAIL, { id });
     const e = detail.enterprise;
     if (!e) {
       panel.replaceChildren(h("p", { class: "error" }, `${id}: ${t("none")}`));
