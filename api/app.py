@@ -444,6 +444,11 @@ def create_app(
             )
         )
 
+    # The web console (console/, built with npm) at /console: static files only, data via /graphql.
+    from api.console import mount_console
+
+    mount_console(app)
+
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}

@@ -1,0 +1,179 @@
+"""Web console benchmark: how long the Network view takes to appear, and how smoothly it pans and zooms,
+for a small view and a 5,000-node view, in Debian's chromium (headless, Playwright) against
+`supplynet serve` on the local Neo4j.
+
+The graph is ``bench.api``'s (a big component whose 5-tier upstream view has ~5,400 enterprises, cut
+at the console's 5,000) under a run prefix, deleted at the end. Per view and run: a fresh page load
+(navigation start → the network drawn, the ``supplynet:network-drawn`` mark), then 2 s of animated zoom
+and pan during which the longest gap between animation frames is recorded (what a user feels as a
+freeze), then a click → the enterprise panel filled.
+
+    .venv/bin/python -m bench.console --runs 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+from playwright.sync_api import Page, sync_playwright
+
+from api.keys import create_key
+from bench.api import BIG_SIZE, build, delete, load
+from schema.tables import Role
+from supplynet import bootstrap
+from supplynet.settings import Settings
+from tests.conftest import free_port
+
+CHROMIUM = "/usr/bin/chromium"
+
+PAN_ZOOM = """async () => {
+  const cy = window.supplynetGraph;
+  const gaps = [];
+  let last = performance.now();
+  let running = true;
+  const tick = (t) => { gaps.push(t - last); last = t; if (running) requestAnimationFrame(tick); };
+  requestAnimationFrame(tick);
+  const z = cy.zoom();
+  for (const [zoom, dx] of [[z * 3, 200], [z, -200], [z * 2, 100], [z, -100]]) {
+    await cy.animation({ zoom, panBy: { x: dx, y: dx / 2 }, duration: 500 }).play().promise();
+  }
+  running = false;
+  return Math.max(...gaps);
+}"""
+
+PANEL_QUERIES = {
+    "enterprise": """query($id: ID!) { enterprise(id: $id) { name
+        suppliers { sku } customers { sku } kpis { openOrders } } }""",
+    "riskyNodes around it": """query($id: ID!) {
+        riskyNodes(focalId: $id, tiers: 1, first: 1000) { enterpriseId } }""",
+}
+
+
+def serve(settings: Settings, port: int, log: Path) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "SUPPLYNET_SQL_URL": settings.database_url(),
+        "SUPPLYNET_API__PORT": str(port),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "supplynet", "serve"], env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
+    )
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                return proc
+        except httpx.TransportError:
+            time.sleep(0.3)
+    proc.terminate()
+    raise RuntimeError(f"API did not start: {log.read_text()[-1000:]}")
+
+
+def measure(page: Page, url: str, focal: str, tiers: int) -> dict[str, float]:
+    page.goto(f"{url}/console/#/network?focal={focal}&direction=UPSTREAM&tiers={tiers}")
+    page.reload()
+    page.wait_for_function(
+        "() => performance.getEntriesByName('supplynet:network-drawn').length > 0", timeout=120_000
+    )
+    drawn = page.evaluate("() => performance.getEntriesByName('supplynet:network-drawn')[0].startTime")
+    nodes = page.evaluate("() => window.supplynetGraph.nodes().length")
+    worst_frame = page.evaluate(PAN_ZOOM)
+    print(f"  {focal}: {nodes} nodes drawn {drawn:.0f} ms, worst frame {worst_frame:.0f} ms", flush=True)
+    page.evaluate("() => window.supplynetGraph.fit()")
+    t0 = time.perf_counter()
+    page.evaluate(f"() => window.supplynetGraph.$id('{focal}').emit('tap')")
+    page.get_by_test_id("panel-name").wait_for(timeout=60_000)
+    panel = (time.perf_counter() - t0) * 1000
+    return {"nodes": nodes, "drawn": drawn, "frame": worst_frame, "panel": panel}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--keep", action="store_true", help="keep the benchmark graph")
+    args = ap.parse_args()
+    settings = Settings()
+    prefix = f"bench-console-{uuid.uuid4().hex[:6]}-"
+    ents, links, focal = build(4 * BIG_SIZE, 30_000, prefix)
+
+    async def load_graph() -> float:
+        driver = bootstrap.async_driver(settings)
+        try:
+            return await load(driver, ents, links)
+        finally:
+            await driver.close()
+
+    async def delete_graph() -> None:
+        driver = bootstrap.async_driver(settings)
+        try:
+            await delete(driver, prefix)
+        finally:
+            await driver.close()
+
+    print(f"loading {len(ents):,} enterprises / {len(links):,} links under {prefix} ...")
+    print(f"loaded in {asyncio.run(load_graph()):.1f} s")
+    engine = bootstrap.sql_engine(settings)
+    bootstrap.create_sql_tables(engine)
+    token = create_key(engine, name=f"{prefix}analyst", role=Role.ANALYST)[1]
+    port = free_port()
+    proc = serve(settings, port, Path(settings.state_dir) / f"{prefix}api.log")
+    url = f"http://127.0.0.1:{port}"
+    results: dict[str, list[dict[str, float]]] = {"small (3 tiers)": [], "big (5 tiers)": []}
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(
+                executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-dev-shm-usage"]
+            )
+            page = browser.new_page(viewport={"width": 1500, "height": 950})
+            page.on("crash", lambda _: print("  the page's renderer crashed", flush=True))
+            page.goto(f"{url}/console/")
+            page.get_by_test_id("credential").fill(token)
+            page.get_by_test_id("login").click()
+            page.get_by_test_id("nav-network").wait_for()
+            for what, query in PANEL_QUERIES.items():
+                t0 = time.perf_counter()
+                answer = httpx.post(
+                    f"{url}/graphql",
+                    json={"query": query, "variables": {"id": focal["small"]}},
+                    headers={"Authorization": f"Bearer {token}"},
+                    timeout=300,
+                )
+                print(
+                    f"  panel query {what}: {(time.perf_counter() - t0) * 1000:.0f} ms ({answer.status_code})"
+                )
+            for _ in range(args.runs):
+                for view, key, tiers in (("small (3 tiers)", "small", 3), ("big (5 tiers)", "big", 5)):
+                    results[view].append(measure(page, url, focal[key], tiers))
+                    print(view, {k: round(v) for k, v in results[view][-1].items()}, flush=True)
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        if not args.keep:
+            asyncio.run(delete_graph())
+    print(f"\n{args.runs} runs each; median (min-max); ms")
+    print(
+        f"{'view':<16} {'nodes':>6} {'load → drawn':>22} {'worst frame, pan/zoom':>24} {'click → panel':>20}"
+    )
+    for view, rows in results.items():
+
+        def cell(key: str, rows: list[dict[str, Any]] = rows) -> str:
+            xs = [r[key] for r in rows]
+            return f"{statistics.median(xs):.0f} ({min(xs):.0f}-{max(xs):.0f})"
+
+        nodes = int(rows[0]["nodes"])
+        print(f"{view:<16} {nodes:>6} {cell('drawn'):>22} {cell('frame'):>24} {cell('panel'):>20}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+// View 1, Network: a focal enterprise's upstream or downstream to N tiers, laid out by tier; a click
+// on an enterprise opens its panel. Route: #/network?focal=ID&direction=UPSTREAM&tiers=3[&highlight=a,b]
+import type { Core } from "cytoscape";
+import { gql } from "../api";
+import { field, h } from "../dom";
+import { drawNetwork, type NetEdge, type NetNode } from "../graph";
+import { t } from "../i18n";
+import { showEnterprise } from "./enterprise-panel";
+
+interface SupplyNetwork {
+  nodeCount: number;
+  edgeCount: number;
+  truncated: boolean;
+  payload: { nodes: NetNode[]; edges: NetEdge[] };
+}
+
+const MAX_NODES = 5000;
+
+/** The lean JSON form of a tiered view (one round trip, no per-field resolution). */
+export async function loadNetwork(focal: string, direction: "UPSTREAM" | "DOWNSTREAM", tiers: number): Promise<SupplyNetwork | null> {
+  const field = direction === "UPSTREAM" ? "upstream" : "downstream";
+  const q = `query($id: ID!, $tiers: Int!, $max: Int!) { view: ${field}(id: $id, tiers: $tiers, maxNodes: $max) {
+    nodeCount edgeCount truncated payload } }`;
+  const data = await gql<{ view: SupplyNetwork | null }>(q, { id: focal, tiers, max: MAX_NODES });
+  return data.view;
+}
+
+/** An input that suggests enterprises by name, pinyin or id as one types. */
+export function enterpriseInput(name: string, value: string): HTMLElement {
+  const listId = `${name}-options`;
+  const list = h("datalist", { id: listId });
+  let pending = 0;
+  const input = h("input", {
+    name,
+    value,
+    list: listId,
+    required: true,
+    autocomplete: "off",
+    "data-testid": name,
+    oninput: (ev: Event) => {
+      const text = (ev.target as HTMLInputElement).value.trim();
+      const mine = ++pending;
+      if (text.length < 2) return;
+      void gql<{ enterprises: { edges: { node: { id: string; name: string | null } }[] } }>(
+        "query($n: String) { enterprises(first: 10, name: $n) { edges { node { id name } } } }",
+        { n: text },
+      )
+        .then((d) => {
+          if (mine !== pending) return;
+          list.replaceChildren(...d.enterprises.edges.map((e) => h("option", { value: e.node.id }, e.node.name ?? e.node.id)));
+        })
+        .catch(() => undefined);
+    },
+  });
+  return h("span", {}, input, list);
+}
+
+export function renderNetwork(root: HTMLElement, params: URLSearchParams): () => void {
+  const focal = params.get("focal") ?? "";
+  const direction = params.get("direction") === "DOWNSTREAM" ? "DOWNSTREAM" : "UPSTREAM";
+  const tiers = Math.max(1, Math.min(8, Number(params.get("tiers") ?? 3) || 3));
+  const highlight = new Set((params.get("highlight") ?? "").split(",").filter(Boolean));
+  let cy: Core | null = null;
+
+  const form = h(
+    "form",
+    {
+      class: "toolbar",
+      onsubmit: (ev: Event) => {
+        ev.preventDefault();
+        const q = new URLSearchParams({ focal: field(form, "focal"), direction: field(form, "direction"), tiers: field(form, "tiers") });
+        window.location.hash = `#/network?${q}`;
+      },
+    },
+    h("label", {}, t("focal"), enterpriseInput("focal", focal)),
+    h(
+      "label",
+      {},
+      t("direction"),
+      h(
+        "select",
+        { name: "direction", "data-testid": "direction" },
+        h("option", { value: "UPSTREAM", selected: direction === "UPSTREAM" }, t("upstream")),
+        h("option", { value: "DOWNSTREAM", selected: direction === "DOWNSTREAM" }, t("downstream")),
+      ),
+    ),
+    h("label", {}, t("tiers"), h("input", { name: "tiers", type: "number", min: 1, max: 8, value: tiers, "data-testid": "tiers" })),
+    h("button", { type: "submit", "data-testid": "show" }, t("show")),
+  );
+  const status = h("p", { class: "status", "data-testid": "network-status" });
+  const canvas = h("div", { class: "graph", "data-testid": "graph" });
+  const panel = h("aside", { class: "panel", "data-testid": "panel" });
+  root.append(form, h("p", { class: "muted" }, t("legendRisk")), status, h("div", { class: "split" }, canvas, panel));
+
+  if (focal) {
+    status.textContent = t("loading");
+    loadNetwork(focal, direction, tiers)
+      .then((view) => {
+        if (!view) {
+          status.textContent = `${focal}: ${t("none")}`;
+          return;
+        }
+        const { nodes, edges } = view.payload;
+        status.textContent = `${view.nodeCount} ${t("nodes")} · ${view.edgeCount} ${t("edges")}${view.truncated ? ` · ${t("truncated")}` : ""}`;
+        status.dataset.ready = "true";
+        cy = drawNetwork(canvas, nodes, edges, direction, highlight.size ? { affected: highlight } : {});
+        cy.on("tap", "node", (ev) => void showEnterprise(panel, ev.target.id() as string, edges));
+        cy.one("render", () => performance.mark("supplynet:network-drawn", { detail: { nodes: nodes.length } }));
+        (window as unknown as { supplynetGraph?: Core }).supplynetGraph = cy;
+      })
+      .catch((err: unknown) => {
+        status.textContent = `${t("error")}: ${err instanceof Error ? err.message : String(err)}`;
+        status.classList.add("error");
+        status.dataset.ready = "error";
+      });
+  }
+  return () => {
+    cy?.destroy();
+    (window as unknown as { supplynetGraph?: Core }).supplynetGraph = undefined;
+  };
+}

@@ -1,0 +1,512 @@
+"""The web console in a real browser: Debian's chromium, headless, driven by Playwright, against a
+`supplynet serve` process on the real Neo4j and Kafka with a small known world loaded here.
+
+Screenshots go to ``$SUPPLYNET_ARTIFACTS/console`` (else a temporary folder); the test output prints
+the folder and the page's load timings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+from sqlmodel import Session
+
+from api.console import CONSOLE_DIST
+from api.keys import create_key
+from connectors.kafka import EventProducer, Record, ensure_topics
+from graph.maintenance import delete_by_prefix
+from graph.migrations import migrate
+from graph.mutations import to_mutations
+from graph.risk.alerts import Alert
+from graph.risk.incidents import open_incident
+from graph.risk.scoring import Factor, RiskScore
+from graph.risk.settings import RiskSettings
+from graph.risk.store import RiskStore
+from graph.writer import GraphWriter
+from schema.events import CATALOG
+from schema.examples import example_event
+from schema.tables import Role
+from schema.validate import decode_event
+from supplynet import bootstrap
+from supplynet.cli import run_init
+from supplynet.settings import Settings
+from supplynet.stack.manager import StackManager
+from tests.conftest import free_port
+from tests.integration.worker_proc import subprocess_env
+
+pytestmark = pytest.mark.timeout(300)
+expect.set_options(timeout=20_000)  # a machine shared with other test runs answers slowly at times
+
+CHROMIUM = os.environ.get("SUPPLYNET_CHROMIUM", "/usr/bin/chromium")
+CONSOLE_SRC = CONSOLE_DIST.parent
+LATE_REASON = "on-time-in-full 40% against a 95% target"
+
+
+class ConsoleWorld:
+    """M → A → B → C (ore, steel, part) with D → B (bolts); Y → Z apart. Every enterprise is scored;
+    A's breakdown names late deliveries."""
+
+    def __init__(self, run_id: str) -> None:
+        p = f"{run_id}-con-"
+        self.p = p
+        self.region = f"{p}湖北省 武汉市"
+        self.M, self.A, self.B, self.C, self.D, self.Y, self.Z = (p + x for x in "mabcdyz")
+        self.profile = {  # id: (name, industry, score)
+            self.M: ("大冶矿业", "non-ferrous", 0.30),
+            self.A: ("武汉钢铁", "steel", 0.82),
+            self.B: ("东风零部件", "machinery", 0.55),
+            self.C: ("东风汽车", "automotive", 0.40),
+            self.D: ("襄阳紧固件", "machinery", 0.10),
+            self.Y: ("外部供应商", "steel", 0.90),
+            self.Z: ("外部整车厂", "automotive", 0.20),
+        }
+        self.names = {k: v[0] for k, v in self.profile.items()}
+        evs: list[dict[str, Any]] = []
+
+        def add(event_type: str, data: dict[str, Any]) -> None:
+            ev = example_event(event_type, event_id=f"{p}{len(evs)}")
+            ev["data"] = data
+            ev["subject"] = data[CATALOG[event_type].SUBJECT]
+            evs.append(ev)
+
+        for eid, (name, industry, _) in self.profile.items():
+            add(
+                "partner.registered",
+                {
+                    "enterprise_id": eid,
+                    "name": name,
+                    "industry": industry,
+                    "region": self.region,
+                    "country": "CN",
+                },
+            )
+        for supplier, buyer, sku, share in (
+            (self.M, self.A, "ore", 0.8),
+            (self.A, self.B, "steel", 1.0),
+            (self.B, self.C, "part", 1.0),
+            (self.D, self.B, "bolt", 1.0),
+            (self.Y, self.Z, "steel", 1.0),
+        ):
+            add(
+                "supply.agreed",
+                {
+                    "supplier_id": supplier,
+                    "buyer_id": buyer,
+                    "sku": p + sku,
+                    "share": share,
+                    "lead_time_days": 14,
+                    "valid_from": "2025-01-01",
+                    "unit_price": 100.0,
+                    "currency": "CNY",
+                    "annual_volume": 1000,
+                },
+            )
+        self.events = evs
+
+    def scores(self) -> list[RiskScore]:
+        out = []
+        for eid, (_, _, score) in self.profile.items():
+            factors = {"performance": Factor(score, (LATE_REASON,) if eid == self.A else ())}
+            out.append(RiskScore(enterprise=eid, score=score, factors=factors))
+        return out
+
+
+@pytest.fixture(scope="module")
+def stack(settings: Settings) -> Iterator[Settings]:
+    """The console needs Neo4j and Kafka (subscriptions) only; stops what it started unless
+    SUPPLYNET_KEEP_STACK is set."""
+    manager = StackManager(settings, echo=lambda m: print(f"[stack] {m}"))
+    wanted = ["kafka", "neo4j"]
+    running = {s.name for s in manager.status(wanted) if s.answers}
+    manager.up(wanted)
+    run_init(settings)
+    yield settings
+    started_here = [n for n in wanted if n not in running and manager.managed(n)]
+    if started_here and not os.environ.get("SUPPLYNET_KEEP_STACK"):
+        manager.down(started_here)
+
+
+@pytest.fixture(scope="module")
+def console_settings(stack: Settings, run_id: str) -> Settings:
+    s = stack.model_copy(
+        update={"stream": stack.stream.model_copy(update={"topic_prefix": f"console-{run_id}."})}
+    )
+    ensure_topics(s.kafka.librdkafka(), bootstrap.topic_specs(s))
+    bootstrap.create_sql_tables(bootstrap.sql_engine(s))
+    return s
+
+
+@pytest.fixture(scope="module")
+def world(console_settings: Settings, run_id: str) -> Iterator[ConsoleWorld]:
+    w = ConsoleWorld(run_id)
+
+    async def load() -> None:
+        driver = bootstrap.async_driver(console_settings)
+        try:
+            await migrate(driver)
+            await GraphWriter(driver).write(to_mutations([decode_event(orjson.dumps(e)) for e in w.events]))
+            store = RiskStore(driver, RiskSettings(), database=console_settings.neo4j.database)
+            await store.write_scores(w.scores(), computed_at_ms=int(time.time() * 1000))
+        finally:
+            await driver.close()
+
+    async def unload() -> None:
+        driver = bootstrap.async_driver(console_settings)
+        try:
+            await delete_by_prefix(driver, w.p)
+            await driver.execute_query("MATCH (r:Region) WHERE r.name STARTS WITH $p DETACH DELETE r", p=w.p)
+        finally:
+            await driver.close()
+
+    asyncio.run(load())
+    yield w
+    asyncio.run(unload())
+
+
+@pytest.fixture(scope="module")
+def keys(console_settings: Settings, world: ConsoleWorld, run_id: str) -> dict[str, str]:
+    engine = bootstrap.sql_engine(console_settings)
+    return {
+        "analyst": create_key(engine, name=f"{run_id}-console-analyst", role=Role.ANALYST)[1],
+        "partner": create_key(
+            engine, name=f"{run_id}-console-partner", role=Role.PARTNER, enterprise_id=world.C
+        )[1],
+    }
+
+
+def _console_is_stale() -> bool:
+    index = CONSOLE_DIST / "index.html"
+    if not index.is_file():
+        return True
+    built = index.stat().st_mtime
+    sources = [
+        *CONSOLE_SRC.joinpath("src").rglob("*"),
+        CONSOLE_SRC / "index.html",
+        CONSOLE_SRC / "package-lock.json",
+    ]
+    return any(f.stat().st_mtime > built for f in sources if f.is_file())
+
+
+@pytest.fixture(scope="module")
+def console_build() -> Path:
+    """The built console; (re)built here when npm is present and the build is missing or older than
+    its sources."""
+    if _console_is_stale():
+        if shutil.which("npm") is None:
+            pytest.fail(
+                "console/dist is missing or stale and npm is not installed: "
+                "cd console && npm ci && npm run build"
+            )
+        if not (CONSOLE_SRC / "node_modules").is_dir():
+            subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=CONSOLE_SRC, check=True)
+        subprocess.run(["npm", "run", "build"], cwd=CONSOLE_SRC, check=True)
+    return CONSOLE_DIST
+
+
+@pytest.fixture(scope="module")
+def api(
+    console_settings: Settings,
+    world: ConsoleWorld,
+    console_build: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[str]:
+    """`supplynet serve` on a free port, on the module's topics and SQL store."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("console-api") / "api.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "supplynet", "serve"],
+        env=subprocess_env(
+            console_settings,
+            SUPPLYNET_API__PORT=str(port),
+            SUPPLYNET_STREAM__TOPIC_PREFIX=console_settings.stream.topic_prefix,
+        ),
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None:
+            pytest.fail(f"API exited: {log.read_text()[-2000:]}")
+        time.sleep(0.3)
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def artifacts() -> Path:
+    base = os.environ.get("SUPPLYNET_ARTIFACTS") or tempfile.mkdtemp(prefix="supplynet-artifacts-")
+    folder = Path(base) / "console"
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"\n[console] screenshots in {folder}")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def browser(api: str) -> Iterator[Browser]:
+    """Headless chromium; set up after the API and its world (Playwright's sync API keeps an event loop
+    running in this thread, where the fixtures before it call asyncio.run)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} not found: apt-get install -y chromium (infra/setup.sh does)")
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Browser, request: pytest.FixtureRequest, artifacts: Path) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1500, "height": 950}, locale="zh-CN")
+    pg = context.new_page()
+    pg.set_default_timeout(20_000)
+    yield pg
+    pg.screenshot(path=str(artifacts / f"{request.node.name}-last.png"), full_page=True)
+    context.close()
+
+
+def login(page: Page, url: str, credential: str) -> None:
+    page.goto(f"{url}/console/")
+    page.get_by_test_id("credential").fill(credential)
+    page.get_by_test_id("login").click()
+    expect(page.get_by_test_id("nav-network")).to_be_visible()
+
+
+def open_network(page: Page, focal: str, direction: str = "UPSTREAM", tiers: int = 3) -> None:
+    page.evaluate(f"window.location.hash = '#/network?focal={focal}&direction={direction}&tiers={tiers}'")
+
+
+def drawn_ids(page: Page) -> set[str]:
+    page.wait_for_function("() => window.supplynetGraph && window.supplynetGraph.nodes().length > 0")
+    return set(page.evaluate("() => window.supplynetGraph.nodes().map(n => n.id())"))
+
+
+def click_node(page: Page, node_id: str) -> None:
+    """A real mouse click where the node is drawn."""
+    x, y = page.evaluate(
+        """(id) => { const cy = window.supplynetGraph; const p = cy.$id(id).renderedPosition();
+             const box = cy.container().getBoundingClientRect(); return [box.left + p.x, box.top + p.y]; }""",
+        node_id,
+    )
+    page.mouse.click(x, y)
+
+
+def gql(url: str, token: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    r = httpx.post(
+        f"{url}/graphql",
+        json={"query": query, "variables": variables or {}},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+    r.raise_for_status()
+    return r.json()  # type: ignore[no-any-return]
+
+
+def test_login_draws_the_focal_network_and_a_click_explains_the_risk(
+    page: Page, api: str, keys: dict[str, str], world: ConsoleWorld, artifacts: Path
+) -> None:
+    page.goto(f"{api}/console/")
+    page.get_by_test_id("credential").fill("sn_bogus_key")
+    page.get_by_test_id("login").click()
+    expect(page.get_by_test_id("login-error")).to_contain_text("登录失败")
+
+    login(page, api, keys["analyst"])
+    open_network(page, world.C)
+    assert drawn_ids(page) == {world.C, world.B, world.A, world.M, world.D}
+    expect(page.get_by_test_id("network-status")).to_contain_text("5 节点")
+    timing = page.evaluate(
+        """() => { const nav = performance.getEntriesByType('navigation')[0];
+             const drawn = performance.getEntriesByName('supplynet:network-drawn')[0];
+             return {domContentLoaded: nav.domContentLoadedEventEnd, load: nav.loadEventEnd,
+                     networkDrawn: drawn ? drawn.startTime : null}; }"""
+    )
+    print(
+        f"\n[console] test world (5 nodes), reload: DOMContentLoaded {timing['domContentLoaded']:.0f} ms, "
+        f"load {timing['load']:.0f} ms, network drawn {timing['networkDrawn']:.0f} ms after navigation start"
+    )
+    page.screenshot(path=str(artifacts / "network.png"))
+
+    click_node(page, world.A)
+    panel = page.get_by_test_id("panel")
+    expect(panel.get_by_test_id("panel-name")).to_have_text(world.names[world.A])
+    expect(panel.get_by_test_id("breakdown")).to_be_in_viewport()
+    expect(panel.get_by_test_id("breakdown")).to_contain_text(LATE_REASON)
+    expect(panel.get_by_test_id("breakdown")).to_contain_text("履约表现")
+    expect(panel.get_by_test_id("suppliers")).to_contain_text(world.names[world.M])
+    expect(panel.get_by_test_id("customers")).to_contain_text(world.names[world.B])
+    page.screenshot(path=str(artifacts / "network-breakdown.png"))
+
+    page.get_by_test_id("lang").click()
+    expect(page.get_by_test_id("nav-network")).to_have_text("Network")
+    expect(page.get_by_test_id("network-status")).to_contain_text("5 nodes")
+
+
+def test_risky_nodes_are_ranked_with_reasons_and_link_into_the_network(
+    page: Page, api: str, keys: dict[str, str], world: ConsoleWorld, artifacts: Path
+) -> None:
+    login(page, api, keys["analyst"])
+    page.evaluate(f"window.location.hash = '#/risky?focal={world.C}&tiers=3&direction=UPSTREAM'")
+    rows = page.get_by_test_id("risky-table").locator("tbody tr")
+    expect(rows).to_have_count(4)  # B, A, M, D; the focal itself is not listed
+    texts = rows.all_inner_texts()
+    order = [next(k for k in (world.A, world.B, world.M, world.D) if f"({k})" in t) for t in texts]
+    assert order == [world.A, world.B, world.M, world.D]  # highest score first
+    assert LATE_REASON in texts[0]
+    page.screenshot(path=str(artifacts / "risky.png"))
+
+    page.evaluate(f"window.location.hash = '#/risky?industry=machinery&focal={world.C}&tiers=3'")
+    expect(rows).to_have_count(2)
+    rows.first.get_by_role("link").click()
+    assert drawn_ids(page) == {world.C, world.B, world.A, world.M, world.D}
+    assert page.evaluate(f"() => window.supplynetGraph.$id('{world.B}').hasClass('affected')")
+
+
+def test_a_what_if_highlights_the_affected_enterprises(
+    page: Page, api: str, keys: dict[str, str], world: ConsoleWorld, artifacts: Path
+) -> None:
+    expected = gql(
+        api,
+        keys["analyst"],
+        """query($e: [ID!]) { whatIf(enterprises: $e, days: 30, tiers: 4) {
+             exposures { enterprise { id } } } }""",
+        {"e": [world.A]},
+    )["data"]["whatIf"]["exposures"]
+    affected = {x["enterprise"]["id"] for x in expected}
+    assert {world.B, world.C} <= affected
+
+    login(page, api, keys["analyst"])
+    page.evaluate("window.location.hash = '#/whatif'")
+    page.get_by_test_id("whatif-enterprises").fill(world.A)
+    page.get_by_test_id("whatif-days").fill("30")
+    page.get_by_test_id("whatif-run").click()
+    expect(page.get_by_test_id("whatif-graph")).to_have_attribute("data-ready", "true")
+    listed = set(
+        page.get_by_test_id("exposures")
+        .locator("[data-enterprise]")
+        .evaluate_all("els => els.map(e => e.dataset.enterprise)")
+    )
+    assert listed == affected
+    highlighted = set(page.evaluate("() => window.supplynetGraph.nodes('.affected').map(n => n.id())"))
+    assert highlighted == affected
+    assert page.evaluate("() => window.supplynetGraph.nodes('.disrupted').map(n => n.id())") == [world.A]
+    assert world.M not in set(page.evaluate("() => window.supplynetGraph.nodes().map(n => n.id())"))
+    page.screenshot(path=str(artifacts / "whatif.png"), full_page=True)
+
+
+def test_alerts_arrive_live_and_an_incident_goes_through_its_workflow(
+    page: Page,
+    api: str,
+    keys: dict[str, str],
+    world: ConsoleWorld,
+    console_settings: Settings,
+    run_id: str,
+    artifacts: Path,
+) -> None:
+    alert = Alert(
+        id=f"{run_id}-console-alert",
+        severity="high",
+        enterprise=world.A,
+        score=0.82,
+        previous_score=0.3,
+        reason="threshold",
+        summary="score crossed 0.7",
+        factors={},
+    )
+    with Session(bootstrap.sql_engine(console_settings)) as s:
+        incident = open_incident(s, alert=alert).id
+    login(page, api, keys["analyst"])
+    page.evaluate("window.location.hash = '#/alerts'")
+    row = page.get_by_test_id("incident-table").locator("tr", has_text=f"{world.A}: score crossed 0.7")
+    expect(row).to_contain_text("potential")
+
+    # The subscriber reads risk.alerts from its end: send until one arrives (it was not yet listening)
+    producer = EventProducer(
+        console_settings.kafka.librdkafka(), bootstrap.topic_names(console_settings).alerts
+    )
+    live = page.get_by_test_id("alerts").locator("li[data-alert]")
+    for n in range(30):
+        live_alert = replace(alert, id=f"{run_id}-live-{n}", enterprise=world.B, summary=f"live alert {n}")
+        producer.send_many([Record(key=None, value=live_alert.to_json())])
+        page.wait_for_timeout(1000)
+        if live.count():
+            break
+    expect(live.first).to_contain_text("live alert")
+    expect(live.first).to_contain_text(world.B)
+
+    page.get_by_test_id(f"incident-confirm-{incident}").click()
+    expect(row).to_contain_text("confirmed")
+    page.get_by_test_id(f"incident-input-{incident}").fill("li.wei")
+    page.get_by_test_id(f"incident-assign-{incident}").click()
+    expect(row).to_contain_text("li.wei")
+    page.get_by_test_id(f"incident-input-{incident}").fill("called the mill")
+    page.get_by_test_id(f"incident-annotate-{incident}").click()
+    expect(row).to_contain_text("called the mill")
+    page.screenshot(path=str(artifacts / "alerts.png"), full_page=True)
+    page.get_by_test_id(f"incident-close-{incident}").click()
+    expect(row).to_contain_text("restored")
+    expect(row.get_by_role("button")).to_have_count(0)  # a closed incident offers no actions
+    stored = gql(api, keys["analyst"], "query { incidents(first: 500) { id state owner notes } }")["data"]
+    mine = next(i for i in stored["incidents"] if i["id"] == incident)
+    assert mine["state"] == "restored"
+    assert mine["owner"] == "li.wei"
+    assert "called the mill" in mine["notes"]
+
+
+def test_a_partner_sees_its_network_and_cannot_reach_beyond_it(
+    page: Page, api: str, keys: dict[str, str], world: ConsoleWorld, artifacts: Path
+) -> None:
+    login(page, api, keys["partner"])
+    open_network(page, world.C)
+    assert drawn_ids(page) == {world.C, world.B, world.A, world.M, world.D}
+    click_node(page, world.A)  # the M → A link is not the partner's: its share is hidden
+    suppliers = page.get_by_test_id("panel").get_by_test_id("suppliers")
+    expect(suppliers).to_contain_text(world.names[world.M])
+    expect(suppliers).to_contain_text("不可见")
+    expect(suppliers).not_to_contain_text("80%")
+
+    open_network(page, world.Z)
+    status = page.get_by_test_id("network-status")
+    expect(status).to_have_attribute("data-ready", "error")
+    expect(status).to_contain_text("outside your network")
+    expect(page.get_by_test_id("graph").locator("canvas")).to_have_count(0)
+    page.screenshot(path=str(artifacts / "partner-refused.png"))
+
+    # Editing the query by hand, with the page's own credential, is refused the same way
+    answers = page.evaluate(
+        """async (ids) => {
+             const token = sessionStorage.getItem('supplynet.credential');
+             const ask = async (query) => (await fetch('/graphql', {method: 'POST',
+               headers: {'Content-Type': 'application/json', Authorization: 'Bearer ' + token},
+               body: JSON.stringify({query, variables: {id: ids.z}})})).json();
+             return [await ask('query($id: ID!) { enterprise(id: $id) { id name } }'),
+                     await ask('query($id: ID!) { upstream(id: $id, tiers: 1) { payload } }'),
+                     await ask('query($id: ID!) { whatIf(enterprises: [$id], days: 5) { affectedCount } }')];
+           }""",
+        {"z": world.Z},
+    )
+    for answer in answers:
+        assert answer["data"] is None or all(v is None for v in answer["data"].values()), answer
+        assert "outside your network" in answer["errors"][0]["message"], answer
