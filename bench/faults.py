@@ -50,6 +50,7 @@ from graph.canonical import Dump, canonical_dump, compare
 from graph.maintenance import delete_by_prefix, delete_offsets
 from graph.migrations import migrate
 from graph.writer import GraphWriter
+from streams.batches import validate_group
 from streams.topics import Topics
 from supplynet import bootstrap
 from supplynet.settings import Settings
@@ -152,7 +153,8 @@ class Monitor:
         return Consumer(
             {
                 **self.run.settings.kafka.librdkafka(),
-                "group.id": self.run.group,  # faust's group on events.raw: read its commits, never join
+                # The validate stage's group on events.raw: read its commits, never join.
+                "group.id": validate_group(self.run.group),
                 "enable.auto.commit": False,
                 "log_level": 0,
             }
