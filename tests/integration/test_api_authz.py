@@ -156,6 +156,9 @@ def az_settings(stack: Settings, run_id: str) -> Settings:
                     # The matrix is about scope: deep generated paths must run, not be refused for
                     # their cost (the cost limit has its own tests in test_api_limits.py).
                     "max_cost": 10_000_000,
+                    # ... and every mutation of the injection sweep must run, not be rate limited (the
+                    # mutation rate has its own test in test_api_limits.py).
+                    "mutation_rate": "100000/second",
                 }
             ),
             "stream": stack.stream.model_copy(update={"topic_prefix": f"aztest-{run_id}."}),
