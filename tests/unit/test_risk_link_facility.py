@@ -198,3 +198,37 @@ def test_the_vectorised_full_pass_equals_link_by_link_scoring() -> None:
         touched=[eid],
     )
     assert engine.changed_links == []
+
+
+@pytest.mark.parametrize("shape", ["dag", "cyclic"])
+def test_incremental_hands_out_every_link_whose_score_moved(shape: str) -> None:
+    """After disruptions and links added and ended, the link scores handed out for writing equal every
+    link scored afresh from the current enterprise scores (a link left out -- a same-sku sibling whose
+    dependency share moved, a link out of an enterprise whose inherited risk moved -- would differ)."""
+    import random
+
+    net = synthetic.network(shape, 300, seed=11, links_per_node=3, skus=4, kpis=True)
+    engine = RiskEngine(S)
+    engine.full(net)
+    written = {ls.key: ls.score for ls in engine.changed_links}
+    rnd = random.Random(5)
+    ids = sorted(engine.enterprises)
+    for i in range(40):
+        eid = rnd.choice(ids)
+        e = engine.enterprises[eid]
+        links = [lk for lk in engine.network.links if eid in (lk.supplier, lk.buyer)]
+        if links and i % 3 == 0:
+            links.remove(rnd.choice(links))  # a link ended
+        if i % 3 == 1:  # a second source for one of a buyer's skus: the sibling's share halves
+            other = rnd.choice([lk for lk in engine.network.links if lk.supplier != eid and lk.buyer != eid])
+            links.append(SupplyLink(eid, other.buyer, other.sku, otif=0.8))
+        hit = Enterprise(eid, region=e.region, disruptions=(OpenDisruption(f"d{i}", "high", "enterprise"),))
+        engine.rescore(enterprises=[hit] if i % 2 else [], links=links, touched=[eid])
+        for key in set(written) - engine._links.keys():
+            del written[key]
+        written.update({ls.key: ls.score for ls in engine.changed_links})
+    fresh = link_scores(engine._links, engine._in, engine.scores, S)
+    assert written.keys() == fresh.keys()
+    eps = S.link_write_epsilon
+    off = {k: (written[k], ls.score) for k, ls in fresh.items() if abs(written[k] - ls.score) > eps}
+    assert not off, f"{len(off)} links not handed out, e.g. {list(off.items())[:3]}"
