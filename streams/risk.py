@@ -175,6 +175,8 @@ class RiskService:
         self.full_runs = 0
         """Full recomputes so far; every ``full_reload_every``-th re-reads the projection."""
         self._lock = asyncio.Lock()  # rescoring, recomputes and loads never change the engine at once
+        self._written: dict[str, int] = {}
+        """Enterprise -> hash of the score JSON this process last wrote (unchanged ones are skipped)."""
 
     def _downstream(self, eid: str) -> list[str]:
         """An alert's affected enterprises: within ``alert_affected_tiers`` tiers, nearest first. Bounded
@@ -230,8 +232,9 @@ class RiskService:
         gc.freeze()
         self.loaded = True
         at = self.engine.computed_at_ms
-        await self.store.write_scores(scores.values(), computed_at_ms=at)
+        await self.store.write_scores(scores.values(), computed_at_ms=at, written=self._written)
         await self._write_links_and_facilities(at)
+        await self.store.mark_run(at, scope=self.scope)
         alerts, incidents = await self._alert(scores, previous, [], computed_at_ms=at)
         return Run(len(scores), alerts, incidents, time.perf_counter() - t0)
 
@@ -274,7 +277,7 @@ class RiskService:
             )
         )
         at = self.engine.computed_at_ms
-        await self.store.write_scores(changed.values(), computed_at_ms=at)
+        await self.store.write_scores(changed.values(), computed_at_ms=at, written=self._written)
         await self._write_links_and_facilities(at)
         disruptions = disruption_alerts(
             before,

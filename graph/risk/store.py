@@ -185,6 +185,12 @@ SET e.riskScore = r.score, e.riskFactors = r.factors, e.riskComputedAt = r.at
 """
 """Sets ``riskScore`` (in [0, 1]), ``riskFactors`` (JSON: factors, reasons), ``riskComputedAt`` (ms)."""
 
+WRITE_RUN = """
+MERGE (r:RiskRun {id: $id})
+SET r.at = CASE WHEN r.at IS NULL OR r.at < $at THEN $at ELSE r.at END
+"""
+"""When a risk model was last current (epoch ms), per scope."""
+
 WRITE_LINK_SCORES = f"""
 UNWIND $rows AS r
 MATCH (:Enterprise {{id: r.supplier}})-[x:SUPPLIES {{sku: r.sku}}]->(:Enterprise {{id: r.buyer}})
@@ -470,20 +476,59 @@ class RiskStore:
         """Next offsets the projector stored (``KafkaOffset`` ids ``"<group>/<topic>/<partition>"``)."""
         return {r["id"]: r["offset"] for r in await self._read(OFFSETS, ids=list(ids))} if ids else {}
 
-    async def write_scores(self, scores: Iterable[RiskScore], *, computed_at_ms: int) -> int:
-        """Set ``riskScore``, ``riskFactors`` (JSON) and ``riskComputedAt``; idempotent; returns the count."""
-        rows = [
-            {
-                "id": s.enterprise,
-                "score": s.score,
-                "factors": orjson.dumps(s.as_dict()).decode(),
-                "at": computed_at_ms,
-            }
-            for s in scores
-        ]
+    async def write_scores(
+        self,
+        scores: Iterable[RiskScore],
+        *,
+        computed_at_ms: int,
+        written: dict[str, int] | None = None,
+    ) -> int:
+        """Set ``riskScore``, ``riskFactors`` (JSON) and ``riskComputedAt``; idempotent; returns the
+        count written.
+
+        With ``written`` (enterprise -> hash of the factors JSON last written, kept by the caller), a
+        score whose JSON -- score and factors to 4 decimals, reasons -- is unchanged is not written
+        again, so a periodic recompute leaves alone the nodes the projector is merging; ``written`` is
+        updated as chunks commit, and a chunk that fails is forgotten (written again next time)."""
+        rows = []
+        for sc in scores:
+            factors = orjson.dumps(sc.as_dict())
+            mark = hash(factors)
+            if written is not None and written.get(sc.enterprise) == mark:
+                continue
+            rows.append(
+                {
+                    "id": sc.enterprise,
+                    "score": sc.score,
+                    "factors": factors.decode(),
+                    "at": computed_at_ms,
+                    "mark": mark,
+                }
+            )
         for chunk in _chunks(rows, WRITE_BATCH):
-            await self.driver.execute_query(WRITE_SCORES, {"rows": list(chunk)}, database_=self.database)
+            part = list(chunk)
+            try:
+                await self.driver.execute_query(
+                    WRITE_SCORES,
+                    {"rows": [{k: r[k] for k in ("id", "score", "factors", "at")} for r in part]},
+                    database_=self.database,
+                )
+            except BaseException:
+                if written is not None:
+                    for r in part:
+                        written.pop(r["id"], None)
+                raise
+            if written is not None:
+                written.update((r["id"], r["mark"]) for r in part)
         return len(rows)
+
+    async def mark_run(self, computed_at_ms: int, *, scope: str | None = None) -> None:
+        """Record that the risk model of ``scope`` (None: the whole graph) is current as of this time:
+        unchanged scores are not rewritten, so their ``riskComputedAt`` says when they last changed and
+        this mark says how fresh the model is (``graph/freshness.py``)."""
+        await self.driver.execute_query(
+            WRITE_RUN, {"id": f"risk:{scope or ''}", "at": computed_at_ms}, database_=self.database
+        )
 
     async def write_link_scores(self, scores: Iterable[LinkScore], *, computed_at_ms: int) -> int:
         """Set ``riskScore``, ``riskFactors`` (JSON) and ``riskComputedAt`` on the current ``SUPPLIES``

@@ -15,6 +15,7 @@ from confluent_kafka.admin import AdminClient
 
 from api.keys import create_key
 from connectors.kafka import TopicSpec, ensure_topics
+from graph.freshness import risk_computed_at
 from graph.maintenance import delete_by_prefix
 from graph.migrations import migrate
 from graph.mutations import to_mutations
@@ -152,9 +153,22 @@ async def test_link_and_facility_scores_are_written_back_kept_fresh_and_explaine
         )
         assert rec[0]["s"] == 0.0 and rec[0]["at"] == first_at
 
-        # a second full recompute with nothing changed rewrites nothing (riskComputedAt stays)
+        # a second full recompute with nothing changed rewrites nothing (riskComputedAt stays), not
+        # even the enterprises the projector may be merging; the run's mark says the model is current
         await svc.full()
         assert {k: v["at"] for k, v in (await _link_props(driver, p)).items()} == {k: first_at for k in links}
+        rec, _, _ = await driver.execute_query(
+            "MATCH (e:Enterprise) WHERE e.id STARTS WITH $p RETURN collect(DISTINCT e.riskComputedAt) AS at",
+            p=p,
+        )
+        assert rec[0]["at"] == [first_at]
+        second_at = svc.engine.computed_at_ms
+        assert second_at > first_at
+        rec, _, _ = await driver.execute_query(
+            "MATCH (r:RiskRun {id: $id}) RETURN r.at AS at", id=f"risk:{p}"
+        )
+        assert rec[0]["at"] == second_at
+        assert ((await risk_computed_at(driver)) or 0) >= second_at
 
         # a fire at the plant and a critical alarm there: the plant, the mill and its link are rescored
         fire = event(
