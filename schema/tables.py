@@ -110,6 +110,21 @@ class RiskAlertState(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=_now)
 
 
+class RiskAlertOutbox(SQLModel, table=True):
+    """An alert claimed and not yet acknowledged by Kafka (a transactional outbox): written in the same
+    transaction as its cause's claim, deleted once Kafka acknowledged the send. A row left behind names
+    an alert whose risk process died in between; the next full recompute sends it (same id)."""
+
+    __tablename__ = "risk_alert_outbox"
+
+    alert_id: str = Field(primary_key=True, max_length=64)
+    enterprise_id: str = Field(max_length=128)
+    cause: str = Field(max_length=64)
+    severity: str = Field(max_length=16)
+    payload: str = Field(description="The risk.alerts event value (JSON)")
+    claimed_at: datetime = Field(default_factory=_now, index=True)
+
+
 class RiskFullRun(SQLModel, table=True):
     """One full risk recompute per (risk consumer group, period): the row is the claim on the period."""
 

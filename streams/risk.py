@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 import orjson
@@ -32,7 +33,16 @@ from graph.risk.alerts import (
     threshold_alert,
     threshold_alert_id,
 )
-from graph.risk.coordination import CauseKey, claim_causes, rearm, release
+from graph.risk.coordination import (
+    CauseKey,
+    claim_causes,
+    next_episodes,
+    rearm,
+    release,
+    sent,
+    to_outbox,
+    unsent,
+)
 from graph.risk.engine import RiskEngine
 from graph.risk.incidents import open_incidents
 from graph.risk.scoring import RiskScore
@@ -236,6 +246,7 @@ class RiskService:
         await self._write_links_and_facilities(at)
         await self.store.mark_run(at, scope=self.scope)
         alerts, incidents = await self._alert(scores, previous, [], computed_at_ms=at)
+        await self.resend()
         return Run(len(scores), alerts, incidents, time.perf_counter() - t0)
 
     async def touched(self, touched: Touched) -> Run:
@@ -331,22 +342,24 @@ class RiskService:
             return threshold_alert_id(key[0], f"episode-{episode}")
 
         def claim_and_send(keys: list[CauseKey], build: Callable[[CauseKey, int], Alert]) -> list[Alert]:
+            # The alerts are built (a downstream search each) before the claim's transaction, for the
+            # episode each cause would get; the claims and the alerts' outbox rows then commit together,
+            # so a process killed before Kafka acknowledged leaves its alerts to be sent (``resend``).
+            with Session(self.sql) as session:
+                planned = next_episodes(session, keys)
+            built = {k: build(k, episode) for k, episode in planned.items()}
             with Session(self.sql) as session:
                 claimed = claim_causes(session, keys, alert_id=alert_id)
+                mine = {
+                    k: built[k] if planned.get(k) == episode else build(k, episode)
+                    for k, episode in claimed.items()
+                }
+                to_outbox(session, mine)
                 session.commit()
-            alerts = [build(k, claimed[k]) for k in keys if k in claimed]
+            alerts = [mine[k] for k in keys if k in mine]
             if not alerts:
                 return []
-            try:
-                self.alerts_out.send_many(
-                    Record(a.enterprise.encode(), a.to_json(), (("severity", a.severity.encode()),))
-                    for a in alerts
-                )
-            except BaseException:
-                with Session(self.sql) as session:
-                    release(session, {(a.enterprise, cause_of(a)): a.id for a in alerts})
-                    session.commit()
-                raise
+            self._send(alerts, release_on_failure=True)
             with Session(self.sql) as session:
                 incidents.extend(inc.id or 0 for inc in open_incidents(session, alerts=alerts))
             return alerts
@@ -370,6 +383,45 @@ class RiskService:
             return alerts, incidents
 
         return await asyncio.to_thread(raise_)
+
+    def _send(self, alerts: list[Alert], *, release_on_failure: bool) -> None:
+        """Send to Kafka (acknowledged), then take the alerts out of the outbox. A failed send releases
+        the claims and outbox rows (``release_on_failure``: raised again on a later rescoring)."""
+        try:
+            self.alerts_out.send_many(
+                Record(a.enterprise.encode(), a.to_json(), (("severity", a.severity.encode()),))
+                for a in alerts
+            )
+        except BaseException:
+            if release_on_failure:
+                with Session(self.sql) as session:
+                    release(session, {(a.enterprise, cause_of(a)): a.id for a in alerts})
+                    sent(session, [a.id for a in alerts])
+                    session.commit()
+            raise
+        with Session(self.sql) as session:
+            sent(session, [a.id for a in alerts])
+            session.commit()
+
+    async def resend(self) -> list[Alert]:
+        """Send the alerts a risk process claimed and never got acknowledged (it died in between), older
+        than ``alert_resend_after_seconds``; open their incidents. Run by the period's full recompute, so
+        one process of the group does it."""
+        claimed_before = datetime.now(UTC) - timedelta(seconds=self.settings.alert_resend_after_seconds)
+
+        def run() -> list[Alert]:
+            with Session(self.sql) as session:
+                alerts = [Alert.from_json(r.payload) for r in unsent(session, claimed_before=claimed_before)]
+            for i in range(0, len(alerts), ALERT_CHUNK):
+                chunk = alerts[i : i + ALERT_CHUNK]
+                self._send(chunk, release_on_failure=False)
+                with Session(self.sql) as session:
+                    open_incidents(session, alerts=chunk)
+            if alerts:
+                log.warning("risk: sent %d alert(s) a risk process had claimed but not sent", len(alerts))
+            return alerts
+
+        return await asyncio.to_thread(run)
 
     def _threshold(
         self,

@@ -39,6 +39,24 @@ class Alert:
         d["computedAt"] = d.pop("computed_at")
         return orjson.dumps(d)
 
+    @classmethod
+    def from_json(cls, value: bytes | str) -> Alert:
+        """The alert ``to_json`` wrote."""
+        d = orjson.loads(value)
+        return cls(
+            id=d["id"],
+            severity=d["severity"],
+            enterprise=d["enterprise"],
+            score=d["score"],
+            previous_score=d["previousScore"],
+            reason=d["reason"],
+            summary=d["summary"],
+            factors=d["factors"],
+            affected=d["affected"],
+            affected_count=d["affectedCount"],
+            computed_at=d["computedAt"],
+        )
+
 
 def severity(score: float, s: RiskSettings) -> str:
     if score >= s.severity_critical:

@@ -8,6 +8,10 @@
   processes that both see a crossing send it once. ``rearm`` makes a threshold cause raisable again
   once the score dropped below the threshold.
 
+- **The outbox**: each claimed alert is written (``to_outbox``) in the claim's own transaction and
+  deleted (``sent``) once Kafka acknowledged it, so a process killed between the claim and the send
+  leaves the alert behind, and ``unsent`` hands it to the next full recompute to send (same id).
+
 Every function takes an open ``sqlmodel.Session``; ``claim_period`` and ``finish_period`` commit, the
 cause functions leave the commit to the caller. The caller commits its claims before it sends the
 alerts (a transaction open across a Kafka send would hold SQLite's file lock meanwhile) and
@@ -20,12 +24,12 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from graph.risk.alerts import THRESHOLD_CAUSE
-from schema.tables import RiskAlertState, RiskFullRun
+from graph.risk.alerts import THRESHOLD_CAUSE, Alert
+from schema.tables import RiskAlertOutbox, RiskAlertState, RiskFullRun
 
 CauseKey = tuple[str, str]
 """(enterprise id, cause)."""
@@ -90,6 +94,61 @@ def rearm(session: Session, *, below: Collection[str]) -> int:
             .values(active=False, updated_at=_now())
         )
     return len(raised)
+
+
+def next_episodes(session: Session, keys: Sequence[CauseKey]) -> dict[CauseKey, int]:
+    """The episode a raise of each cause not raised now would get (reads only): what to build the
+    alerts for before ``claim_causes``, outside any write transaction."""
+    wanted = list(dict.fromkeys(keys))
+    found: dict[CauseKey, RiskAlertState] = {}
+    ids = sorted({e for e, _ in wanted})
+    for i in range(0, len(ids), CHUNK):
+        q = select(RiskAlertState).where(col(RiskAlertState.enterprise_id).in_(ids[i : i + CHUNK]))
+        found.update(((r.enterprise_id, r.cause), r) for r in session.exec(q))
+    out: dict[CauseKey, int] = {}
+    for key in wanted:
+        row = found.get(key)
+        if row is None:
+            out[key] = 1
+        elif not row.active:
+            out[key] = row.episode + 1
+    return out
+
+
+def to_outbox(session: Session, alerts: Mapping[CauseKey, Alert]) -> None:
+    """Write the claimed alerts (cause -> alert) to the outbox. Does not commit: the caller commits
+    them with their claims."""
+    session.add_all(
+        RiskAlertOutbox(
+            alert_id=a.id,
+            enterprise_id=key[0],
+            cause=key[1],
+            severity=a.severity,
+            payload=a.to_json().decode(),
+        )
+        for key, a in alerts.items()
+    )
+
+
+def sent(session: Session, alert_ids: Collection[str]) -> None:
+    """Kafka acknowledged these alerts: out of the outbox. Does not commit."""
+    ids = sorted(alert_ids)
+    for i in range(0, len(ids), CHUNK):
+        session.execute(
+            delete(RiskAlertOutbox)
+            .where(col(RiskAlertOutbox.alert_id).in_(ids[i : i + CHUNK]))
+            .execution_options(synchronize_session=False)
+        )
+
+
+def unsent(session: Session, *, claimed_before: datetime) -> list[RiskAlertOutbox]:
+    """Alerts claimed before ``claimed_before`` and never acknowledged, oldest first."""
+    q = (
+        select(RiskAlertOutbox)
+        .where(col(RiskAlertOutbox.claimed_at) < claimed_before)
+        .order_by(col(RiskAlertOutbox.claimed_at), col(RiskAlertOutbox.alert_id))
+    )
+    return list(session.exec(q))
 
 
 def claim_causes(

@@ -154,6 +154,13 @@ class RiskSettings(BaseModel):
         description="CPU niceness the risk process adds to itself: on a shared host the validate/project "
         "worker gets the CPU first",
     )
+    alert_resend_after_seconds: float = Field(
+        300.0,
+        gt=0,
+        description="An alert claimed but not acknowledged by Kafka this long ago (its risk process died "
+        "between the claim and the send) is sent again from the outbox by the next full recompute; longer "
+        "than any send, so a live process's slow send is not doubled",
+    )
     full_recompute_seconds: float = Field(
         900.0, gt=0, description="How often the stream recomputes everything (betweenness, HHI)"
     )

@@ -45,7 +45,14 @@ def ends(settings: Settings, topic: str) -> dict[int, int]:
     """The next offset of every partition of ``topic`` (where a test's own records will start)."""
     c = Consumer({**settings.kafka.librdkafka(), "group.id": f"t-{uuid.uuid4().hex[:8]}"})
     try:
+        # A topic just created may not be in every broker's metadata yet (no partitions listed): wait,
+        # or the reader would be assigned nothing and see nothing.
+        deadline = time.monotonic() + 30
         parts = c.list_topics(topic, timeout=10).topics[topic].partitions
+        while not parts and time.monotonic() < deadline:
+            time.sleep(0.2)
+            parts = c.list_topics(topic, timeout=10).topics[topic].partitions
+        assert parts, f"{topic}: no partitions listed in 30 s"
         return {p: _high_watermark(c, TopicPartition(topic, p)) for p in parts}
     finally:
         c.close()
