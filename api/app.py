@@ -436,11 +436,15 @@ def create_app(
     router.timeout_s = request_timeout_s
     app.include_router(router, prefix="/graphql")
     if ingest_producer_factory is not None:
+        from api.policy import Action, may
         from connectors.http_router import IngestLimits, ingest_router
 
         app.include_router(
             ingest_router(
-                producer=lambda: producers["raw"], authenticate=auth, limits=ingest_limits or IngestLimits()
+                producer=lambda: producers["raw"],
+                authenticate=auth,
+                may_send=lambda role: may(role, Action.INGEST),
+                limits=ingest_limits or IngestLimits(),
             )
         )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Collection
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine
@@ -28,10 +29,19 @@ def create_key(
     role: Role,
     source: str | None = None,
     enterprise_id: str | None = None,
+    admin_sources: Collection[str] = (),
 ) -> tuple[ApiKey, str]:
-    """Store a new key; return it and the full secret token (never stored, never shown again)."""
+    """Store a new key; return it and the full secret token (never stored, never shown again).
+
+    An erp key may not send as one of ``admin_sources`` (``stream.admin_sources``): events of those
+    sources may change master data any other source registered, which only an admin may."""
     if role is Role.ERP and not source:
         raise ValueError("an erp key must name the event source it may send as")
+    if role is Role.ERP and source in admin_sources:
+        raise ValueError(
+            f"an erp key may not send as {source!r}: it is an admin source (stream.admin_sources), whose "
+            "events may change any enterprise's master data; use an admin key for that"
+        )
     if role is Role.PARTNER and not enterprise_id:
         raise ValueError("a partner key must name its enterprise")
     prefix = secrets.token_hex(4)

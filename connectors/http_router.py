@@ -114,9 +114,11 @@ def ingest_router(
     *,
     producer: Callable[[], Sender],
     authenticate: Callable[[str], Caller],
+    may_send: Callable[[Role], bool],
     limits: IngestLimits = IngestLimits(),
 ) -> APIRouter:
-    """The router; ``authenticate`` raises on an unknown credential, ``producer`` gives the live one."""
+    """The router; ``authenticate`` raises on an unknown credential, ``producer`` gives the live one,
+    ``may_send`` says which roles may send events (the API's one policy layer decides; not this router)."""
     bucket = TokenBucket(limits.rate_per_second, limits.burst)
     # The app's long-lived objects (GraphQL schema, drivers) are built by now: keep them out of every
     # garbage collection, which otherwise rescans them while a batch allocates thousands of objects.
@@ -138,8 +140,9 @@ def ingest_router(
             who = await run_in_threadpool(authenticate, token)
         except Exception as e:  # the authenticator's refusal (never echoes the secret)
             raise HTTPException(401, str(e), {"WWW-Authenticate": "Bearer"}) from None
-        if who.role not in (Role.ERP, Role.ADMIN):
-            raise HTTPException(403, f"a {who.role.value} key may not send events (erp or admin only)")
+        if not may_send(who.role):
+            senders = " or ".join(r.value for r in Role if may_send(r))
+            raise HTTPException(403, f"a {who.role.value} key may not send events ({senders} only)")
         return token, who
 
     @router.post(

@@ -368,7 +368,14 @@ def keys_create(
     engine = bootstrap.sql_engine(settings)
     bootstrap.create_sql_tables(engine)
     try:
-        row, token = create_key(engine, name=name, role=Role(role), source=source, enterprise_id=enterprise)
+        row, token = create_key(
+            engine,
+            name=name,
+            role=Role(role),
+            source=source,
+            enterprise_id=enterprise,
+            admin_sources=settings.stream.admin_sources,
+        )
     except ValueError as e:
         raise _fail(str(e)) from None
     err.print(f"created key {row.prefix} ({row.role}) for {row.name}; the secret is shown only now:")

@@ -65,6 +65,14 @@ def test_an_erp_key_must_name_its_source(engine) -> None:  # type: ignore[no-unt
         create_key(engine, name="x", role=Role.ERP)
 
 
+def test_an_erp_key_may_not_send_as_an_admin_source(engine) -> None:  # type: ignore[no-untyped-def]
+    admin = Settings().stream.admin_sources
+    with pytest.raises(ValueError, match="admin source"):
+        create_key(engine, name="x", role=Role.ERP, source=admin[0], admin_sources=admin)
+    row, _ = create_key(engine, name="y", role=Role.ERP, source="wisco-sap", admin_sources=admin)
+    assert row.source == "wisco-sap"
+
+
 def test_a_variable_named_like_a_section_is_refused_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
     from pydantic_settings import SettingsError
     from typer.testing import CliRunner
