@@ -866,6 +866,8 @@ async def execute(ctx: Context, code: str, drive: Drive, *, drain_timeout_s: flo
     else:
         diff = compare(ctx.reference, dump)
         out.lost, out.duplicated = diff.lost, diff.extra
+        if diff.kinds:
+            out.notes.append("diff by kind: " + ", ".join(f"{k} {n}" for k, n in diff.kinds.most_common()))
         out.notes += [f"diff: {e}" for e in diff.examples]
     letters = read_topic(ctx.settings, run.names.dlq)
     out.dlq, out.dlq_expected = len(letters), run.expected_dlq

@@ -49,14 +49,19 @@ class Difference:
     extra: int = 0
     differing: int = 0
     examples: list[str] = field(default_factory=list)
+    kinds: Counter[str] = field(default_factory=Counter)
+    """How many of each kind: "<label> missing", "<label> differs", "<type> differs", ... ."""
 
     @property
     def lost(self) -> int:
         """Entities of the reference not found as they are: missing or with other properties."""
         return self.missing + self.differing
 
-    def note(self, text: str) -> None:
-        if len(self.examples) < 5:
+    def note(self, text: str, kind: str = "") -> None:
+        if kind:
+            self.kinds[kind] += 1
+        # the first example of each kind, then the first few: one kind must not hide another
+        if len(self.examples) < 5 or (kind and self.kinds[kind] == 1 and len(self.examples) < 12):
             self.examples.append(text[:300])
 
 
@@ -120,25 +125,27 @@ def compare(reference: Dump, run: Dump) -> Difference:
         other = run.nodes.get(node)
         if other is None:
             diff.missing += 1
-            diff.note(f"node missing: {node}")
+            diff.note(f"node missing: {node}", f"{node[0]} missing")
         elif other != props:
             diff.differing += 1
             changed = sorted(set(props) ^ set(other))
-            diff.note(f"node differs: {node}: {changed[:6]}")
+            diff.note(f"node differs: {node}: {changed[:6]}", f"{node[0]} differs")
     for node in run.nodes.keys() - reference.nodes.keys():
         diff.extra += 1
-        diff.note(f"node extra: {node}")
+        diff.note(f"node extra: {node}", f"{node[0]} extra")
     for k in reference.relationships.keys() | run.relationships.keys():
         want, got = reference.relationships.get(k, []), run.relationships.get(k, [])
         if want == got:
             continue
         if len(want) == len(got) == 1:
             diff.differing += 1
-            diff.note(f"relationship differs: {k}: {sorted(set(want[0]) ^ set(got[0]))[:6]}")
+            diff.note(
+                f"relationship differs: {k}: {sorted(set(want[0]) ^ set(got[0]))[:6]}", f"{k[0]} differs"
+            )
             continue
         lacking = Counter(want) - Counter(got)
         beyond = Counter(got) - Counter(want)
         diff.missing += sum(lacking.values())
         diff.extra += sum(beyond.values())
-        diff.note(f"relationship {k}: {len(want)} in the reference, {len(got)} in the run")
+        diff.note(f"relationship {k}: {len(want)} in the reference, {len(got)} in the run", f"{k[0]} count")
     return diff
