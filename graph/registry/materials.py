@@ -23,6 +23,6 @@ def _nothing(_: MaterialDefined | BomDefined) -> Named:
 
 
 UNITS: tuple[EventUnit[Any], ...] = (
-    EventUnit(MaterialDefined, _defined, _nothing),
-    EventUnit(BomDefined, _bom, _nothing),
+    EventUnit(MaterialDefined, _defined, _nothing, master=lambda d: ("Material", d.sku)),
+    EventUnit(BomDefined, _bom, _nothing, master=lambda d: ("Material", d.product_sku)),
 )

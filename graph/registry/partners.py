@@ -46,6 +46,10 @@ def _partner_names(d: PartnerRegistered | PartnerUpdated) -> Named:
     return named(enterprises=[d.enterprise_id], regions=[d.region])
 
 
+def _enterprise(d: PartnerRegistered | PartnerUpdated) -> tuple[str, str]:
+    return ("Enterprise", d.enterprise_id)
+
+
 def _facility(b: GraphRows, d: FacilityRegistered, st: Stamp) -> None:
     b.node(
         model.FACILITY,
@@ -81,12 +85,13 @@ def _holder(d: CertificationGranted | CertificationExpired) -> Named:
 
 
 UNITS: tuple[EventUnit[Any], ...] = (
-    EventUnit(PartnerRegistered, _registered, _partner_names),
-    EventUnit(PartnerUpdated, _updated, _partner_names),
+    EventUnit(PartnerRegistered, _registered, _partner_names, master=_enterprise),
+    EventUnit(PartnerUpdated, _updated, _partner_names, master=_enterprise),
     EventUnit(
         FacilityRegistered,
         _facility,
         lambda d: named(enterprises=[d.enterprise_id], facilities=[d.facility_id], regions=[d.region]),
+        master=lambda d: ("Facility", d.facility_id),
     ),
     EventUnit(CertificationGranted, _granted, _holder),
     EventUnit(CertificationExpired, _expired, _holder),

@@ -49,14 +49,16 @@ class EventUnit(Generic[P]):
 
     ``graph`` adds the event's rows to a batch (``GraphRows``: folded newest-per-aspect later);
     ``records`` returns its record-store rows (``None``: the type writes no records, i.e. it is not
-    part of the flow); ``names`` returns the enterprises, facilities, regions and disruptions it names.
-    All three are pure.
+    part of the flow); ``names`` returns the enterprises, facilities, regions and disruptions it names;
+    ``master`` the master-data node it changes, as (label, key) (``None``: not master data; see
+    ``graph.ownership``). All are pure.
     """
 
     payload: type[P]
     graph: Callable[[GraphRows, P, Stamp], None]
     names: Callable[[P], Named]
     records: Callable[[P, Stamp], RecordRows] | None = None
+    master: Callable[[P], tuple[str, str]] | None = None
 
 
 def enum_value(v: Any) -> Any:
