@@ -127,7 +127,8 @@ class Projector:
         """Write valid events and the offsets in one transaction; isolate and dead-letter culprits.
 
         Master-data changes by a source other than the owner are dead-lettered first (stored owners
-        are read here, after the previous batch committed, so a claim is never missed).
+        are read here, after the previous batch committed, so a claim is never missed). The graph
+        only: the batch's records are written by ``prepare``.
         """
         verdict = await self._check_owners(events)
         if verdict.refused:
