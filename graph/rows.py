@@ -64,7 +64,7 @@ class Mutations:
         return self.rows.get(name, [])
 
 
-class Fold:
+class _Fold:
     """Folds rows of one kind per key, newest version per aspect and for provenance."""
 
     def __init__(self) -> None:
@@ -103,7 +103,7 @@ class GraphRows:
     """The rows of one batch under construction; ``result`` folds and sorts them."""
 
     def __init__(self) -> None:
-        self.folds: dict[str, Fold] = {name: Fold() for name in model.KIND_NAMES}
+        self.folds: dict[str, _Fold] = {name: _Fold() for name in model.KIND_NAMES}
         self.kpi_enterprises: set[str] = set()
         self.kpi_stock: set[tuple[str, str]] = set()
 
