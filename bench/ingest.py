@@ -1,5 +1,6 @@
-"""Ingest benchmark: Kafka -> faust worker(s) -> Neo4j, against the ceiling of writing the same rows
-straight to Neo4j, plus event-to-graph latency at a steady rate and the worker's peak memory.
+"""Ingest benchmark: Kafka -> faust worker(s) -> record store + Neo4j, against the ceiling of writing the
+same graph rows straight to Neo4j, plus event-to-graph latency at a steady rate, the worker's peak
+memory, and the record store's rows, size and write rate (the workers' ``SUPPLYNET_SQL_URL``).
 
     python -m bench.ingest --events 1000000 --enterprises 10000        # the full run (once; shared box)
     python -m bench.ingest --events 50000 --enterprises 1000           # a quick run
@@ -27,6 +28,7 @@ from typing import Any
 
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
+from sqlalchemy import Table, delete, func, select, text
 
 from bench.workload import Event, generate
 from connectors.kafka import EventProducer, Record, TopicSpec, ensure_topics
@@ -34,6 +36,14 @@ from graph.maintenance import delete_by_prefix, delete_offsets
 from graph.migrations import migrate
 from graph.mutations import to_mutations
 from graph.writer import GraphWriter
+from schema.records import (
+    CapacityRecord,
+    EquipmentAlarmRecord,
+    OrderRecord,
+    QualityIncidentRecord,
+    ShipmentRecord,
+    StockRecord,
+)
 from schema.validate import decode_event
 from streams.topics import Topics
 from supplynet import bootstrap
@@ -102,6 +112,51 @@ def _load(settings: Settings, topic: str, events: Sequence[Event]) -> dict[int, 
     return ends
 
 
+RECORD_TABLES: tuple[Table, ...] = tuple(
+    m.__table__  # type: ignore[union-attr]
+    for m in (
+        OrderRecord,
+        ShipmentRecord,
+        StockRecord,
+        CapacityRecord,
+        QualityIncidentRecord,
+        EquipmentAlarmRecord,
+    )
+)
+
+
+def _first_key(table: Table) -> Any:
+    return next(iter(table.primary_key.columns))
+
+
+def record_figures(settings: Settings, prefix: str) -> dict[str, Any]:
+    """Rows of this run in each record table, and the store's size (the SQLite file or the database)."""
+    engine = bootstrap.sql_engine(settings)
+    bootstrap.create_sql_tables(engine)
+    with engine.connect() as conn:
+        rows = {
+            t.name: conn.execute(
+                select(func.count()).select_from(t).where(_first_key(t).startswith(prefix))
+            ).scalar_one()
+            for t in RECORD_TABLES
+        }
+        size: int
+        if engine.dialect.name == "postgresql":
+            size = conn.execute(text("SELECT pg_database_size(current_database())")).scalar_one()
+        else:
+            size = Path(engine.url.database or "").stat().st_size
+    engine.dispose()
+    return {"store": engine.dialect.name, "rows": rows, "size_mb": size / 2**20}
+
+
+def delete_records(settings: Settings, prefix: str) -> None:
+    engine = bootstrap.sql_engine(settings)
+    with engine.begin() as conn:
+        for t in RECORD_TABLES:
+            conn.execute(delete(t).where(_first_key(t).startswith(prefix)))
+    engine.dispose()
+
+
 async def end_to_end(
     settings: Settings,
     writer: GraphWriter,
@@ -158,7 +213,9 @@ async def end_to_end(
             _stop(p)
     assert first is not None
     n = len(events)
+    records = record_figures(settings, f"{tag}-e-")
     return {
+        "records": records,
         "events": n,
         "load_s": load_s,
         "total_s": t_end - t_start,
@@ -340,6 +397,13 @@ async def main(args: argparse.Namespace) -> None:
         print(f"ratio                       {e2e['steady_eps'] / ceil[best]:.2f}")
         print(f"worker peak RSS             {e2e['peak_rss_mb']:.0f} MiB")
         print(f"KPIs current                {e2e['kpi_lag_s']:.1f} s after the last batch committed")
+        rec = e2e["records"]
+        n_rows = sum(rec["rows"].values())
+        print(
+            f"record store ({rec['store']})     {n_rows:,} rows of this run "
+            f"({', '.join(f'{k} {v:,}' for k, v in rec['rows'].items())}), "
+            f"{n_rows / e2e['total_s']:,.0f} rows/s over the run, store size {rec['size_mb']:.1f} MiB"
+        )
         for lat in lats:
             print(
                 f"latency at {lat['rate']:,}/s  p50 {lat['p50_ms']:.0f} ms, p99 {lat['p99_ms']:.0f} ms "
@@ -349,6 +413,7 @@ async def main(args: argparse.Namespace) -> None:
         if not args.keep:
             print("deleting the benchmark's data ...", flush=True)
             await delete_by_prefix(driver, f"{tag}-")
+            delete_records(settings, f"{tag}-")
             for g in cleanup_groups:
                 await delete_offsets(driver, g)
             if cleanup_topics:

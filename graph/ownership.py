@@ -14,9 +14,9 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from graph.registry import REGISTRY
 from schema.envelope import ValidEvent
 from schema.errors import EventRejected
-from schema.events import BomDefined, FacilityRegistered, MaterialDefined, PartnerRegistered, PartnerUpdated
 
 M = TypeVar("M")
 
@@ -30,17 +30,10 @@ _NOUN = {"Enterprise": "enterprise", "Facility": "facility", "Material": "materi
 
 
 def master_record(ev: ValidEvent) -> Record | None:
-    """The master-data node ``ev`` changes, or None if it is not a master-data event."""
-    d = ev.data
-    if isinstance(d, PartnerRegistered | PartnerUpdated):
-        return ("Enterprise", d.enterprise_id)
-    if isinstance(d, FacilityRegistered):
-        return ("Facility", d.facility_id)
-    if isinstance(d, MaterialDefined):
-        return ("Material", d.sku)
-    if isinstance(d, BomDefined):
-        return ("Material", d.product_sku)
-    return None
+    """The master-data node ``ev`` changes (its type's ``master`` in ``graph.registry``), or None if it
+    is not a master-data event."""
+    master = REGISTRY[type(ev.data)].master
+    return master(ev.data) if master is not None else None
 
 
 @dataclass

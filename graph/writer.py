@@ -21,7 +21,7 @@ from neo4j import AsyncDriver, AsyncTransaction, RoutingControl
 from neo4j.exceptions import DriverError, Neo4jError, ServiceUnavailable, SessionExpired, TransientError
 
 from graph import kpis, model, ownership
-from graph.mutations import Mutations, Row
+from graph.rows import Mutations, Row
 
 log = logging.getLogger(__name__)
 

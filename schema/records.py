@@ -6,13 +6,18 @@ group's fields are written together by one kind of event and carry that event's 
 columns ``<group>_t`` (event time, epoch ms), ``<group>_seq`` (sequence) and ``<group>_eid`` (event id),
 compared as a row value ``(t, seq, eid)`` — a total order for every value the envelope accepts, with no
 string padding to outgrow. Any delivery order and any number of replays give the same rows.
+
+The field groups are declared here (``Group``, one constant per group); which event writes which
+group is registered per event type in ``graph.registry``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
-from sqlalchemy import BigInteger, Column, Index
+from sqlalchemy import BigInteger, Column, Index, Table
 from sqlmodel import Field, SQLModel
 
 
@@ -166,3 +171,91 @@ class EquipmentAlarmRecord(SQLModel, table=True):
     report_t: int | None = Field(default=None, sa_column=Column(BigInteger))
     report_seq: int | None = Field(default=None, sa_column=Column(BigInteger))
     report_eid: str | None = Field(default=None, max_length=256)
+
+
+# -- field groups --------------------------------------------------------------------------------
+
+
+def _table(model: type[Any]) -> Table:
+    table: Table = model.__table__
+    return table
+
+
+@dataclass(frozen=True)
+class Group:
+    """Fields of one table that one kind of event writes together, versioned by ``<name>_t/_seq/_eid``."""
+
+    table: Table
+    key: tuple[str, ...]
+    name: str
+    fields: tuple[str, ...]
+
+    @property
+    def version_columns(self) -> tuple[str, str, str]:
+        return (f"{self.name}_t", f"{self.name}_seq", f"{self.name}_eid")
+
+
+ORDER_TABLE = _table(OrderRecord)
+SHIPMENT_TABLE = _table(ShipmentRecord)
+_PARTIES = ("supplier_id", "buyer_id")
+
+ORDER_PLACED = Group(
+    ORDER_TABLE,
+    ("order_id",),
+    "placed",
+    (*_PARTIES, "sku", "quantity", "requested_date", "ordered_on", "unit_price", "currency"),
+)
+ORDER_CONFIRMED = Group(
+    ORDER_TABLE, ("order_id",), "confirmed", (*_PARTIES, "confirmed_quantity", "promised_date")
+)
+ORDER_SHIPPED = Group(
+    ORDER_TABLE, ("order_id",), "shipped", (*_PARTIES, "shipped_quantity", "shipped_on", "expected_delivery")
+)
+ORDER_DELIVERED = Group(
+    ORDER_TABLE, ("order_id",), "delivered", (*_PARTIES, "quantity_delivered", "delivered_on", "due_date")
+)
+ORDER_CANCELLED = Group(ORDER_TABLE, ("order_id",), "cancelled", (*_PARTIES, "cancelled_on", "cancel_reason"))
+SHIPMENT_SHIPPED = Group(
+    SHIPMENT_TABLE,
+    ("shipment_id",),
+    "shipped",
+    ("order_id", *_PARTIES, "quantity", "shipped_on", "expected_delivery", "carrier_id"),
+)
+SHIPMENT_DELAYED = Group(
+    SHIPMENT_TABLE,
+    ("shipment_id",),
+    "delayed",
+    ("order_id", *_PARTIES, "new_expected_delivery", "delay_days", "delay_reason"),
+)
+STOCK = Group(
+    _table(StockRecord),
+    ("enterprise_id", "sku", "facility_id"),
+    "report",
+    ("on_hand", "daily_usage", "reported_on"),
+)
+CAPACITY = Group(
+    _table(CapacityRecord),
+    ("enterprise_id", "sku", "facility_id"),
+    "report",
+    ("capacity_per_day", "utilization", "reported_on"),
+)
+QUALITY = Group(
+    _table(QualityIncidentRecord),
+    ("incident_id",),
+    "report",
+    ("supplier_id", "buyer_id", "sku", "severity", "defect_ppm", "description", "reported_on"),
+)
+ALARM = Group(
+    _table(EquipmentAlarmRecord),
+    ("alarm_id",),
+    "report",
+    (
+        "enterprise_id",
+        "equipment_id",
+        "facility_id",
+        "signal",
+        "severity",
+        "predicted_failure_days",
+        "raised_on",
+    ),
+)

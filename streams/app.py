@@ -79,7 +79,11 @@ def create_app(
         if "p" not in projectors:
             p = pipeline()
             projectors["p"] = Projector(
-                writer=p.writer, dlq_out=p.dlq_out, group=app_id, admin_sources=admin_sources
+                writer=p.writer,
+                dlq_out=p.dlq_out,
+                group=app_id,
+                admin_sources=admin_sources,
+                records=p.records,
             )
         return projectors["p"]
 

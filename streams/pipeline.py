@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from connectors.kafka import EventProducer
+from connectors.record_store import RecordStore
 from graph.writer import GraphWriter
 from schema.envelope import ValidEvent
 from schema.errors import EventRejected
@@ -35,7 +36,8 @@ def refusal(ev: ValidEvent, reason: str) -> EventRejected:
 
 
 class Pipeline:
-    """The validate stage over injected adapters, and the writer the projector (``streams.projection``) uses.
+    """The validate stage over injected adapters, and the writers the projector (``streams.projection``)
+    uses: the graph's and the record store's.
 
     At-least-once, for an outage of any length: ``validate`` returns only after everything it produced
     was acknowledged by Kafka (it waits, retrying, while Kafka is away), and only then does the caller
@@ -52,10 +54,13 @@ class Pipeline:
         max_future: timedelta = MAX_FUTURE,
         metrics: WorkerMetrics | None = None,
         max_backoff_s: float = 10.0,
+        records: RecordStore | None = None,
     ) -> None:
         self.valid_out = valid_out
         self.dlq_out = dlq_out
         self.writer = writer
+        self.records = records
+        """The record store the project stage writes each batch's records to (None: none)."""
         self.seen = seen
         """The dedup ledger; with it, each event id is forwarded to ``events.valid`` once."""
         self.max_future = max_future

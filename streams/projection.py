@@ -1,7 +1,10 @@
-"""The project stage: a batch of ``events.valid`` messages -> one graph transaction with its offsets.
+"""The project stage: a batch of ``events.valid`` messages -> its records, then one graph transaction
+with its offsets.
 
 Exactly once at the graph: the batch's mutations, its KPIs and the next offset of every partition it
 covers commit in one Neo4j transaction; every write is a versioned aspect, so a replay is a no-op.
+With a record store, the batch's records (orders, shipments, stock, …) are upserted first
+(``streams.recording``): a crash before the graph commit replays the batch into idempotent upserts.
 A change of master data by a source other than its owner (``graph.ownership``) goes to the DLQ
 with the owner named, unless the source is an admin source. A batch Neo4j refuses for a
 non-transient reason is bisected to find the culprit event(s), which go
@@ -16,12 +19,14 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from connectors.kafka import EventProducer, Record
+from connectors.record_store import RecordStore
 from graph.mutations import Mutations, to_mutations
 from graph.ownership import Verdict, check_owners, records_by_label
 from graph.writer import GraphWriter, GraphWriteRejected, Position
 from schema.envelope import ValidEvent
 from schema.errors import EventRejected
 from streams.forwarding import Forwarder
+from streams.recording import RecordWriter
 from streams.stages import Incoming, dlq_record, route
 
 log = logging.getLogger(__name__)
@@ -65,8 +70,11 @@ class Projector:
         dlq_out: EventProducer,
         group: str,
         admin_sources: Collection[str] = (),
+        records: RecordStore | None = None,
     ) -> None:
         self.writer = writer
+        self.records: RecordWriter[Incoming] | None = RecordWriter(records) if records is not None else None
+        """Where the batch's records go before its graph transaction (None: no record store)."""
         self.dlq_out = dlq_out
         self.group = group
         self.admin_sources = frozenset(admin_sources)
@@ -84,17 +92,28 @@ class Projector:
         return await self.commit(await self.prepare(batch))
 
     async def prepare(self, batch: Sequence[Incoming]) -> Prepared:
-        """Decode and map a batch (CPU work, no graph I/O); dead-letter what does not decode.
+        """Decode and map a batch, and write its records (no graph I/O); dead-letter what does not decode
+        and what the record store refuses for good.
 
-        Split from ``commit`` so the worker can prepare the next batch while Neo4j writes this one.
+        Split from ``commit`` so the worker can prepare the next batch while Neo4j writes this one:
+        the batch's records are written while the previous batch's graph transaction runs, and always
+        before this batch's (``commit`` follows ``prepare``).
         """
         routed = route(batch, max_future=None)  # checked at validation; time only moves on
-        dead = [dlq_record(m, e, stage="project") for m, e in routed.rejected]
+        rejected = routed.rejected
+        valid = routed.valid
+        if self.records is not None:
+            refused = await self.records.write(valid)
+            if refused:
+                gone = {id(m) for m, _ in refused}
+                valid = [pair for pair in valid if id(pair[0]) not in gone]
+                rejected = [*rejected, *refused]
+        dead = [dlq_record(m, e, stage="project") for m, e in rejected]
         for _, err in routed.rejected:
             log.warning("project: rejected %s", err.describe())
         await self._dead_letter(dead)
-        mutations = to_mutations(ev for _, ev in routed.valid)
-        return Prepared(routed.valid, mutations, positions(batch, self.group), len(dead))
+        mutations = to_mutations(ev for _, ev in valid)
+        return Prepared(valid, mutations, positions(batch, self.group), len(dead))
 
     async def commit(self, p: Prepared) -> Projected:
         """Write a prepared batch and its offsets in one transaction (culprits to the DLQ)."""
@@ -108,7 +127,8 @@ class Projector:
         """Write valid events and the offsets in one transaction; isolate and dead-letter culprits.
 
         Master-data changes by a source other than the owner are dead-lettered first (stored owners
-        are read here, after the previous batch committed, so a claim is never missed).
+        are read here, after the previous batch committed, so a claim is never missed). The graph
+        only: the batch's records are written by ``prepare``.
         """
         verdict = await self._check_owners(events)
         if verdict.refused:

@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
-import orjson
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from connectors.kafka import EventProducer, Record
+from graph.registry import REGISTRY
 from graph.risk.alerts import (
     THRESHOLD_CAUSE,
     Alert,
@@ -48,6 +48,9 @@ from graph.risk.incidents import open_incidents
 from graph.risk.scoring import RiskScore
 from graph.risk.settings import RiskSettings
 from graph.risk.store import RiskStore
+from schema.envelope import ValidEvent
+from schema.errors import EventRejected
+from schema.validate import decode_event
 
 log = logging.getLogger(__name__)
 
@@ -89,9 +92,6 @@ async def off_loop(fn: Callable[[], T]) -> T:
     return await done
 
 
-ENTERPRISE_FIELDS = ("supplier_id", "buyer_id", "enterprise_id", "owner_id", "carrier_id")
-
-
 @dataclass
 class Touched:
     """The ids a batch of events names, by kind."""
@@ -128,28 +128,29 @@ class Touched:
 def touched_by(values: Iterable[bytes]) -> Touched:
     """The enterprises, facilities, regions and disruptions named by valid events (their JSON form).
 
-    The subject (the enterprise an event concerns) counts as an enterprise; undecodable values are
-    skipped (they passed validation, so this only happens for foreign producers) and logged.
+    Decoded once each; undecodable values are skipped (they passed validation, so this only happens
+    for foreign producers) and logged. See ``touched_by_events``.
     """
-    t = Touched()
+    events: list[ValidEvent] = []
     for value in values:
         try:
-            ev = orjson.loads(value)
-        except orjson.JSONDecodeError:
-            log.warning("risk: skipped an undecodable events.valid record")
-            continue
-        data = ev.get("data") or {}
-        if isinstance(ev.get("subject"), str):
-            t.enterprises.add(ev["subject"])
-        for f in ENTERPRISE_FIELDS:
-            if isinstance(data.get(f), str):
-                t.enterprises.add(data[f])
-        if isinstance(data.get("facility_id"), str):
-            t.facilities.add(data["facility_id"])
-        if isinstance(data.get("region"), str):
-            t.regions.add(data["region"])
-        if isinstance(data.get("disruption_id"), str):
-            t.disruptions.add(data["disruption_id"])
+            events.append(decode_event(value, max_future=None))
+        except EventRejected as e:
+            log.warning("risk: skipped an events.valid record that does not decode: %s", e.describe())
+    return touched_by_events(events)
+
+
+def touched_by_events(events: Iterable[ValidEvent]) -> Touched:
+    """The ids valid events name, by kind: each type's ``names`` in ``graph.registry``, and the
+    subject (the id an event concerns) as an enterprise."""
+    t = Touched()
+    for ev in events:
+        t.enterprises.add(ev.subject)
+        n = REGISTRY[type(ev.data)].names(ev.data)
+        t.enterprises.update(n.enterprises)
+        t.facilities.update(n.facilities)
+        t.regions.update(n.regions)
+        t.disruptions.update(n.disruptions)
     return t
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from sqlmodel import SQLModel, create_engine
 
 from connectors.kafka import EventProducer, TopicSpec
+from connectors.record_store import RecordStore
 from graph.writer import GraphWriter
 from streams import topics
 from streams.dedup import SeenEvents
@@ -90,21 +91,19 @@ def max_future(settings: Settings) -> timedelta:
 
 
 def pipeline(settings: Settings, metrics: WorkerMetrics | None = None) -> Pipeline:
+    """The worker's adapters: Kafka producers, the graph writer, and one SQL engine for the dedup
+    ledger and the record store (tables created if missing)."""
+    engine = sql_engine(settings)
+    create_sql_tables(engine)
     return Pipeline(
         valid_out=producer(settings, topic_names(settings).valid),
         dlq_out=producer(settings, topic_names(settings).dlq),
         writer=GraphWriter(async_driver(settings), database=settings.neo4j.database),
-        seen=seen_events(settings),
+        seen=SeenEvents(engine, retention_days=settings.stream.dedup_retention_days),
         max_future=max_future(settings),
         metrics=metrics,
+        records=RecordStore(engine),
     )
-
-
-def seen_events(settings: Settings) -> SeenEvents:
-    """The validate stage's dedup ledger in the SQL store (tables created if missing)."""
-    engine = sql_engine(settings)
-    create_sql_tables(engine)
-    return SeenEvents(engine, retention_days=settings.stream.dedup_retention_days)
 
 
 def pulsar_client(settings: Settings) -> Any:

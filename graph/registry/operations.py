@@ -1,0 +1,114 @@
+"""Operations: stock, capacity, quality incidents and equipment alarms (the flow: graph rows and records)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graph import model
+from graph.registry.unit import EventUnit, Named, RecordRows, named
+from graph.rows import GraphRows, Stamp
+from schema.events import CapacityReported, EquipmentAlarm, InventoryReported, QualityIncident
+from schema.records import ALARM, CAPACITY, QUALITY, STOCK
+
+
+def _inventory(b: GraphRows, d: InventoryReported, st: Stamp) -> None:
+    stock = {
+        "onHand": d.on_hand,
+        "dailyUsage": d.daily_usage,
+        "daysOfCover": d.days_of_cover,
+        "stockReportedAt": st.t,
+    }
+    b.rel(model.STOCKS, d.enterprise_id, d.sku, {"site": d.facility_id or ""}, "stock", stock, st)
+    b.kpi_enterprises.add(d.enterprise_id)
+    b.kpi_stock.add((d.enterprise_id, d.sku))
+
+
+def _inventory_records(d: InventoryReported, st: Stamp) -> RecordRows:
+    key = {"enterprise_id": d.enterprise_id, "sku": d.sku, "facility_id": d.facility_id or ""}
+    return [(STOCK, {**key, "on_hand": d.on_hand, "daily_usage": d.daily_usage, "reported_on": st.on})]
+
+
+def _capacity(b: GraphRows, d: CapacityReported, st: Stamp) -> None:
+    fields = {"capacityPerDay": d.capacity_per_day, "utilization": d.utilization, "capacityReportedAt": st.t}
+    if d.sku is not None:
+        b.rel(model.PRODUCES, d.enterprise_id, d.sku, {"site": d.facility_id or ""}, "capacity", fields, st)
+    elif d.facility_id is not None:
+        b.node(model.FACILITY, d.facility_id, "capacity", fields, st)
+    else:
+        b.node(model.ENTERPRISE, d.enterprise_id, "capacity", fields, st)
+
+
+def _capacity_records(d: CapacityReported, st: Stamp) -> RecordRows:
+    key = {"enterprise_id": d.enterprise_id, "sku": d.sku or "", "facility_id": d.facility_id or ""}
+    row = {**key, "capacity_per_day": d.capacity_per_day, "utilization": d.utilization, "reported_on": st.on}
+    return [(CAPACITY, row)]
+
+
+def _site(d: InventoryReported | CapacityReported | EquipmentAlarm) -> Named:
+    return named(enterprises=[d.enterprise_id], facilities=[d.facility_id])
+
+
+def _quality(b: GraphRows, d: QualityIncident, st: Stamp) -> None:
+    reported = {
+        "supplierId": d.supplier_id,
+        "buyerId": d.buyer_id,
+        "sku": d.sku,
+        "severity": d.severity.value,
+        "defectPpm": d.defect_ppm,
+        "description": d.description,
+        "reportedAt": st.t,
+    }
+    b.node(model.QUALITY_INCIDENT, d.incident_id, "reported", reported, st)
+    b.link(model.INCIDENT_SUPPLIER, d.incident_id, d.supplier_id, st)
+    b.kpi_enterprises.add(d.supplier_id)
+
+
+def _quality_records(d: QualityIncident, st: Stamp) -> RecordRows:
+    row = {
+        "incident_id": d.incident_id,
+        "supplier_id": d.supplier_id,
+        "buyer_id": d.buyer_id,
+        "sku": d.sku,
+        "severity": d.severity.value,
+        "defect_ppm": d.defect_ppm,
+        "description": d.description,
+        "reported_on": st.on,
+    }
+    return [(QUALITY, row)]
+
+
+def _alarm(b: GraphRows, d: EquipmentAlarm, st: Stamp) -> None:
+    raised = {
+        "equipmentId": d.equipment_id,
+        "signal": d.signal,
+        "severity": d.severity.value,
+        "facilityId": d.facility_id,
+        "predictedFailureDays": d.predicted_failure_days,
+        "raisedAt": st.t,
+    }
+    b.node(model.EQUIPMENT_ALARM, d.alarm_id, "raised", raised, st)
+    b.link(model.ALARM_SITE, d.alarm_id, d.enterprise_id, st)
+
+
+def _alarm_records(d: EquipmentAlarm, st: Stamp) -> RecordRows:
+    row = {
+        "alarm_id": d.alarm_id,
+        "enterprise_id": d.enterprise_id,
+        "equipment_id": d.equipment_id,
+        "facility_id": d.facility_id,
+        "signal": d.signal,
+        "severity": d.severity.value,
+        "predicted_failure_days": d.predicted_failure_days,
+        "raised_on": st.on,
+    }
+    return [(ALARM, row)]
+
+
+UNITS: tuple[EventUnit[Any], ...] = (
+    EventUnit(InventoryReported, _inventory, _site, _inventory_records),
+    EventUnit(CapacityReported, _capacity, _site, _capacity_records),
+    EventUnit(
+        QualityIncident, _quality, lambda d: named(enterprises=[d.supplier_id, d.buyer_id]), _quality_records
+    ),
+    EventUnit(EquipmentAlarm, _alarm, _site, _alarm_records),
+)
