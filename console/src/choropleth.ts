@@ -77,6 +77,7 @@ export function choropleth(container: HTMLElement, onPick: (region: string) => v
             type: "map",
             map: MAP,
             roam: true,
+            aspectScale: 0.87, // cos(30° N): degrees of longitude are shorter than of latitude here
             selectedMode: "single",
             select: { itemStyle: { borderColor: "#1d4ed8", borderWidth: 2.5 }, label: { show: true } },
             nameProperty: "name",
