@@ -247,6 +247,44 @@ def test_a_click_on_a_city_lists_its_enterprises(
     expect(page.get_by_test_id("network-status")).to_have_attribute("data-ready", "true")
 
 
+def _load_time(page: Page, mark: str) -> float:
+    """Milliseconds from the navigation start of a reload to the console's ``mark``."""
+    page.reload()
+    page.wait_for_function(f"() => performance.getEntriesByName('{mark}').length > 0", timeout=60_000)
+    return float(page.evaluate(f"() => performance.getEntriesByName('{mark}')[0].startTime"))
+
+
+def test_page_load_times_of_the_demo_world_are_printed(
+    page: Page, api: str, console_settings: Settings, world: GeneratedWorld
+) -> None:
+    """Figures, not a timed assertion: reload → the data map drawn, and → the biggest maker's 5-tier
+    upstream network drawn."""
+    key = create_key(bootstrap.sql_engine(console_settings), name=f"{world.prefix}timing", role=Role.ANALYST)[
+        1
+    ]
+    login(page, api, key)
+    _open_data_map(page)
+    datamap = _load_time(page, "supplynet:datamap-drawn")
+    maker = max(
+        _cypher(
+            console_settings,
+            "MATCH (e:Enterprise)<-[:SUPPLIES]-(s) WHERE e.id STARTS WITH $p "
+            "RETURN e.id AS id, count(s) AS n",
+            p=world.prefix,
+        ),
+        key=lambda r: (r["n"], r["id"]),
+    )["id"]
+    page.evaluate(f"window.location.hash = '#/network?focal={maker}&direction=UPSTREAM&tiers=5'")
+    expect(page.get_by_test_id("network-status")).to_have_attribute("data-ready", "true")
+    network = _load_time(page, "supplynet:network-drawn")
+    nodes = page.evaluate("() => window.supplynetGraph.nodes().length")
+    assert nodes > 1
+    print(
+        f"\n[datamap] demo world ({len(world.enterprises)} enterprises), reload → drawn: "
+        f"data map {datamap:.0f} ms; network 5 tiers upstream of {maker} ({nodes} nodes) {network:.0f} ms"
+    )
+
+
 def test_a_partner_sees_the_figures_of_its_network_only(
     page: Page, api: str, console_settings: Settings, world: GeneratedWorld, artifacts: Path
 ) -> None:
