@@ -3,9 +3,11 @@
 Cost is an estimate from the operation's shape: the objects it may return. Every object costs 1 plus its
 children. A field with a size argument (``SIZE_ARGS``) returns that many objects, taken from the literal, the
 variable's value, the variable's default, or the schema's default — in that order. A list field without
-one returns ``DEFAULT_FANOUT`` objects, except the page list of a sized connection or network
+one returns ``DEFAULT_FANOUT`` objects (``LIST_SIZES`` where a list's size is known), except the page
+list of a sized connection or network
 (``edges``/``nodes`` right under ``enterprises(first: …)`` or ``upstream(maxNodes: …)``), whose items
-the size already counts. Aliases and fragments count once per use. Scalars are free.
+the size already counts. A field that aggregates over the whole graph adds its ``FIELD_WORK``. Aliases
+and fragments count once per use. Scalars are free.
 
 Size arguments are bounded (``SIZE_BOUNDS``): a value outside its range is refused with the range, never
 passed on to a view (where ``LIMIT -1`` would fail inside Neo4j).
@@ -68,8 +70,26 @@ SIZE_BOUNDS: dict[tuple[str, str, str], tuple[int, int]] = {
     ("SourcingReportResult", "concentration", "first"): (1, 5_000),
     ("CriticalNodesResult", "cutVertices", "first"): (1, 5_000),
     ("CriticalNodesResult", "topBetweenness", "first"): (1, 5_000),
+    ("DataMap", "criticalMaterials", "first"): (1, 1_000),
 }
 """(type, field, argument) -> inclusive range. Every size argument of the schema has one (a test checks)."""
+
+LIST_SIZES: dict[tuple[str, str], int] = {
+    ("DataMap", "regions"): 100,
+    ("DataMap", "industries"): 30,
+    ("NetworkKpis", "riskHistogram"): 5,
+    ("RegionKpis", "riskHistogram"): 5,
+    ("IndustryKpis", "riskHistogram"): 5,
+}
+"""(type, field) -> objects a list without a size argument returns, where that is known to be other than
+``DEFAULT_FANOUT``: the data map's regions (a province and its neighbours hold under 100 cities),
+industries and the bins of a risk histogram."""
+
+FIELD_WORK: dict[tuple[str, str], int] = {
+    ("Query", "dataMap"): 2_000,
+}
+"""(type, field) -> cost added for the work a field does beyond the objects it returns: the data map
+aggregates every enterprise and current supply link (at 100,000 enterprises, seconds of Neo4j time)."""
 
 MULTIPLE_OPERATIONS = "Must provide operation name if query contains multiple operations."
 """The GraphQL spec's request error (GetOperation) when a document has several operations and no name."""
@@ -167,9 +187,9 @@ class _Walk:
                     continue
                 is_list = _is_list(fdef.type)
                 inner = self.cost(child, sel.selection_set, paged=size is not None and not is_list, seen=seen)
-                if size is None:
-                    size = (1 if paged else DEFAULT_FANOUT) if is_list else 1
-                total += max(size, 1) * (1 + inner)
+                if size is None and is_list:
+                    size = 1 if paged else LIST_SIZES.get((parent.name, sel.name.value), DEFAULT_FANOUT)
+                total += max(size or 1, 1) * (1 + inner) + FIELD_WORK.get((parent.name, sel.name.value), 0)
             elif isinstance(sel, InlineFragmentNode):
                 cond = self.schema.get_type(sel.type_condition.name.value) if sel.type_condition else parent
                 total += self.cost(cond, sel.selection_set, paged=paged, seen=seen)

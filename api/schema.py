@@ -20,6 +20,7 @@ from strawberry.extensions import (
     SchemaExtension,
 )
 
+from api.data_map import DataMapQuery
 from api.design import DesignQuery
 from api.errors import ClientError, ServingErrors, graph_store_down, is_internal
 from api.limits import CostLimiter, MutationRate, MutationRateLimiter
@@ -40,8 +41,8 @@ __all__ = ["ClientError", "Query", "build_schema"]
 
 
 @strawberry.type
-class Query(RiskQuery, RiskListQuery, ProvenanceQuery, DesignQuery, NetworkQuery):
-    """Every query: the supply-chain, design and provenance views, and the risk views."""
+class Query(RiskQuery, RiskListQuery, ProvenanceQuery, DesignQuery, DataMapQuery, NetworkQuery):
+    """Every query: the supply-chain, design and provenance views, the risk views and the data map."""
 
 
 log = logging.getLogger("api.schema")

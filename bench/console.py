@@ -51,6 +51,14 @@ PAN_ZOOM = """async () => {
   return Math.max(...gaps);
 }"""
 
+FRAMES_START = """() => { const w = window; w.benchGaps = []; w.benchRunning = true;
+  let last = performance.now();
+  const tick = (t) => {
+    w.benchGaps.push(t - last); last = t; if (w.benchRunning) requestAnimationFrame(tick); };
+  requestAnimationFrame(tick); }"""
+FRAMES_STOP = "() => { window.benchRunning = false; return Math.max(0, ...window.benchGaps); }"
+"""The longest gap between animation frames from the click until the panel is filled (a freeze)."""
+
 PANEL_QUERIES = {
     "enterprise": """query($id: ID!) { enterprise(id: $id) { name
         suppliers { sku } customers { sku } kpis { openOrders } } }""",
@@ -89,12 +97,23 @@ def measure(page: Page, url: str, focal: str, tiers: int) -> dict[str, float]:
     nodes = page.evaluate("() => window.supplynetGraph.nodes().length")
     worst_frame = page.evaluate(PAN_ZOOM)
     print(f"  {focal}: {nodes} nodes drawn {drawn:.0f} ms, worst frame {worst_frame:.0f} ms", flush=True)
-    page.evaluate("() => window.supplynetGraph.fit()")
+    # Block bodies: an arrow returning ``cy.fit()`` would hand Playwright the whole Cytoscape core to
+    # serialise (fit returns it for chaining), which took 60-90 s and ~3 GB of the renderer even for a
+    # 4-node view and crashed it at 5,000 nodes; the earlier "click -> panel 12-47 s" was that.
+    page.evaluate("() => { window.supplynetGraph.fit(); }")
+    x, y = page.evaluate(
+        """(id) => { const cy = window.supplynetGraph; const p = cy.$id(id).renderedPosition();
+             const box = cy.container().getBoundingClientRect(); return [box.left + p.x, box.top + p.y]; }""",
+        focal,
+    )
+    page.wait_for_timeout(3000)  # the redraw after fit() settles first: only the click's own work counts
+    page.evaluate(FRAMES_START)
     t0 = time.perf_counter()
-    page.evaluate(f"() => window.supplynetGraph.$id('{focal}').emit('tap')")
+    page.mouse.click(x, y)  # a real click on the focal enterprise
     page.get_by_test_id("panel-name").wait_for(timeout=60_000)
     panel = (time.perf_counter() - t0) * 1000
-    return {"nodes": nodes, "drawn": drawn, "frame": worst_frame, "panel": panel}
+    click_frame = float(page.evaluate(FRAMES_STOP))
+    return {"nodes": nodes, "drawn": drawn, "frame": worst_frame, "panel": panel, "click frame": click_frame}
 
 
 def main() -> None:
@@ -155,6 +174,12 @@ def main() -> None:
                 for view, key, tiers in (("small (3 tiers)", "small", 3), ("big (5 tiers)", "big", 5)):
                     results[view].append(measure(page, url, focal[key], tiers))
                     print(view, {k: round(v) for k, v in results[view][-1].items()}, flush=True)
+                page.goto(f"{url}/console/#/datamap")
+                page.reload()
+                mark = "performance.getEntriesByName('supplynet:datamap-drawn')"
+                page.wait_for_function(f"() => {mark}.length > 0", timeout=120_000)
+                drawn = page.evaluate(f"() => {mark}[0].startTime")
+                print(f"  data map of {len(ents):,} enterprises drawn {drawn:.0f} ms after navigation start")
             browser.close()
     finally:
         proc.terminate()
@@ -164,6 +189,7 @@ def main() -> None:
     print(f"\n{args.runs} runs each; median (min-max); ms")
     print(
         f"{'view':<16} {'nodes':>6} {'load → drawn':>22} {'worst frame, pan/zoom':>24} {'click → panel':>20}"
+        f" {'worst frame, click → panel':>28}"
     )
     for view, rows in results.items():
 
@@ -172,7 +198,10 @@ def main() -> None:
             return f"{statistics.median(xs):.0f} ({min(xs):.0f}-{max(xs):.0f})"
 
         nodes = int(rows[0]["nodes"])
-        print(f"{view:<16} {nodes:>6} {cell('drawn'):>22} {cell('frame'):>24} {cell('panel'):>20}")
+        print(
+            f"{view:<16} {nodes:>6} {cell('drawn'):>22} {cell('frame'):>24} {cell('panel'):>20}"
+            f" {cell('click frame'):>28}"
+        )
 
 
 if __name__ == "__main__":

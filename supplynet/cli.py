@@ -483,7 +483,9 @@ def demo(
         console.print_json(data=answer)
         console.print("The invalid event is in events.dlq; its reason is in the supplynet.reason header.")
         if serve_api:
-            console.print(f"\nGraphiQL: {url} (header Authorization: Bearer {token}). Ctrl-C stops.")
+            console.print(f"\nGraphiQL: {url} (header Authorization: Bearer {token}).")
+            web = url.removesuffix("/graphql")
+            console.print(f"Web console: {web}/console/ (log in with the same key). Ctrl-C stops.")
             procs[-1].wait()
     except KeyboardInterrupt:
         pass

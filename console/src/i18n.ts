@@ -91,6 +91,30 @@ const zh = {
   outcomePrompt: "结论（restored 或 no_impact）",
   refresh: "刷新",
   legendRisk: "颜色：风险分（绿低红高）；大小：下游依赖数",
+  "nav.datamap": "数据地图",
+  metric: "地图指标",
+  "metric.enterprises": "企业数",
+  "metric.links": "供应连接",
+  "metric.meanRisk": "平均风险分",
+  "metric.highRisk": "高风险企业（≥0.6）",
+  "metric.critical": "集中于此的关键物料",
+  enterprisesCount: "企业",
+  linksOut: "供出连接",
+  linksIn: "购入连接",
+  riskDistribution: "风险分布（0–0.2 … 0.8–1）",
+  unscored: "未评分",
+  byRegion: "按城市",
+  byIndustry: "按行业",
+  criticalMaterials: "关键物料（供应地区集中）",
+  topRegion: "主要供应地区",
+  notOnMap: "不在地图范围内",
+  unknownRegion: "（未登记地区）",
+  pickRegion: "点击地图或表格中的城市，查看该城市的企业",
+  partnerScope: "仅含您的网络：",
+  network: "全网",
+  asOf: "截至",
+  regionsCount: "个地区",
+  industriesCount: "个行业",
 } as const;
 
 export type MessageId = keyof typeof zh;
@@ -183,6 +207,30 @@ const en: Record<MessageId, string> = {
   outcomePrompt: "Outcome (restored or no_impact)",
   refresh: "Refresh",
   legendRisk: "Colour: risk score (green low, red high); size: dependents downstream",
+  "nav.datamap": "Data map",
+  metric: "Map metric",
+  "metric.enterprises": "Enterprises",
+  "metric.links": "Supply links",
+  "metric.meanRisk": "Mean risk score",
+  "metric.highRisk": "High-risk enterprises (≥ 0.6)",
+  "metric.critical": "Critical materials concentrated here",
+  enterprisesCount: "Enterprises",
+  linksOut: "Links out",
+  linksIn: "Links in",
+  riskDistribution: "Risk distribution (0–0.2 … 0.8–1)",
+  unscored: "Unscored",
+  byRegion: "By city",
+  byIndustry: "By industry",
+  criticalMaterials: "Critical materials (supply concentrated by region)",
+  topRegion: "Top supplier region",
+  notOnMap: "outside the map",
+  unknownRegion: "(no region registered)",
+  pickRegion: "Click a city on the map or in the table to list its enterprises",
+  partnerScope: "Your network only:",
+  network: "Whole network",
+  asOf: "As of",
+  regionsCount: "regions",
+  industriesCount: "industries",
 };
 
 const dictionaries: Record<Lang, Record<MessageId, string>> = { zh, en };
@@ -198,4 +246,23 @@ export function setLang(l: Lang): void {
 
 export function t(id: MessageId): string {
   return dictionaries[lang()][id];
+}
+
+const INDUSTRIES: Record<string, { zh: string; en: string }> = {
+  steel: { zh: "钢铁", en: "Steel" },
+  petrochemical: { zh: "石化", en: "Petrochemical" },
+  "non-ferrous": { zh: "有色金属", en: "Non-ferrous metals" },
+  chemical: { zh: "化工", en: "Chemicals" },
+  machinery: { zh: "机械", en: "Machinery" },
+  automotive: { zh: "汽车", en: "Automotive" },
+  electronics: { zh: "电子", en: "Electronics" },
+  energy: { zh: "能源", en: "Energy" },
+  logistics: { zh: "物流", en: "Logistics" },
+  other: { zh: "其他", en: "Other" },
+};
+
+/** An industry key (`steel`) in the page's language; unknown keys as they are, none as "—". */
+export function industryName(key: string | null | undefined): string {
+  if (!key) return "—";
+  return INDUSTRIES[key]?.[lang()] ?? key;
 }

@@ -5,6 +5,7 @@ import { ApiError, credential, forgetCredential, gql, saveCredential } from "./a
 import { h } from "./dom";
 import { lang, setLang, t, type MessageId } from "./i18n";
 import { renderAlerts } from "./views/alerts";
+import { renderDataMap } from "./views/datamap";
 import { renderNetwork } from "./views/network";
 import { renderRisky } from "./views/risky";
 import { renderWhatIf } from "./views/whatif";
@@ -17,6 +18,7 @@ const VIEWS: Record<string, { label: MessageId; render: View }> = {
   risky: { label: "nav.risky", render: renderRisky },
   whatif: { label: "nav.whatif", render: renderWhatIf },
   alerts: { label: "nav.alerts", render: renderAlerts },
+  datamap: { label: "nav.datamap", render: renderDataMap },
 };
 
 const app = document.getElementById("app") as HTMLElement;

@@ -420,6 +420,7 @@ def cases(w: AuthzWorld) -> dict[str, list[Case]]:
             pair("productSku", f"{w.p}sku-u1-p", f"{w.p}sku-far-u3", "", STAFF),
         ],
         "criticalNodes": [pair("id", w.P, w.FAR, "maxEnterprises: 50")],
+        "dataMap": [Case("", "", NETWORK)],  # names no enterprise: a partner's figures cover its network
     }
 
 
