@@ -27,6 +27,7 @@ from api.metrics import ApiMetrics, OperationMetrics
 from api.mutations import Mutation
 from api.network import NetworkQuery
 from api.provenance import ProvenanceQuery
+from api.records import RecordQuery
 from api.risk import RiskQuery
 from api.risk_lists import RiskListQuery
 from api.subscriptions import Subscription
@@ -40,8 +41,8 @@ __all__ = ["ClientError", "Query", "build_schema"]
 
 
 @strawberry.type
-class Query(RiskQuery, RiskListQuery, ProvenanceQuery, DesignQuery, NetworkQuery):
-    """Every query: the supply-chain, design and provenance views, and the risk views."""
+class Query(RecordQuery, RiskQuery, RiskListQuery, ProvenanceQuery, DesignQuery, NetworkQuery):
+    """Every query: the supply-chain, design and provenance views, the record views, the risk views."""
 
 
 log = logging.getLogger("api.schema")
