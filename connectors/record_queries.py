@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Table, and_, func, or_, select, true, tuple_, union_all
+from sqlalchemy import ColumnElement, Engine, Table, and_, func, or_, select, true, tuple_
 
 from schema.records import (
     CapacityRecord,
@@ -155,45 +155,15 @@ def _after(table: Table, after: Key | None) -> ColumnElement[bool]:
     return later
 
 
-FAN_OUT_CHUNK = 200
-"""Branches per statement when a partner's page is read per enterprise of its network."""
-
-
 def _page(
-    engine: Engine,
-    table: Table,
-    where: Sequence[ColumnElement[bool]],
-    after: Key | None,
-    first: int,
-    *,
-    fan_out: tuple[Any, Collection[str]] | None = None,
+    engine: Engine, table: Table, where: Sequence[ColumnElement[bool]], after: Key | None, first: int
 ) -> Page:
-    """``first + 1`` rows after the cursor in key order. With ``fan_out`` (a column, its values): one
-    index range per value, each cut at ``first + 1`` and merged — a partner's unfiltered list costs its
-    network's size, not the store's (a plain scan would read past every row outside the network)."""
     if first < 1:
         raise ValueError(f"first must be at least 1, got {first}")
-    names = KEYS[table.name]
-    keys = [table.c[k] for k in names]
-    base = [_after(table, after), *where]
-    if fan_out is None:
-        stmts: list[Any] = [select(table).where(*base).order_by(*keys).limit(first + 1)]
-    else:
-        col, values = fan_out
-        ordered = sorted(values)
-        stmts = []
-        for i in range(0, len(ordered), FAN_OUT_CHUNK):
-            parts = [
-                select(select(table).where(col == v, *base).order_by(*keys).limit(first + 1).subquery())
-                for v in ordered[i : i + FAN_OUT_CHUNK]
-            ]
-            stmts.append(union_all(*parts) if len(parts) > 1 else parts[0])
-    rows: list[Row] = []
+    keys = [table.c[k] for k in KEYS[table.name]]
+    stmt = select(table).where(_after(table, after), *where).order_by(*keys).limit(first + 1)
     with engine.connect() as conn:
-        for stmt in stmts:
-            rows += [dict(r._mapping) for r in conn.execute(stmt)]
-    if fan_out is not None:
-        rows.sort(key=lambda r: tuple(r[k] for k in names))
+        rows = [dict(r._mapping) for r in conn.execute(stmt)]
     return Page(rows[:first], len(rows) > first)
 
 
@@ -217,13 +187,6 @@ def _within(
         return []
     inside = col.in_(sorted(allowed))
     return [or_(col.is_(None), inside) if nullable else inside]
-
-
-def _fan_out(
-    col: Any, allowed: Collection[str] | None, *named: str | None
-) -> tuple[Any, Collection[str]] | None:
-    """Read a partner's page per enterprise of its network, unless a filter already picks an index."""
-    return (col, allowed) if allowed is not None and all(n is None for n in named) else None
 
 
 def orders(
@@ -250,14 +213,7 @@ def orders(
     if late_only:
         where.append(_late_condition(as_of))
     where += _within(c.supplier_id, allowed) + _within(c.buyer_id, allowed)
-    return _page(
-        engine,
-        ORDERS,
-        where,
-        after,
-        first,
-        fan_out=_fan_out(c.supplier_id, allowed, supplier_id, buyer_id, sku),
-    )
+    return _page(engine, ORDERS, where, after, first)
 
 
 def shipments(
@@ -280,14 +236,7 @@ def shipments(
     if delayed_only:
         where.append(c.delayed_t.isnot(None))
     where += _within(c.supplier_id, allowed) + _within(c.buyer_id, allowed)
-    return _page(
-        engine,
-        SHIPMENTS,
-        where,
-        after,
-        first,
-        fan_out=_fan_out(c.supplier_id, allowed, supplier_id, buyer_id, order_id),
-    )
+    return _page(engine, SHIPMENTS, where, after, first)
 
 
 def stock(
@@ -352,9 +301,7 @@ def quality_incidents(
     where = _eq(QUALITY, supplier_id=supplier_id, buyer_id=buyer_id, sku=sku, severity=severity)
     where += _between(c.reported_on, reported_from, reported_to)
     where += _within(c.supplier_id, allowed) + _within(c.buyer_id, allowed, nullable=True)
-    return _page(
-        engine, QUALITY, where, after, first, fan_out=_fan_out(c.supplier_id, allowed, supplier_id, buyer_id)
-    )
+    return _page(engine, QUALITY, where, after, first)
 
 
 def equipment_alarms(
@@ -374,6 +321,4 @@ def equipment_alarms(
     where = _eq(ALARMS, enterprise_id=enterprise_id, facility_id=facility_id, severity=severity)
     where += _between(c.raised_on, raised_from, raised_to)
     where += _within(c.enterprise_id, allowed)
-    return _page(
-        engine, ALARMS, where, after, first, fan_out=_fan_out(c.enterprise_id, allowed, enterprise_id)
-    )
+    return _page(engine, ALARMS, where, after, first)

@@ -139,17 +139,3 @@ def test_shipments_delays_stock_cover_and_spare_capacity(store: tuple[Engine, Fl
 def test_a_cursor_of_the_wrong_width_is_refused(store: tuple[Engine, FlowTruth]) -> None:
     with pytest.raises(ValueError, match="holds 3 values"):
         rq.stock(store[0], first=5, after=("x",))
-
-
-def test_a_partner_page_read_per_enterprise_in_chunks_equals_the_plain_filtered_list(
-    store: tuple[Engine, FlowTruth], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    engine, truth = store
-    allowed = {"mill-a", "mill-b", "oem-x", "oem-y", "mill-c"}
-    monkeypatch.setattr(rq, "FAN_OUT_CHUNK", 2)  # 3 statements for 5 enterprises, merged
-    got = [k[0] for k in _all(rq.orders, rq.ORDERS, engine, 11, as_of=AS_OF, allowed=allowed)]
-    assert got == sorted(o.order_id for o in truth.orders.values() if {o.supplier, o.buyer} <= allowed)
-    late = [
-        k[0] for k in _all(rq.orders, rq.ORDERS, engine, 11, as_of=AS_OF, allowed=allowed, late_only=True)
-    ]
-    assert late == sorted(o.order_id for o in truth.orders.values() if o.late(AS_OF))
