@@ -511,6 +511,9 @@ async def main() -> None:
     settings = settings.model_copy(update={"sql_url": url})
     engine = create_engine(url)
     bootstrap.create_sql_tables(engine)
+    for t in (rq.ORDERS, rq.SHIPMENTS, rq.STOCK, rq.CAPACITY, rq.QUALITY, rq.ALARMS):
+        for index in t.indexes:  # a store filled before an index was added gets it
+            index.create(engine, checkfirst=True)
     if not args.reuse:
         fill(engine, args.events, args.enterprises)
         await load_graph(settings, args.enterprises)
