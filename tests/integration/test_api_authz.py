@@ -758,9 +758,19 @@ def test_partner_record_views_keep_its_network_and_hide_prices_of_orders_it_is_n
     assert any(o["redacted"] for o in mine)
 
     def ids(role: str, root: str, field: str) -> set[str]:
-        body = _answer(url, azkeys[role], f"{{ {root}(first: 500) {{ edges {{ node {{ {field} }} }} }} }}")
-        assert not body.get("errors"), body
-        return {e["node"][field] for e in body["data"][root]["edges"] if e["node"][field].startswith(w.p)}
+        """Every row of the list, page by page (the graph and store hold other tests' rows too)."""
+        out: set[str] = set()
+        q = f"""query($after: String) {{ {root}(first: 500, after: $after) {{ edges {{ node {{ {field} }} }}
+          pageInfo {{ hasNextPage endCursor }} }} }}"""
+        after = None
+        while True:
+            r = gql(url, azkeys[role], q, {"after": after})
+            assert r.status_code == 200 and not r.json().get("errors"), r.text
+            conn = r.json()["data"][root]
+            out |= {e["node"][field] for e in conn["edges"] if e["node"][field].startswith(w.p)}
+            if not conn["pageInfo"]["hasNextPage"]:
+                return out
+            after = conn["pageInfo"]["endCursor"]
 
     for root, field, outside_id in (
         ("certificates", "id", f"{w.p}{OUT}cert-far"),
