@@ -4,9 +4,11 @@ equipment alarms, with filters, for SQLite and PostgreSQL alike (SQLAlchemy Core
 Every list is ordered by its table's key (``order_id``, ``shipment_id``, ``(enterprise_id, sku,
 facility_id)``, ...), which is unique and stable, so a page is ``key > cursor`` on the primary key or
 on an index that ends with it: ``(supplier_id, order_id)`` for a supplier's orders, ``(buyer_id,
-order_id)``, ``(sku, order_id)``; the first page reads ``first + 1`` rows of an index range whatever the
-size of the store (``bench/records_api.py``). ``allowed`` is a partner's network: only rows whose
-enterprises (both ends of an order or shipment) are in it. Sync: call off the event loop.
+order_id)``, ``(sku, order_id)``; such a first page reads ``first + 1`` rows of an index range whatever
+the size of the store. Residual filters (status, lateness, a partner's network without an enterprise
+filter) read on until they found ``first + 1`` rows (``bench/records_api.py`` prints both kinds).
+``allowed`` is a partner's network: only rows whose enterprises (both ends of an order or shipment)
+are in it. Sync: call off the event loop.
 """
 
 from __future__ import annotations
