@@ -71,6 +71,19 @@ SIZE_BOUNDS: dict[tuple[str, str, str], tuple[int, int]] = {
     ("CriticalNodesResult", "cutVertices", "first"): (1, 5_000),
     ("CriticalNodesResult", "topBetweenness", "first"): (1, 5_000),
     ("DataMap", "criticalMaterials", "first"): (1, 1_000),
+    **{
+        ("Query", view, "first"): (1, 500)
+        for view in (
+            "orders",
+            "shipments",
+            "stock",
+            "capacity",
+            "qualityIncidents",
+            "equipmentAlarms",
+            "certificates",
+            "disruptions",
+        )
+    },
 }
 """(type, field, argument) -> inclusive range. Every size argument of the schema has one (a test checks)."""
 

@@ -7,7 +7,8 @@ resolver, nested type resolver and subscription asks the request's ``Policy``:
   partner it also loads its scope, once per request.
 - ``sees(enterprise_id)``: whether an enterprise is in the caller's network. ``api.enterprise.Enterprise``
   asks it for every field it resolves, so no root field, nesting, fragment or alias reaches past it.
-- ``redact_link(link)``: nulls the commercial terms of a link the partner is not a party to.
+- ``redact_link(link)``: nulls the commercial terms of a link the partner is not a party to;
+  ``redact_terms`` the same for any row between a supplier and a buyer (an order's price).
 
 A partner's scope is its enterprise and every enterprise within ``partner_tiers`` supply hops of it,
 upstream (its suppliers and theirs) and downstream (its buyers and theirs), over any ``SUPPLIES`` link.
@@ -29,6 +30,9 @@ from schema.tables import Role
 
 COMMERCIAL_FIELDS = ("share", "unitPrice", "annualVolume", "currency")
 """Fields of a supply link a partner sees only on links it is a party to."""
+
+ORDER_TERMS = ("unitPrice", "currency")
+"""Fields of an order a partner sees only on orders it is a party to (buyer or supplier)."""
 
 
 class Action(enum.Enum):
@@ -202,14 +206,23 @@ class Policy:
 
     # -- redaction -------------------------------------------------------------------------------------
 
+    def redact_terms(
+        self, row: dict[str, Any], fields: tuple[str, ...], *, supplier_id: str | None, buyer_id: str | None
+    ) -> list[str]:
+        """Null ``fields`` of a row between ``supplier_id`` and ``buyer_id`` unless the caller may see
+        their terms (staff; a partner that is one of the two); the names of those hidden."""
+        s = self.loaded_scope()
+        if s is None or s.party_to(supplier_id, buyer_id):
+            return []
+        for f in fields:
+            row[f] = None
+        return list(fields)
+
     def redact_link(self, link: dict[str, Any]) -> list[str]:
         """Null a link's commercial fields unless the caller may see them; the names of those hidden."""
-        s = self.loaded_scope()
-        if s is None or s.party_to(link.get("supplierId"), link.get("buyerId")):
-            return []
-        for f in COMMERCIAL_FIELDS:
-            link[f] = None
-        return list(COMMERCIAL_FIELDS)
+        return self.redact_terms(
+            link, COMMERCIAL_FIELDS, supplier_id=link.get("supplierId"), buyer_id=link.get("buyerId")
+        )
 
     def restrict_network(
         self, nodes: list[dict[str, Any]], edges: list[dict[str, Any]]

@@ -21,6 +21,7 @@ from api.enterprise import Enterprise
 from api.errors import ClientError
 from api.network import Direction
 from api.policy import Action
+from api.records import decode_cursor, encode_cursor
 from graph.risk.structure import Concentration
 from graph.risk.whatif import Exposure as ExposureFact
 from graph.risk_views import (
@@ -72,6 +73,9 @@ class Exposure:
     stops_supplying: bool = strawberry.field(description="It runs dry before the disruption ends")
     alternatives: list[SkuAlternatives]
     redacted: list[str] = strawberry.field(description="Fields hidden from you (another's terms)")
+    cursor: str = strawberry.field(
+        default="", description="Pass as `after` for the exposures that follow this one"
+    )
 
 
 @strawberry.type(description="How many enterprises a tier has affected, and how badly.")
@@ -95,10 +99,21 @@ class WhatIfResult:
     by_tier: list[WhatIfTier]
     all_exposures: strawberry.Private[list[Exposure]]
 
-    @strawberry.field(description="Affected enterprises, most exposed first (optionally one tier).")
-    def exposures(self, first: int = 100, tier: int | None = None) -> list[Exposure]:
+    @strawberry.field(
+        description="Affected enterprises, most exposed first (optionally one tier); at most 5,000 a "
+        "page: pass the last exposure's cursor as `after` (same scenario and tier) for the next."
+    )
+    def exposures(
+        self, first: int = 100, tier: int | None = None, after: str | None = None
+    ) -> list[Exposure]:
         _page(first)
         rows = self.all_exposures if tier is None else [e for e in self.all_exposures if e.tier == tier]
+        key = decode_cursor(after, "exposures", 1)
+        if key is not None:
+            ids = [str(e.enterprise.id) for e in rows]
+            if key[0] not in ids:
+                raise ClientError("this cursor's enterprise is not in this scenario's exposures any more")
+            rows = rows[ids.index(key[0]) + 1 :]
         return rows[:first]
 
 
@@ -122,6 +137,7 @@ def _exposure(e: ExposureFact, sc: Scenario, *, own: str | None, visible: Collec
             for sku, rows in sorted(alts.items())
         ],
         redacted=["lostShare"] if hide else [],
+        cursor=encode_cursor("exposures", (e.enterprise,)),
     )
 
 
@@ -165,6 +181,9 @@ class SoleSourcedSku:
     sku: str
     buyer: Enterprise
     supplier: Enterprise
+    cursor: str = strawberry.field(
+        default="", description="Pass as `after` for the sole sources that follow this one"
+    )
 
 
 @strawberry.type
@@ -202,16 +221,25 @@ class SourcingReportResult:
     hhi_threshold: strawberry.Private[float]
     share_threshold: strawberry.Private[float]
 
-    @strawberry.field(description="Sole-sourced (buyer, sku) pairs, by sku then buyer.")
-    def sole_sources(self, first: int = 100) -> list[SoleSourcedSku]:
+    @strawberry.field(
+        description="Sole-sourced (buyer, sku) pairs, by sku then buyer; at most 5,000 a page: pass the "
+        "last one's cursor as `after` for the next (keyset on sku, buyer)."
+    )
+    def sole_sources(self, first: int = 100, after: str | None = None) -> list[SoleSourcedSku]:
         r = self.report
+        key = decode_cursor(after, "soleSources", 2)
+        rows = r.sole_sources
+        if key is not None:
+            sku, buyer = str(key[0]), str(key[1])
+            rows = [s for s in rows if (s.sku, s.buyer) > (sku, buyer)]
         return [
             SoleSourcedSku(
                 sku=s.sku,
                 buyer=_enterprise(r.enterprises.get(s.buyer), s.buyer),
                 supplier=_enterprise(r.enterprises.get(s.supplier), s.supplier),
+                cursor=encode_cursor("soleSources", (s.sku, s.buyer)),
             )
-            for s in r.sole_sources[: _page(first)]
+            for s in rows[: _page(first)]
         ]
 
     @strawberry.field(description="Per material, supply concentration by region; most concentrated first.")

@@ -9,8 +9,10 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from api.context import Context
+from api.errors import ClientError
 from api.network import Direction
 from api.policy import Action
+from api.records import decode_cursor, encode_cursor
 
 
 @strawberry.type(description="A risky enterprise with its factor breakdown.")
@@ -22,6 +24,9 @@ class RiskyNode:
     tier: int | None = strawberry.field(
         default=None,
         description="Fewest supply hops from the focal enterprise (with focalId); null otherwise.",
+    )
+    cursor: str = strawberry.field(
+        default="", description="Pass as `after` (same filters) for the nodes that follow this one"
     )
 
 
@@ -59,6 +64,7 @@ class RiskListQuery:
             "The riskiest enterprises with their factor breakdown (risk engine scores), highest first. "
             "With focalId: only those within `tiers` supply tiers of it (UPSTREAM: its suppliers and "
             "theirs; DOWNSTREAM: its buyers and theirs) over current links, each with its tier. "
+            "At most 1,000 a page: pass the last node's cursor as `after` for the next page. "
             "A partner must pass a focalId in its network, sees only its network, and sees the "
             "factor breakdown of its own enterprise only."
         )
@@ -73,6 +79,7 @@ class RiskListQuery:
         focal_id: strawberry.ID | None = None,
         tiers: int = 3,
         direction: Direction = Direction.UPSTREAM,
+        after: str | None = None,
     ) -> list[RiskyNode]:
         ctx = info.context
         policy = ctx.policy
@@ -80,7 +87,11 @@ class RiskListQuery:
         if focal_id is not None:
             ctx.check_tiers(tiers)
             await policy.check_in_scope(str(focal_id))
+        key = decode_cursor(after, "riskyNodes", 2)
+        if key is not None and not (isinstance(key[0], int | float) and isinstance(key[1], str)):
+            raise ClientError("invalid cursor: pass a cursor this API returned")
         rows = await ctx.risk_store().risky(
+            after=(float(key[0]), key[1]) if key else None,
             limit=max(1, min(first, 1000)),
             min_score=min_score,
             industry=industry,
@@ -97,6 +108,7 @@ class RiskListQuery:
                 score=r["score"],
                 factors=JSON(r.get("factors")) if policy.sees_factors_of(r["id"]) else None,
                 tier=r.get("tier"),
+                cursor=encode_cursor("riskyNodes", (r["score"], r["id"])),
             )
             for r in rows
         ]

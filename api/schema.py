@@ -28,6 +28,7 @@ from api.metrics import ApiMetrics, OperationMetrics
 from api.mutations import Mutation
 from api.network import NetworkQuery
 from api.provenance import ProvenanceQuery
+from api.records import RecordQuery
 from api.risk import RiskQuery
 from api.risk_lists import RiskListQuery
 from api.subscriptions import Subscription
@@ -41,8 +42,9 @@ __all__ = ["ClientError", "Query", "build_schema"]
 
 
 @strawberry.type
-class Query(RiskQuery, RiskListQuery, ProvenanceQuery, DesignQuery, DataMapQuery, NetworkQuery):
-    """Every query: the supply-chain, design and provenance views, the risk views and the data map."""
+class Query(RecordQuery, RiskQuery, RiskListQuery, ProvenanceQuery, DesignQuery, DataMapQuery, NetworkQuery):
+    """Every query: the supply-chain, design and provenance views, the record views, the risk views and
+    the data map."""
 
 
 log = logging.getLogger("api.schema")

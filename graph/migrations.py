@@ -39,6 +39,9 @@ STATEMENTS: tuple[str, ...] = (
     "CREATE INDEX order_buyer IF NOT EXISTS FOR (o:Order) ON (o.buyerId)",
     "CREATE INDEX quality_incident_supplier IF NOT EXISTS FOR (q:QualityIncident) ON (q.supplierId)",
     "CREATE INDEX disruption_status IF NOT EXISTS FOR (d:Disruption) ON (d.status)",
+    # The certificates list reads in (validUntil, id) order, or one holder's (graph/record_views.py).
+    "CREATE INDEX certification_valid_until IF NOT EXISTS FOR (c:Certification) ON (c.validUntil)",
+    "CREATE INDEX certification_holder IF NOT EXISTS FOR (c:Certification) ON (c.enterpriseId)",
     "CREATE INDEX kafka_offset_group IF NOT EXISTS FOR (k:KafkaOffset) ON (k.group, k.topic)",
     "CREATE INDEX supplies_sku IF NOT EXISTS FOR ()-[s:SUPPLIES]-() ON (s.sku)",
     "CREATE INDEX supplies_valid_to IF NOT EXISTS FOR ()-[s:SUPPLIES]-() ON (s.validTo)",

@@ -29,6 +29,8 @@ class OrderRecord(SQLModel, table=True):
         Index("ix_order_supplier", "supplier_id", "order_id"),
         Index("ix_order_buyer", "buyer_id", "order_id"),
         Index("ix_order_sku", "sku", "order_id"),
+        # An order-date range: its orders by index range, then sorted by id (connectors/record_queries.py)
+        Index("ix_order_ordered_on", "ordered_on", "order_id"),
     )
 
     order_id: str = Field(primary_key=True, max_length=128)

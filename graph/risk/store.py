@@ -258,7 +258,9 @@ WITH DISTINCT f
 
 _TOP_FILTER = """e.riskScore >= $minScore AND ($scope IS NULL OR e.id STARTS WITH $scope)
   AND ($industry IS NULL OR e.industry = $industry) AND ($region IS NULL OR e.region = $region)
-  AND ($allowed IS NULL OR e.id IN $allowed)"""
+  AND ($allowed IS NULL OR e.id IN $allowed)
+  AND ($afterScore IS NULL OR e.riskScore < $afterScore
+       OR (e.riskScore = $afterScore AND e.id > $afterId))"""
 
 _TOP_RETURN = """RETURN e.id AS id, e.name AS name, e.industry AS industry, e.region AS region,
        e.riskScore AS score, e.riskFactors AS factors, e.riskComputedAt AS computedAt"""
@@ -577,9 +579,10 @@ class RiskStore:
         tiers: int = 3,
         direction: Literal["upstream", "downstream"] = "upstream",
         allowed: Collection[str] | None = None,
+        after: tuple[float, str] | None = None,
     ) -> list[dict[str, Any]]:
         """The riskiest enterprises, highest first (ties by id), with their factor breakdown
-        (``factors`` decoded).
+        (``factors`` decoded); with ``after`` (score, id) those after it in that order (a keyset page).
 
         With ``focal``: only enterprises within ``tiers`` supply tiers of it in ``direction`` over
         current links (the focal itself excluded), each with its ``tier``; otherwise ``tier`` is None.
@@ -593,6 +596,8 @@ class RiskStore:
             "region": region,
             "scope": scope,
             "allowed": sorted(allowed) if allowed is not None else None,
+            "afterScore": after[0] if after else None,
+            "afterId": after[1] if after else None,
         }
         if focal is None:
             rows = await self._read(TOP, **params)

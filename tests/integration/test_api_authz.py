@@ -35,7 +35,9 @@ import websockets
 
 from api.keys import create_key, revoke_key
 from connectors.kafka import EventProducer, Record, ensure_topics
+from connectors.record_store import RecordStore
 from graph.mutations import to_mutations
+from graph.registry import record_rows
 from graph.writer import GraphWriter
 from schema.examples import example_event
 from schema.tables import Role
@@ -60,6 +62,7 @@ from tests.integration.test_api import (
     counting_server,
     gql,
 )
+from tests.records_world import flow
 
 OUT = "zzout"
 MARKERS = ("0.4321", "777.77", "424242", "XTS")
@@ -140,7 +143,44 @@ class AuthzWorld:
 
         order("ord-u1-sib", self.U1, self.SIB)
         order("ord-u2-u1", self.U2, self.U1)
+        # records the graph holds: certificates and disruptions, inside and outside the network
+        for holder, cid in ((self.U1, f"{p}cert-u1"), (self.FAR, f"{p}{OUT}cert-far")):
+            add(
+                "certification.granted",
+                {
+                    "enterprise_id": holder,
+                    "certificate_id": cid,
+                    "standard": "IATF 16949",
+                    "valid_until": "2027-01-31",
+                },
+            )
+        for target, did in (
+            (self.U2, f"{p}dsr-u2"),
+            (self.FAR, f"{p}{OUT}dsr-far"),
+            (self.SIB, f"{p}{OUT}dsr-sib"),
+        ):
+            add(
+                "disruption.reported",
+                {
+                    "disruption_id": did,
+                    "kind": "fire",
+                    "severity": "high",
+                    "expected_recovery_days": 5,
+                    "enterprise_id": target,
+                },
+            )
         self.events = evs
+        # the record store's flow: P's own orders (its price), and orders among the others priced with
+        # the commercial marker 777.77 (inside the network: redacted; outside: left out)
+        own, _ = flow(f"{p}r1-", [self.U1], [self.P], orders=5, price=100.0)
+        others, _ = flow(
+            f"{p}r2-",
+            [self.FAR, self.U3, self.U2, self.U1, self.Y],
+            [self.U3, self.U2, self.U1, self.SIB, self.D1],
+            orders=60,
+            price=777.77,
+        )
+        self.records = own + others
 
 
 @pytest.fixture(scope="module")
@@ -181,6 +221,7 @@ def azworld(az_settings: Settings, run_id: str) -> AuthzWorld:
             await driver.close()
 
     asyncio.run(load())
+    RecordStore(bootstrap.sql_engine(az_settings)).write(record_rows(w.records))
     return w
 
 
@@ -421,6 +462,20 @@ def cases(w: AuthzWorld) -> dict[str, list[Case]]:
         ],
         "criticalNodes": [pair("id", w.P, w.FAR, "maxEnterprises: 50")],
         "dataMap": [Case("", "", NETWORK)],  # names no enterprise: a partner's figures cover its network
+        # record views: by an enterprise filter (outside: refused), and unfiltered (filtered to the network)
+        **{
+            root: [pair(arg, inside, w.FAR, "first: 100"), Case("first: 100", "first: 100", NETWORK)]
+            for root, arg, inside in (
+                ("orders", "supplierId", w.U2),
+                ("shipments", "buyerId", w.U1),
+                ("stock", "enterpriseId", w.U1),
+                ("capacity", "enterpriseId", w.U2),
+                ("qualityIncidents", "supplierId", w.U2),
+                ("equipmentAlarms", "enterpriseId", w.U2),
+                ("certificates", "enterpriseId", w.U1),
+                ("disruptions", "enterpriseId", w.U2),
+            )
+        },
     }
 
 
@@ -666,3 +721,66 @@ def test_partner_subscriptions_refuse_a_focal_outside_its_network_and_erp_keys(
         assert await refusal(azkeys["erp"], "subscription { riskAlerts { id } }") == _refusal("erp", NETWORK)
 
     asyncio.run(run())
+
+
+# -- record views ----------------------------------------------------------------------------------------
+
+
+def test_partner_record_views_keep_its_network_and_hide_prices_of_orders_it_is_not_party_to(
+    azserver: tuple[Server, Any], azkeys: dict[str, str], azworld: AuthzWorld
+) -> None:
+    url, w = azserver[0].url, azworld
+    inside = set(w.inside)
+    q = """query($after: String) { orders(first: 500, after: $after) { edges { node {
+      orderId supplierId buyerId unitPrice currency redacted } } pageInfo { hasNextPage endCursor } } }"""
+
+    def read(role: str) -> list[dict[str, Any]]:
+        body = _answer(url, azkeys[role], q)
+        assert not body.get("errors"), body
+        assert body["data"]["orders"]["pageInfo"]["hasNextPage"] is False
+        return [e["node"] for e in body["data"]["orders"]["edges"] if e["node"]["orderId"].startswith(w.p)]
+
+    everything = read("admin")
+    assert any(OUT in o["supplierId"] or OUT in o["buyerId"] for o in everything)  # there is outside to see
+    assert {o["unitPrice"] for o in everything} == {100.0, 777.77}
+    mine = read("partner")
+    assert mine == [
+        {
+            **o,
+            **(
+                {"unitPrice": None, "currency": None, "redacted": ["unitPrice", "currency"]}
+                if w.P not in (o["supplierId"], o["buyerId"])
+                else {}
+            ),
+        }
+        for o in everything
+        if {o["supplierId"], o["buyerId"]} <= inside
+    ]
+    assert {o["unitPrice"] for o in mine if w.P in (o["supplierId"], o["buyerId"])} == {100.0}
+    assert any(o["redacted"] for o in mine)
+
+    def ids(role: str, root: str, field: str) -> set[str]:
+        """Every row of the list, page by page (the graph and store hold other tests' rows too)."""
+        out: set[str] = set()
+        q = f"""query($after: String) {{ {root}(first: 500, after: $after) {{ edges {{ node {{ {field} }} }}
+          pageInfo {{ hasNextPage endCursor }} }} }}"""
+        after = None
+        while True:
+            r = gql(url, azkeys[role], q, {"after": after})
+            assert r.status_code == 200 and not r.json().get("errors"), r.text
+            conn = r.json()["data"][root]
+            out |= {e["node"][field] for e in conn["edges"] if e["node"][field].startswith(w.p)}
+            if not conn["pageInfo"]["hasNextPage"]:
+                return out
+            after = conn["pageInfo"]["endCursor"]
+
+    for root, field, outside_id in (
+        ("certificates", "id", f"{w.p}{OUT}cert-far"),
+        ("disruptions", "id", f"{w.p}{OUT}dsr-far"),
+        ("stock", "enterpriseId", w.FAR),
+        ("equipmentAlarms", "enterpriseId", w.FAR),
+    ):
+        assert outside_id in ids("analyst", root, field), root
+        seen = ids("partner", root, field)
+        assert seen and not any(OUT in i for i in seen), (root, seen)
+    assert ids("partner", "disruptions", "id") == {f"{w.p}dsr-u2"}

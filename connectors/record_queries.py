@@ -1,0 +1,326 @@
+"""Reads of the record store: keyset pages of orders, shipments, stock, capacity, quality incidents and
+equipment alarms, with filters, for SQLite and PostgreSQL alike (SQLAlchemy Core, one statement a page).
+
+Every list is ordered by its table's key (``order_id``, ``shipment_id``, ``(enterprise_id, sku,
+facility_id)``, ...), which is unique and stable, so a page is ``key > cursor`` on the primary key or
+on an index that ends with it: ``(supplier_id, order_id)`` for a supplier's orders, ``(buyer_id,
+order_id)``, ``(sku, order_id)``; such a first page reads ``first + 1`` rows of an index range whatever
+the size of the store. Residual filters (status, lateness, a partner's network without an enterprise
+filter) read on until they found ``first + 1`` rows (``bench/records_api.py`` prints both kinds).
+``allowed`` is a partner's network: only rows whose enterprises (both ends of an order or shipment)
+are in it. Sync: call off the event loop.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import ColumnElement, Engine, Table, and_, func, or_, select, true, tuple_
+
+from schema.records import (
+    CapacityRecord,
+    EquipmentAlarmRecord,
+    OrderRecord,
+    QualityIncidentRecord,
+    ShipmentRecord,
+    StockRecord,
+)
+
+Row = dict[str, Any]
+Key = tuple[Any, ...]
+
+
+def _table(model: type[Any]) -> Table:
+    table: Table = model.__table__
+    return table
+
+
+ORDERS = _table(OrderRecord)
+SHIPMENTS = _table(ShipmentRecord)
+STOCK = _table(StockRecord)
+CAPACITY = _table(CapacityRecord)
+QUALITY = _table(QualityIncidentRecord)
+ALARMS = _table(EquipmentAlarmRecord)
+
+KEYS: dict[str, tuple[str, ...]] = {
+    ORDERS.name: ("order_id",),
+    SHIPMENTS.name: ("shipment_id",),
+    STOCK.name: ("enterprise_id", "sku", "facility_id"),
+    CAPACITY.name: ("enterprise_id", "sku", "facility_id"),
+    QUALITY.name: ("incident_id",),
+    ALARMS.name: ("alarm_id",),
+}
+"""Each table's key: the order of its lists and what a cursor holds."""
+
+
+class OrderStatus(enum.Enum):
+    """Where an order's lifecycle stands: the furthest step it reached (cancelled wins)."""
+
+    PLACED = "placed"
+    CONFIRMED = "confirmed"
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class Page:
+    """Up to ``first`` rows after the cursor, in key order, and whether more follow."""
+
+    rows: list[Row]
+    has_next: bool
+
+    def last_key(self, table: Table) -> Key | None:
+        return tuple(self.rows[-1][k] for k in KEYS[table.name]) if self.rows else None
+
+
+# -- derived values (pure; the SQL filters below say the same) ------------------------------------------
+
+
+def order_status(row: Row) -> OrderStatus:
+    if row.get("cancelled_t") is not None:
+        return OrderStatus.CANCELLED
+    for step, status in (
+        ("delivered_t", OrderStatus.DELIVERED),
+        ("shipped_t", OrderStatus.SHIPPED),
+        ("confirmed_t", OrderStatus.CONFIRMED),
+    ):
+        if row.get(step) is not None:
+            return status
+    return OrderStatus.PLACED
+
+
+def order_due(row: Row) -> date | None:
+    """The date an order is measured against: the promised date, else the requested one."""
+    due: date | None = row.get("due_date") or row.get("promised_date") or row.get("requested_date")
+    return due
+
+
+def order_is_late(row: Row, as_of: date) -> bool:
+    """Delivered after its due date; or still open (not delivered, not cancelled) past it on ``as_of``."""
+    due = order_due(row)
+    if due is None:
+        return False
+    if row.get("delivered_t") is not None:
+        delivered: date | None = row.get("delivered_on")
+        return delivered is not None and delivered > due
+    return row.get("cancelled_t") is None and due < as_of
+
+
+def days_of_cover(on_hand: float | None, daily_usage: float | None) -> float | None:
+    """Days the stock lasts at its daily usage; ``None`` without a positive usage."""
+    if on_hand is None or not daily_usage or daily_usage <= 0:
+        return None
+    return on_hand / daily_usage
+
+
+def spare_capacity(capacity_per_day: float | None, utilization: float | None) -> float | None:
+    """Capacity per day not in use: capacity × (1 − utilization); ``None`` without a capacity."""
+    if capacity_per_day is None:
+        return None
+    return capacity_per_day * (1.0 - (utilization or 0.0))
+
+
+def _status_condition(status: OrderStatus) -> ColumnElement[bool]:
+    c = ORDERS.c
+    steps = [c.cancelled_t, c.delivered_t, c.shipped_t, c.confirmed_t]
+    order = [OrderStatus.CANCELLED, OrderStatus.DELIVERED, OrderStatus.SHIPPED, OrderStatus.CONFIRMED]
+    if status is OrderStatus.PLACED:
+        return and_(*(s.is_(None) for s in steps))
+    i = order.index(status)
+    return and_(*(s.is_(None) for s in steps[:i]), steps[i].isnot(None))
+
+
+def _late_condition(as_of: date) -> ColumnElement[bool]:
+    c = ORDERS.c
+    due = func.coalesce(c.due_date, c.promised_date, c.requested_date)
+    return or_(
+        and_(c.delivered_t.isnot(None), c.delivered_on > due),
+        and_(c.delivered_t.is_(None), c.cancelled_t.is_(None), due < as_of),
+    )
+
+
+# -- pages --------------------------------------------------------------------------------------------
+
+
+def _after(table: Table, after: Key | None) -> ColumnElement[bool]:
+    if after is None:
+        return true()
+    cols = [table.c[k] for k in KEYS[table.name]]
+    if len(after) != len(cols):
+        raise ValueError(f"a cursor of {table.name} holds {len(cols)} values, got {len(after)}")
+    later: ColumnElement[bool] = cols[0] > after[0] if len(cols) == 1 else tuple_(*cols) > tuple_(*after)
+    return later
+
+
+def _page(
+    engine: Engine, table: Table, where: Sequence[ColumnElement[bool]], after: Key | None, first: int
+) -> Page:
+    if first < 1:
+        raise ValueError(f"first must be at least 1, got {first}")
+    keys = [table.c[k] for k in KEYS[table.name]]
+    stmt = select(table).where(_after(table, after), *where).order_by(*keys).limit(first + 1)
+    with engine.connect() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(stmt)]
+    return Page(rows[:first], len(rows) > first)
+
+
+def _eq(table: Table, **values: Any) -> list[ColumnElement[bool]]:
+    return [table.c[k] == v for k, v in values.items() if v is not None]
+
+
+def _between(col: Any, start: date | None, end: date | None) -> list[ColumnElement[bool]]:
+    out: list[ColumnElement[bool]] = []
+    if start is not None:
+        out.append(col >= start)
+    if end is not None:
+        out.append(col <= end)
+    return out
+
+
+def _within(
+    col: Any, allowed: Collection[str] | None, *, nullable: bool = False
+) -> list[ColumnElement[bool]]:
+    if allowed is None:
+        return []
+    inside = col.in_(sorted(allowed))
+    return [or_(col.is_(None), inside) if nullable else inside]
+
+
+def orders(
+    engine: Engine,
+    *,
+    first: int,
+    after: Key | None = None,
+    supplier_id: str | None = None,
+    buyer_id: str | None = None,
+    sku: str | None = None,
+    status: OrderStatus | None = None,
+    late_only: bool = False,
+    as_of: date,
+    ordered_from: date | None = None,
+    ordered_to: date | None = None,
+    allowed: Collection[str] | None = None,
+) -> Page:
+    """Orders by id; ``late_only``: delivered late, or open past their due date on ``as_of``."""
+    c = ORDERS.c
+    where = _eq(ORDERS, supplier_id=supplier_id, buyer_id=buyer_id, sku=sku)
+    where += _between(c.ordered_on, ordered_from, ordered_to)
+    if status is not None:
+        where.append(_status_condition(status))
+    if late_only:
+        where.append(_late_condition(as_of))
+    where += _within(c.supplier_id, allowed) + _within(c.buyer_id, allowed)
+    return _page(engine, ORDERS, where, after, first)
+
+
+def shipments(
+    engine: Engine,
+    *,
+    first: int,
+    after: Key | None = None,
+    supplier_id: str | None = None,
+    buyer_id: str | None = None,
+    order_id: str | None = None,
+    delayed_only: bool = False,
+    shipped_from: date | None = None,
+    shipped_to: date | None = None,
+    allowed: Collection[str] | None = None,
+) -> Page:
+    """Shipments by id with their latest delay; ``delayed_only``: those with a delay announced."""
+    c = SHIPMENTS.c
+    where = _eq(SHIPMENTS, supplier_id=supplier_id, buyer_id=buyer_id, order_id=order_id)
+    where += _between(c.shipped_on, shipped_from, shipped_to)
+    if delayed_only:
+        where.append(c.delayed_t.isnot(None))
+    where += _within(c.supplier_id, allowed) + _within(c.buyer_id, allowed)
+    return _page(engine, SHIPMENTS, where, after, first)
+
+
+def stock(
+    engine: Engine,
+    *,
+    first: int,
+    after: Key | None = None,
+    enterprise_id: str | None = None,
+    sku: str | None = None,
+    facility_id: str | None = None,
+    max_days_of_cover: float | None = None,
+    allowed: Collection[str] | None = None,
+) -> Page:
+    """Latest stock per (enterprise, sku, site); ``max_days_of_cover``: only those covering at most that
+    many days at their daily usage (rows without a positive usage are left out then)."""
+    c = STOCK.c
+    where = _eq(STOCK, enterprise_id=enterprise_id, sku=sku, facility_id=facility_id)
+    if max_days_of_cover is not None:
+        where += [c.daily_usage > 0, c.on_hand <= max_days_of_cover * c.daily_usage]
+    where += _within(c.enterprise_id, allowed)
+    return _page(engine, STOCK, where, after, first)
+
+
+def capacity(
+    engine: Engine,
+    *,
+    first: int,
+    after: Key | None = None,
+    enterprise_id: str | None = None,
+    sku: str | None = None,
+    facility_id: str | None = None,
+    min_spare_capacity: float | None = None,
+    max_utilization: float | None = None,
+    allowed: Collection[str] | None = None,
+) -> Page:
+    """Latest capacity per (enterprise, sku, site); spare capacity = capacity × (1 − utilization)."""
+    c = CAPACITY.c
+    where = _eq(CAPACITY, enterprise_id=enterprise_id, sku=sku, facility_id=facility_id)
+    if min_spare_capacity is not None:
+        where.append(c.capacity_per_day * (1.0 - func.coalesce(c.utilization, 0.0)) >= min_spare_capacity)
+    if max_utilization is not None:
+        where.append(func.coalesce(c.utilization, 0.0) <= max_utilization)
+    where += _within(c.enterprise_id, allowed)
+    return _page(engine, CAPACITY, where, after, first)
+
+
+def quality_incidents(
+    engine: Engine,
+    *,
+    first: int,
+    after: Key | None = None,
+    supplier_id: str | None = None,
+    buyer_id: str | None = None,
+    sku: str | None = None,
+    severity: str | None = None,
+    reported_from: date | None = None,
+    reported_to: date | None = None,
+    allowed: Collection[str] | None = None,
+) -> Page:
+    """Quality incidents by id; for a partner, its supplier and its buyer (when named) in its network."""
+    c = QUALITY.c
+    where = _eq(QUALITY, supplier_id=supplier_id, buyer_id=buyer_id, sku=sku, severity=severity)
+    where += _between(c.reported_on, reported_from, reported_to)
+    where += _within(c.supplier_id, allowed) + _within(c.buyer_id, allowed, nullable=True)
+    return _page(engine, QUALITY, where, after, first)
+
+
+def equipment_alarms(
+    engine: Engine,
+    *,
+    first: int,
+    after: Key | None = None,
+    enterprise_id: str | None = None,
+    facility_id: str | None = None,
+    severity: str | None = None,
+    raised_from: date | None = None,
+    raised_to: date | None = None,
+    allowed: Collection[str] | None = None,
+) -> Page:
+    """Equipment alarms by id."""
+    c = ALARMS.c
+    where = _eq(ALARMS, enterprise_id=enterprise_id, facility_id=facility_id, severity=severity)
+    where += _between(c.raised_on, raised_from, raised_to)
+    where += _within(c.enterprise_id, allowed)
+    return _page(engine, ALARMS, where, after, first)
