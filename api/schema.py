@@ -21,12 +21,14 @@ from strawberry.extensions import (
 )
 
 from api.design import DesignQuery
+from api.design_mutations import DesignMutation
 from api.errors import ClientError, ServingErrors, graph_store_down, is_internal
 from api.limits import CostLimiter, MutationRate, MutationRateLimiter
 from api.metrics import ApiMetrics, OperationMetrics
 from api.mutations import Mutation
 from api.network import NetworkQuery
 from api.provenance import ProvenanceQuery
+from api.resourcing import ResourcingQuery
 from api.risk import RiskQuery
 from api.risk_lists import RiskListQuery
 from api.subscriptions import Subscription
@@ -40,8 +42,13 @@ __all__ = ["ClientError", "Query", "build_schema"]
 
 
 @strawberry.type
-class Query(RiskQuery, RiskListQuery, ProvenanceQuery, DesignQuery, NetworkQuery):
+class Query(RiskQuery, RiskListQuery, ResourcingQuery, ProvenanceQuery, DesignQuery, NetworkQuery):
     """Every query: the supply-chain, design and provenance views, and the risk views."""
+
+
+@strawberry.type(name="Mutation")
+class Mutations(Mutation, DesignMutation):
+    """Every mutation: ingest, disruptions, the incident workflow and collaborative design."""
 
 
 log = logging.getLogger("api.schema")
@@ -83,4 +90,4 @@ def build_schema(
         extensions.append(partial(MutationRateLimiter, rate=mutation_rate))
     if production:
         extensions.append(partial(AddValidationRules, [NoSchemaIntrospectionCustomRule]))
-    return ServedSchema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions)
+    return ServedSchema(query=Query, mutation=Mutations, subscription=Subscription, extensions=extensions)
