@@ -59,6 +59,7 @@ SIZE_BOUNDS: dict[tuple[str, str, str], tuple[int, int]] = {
     ("Query", "paths", "first"): (1, 5),
     ("Query", "designProjects", "first"): (1, 200),
     ("Query", "candidatePartners", "first"): (1, 200),
+    ("Query", "reSourcing", "first"): (1, 200),
     ("Query", "riskyNodes", "first"): (1, 1_000),
     ("Query", "incidents", "first"): (1, 1_000),
     ("Query", "whatIf", "maxAffected"): (1, 20_000),

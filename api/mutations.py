@@ -50,7 +50,8 @@ async def _ingest(ctx: Context, events: list[Any]) -> IngestReport:
     )
 
 
-def _event(ctx: Context, event_type: str, subject: str, data: dict[str, Any]) -> dict[str, Any]:
+def build_event(ctx: Context, event_type: str, subject: str, data: dict[str, Any]) -> dict[str, Any]:
+    """An event on behalf of the caller: a fresh id, now, the caller's source (or the API's for it)."""
     p = ctx.principal
     assert p is not None
     return {
@@ -127,8 +128,8 @@ class Mutation:
         ):
             if v is not None:
                 data[k] = v
-        ev = _event(ctx, "disruption.reported", disruption_id, data)
-        return _one(await _ingest_as(ctx, ev))
+        ev = build_event(ctx, "disruption.reported", disruption_id, data)
+        return await ingest_one(ctx, ev)
 
     @strawberry.mutation(description="Resolve a disruption (a disruption.resolved event through ingest).")
     async def resolve_disruption(
@@ -139,8 +140,8 @@ class Mutation:
         data: dict[str, Any] = {"disruption_id": disruption_id}
         if note is not None:
             data["note"] = note
-        ev = _event(ctx, "disruption.resolved", disruption_id, data)
-        return _one(await _ingest_as(ctx, ev))
+        ev = build_event(ctx, "disruption.resolved", disruption_id, data)
+        return await ingest_one(ctx, ev)
 
     @strawberry.mutation(description="Confirm a potential incident (potential → confirmed).")
     async def confirm_incident(
@@ -183,12 +184,17 @@ class Mutation:
         return RiskIncident.from_row(row)
 
 
+async def ingest_one(ctx: Context, event: dict[str, Any]) -> str:
+    """Send one API-built event through ingest; its id, or ``ClientError`` with the field and reason."""
+    return _one(await _ingest_as(ctx, event))
+
+
 async def _ingest_as(ctx: Context, event: dict[str, Any]) -> IngestReport:
     """Ingest one event built by the API on behalf of the caller (analysts may report disruptions)."""
     if ctx.ingest is None:
         raise ClientError("ingest is not configured on this server")
     assert ctx.principal is not None
-    # The API set this event's source itself (``_event``), so the caller is that source.
+    # The API set this event's source itself (``build_event``), so the caller is that source.
     result = await ctx.ingest([event], ServerBuilt(ctx.principal.role, event["source"]))
     return IngestReport(
         accepted=list(result.accepted),

@@ -44,6 +44,7 @@ class Action(enum.Enum):
     INGEST = "send events"
     REPORT_DISRUPTION = "report and resolve disruptions"
     MANAGE_INCIDENTS = "work on risk incidents"
+    DESIGN = "work on design projects (a partner: those its enterprise owns or joined)"
 
 
 _EVERY_READER = frozenset({Role.ADMIN, Role.ANALYST, Role.PARTNER})
@@ -57,6 +58,7 @@ GRANTS: Mapping[Action, frozenset[Role]] = MappingProxyType(
         Action.INGEST: frozenset({Role.ADMIN, Role.ERP}),
         Action.REPORT_DISRUPTION: frozenset({Role.ADMIN, Role.ANALYST, Role.ERP}),
         Action.MANAGE_INCIDENTS: _STAFF,
+        Action.DESIGN: frozenset({Role.ADMIN, Role.PARTNER}),
     }
 )
 """The roles that may take each action; the only place roles meet permissions."""

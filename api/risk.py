@@ -22,6 +22,7 @@ from api.errors import ClientError
 from api.network import Direction
 from api.policy import Action
 from api.records import decode_cursor, encode_cursor
+from api.resourcing import SourcingOption
 from graph.risk.structure import Concentration
 from graph.risk.whatif import Exposure as ExposureFact
 from graph.risk_views import (
@@ -53,10 +54,19 @@ class SkuShare:
     share: float | None = strawberry.field(description="null when hidden from you (another's terms)")
 
 
-@strawberry.type(description="Suppliers of a lost sku that keep running in the scenario, least risky first.")
+@strawberry.type(
+    description="Enterprises producing or supplying a lost sku that keep running in the scenario, ranked by "
+    "spare capacity for the lost volume, risk, distance, certification and lead time (best first)."
+)
 class SkuAlternatives:
     sku: str
+    lost_per_day: float | None = strawberry.field(
+        description="Quantity per day the buyer loses of the sku (null: hidden from you, or volumes unknown)"
+    )
     suppliers: list[Enterprise]
+    options: list[SourcingOption] = strawberry.field(
+        description="The same enterprises with spare capacity and how much of the lost volume each covers"
+    )
 
 
 @strawberry.type(description="One downstream enterprise's exposure to a disruption (Simchi-Levi TTS/TTR).")
@@ -120,6 +130,7 @@ class WhatIfResult:
 def _exposure(e: ExposureFact, sc: Scenario, *, own: str | None, visible: Collection[str] | None) -> Exposure:
     hide = own is not None and e.enterprise != own
     alts = sc.alternatives.get(e.enterprise, {})
+    keep = sc.alternatives_shown
     return Exposure(
         enterprise=_enterprise(sc.enterprises.get(e.enterprise), e.enterprise),
         tier=e.tier,
@@ -132,9 +143,12 @@ def _exposure(e: ExposureFact, sc: Scenario, *, own: str | None, visible: Collec
         alternatives=[
             SkuAlternatives(
                 sku=sku,
-                suppliers=[Enterprise.from_row(r) for r in rows if visible is None or r["id"] in visible],
+                lost_per_day=None if hide else sc.lost_per_day.get(e.enterprise, {}).get(sku),
+                suppliers=[Enterprise.from_row(o.enterprise) for o in shown],
+                options=[SourcingOption.of(o) for o in shown],
             )
-            for sku, rows in sorted(alts.items())
+            for sku, options in sorted(alts.items())
+            for shown in [[o for o in options if visible is None or o.enterprise_id in visible][:keep]]
         ],
         redacted=["lostShare"] if hide else [],
         cursor=encode_cursor("exposures", (e.enterprise,)),

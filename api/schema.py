@@ -22,6 +22,7 @@ from strawberry.extensions import (
 
 from api.data_map import DataMapQuery
 from api.design import DesignQuery
+from api.design_mutations import DesignMutation
 from api.errors import ClientError, ServingErrors, graph_store_down, is_internal
 from api.limits import CostLimiter, MutationRate, MutationRateLimiter
 from api.metrics import ApiMetrics, OperationMetrics
@@ -29,6 +30,7 @@ from api.mutations import Mutation
 from api.network import NetworkQuery
 from api.provenance import ProvenanceQuery
 from api.records import RecordQuery
+from api.resourcing import ResourcingQuery
 from api.risk import RiskQuery
 from api.risk_lists import RiskListQuery
 from api.subscriptions import Subscription
@@ -42,9 +44,23 @@ __all__ = ["ClientError", "Query", "build_schema"]
 
 
 @strawberry.type
-class Query(RecordQuery, RiskQuery, RiskListQuery, ProvenanceQuery, DesignQuery, DataMapQuery, NetworkQuery):
-    """Every query: the supply-chain, design and provenance views, the record views, the risk views and
-    the data map."""
+class Query(
+    RecordQuery,
+    RiskQuery,
+    RiskListQuery,
+    ResourcingQuery,
+    ProvenanceQuery,
+    DesignQuery,
+    DataMapQuery,
+    NetworkQuery,
+):
+    """Every query: the supply-chain, design and provenance views, re-sourcing, the record views, the risk
+    views and the data map."""
+
+
+@strawberry.type(name="Mutation")
+class Mutations(Mutation, DesignMutation):
+    """Every mutation: ingest, disruptions, the incident workflow and collaborative design."""
 
 
 log = logging.getLogger("api.schema")
@@ -86,4 +102,4 @@ def build_schema(
         extensions.append(partial(MutationRateLimiter, rate=mutation_rate))
     if production:
         extensions.append(partial(AddValidationRules, [NoSchemaIntrospectionCustomRule]))
-    return ServedSchema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions)
+    return ServedSchema(query=Query, mutation=Mutations, subscription=Subscription, extensions=extensions)

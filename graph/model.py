@@ -254,13 +254,16 @@ DESIGN_REVISION = NodeKind(
     "design_revisions",
     "DesignRevision",
     "id",
-    (Aspect("published", ("label", "projectId", "publishedAt")),),
+    (Aspect("published", ("label", "projectId", "publishedAt", "uri", "contentHash")),),
 )
 CHANGE_REQUEST = NodeKind(
     "change_requests",
     "ChangeRequest",
     "id",
-    (Aspect("requested", ("projectId", "reason", "requiredBy", "affectedSkus", "requestedAt")),),
+    (
+        Aspect("requested", ("projectId", "reason", "requiredBy", "affectedSkus", "requestedAt")),
+        Aspect("answered", ("status", "answeredBy", "answerNote", "answeredAt")),
+    ),
 )
 
 NODE_KINDS: tuple[NodeKind, ...] = (

@@ -15,13 +15,15 @@ far slower than one list (26,642 rows: 4 s; the same ids collected: 0.2 s).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from neo4j import AsyncDriver
 
+from graph.resourcing import LINKS_SCAN, SOURCING_CANDIDATES, Candidate, SourcingOption, best, candidate
 from graph.risk.facts import Enterprise, Network, SupplyLink
 from graph.risk.settings import RiskSettings
 from graph.risk.structure import (
@@ -75,30 +77,20 @@ MATCH (e:Enterprise {{id: id}})
 OPTIONAL MATCH (s:Enterprise)-[x:SUPPLIES WHERE {_VALID}]->(e)
 WITH e, collect(CASE WHEN s IS NULL THEN null ELSE
   [s.id, x.sku, x.share, x.annualVolume, x.daysOfCover, s.riskScore] END) AS inflow
-RETURN collect({{e: {{{_E}, daysOfCover: e.daysOfCover}}, inflow: inflow}}) AS rows
+RETURN collect({{e: {{{_E}, daysOfCover: e.daysOfCover,
+  coordinates: [(e)<-[:OPERATED_BY]-(fa:Facility)
+                WHERE fa.latitude IS NOT NULL AND fa.longitude IS NOT NULL
+                | [fa.latitude, fa.longitude]][..20]}},
+  inflow: inflow}}) AS rows
 """
-"""The enterprises with every current in-link (the supplier may be outside the set) as lists in
-``INFLOW_KEYS`` order (maps would repeat every key per link)."""
+"""The enterprises (with their facilities' coordinates) with every current in-link (the supplier may
+be outside the set) as lists in ``INFLOW_KEYS`` order (maps would repeat every key per link)."""
 
 INFLOW_KEYS = ("supplier", "sku", "share", "volume", "cover", "supplierRisk")
 
-ALTERNATIVES = f"""
-UNWIND $skus AS sku
-CALL (sku) {{
-  MATCH (e:Enterprise)-[x:SUPPLIES]->(:Enterprise)
-  WHERE x.sku = sku AND {_VALID}
-  WITH e LIMIT $scan
-  WITH DISTINCT e
-  ORDER BY coalesce(e.riskScore, 0.0), e.id
-  LIMIT $k
-  RETURN collect({{{_E}}}) AS suppliers
-}}
-RETURN collect({{sku: sku, suppliers: suppliers}}) AS rows
-"""
-"""Per sku, its ``$k`` least risky current suppliers among the first ``$scan`` links found."""
-
-ALTERNATIVES_SCAN = 2_000
-"""Links of a sku looked at for alternative suppliers (a common sku has 10^5 links: all would cost ~1 s)."""
+ALTERNATIVES_SCAN = 20
+"""Enterprises per lost sku ranked for alternatives beyond those the scenario takes down (the least risky
+that produce or supply it; each costs a few lookups, and a region's what-if loses hundreds of skus)."""
 
 SKU_LINKS = f"""
 UNWIND $skus AS sku
@@ -169,18 +161,57 @@ def candidate_network(candidates: Iterable[Record]) -> Network:
     )
 
 
-def merge_alternatives(
-    result: WhatIf, found: dict[str, list[Record]], k: int
-) -> dict[str, dict[str, list[Record]]]:
-    """Per exposed enterprise and lost sku: up to ``k`` suppliers of the sku that keep running (not
-    disrupted, not failing in the scenario, not the enterprise itself), in the order found (least
-    risky first). Pure."""
-    down = set(result.disrupted) | {e.enterprise for e in result.exposures if e.stops_supplying}
-    out: dict[str, dict[str, list[Record]]] = {}
+def lost_per_day(result: WhatIf, rows: Iterable[Record]) -> dict[str, dict[str, float | None]]:
+    """Per exposed enterprise and lost sku: the quantity per day it loses (its lost share of the sku x
+    the annual volume of its current in-links of the sku / 365); ``None`` when a link has no volume.
+    ``rows`` as ``RiskViews.inflow`` returns them. Pure."""
+    volume: dict[tuple[str, str], float | None] = {}
+    for r in rows:
+        buyer = r["e"]["id"]
+        for _supplier, sku, _share, annual, _cover, _risk in r["inflow"]:
+            key = (buyer, sku)
+            have = volume.get(key, 0.0)
+            volume[key] = None if have is None or annual is None else have + float(annual)
+    out: dict[str, dict[str, float | None]] = {}
     for ex in result.exposures:
-        per: dict[str, list[Record]] = {}
+        per: dict[str, float | None] = {}
+        for sku, share in ex.lost_share.items():
+            annual = volume.get((ex.enterprise, sku))
+            per[sku] = None if annual is None else share * annual / 365.0
+        out[ex.enterprise] = per
+    return out
+
+
+def merge_alternatives(
+    result: WhatIf,
+    found: dict[str, list[Record]],
+    k: int,
+    *,
+    lost: Mapping[str, Mapping[str, float | None]] | None = None,
+    origins: Mapping[str, Sequence[Sequence[float]]] | None = None,
+    now_ms: int = 0,
+    max_report_age_days: float = 30.0,
+) -> dict[str, dict[str, list[SourcingOption]]]:
+    """Per exposed enterprise and lost sku: up to ``k`` enterprises producing or supplying the sku that
+    keep running (not disrupted, not failing in the scenario, not the enterprise itself), ranked by
+    ``graph.resourcing`` for the volume it loses (``lost``) from its facilities (``origins``). ``found``:
+    sku -> rows as ``SOURCING_CANDIDATES`` returns them. Pure."""
+    down = set(result.disrupted) | {e.enterprise for e in result.exposures if e.stops_supplying}
+    ranked: dict[str, list[Candidate]] = {
+        sku: [
+            candidate(r, now_ms=now_ms, max_report_age_days=max_report_age_days)
+            for r in rows
+            if r["e"]["id"] not in down
+        ]
+        for sku, rows in found.items()
+    }
+    out: dict[str, dict[str, list[SourcingOption]]] = {}
+    for ex in result.exposures:
+        per: dict[str, list[SourcingOption]] = {}
         for sku in ex.lost_share:
-            per[sku] = [r for r in found.get(sku, []) if r["id"] not in down and r["id"] != ex.enterprise][:k]
+            others = [c for c in ranked.get(sku, []) if c.enterprise_id != ex.enterprise]
+            need = (lost or {}).get(ex.enterprise, {}).get(sku)
+            per[sku] = best(others, k, needed_per_day=need, origins=(origins or {}).get(ex.enterprise, []))
         out[ex.enterprise] = per
     return out
 
@@ -191,9 +222,11 @@ class Scenario:
 
     result: WhatIf
     enterprises: dict[str, Record]  # id -> id, name, industry, region, country, riskScore
-    alternatives: dict[str, dict[str, list[Record]]]  # exposed id -> sku -> supplier rows
+    alternatives: dict[str, dict[str, list[SourcingOption]]]  # exposed id -> sku -> ranked options
     truncated: bool
     tiers: int
+    lost_per_day: dict[str, dict[str, float | None]] = field(default_factory=dict)  # exposed -> sku -> qty
+    alternatives_shown: int | None = None  # per sku, after a partner's scope is applied (None: all)
 
 
 @dataclass(frozen=True)
@@ -302,12 +335,26 @@ class RiskViews:
             return []
         return list(rows[0]["rows"])  # in-links stay lists (a dict each cost ~0.15 s at 70k links)
 
-    async def alternatives(self, skus: Sequence[str], *, k: int, as_of: date) -> dict[str, list[Record]]:
-        """Per sku, its ``k`` least risky current suppliers (ties by id)."""
+    async def alternatives(self, skus: Sequence[str], *, scan: int) -> dict[str, list[Record]]:
+        """Per sku, up to ``scan`` of the least risky enterprises that produce or currently supply it, with
+        what ``graph.resourcing`` ranks them by."""
         if not skus:
             return {}
-        rows = await self._read(ALTERNATIVES, skus=list(skus), k=k, asOf=as_of, scan=ALTERNATIVES_SCAN)
-        return {r["sku"]: list(r["suppliers"]) for r in rows[0]["rows"]} if rows else {}
+        rows = await self._read(
+            SOURCING_CANDIDATES,
+            skus=list(skus),
+            scope=None,
+            exclude=[],
+            capability=None,
+            region=None,
+            maxRisk=None,
+            scan=scan,
+            links=LINKS_SCAN,
+        )
+        out: dict[str, list[Record]] = {}
+        for r in rows[0]["rows"] if rows else []:
+            out.setdefault(r["sku"], []).append(r)
+        return out
 
     async def what_if(
         self,
@@ -342,15 +389,24 @@ class RiskViews:
         result = what_if(net, hit, days, settings, alternatives=alternatives, ranking=ranking)
         lost = sorted({sku for e in result.exposures for sku in e.lost_share})[:MAX_ALTERNATIVE_SKUS]
         down = len(hit) + sum(1 for e in result.exposures if e.stops_supplying)
-        found = {}
+        found: dict[str, list[Record]] = {}
+        origins: dict[str, list[list[float]]] = {}
+        volumes = lost_per_day(result, rows)
         if alternatives:
-            found = await self.alternatives(lost, k=alternatives + min(down, 50), as_of=as_of)
+            found = await self.alternatives(lost, scan=ALTERNATIVES_SCAN + alternatives + min(down, 50))
+            origins = {r["e"]["id"]: r["e"].get("coordinates") or [] for r in rows}
         rows_by_id = {c["e"]["id"]: c["e"] for c in cands if c["e"]["id"] in hit}
         rows_by_id.update({r["e"]["id"]: r["e"] for r in rows})
-        for sups in found.values():
-            for s in sups:
-                rows_by_id.setdefault(s["id"], s)
-        return Scenario(result, rows_by_id, merge_alternatives(result, found, alternatives), truncated, tiers)
+        # Ranked past ``alternatives``: a partner's answer drops those outside its network first.
+        alts = merge_alternatives(
+            result,
+            found,
+            alternatives + ALTERNATIVES_SCAN,
+            lost=volumes,
+            origins=origins,
+            now_ms=int(time.time() * 1000),
+        )
+        return Scenario(result, rows_by_id, alts, truncated, tiers, volumes, alternatives)
 
     async def sku_links(
         self, skus: Sequence[str], *, as_of: date, cap: int

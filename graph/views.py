@@ -10,6 +10,7 @@ from neo4j import READ_ACCESS, AsyncDriver, Query
 from neo4j.exceptions import ServiceUnavailable, SessionExpired, TransientError
 
 from graph.names import pinyin_query_key
+from graph.resourcing import LINKS_SCAN, ORIGINS, SOURCING_CANDIDATES
 
 Record = dict[str, Any]
 
@@ -315,6 +316,7 @@ _DESIGN_PROJECTS = """
 MATCH (d:DesignProject)
 WHERE ($id IS NULL OR d.id = $id)
   AND ($enterpriseId IS NULL OR EXISTS { (:Enterprise {id: $enterpriseId})-[:OWNS|COLLABORATES_ON]->(d) })
+  AND ($member IS NULL OR EXISTS { (:Enterprise {id: $member})-[:OWNS|COLLABORATES_ON]->(d) })
 WITH d ORDER BY d.id LIMIT $limit
 CALL (d) {
   OPTIONAL MATCH (o:Enterprise)-[:OWNS]->(d)
@@ -330,14 +332,28 @@ CALL (d) {
        AS changes
   ORDER BY r.publishedAt
   RETURN collect(CASE WHEN r IS NULL THEN null ELSE
-                 {id: r.id, label: r.label, publishedAt: r.publishedAt, changes: changes} END) AS revisions
+                 {id: r.id, label: r.label, publishedAt: r.publishedAt, uri: r.uri,
+                  contentHash: r.contentHash, changes: changes} END) AS revisions
 }
 CALL (d) {
   OPTIONAL MATCH (q:ChangeRequest)-[:REQUESTS_CHANGE_TO]->(d)
-  RETURN collect(q {.id, .reason, .requiredBy, .affectedSkus, .requestedAt}) AS changeRequests
+  RETURN collect(q {.id, .reason, .requiredBy, .affectedSkus, .requestedAt, .status, .answeredBy, .answerNote,
+                    .answeredAt}) AS changeRequests
 }
 RETURN d {.id, .name, .description, .productSku, .createdAt} AS project, ownerId, participants,
        revisions, changeRequests
+"""
+
+_PROJECT_MEMBERS = """
+MATCH (d:DesignProject {id: $id})
+OPTIONAL MATCH (o:Enterprise)-[:OWNS]->(d)
+OPTIONAL MATCH (m:Enterprise)-[:COLLABORATES_ON]->(d)
+RETURN o.id AS owner, collect(DISTINCT m.id) AS members
+"""
+
+_CHANGE_PROJECT = """
+MATCH (q:ChangeRequest {id: $id})
+RETURN q.projectId AS projectId
 """
 
 _CHANGE_IMPACT = """
@@ -362,18 +378,26 @@ RETURN q {.id, .projectId, .reason, .requiredBy, .affectedSkus, .requestedAt} AS
 _CANDIDATES = """
 MATCH (e:Enterprise)
 WHERE ($capability IS NULL OR $capability IN coalesce(e.capabilities, []))
+  AND ($scope IS NULL OR e.id IN $scope)
   AND ($region IS NULL OR e.region = $region)
   AND ($maxRisk IS NULL OR coalesce(e.riskScore, 0.0) <= $maxRisk)
   AND ($standard IS NULL OR EXISTS {
         (e)-[:HOLDS]->(c:Certification {standard: $standard}) WHERE c.status = 'active' })
-  AND ($sku IS NULL OR EXISTS { (e)-[:PRODUCES]->(:Material {sku: $sku}) }
-       OR EXISTS { (e)-[x:SUPPLIES]->() WHERE x.sku = $sku })
 WITH e ORDER BY coalesce(e.riskScore, 0.0) ASC, e.id ASC LIMIT $limit
-OPTIONAL MATCH (e)-[:HOLDS]->(c:Certification) WHERE c.status = 'active'
+CALL (e) {
+  OPTIONAL MATCH (e)-[:HOLDS]->(c:Certification) WHERE c.status = 'active'
+  RETURN collect(DISTINCT c.standard) AS certifications
+}
+CALL (e) {
+  OPTIONAL MATCH (e)<-[:OPERATED_BY]-(fa:Facility)
+  WHERE fa.latitude IS NOT NULL AND fa.longitude IS NOT NULL
+  RETURN collect([fa.latitude, fa.longitude])[..20] AS coordinates
+}
 RETURN e {.id, .name, .industry, .region, .country, .riskScore, .capabilities, .otifRate90d} AS e,
-       collect(c.standard) AS certifications
+       certifications, coordinates, [] AS sites, null AS leadTimeDays, null AS sku
 ORDER BY coalesce(e.riskScore, 0.0) ASC, e.id ASC
 """
+"""Enterprises fit for a need without a material (no capacity to rank by), least risky first."""
 
 # -- provenance timeline -----------------------------------------------------------------------------
 
@@ -571,10 +595,25 @@ class NetworkViews(GraphViews):
         return [found.get(i) for i in ids]
 
     async def design_projects(
-        self, *, project_id: str | None, enterprise_id: str | None, limit: int
+        self, *, project_id: str | None, enterprise_id: str | None, member: str | None = None, limit: int
     ) -> list[Record]:
-        """Design projects with owner, participants and roles, revisions with changed components."""
-        return await self._read(_DESIGN_PROJECTS, id=project_id, enterpriseId=enterprise_id, limit=limit)
+        """Design projects with owner, participants and roles, revisions with changed components (only
+        those ``member`` owns or joins, when given)."""
+        return await self._read(
+            _DESIGN_PROJECTS, id=project_id, enterpriseId=enterprise_id, member=member, limit=limit
+        )
+
+    async def project_members(self, project_id: str) -> tuple[str | None, frozenset[str]] | None:
+        """A design project's owner and the enterprises that joined it; ``None`` if it is not known."""
+        rows = await self._read(_PROJECT_MEMBERS, id=project_id)
+        if not rows:
+            return None
+        return rows[0]["owner"], frozenset(rows[0]["members"])
+
+    async def change_project(self, change_request_id: str) -> str | None:
+        """The project a change request belongs to (``None``: no such request)."""
+        rows = await self._read(_CHANGE_PROJECT, id=change_request_id)
+        return rows[0]["projectId"] if rows else None
 
     async def change_impact(self, change_request_id: str) -> Record | None:
         """A change request with the suppliers of the affected skus and the products they go into."""
@@ -588,19 +627,55 @@ class NetworkViews(GraphViews):
         standard: str | None,
         region: str | None,
         max_risk: float | None,
-        sku: str | None,
+        scope: Sequence[str] | None,
         limit: int,
     ) -> list[Record]:
-        """Enterprises fit for a material need, least risky first."""
+        """Enterprises fit for a need (in ``scope`` when given), least risky first, with certifications
+        and facility coordinates (rows as ``graph.resourcing.SOURCING_CANDIDATES`` returns them)."""
         return await self._read(
             _CANDIDATES,
             capability=capability,
             standard=standard,
             region=region,
             maxRisk=max_risk,
-            sku=sku,
+            scope=None if scope is None else list(scope),
             limit=limit,
         )
+
+    async def sourcing_candidates(
+        self,
+        *,
+        skus: Sequence[str],
+        scope: Sequence[str] | None,
+        exclude: Sequence[str],
+        capability: str | None = None,
+        region: str | None = None,
+        max_risk: float | None = None,
+        scan: int = 500,
+    ) -> list[Record]:
+        """Per sku, enterprises that produce or currently supply it, with their capacity reports of it,
+        coordinates, certifications and lead time (see ``graph.resourcing.SOURCING_CANDIDATES``)."""
+        if not skus:
+            return []
+        rows = await self._read(
+            SOURCING_CANDIDATES,
+            skus=list(skus),
+            scope=None if scope is None else list(scope),
+            exclude=list(exclude),
+            capability=capability,
+            region=region,
+            maxRisk=max_risk,
+            scan=scan,
+            links=LINKS_SCAN,
+        )
+        return list(rows[0]["rows"]) if rows else []
+
+    async def origins(self, ids: Sequence[str]) -> dict[str, list[list[float]]]:
+        """Facility coordinates (latitude, longitude) per enterprise; enterprises without any left out."""
+        if not ids:
+            return {}
+        rows = await self._read(ORIGINS, ids=list(ids))
+        return {r["id"]: [list(c) for c in r["coordinates"]] for r in rows[0]["rows"]} if rows else {}
 
     async def enterprise_timeline(
         self, enterprise_id: str, *, scope: Sequence[str] | None = None

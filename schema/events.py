@@ -18,6 +18,10 @@ import msgspec
 Id = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=r"^[^\s]+$")]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
 Text = Annotated[str, msgspec.Meta(max_length=4000)]
+DesignUri = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=2048, pattern=r"^[a-zA-Z][a-zA-Z0-9+.-]*://\S+$")
+]
+ContentHash = Annotated[str, msgspec.Meta(pattern=r"^sha256:[0-9a-f]{64}$")]
 Share = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
 Days = Annotated[int, msgspec.Meta(ge=0, le=3650)]
 Quantity = Annotated[float, msgspec.Meta(gt=0)]
@@ -92,6 +96,12 @@ class DesignRole(enum.StrEnum):
     DESIGN_HOUSE = "design-house"
     TOOLMAKER = "toolmaker"
     TESTING_LAB = "testing-lab"
+
+
+class ChangeDecision(enum.StrEnum):
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    NEEDS_INFO = "needs-info"
 
 
 class ComponentChange(enum.StrEnum):
@@ -516,6 +526,10 @@ class DesignRevisionPublished(Payload):
     revision_id: Id
     label: Name
     changed_components: list[RevisionComponent] = []
+    uri: DesignUri | None = None
+    """Where the design files are (the system never stores them)."""
+    content_hash: ContentHash | None = None
+    """``sha256:<hex>`` of the files at ``uri``, so every partner can check it has the same revision."""
 
 
 class DesignChangeRequested(Payload):
@@ -530,6 +544,20 @@ class DesignChangeRequested(Payload):
     affected_skus: Annotated[list[Id], msgspec.Meta(min_length=1, max_length=500)]
     reason: Text
     required_by: date | None = None
+
+
+class DesignChangeAnswered(Payload):
+    """A project member's answer to a change request (the latest answer is the request's status)."""
+
+    TYPE = "design.change.answered"
+    SUBJECT = "project_id"
+    GROUP = "collaborative design"
+
+    project_id: Id
+    change_id: Id
+    enterprise_id: Id
+    decision: ChangeDecision
+    note: Text | None = None
 
 
 PAYLOADS: tuple[type[Payload], ...] = (
@@ -558,6 +586,7 @@ PAYLOADS: tuple[type[Payload], ...] = (
     DesignPartnerJoined,
     DesignRevisionPublished,
     DesignChangeRequested,
+    DesignChangeAnswered,
 )
 
 CATALOG: dict[str, type[Payload]] = {p.TYPE: p for p in PAYLOADS}

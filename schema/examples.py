@@ -173,6 +173,8 @@ EXAMPLES: dict[str, dict[str, Any]] = {
             {"sku": "AL-6061-SHEET", "change": "added", "qty": 0.08},
             {"sku": "HRC-Q235", "change": "modified", "qty": 0.42},
         ],
+        "uri": "https://plm.example.com/projects/EV1-BODY/revisions/R3.zip",
+        "content_hash": "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
     },
     "design.change.requested": {
         "project_id": "EV1-BODY",
@@ -180,6 +182,13 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "affected_skus": ["HRC-Q235"],
         "reason": "raise yield strength for crash test",
         "required_by": "2026-09-01",
+    },
+    "design.change.answered": {
+        "project_id": "EV1-BODY",
+        "change_id": "ECR-2026-019",
+        "enterprise_id": "baosteel",
+        "decision": "accepted",
+        "note": "Q355 coil from line 2, first lot in 6 weeks",
     },
 }
 

@@ -8,6 +8,7 @@ from graph import model
 from graph.registry.unit import EventUnit, Named, named
 from graph.rows import GraphRows, Stamp
 from schema.events import (
+    DesignChangeAnswered,
     DesignChangeRequested,
     DesignPartnerJoined,
     DesignProjectCreated,
@@ -28,7 +29,13 @@ def _joined(b: GraphRows, d: DesignPartnerJoined, st: Stamp) -> None:
 
 
 def _published(b: GraphRows, d: DesignRevisionPublished, st: Stamp) -> None:
-    published = {"label": d.label, "projectId": d.project_id, "publishedAt": st.t}
+    published = {
+        "label": d.label,
+        "projectId": d.project_id,
+        "publishedAt": st.t,
+        "uri": d.uri,
+        "contentHash": d.content_hash,
+    }
     b.node(model.DESIGN_REVISION, d.revision_id, "published", published, st)
     b.link(model.REVISION_PROJECT, d.revision_id, d.project_id, st)
     for c in d.changed_components:
@@ -49,6 +56,16 @@ def _requested(b: GraphRows, d: DesignChangeRequested, st: Stamp) -> None:
         b.rel(model.IMPACTS, d.change_id, sku, {}, "", {}, st)
 
 
+def _answered(b: GraphRows, d: DesignChangeAnswered, st: Stamp) -> None:
+    answered = {
+        "status": d.decision.value,
+        "answeredBy": d.enterprise_id,
+        "answerNote": d.note,
+        "answeredAt": st.t,
+    }
+    b.node(model.CHANGE_REQUEST, d.change_id, "answered", answered, st)
+
+
 def _nothing(_: DesignRevisionPublished | DesignChangeRequested) -> Named:
     return Named()
 
@@ -58,4 +75,5 @@ UNITS: tuple[EventUnit[Any], ...] = (
     EventUnit(DesignPartnerJoined, _joined, lambda d: named(enterprises=[d.enterprise_id])),
     EventUnit(DesignRevisionPublished, _published, _nothing),
     EventUnit(DesignChangeRequested, _requested, _nothing),
+    EventUnit(DesignChangeAnswered, _answered, lambda d: named(enterprises=[d.enterprise_id])),
 )

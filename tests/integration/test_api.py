@@ -568,7 +568,9 @@ def test_partner_sees_its_network_with_others_terms_hidden(
         url, t, "query($r: String) { enterprises(region: $r) { totalCount } }", {"r": f"{world.p}region"}
     )
     assert found["enterprises"]["totalCount"] == 4
-    assert "may not do this" in error(url, t, "{ designProjects { id } }")
+    assert data(url, t, "{ designProjects { id } }")["designProjects"] == [
+        {"id": world.project}
+    ]  # it owns it
 
 
 # -- mutations -----------------------------------------------------------------------------------------

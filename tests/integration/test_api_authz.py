@@ -436,9 +436,21 @@ def cases(w: AuthzWorld) -> dict[str, list[Case]]:
         "paths": [Case(f'source: "{w.U3}", target: "{w.P}"', f'source: "{w.FAR}", target: "{w.P}"', NETWORK)],
         "productChain": [pair("sku", f"{w.p}sku-u1-p", f"{w.p}sku-far-u3", "maxNodes: 50", STAFF)],
         "supplierKpis": [pair("id", w.U1, w.Y)],
-        "designProjects": [pair("enterpriseId", w.P, w.FAR, "first: 5", STAFF)],
-        "changeImpact": [pair("changeRequestId", f"{w.p}ecr", f"{w.p}{OUT}ecr", "", STAFF)],
-        "candidatePartners": [pair("region", w.region, w.region, "first: 5", STAFF)],
+        "designProjects": [
+            pair("enterpriseId", w.P, w.FAR, "first: 5"),
+            Case("first: 5", "first: 5", NETWORK),
+        ],
+        "changeImpact": [pair("changeRequestId", f"{w.p}ecr", f"{w.p}{OUT}ecr", "")],
+        "candidatePartners": [
+            pair("region", w.region, w.region, "first: 5"),
+            pair("nearId", w.P, w.FAR, f'sku: "{w.p}sku-u1-p", quantityPerDay: 10'),
+        ],
+        "reSourcing": [
+            pair("buyerId", w.P, w.FAR, f'sku: "{w.p}sku-u1-p", quantityPerDay: 10'),
+            pair(
+                "lostSupplierId", w.U1, w.FAR, f'buyerId: "{w.P}", sku: "{w.p}sku-far-u3", quantityPerDay: 10'
+            ),
+        ],
         "enterpriseTimeline": [pair("id", w.U1, w.SIB)],
         "linkTimeline": [
             Case(
@@ -641,6 +653,11 @@ def test_cypher_injection_through_every_string_argument_changes_nothing(
         "assignIncident": 'id: -1, owner: "o"',
         "annotateIncident": 'id: -1, note: "n"',
         "closeIncident": 'id: -1, outcome: "restored"',
+        "createDesignProject": 'projectId: "p", name: "n", ownerId: "o"',
+        "inviteDesignPartner": 'projectId: "p", enterpriseId: "e", role: "oem"',
+        "publishDesignRevision": 'projectId: "p", revisionId: "r", label: "l", uri: "u", contentHash: "h"',
+        "raiseChangeRequest": 'projectId: "p", changeId: "c", affectedSkus: ["k"], reason: "r"',
+        "answerChangeRequest": 'changeId: "c", decision: "accepted", enterpriseId: "e"',
     }
     for root, f in schema.mutation_type.fields.items():
         if root != "ingestEvents":  # JSON events, validated by the event contracts
@@ -680,6 +697,14 @@ MUTATIONS = {
     "assignIncident": ('id: -1, owner: "o"', STAFF),
     "annotateIncident": ('id: -1, note: "n"', STAFF),
     "closeIncident": ("id: -1", STAFF),
+    "createDesignProject": ('projectId: "", name: "n"', ("admin", "partner")),
+    "inviteDesignPartner": ('projectId: "", enterpriseId: "", role: "oem"', ("admin", "partner")),
+    "publishDesignRevision": (
+        'projectId: "", revisionId: "", label: "", uri: "", contentHash: ""',
+        ("admin", "partner"),
+    ),
+    "raiseChangeRequest": ('projectId: "", changeId: "", affectedSkus: [], reason: ""', ("admin", "partner")),
+    "answerChangeRequest": ('changeId: "", decision: "accepted"', ("admin", "partner")),
 }
 
 

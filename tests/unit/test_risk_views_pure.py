@@ -8,6 +8,7 @@ from collections import deque
 import pytest
 
 from api.risk import what_if_result
+from graph.resourcing import DAY_MS, SourcingOption, option
 from graph.risk import synthetic
 from graph.risk.facts import Enterprise, Network, SupplyLink
 from graph.risk.settings import RiskSettings
@@ -17,12 +18,35 @@ from graph.risk_views import (
     candidate_network,
     critical_nodes,
     inflow_network,
+    lost_per_day,
     merge_alternatives,
     network_of,
     sourcing_report,
 )
 
 S = RiskSettings()
+
+
+def _candidate(eid: str, *, spare: tuple[float, float] | None = None, at: int = 0) -> dict[str, object]:
+    sites = (
+        []
+        if spare is None
+        else [{"capacityPerDay": spare[0], "utilization": spare[1], "capacityReportedAt": at}]
+    )
+    return {
+        "sku": "steel",
+        "e": {"id": eid},
+        "sites": sites,
+        "coordinates": [],
+        "certifications": [],
+        "leadTimeDays": None,
+    }
+
+
+def _option(eid: str) -> SourcingOption:
+    return option(
+        _candidate(eid), needed_per_day=None, origins=[], certification=None, now_ms=0, max_report_age_days=30
+    )
 
 
 def _closure(net: Network, hit: set[str], tiers: int) -> dict[str, int]:
@@ -113,11 +137,35 @@ def test_alternatives_leave_out_the_disrupted_the_failing_and_the_buyer_itself()
     w = WhatIf(
         ["d"], 10.0, [_exposure("b1", {"steel": 1.0}, stops=True), _exposure("b2", {"steel": 0.6})], ["steel"]
     )
-    found = {"steel": [{"id": i} for i in ("d", "b1", "b2", "x", "y", "z")]}
+    found = {"steel": [_candidate(i) for i in ("d", "b1", "b2", "x", "y", "z")]}
     got = merge_alternatives(w, found, k=2)
-    assert [r["id"] for r in got["b1"]["steel"]] == ["b2", "x"]  # b2 keeps running: an alternative
-    assert [r["id"] for r in got["b2"]["steel"]] == ["x", "y"]  # b1 runs dry: not one
+    assert [o.enterprise_id for o in got["b1"]["steel"]] == ["b2", "x"]  # b2 keeps running: an alternative
+    assert [o.enterprise_id for o in got["b2"]["steel"]] == ["x", "y"]  # b1 runs dry: not one
     assert merge_alternatives(w, {}, k=2)["b2"] == {"steel": []}
+
+
+def test_alternatives_rank_by_spare_capacity_for_the_volume_each_buyer_loses() -> None:
+    w = WhatIf(["d"], 10.0, [_exposure("b", {"steel": 0.5})], ["steel"])
+    now = 100 * DAY_MS
+    found = {
+        "steel": [
+            _candidate("small", spare=(100.0, 0.9), at=now),  # 10/day spare
+            _candidate("big", spare=(100.0, 0.2), at=now),  # 80/day spare
+            _candidate("stale", spare=(1000.0, 0.0), at=now - 90 * DAY_MS),  # report too old
+        ]
+    }
+    rows = [
+        {
+            "e": {"id": "b"},
+            "inflow": [["d", "steel", 0.5, 36_500.0, None, 0.0], ["k", "steel", 0.5, 36_500.0, None, 0.0]],
+        }
+    ]
+    lost = lost_per_day(w, rows)
+    assert lost == {"b": {"steel": pytest.approx(100.0)}}  # half of 200/day
+    got = merge_alternatives(w, found, k=3, lost=lost, now_ms=now)["b"]["steel"]
+    assert [o.enterprise_id for o in got] == ["big", "small", "stale"]
+    assert [round(o.covers_per_day, 6) for o in got] == [80.0, 10.0, 0.0]
+    assert got[2].spare.stale and got[2].spare.report_age_days == pytest.approx(90.0)
 
 
 def test_partner_sees_only_its_network_and_its_own_lost_shares() -> None:
@@ -134,7 +182,7 @@ def test_partner_sees_only_its_network_and_its_own_lost_shares() -> None:
     sc = Scenario(
         w,
         {i: {"id": i, "name": i.upper()} for i in ("d", "far", "me", "other", "hidden", "alt1", "alt2")},
-        {"me": {"steel": [{"id": "alt1"}, {"id": "alt2"}]}},
+        {"me": {"steel": [_option("alt1"), _option("alt2")]}},
         truncated=False,
         tiers=3,
     )
