@@ -30,6 +30,7 @@ from api.provenance import ProvenanceQuery
 from api.risk import RiskQuery
 from api.risk_lists import RiskListQuery
 from api.subscriptions import Subscription
+from api.trace import TraceQuery
 
 MAX_DEPTH = 12
 MAX_TOKENS = 2000
@@ -40,8 +41,8 @@ __all__ = ["ClientError", "Query", "build_schema"]
 
 
 @strawberry.type
-class Query(RiskQuery, RiskListQuery, ProvenanceQuery, DesignQuery, NetworkQuery):
-    """Every query: the supply-chain, design and provenance views, and the risk views."""
+class Query(TraceQuery, RiskQuery, RiskListQuery, ProvenanceQuery, DesignQuery, NetworkQuery):
+    """Every query: the supply-chain, design, provenance and lot traceability views, and the risk views."""
 
 
 log = logging.getLogger("api.schema")
