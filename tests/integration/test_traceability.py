@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -333,3 +334,68 @@ def test_a_partner_sees_its_network_and_only_an_opaque_boundary_beyond_it(
     assert "is outside your network" in refused["errors"][0]["message"]
     erp = _ask(served.url, tokens["erp"], BACK, {"lot": n.b1})
     assert erp["errors"][0]["message"].startswith("role erp may not do this")
+
+
+# -- order and duplicates ----------------------------------------------------------------------------
+
+SHAPE = """
+MATCH (l:Lot) WHERE l.id CONTAINS $run
+OPTIONAL MATCH (l)-[m:MADE_FROM]->(i:Lot)
+OPTIONAL MATCH (l)-[p:PACKED_IN]->(u:ShippingUnit)
+OPTIONAL MATCH (l)-[s:SHIPPED_TO]->(e:Enterprise)
+OPTIONAL MATCH (l)-[:PRODUCED_BY]->(maker:Enterprise)
+WITH l, maker, collect(DISTINCT [i.id, m.quantity]) AS inputs,
+     collect(DISTINCT [u.id, p.packedQuantity, p.packedAt, p.unpackedAt]) AS units,
+     collect(DISTINCT [e.id, s.shipmentId, s.supplierId, s.orderId, s.shippedQuantity,
+                       s.receivedQuantity]) AS shipped
+RETURN l.id AS id, l.sku AS sku, l.quantity AS quantity, l.facilityId AS facility, l.producedAt AS at,
+       maker.id AS maker, inputs, units, shipped
+ORDER BY id
+"""
+UNIT_SHAPE = """
+MATCH (u:ShippingUnit)-[s:SHIPPED_TO]->(e:Enterprise) WHERE u.id CONTAINS $run
+RETURN u.id AS id, e.id AS to, s.shipmentId AS shipment, s.orderId AS orderId, s.shippedAt AS shipped,
+       s.receivedAt AS received ORDER BY id, to
+"""
+
+
+def _lot_events(run: str) -> list[bytes]:
+    from connectors.epcis import document_events
+
+    doc = msgspec.json.decode(DOCUMENT.read_bytes().replace(b"RUN", run.encode()))
+    return [i.event for i in document_events(doc, source="epcis/t") if i.event is not None]
+
+
+def test_the_lot_graph_is_the_same_whatever_the_order_and_the_duplicates(
+    tr_settings: Settings, run_id: str
+) -> None:
+    """The document in order in one batch vs in reverse, one batch per event, every event twice."""
+    from graph.mutations import to_mutations
+    from graph.writer import GraphWriter
+    from schema.validate import decode_event
+
+    ordered, shuffled = f"{run_id}ord", f"{run_id}rev"
+
+    async def run() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        driver = bootstrap.async_driver(tr_settings)
+        try:
+            await migrate(driver, database=tr_settings.neo4j.database)
+            writer = GraphWriter(driver)
+            await writer.write(to_mutations([decode_event(v) for v in _lot_events(ordered)]))
+            for v in [*reversed(_lot_events(shuffled)), *_lot_events(shuffled)]:
+                await writer.write(to_mutations([decode_event(v)]))
+            shapes = []
+            for run in (ordered, shuffled):
+                lots, _, _ = await driver.execute_query(SHAPE, run=run)
+                units, _, _ = await driver.execute_query(UNIT_SHAPE, run=run)
+                text = msgspec.json.encode([[dict(r) for r in lots], [dict(r) for r in units]]).decode()
+                # shipment ids without a document number are made from the event hash (the run in it)
+                text = re.sub(r"epcis-[0-9a-f]{32}", "epcis-H", text.replace(run, "RUN"))
+                shapes.append(msgspec.json.decode(text))
+            return shapes[0], shapes[1]
+        finally:
+            await driver.close()
+
+    a, b = asyncio.run(run())
+    assert len(a[0]) == 7 and len(a[1]) == 1  # seven lots, one pallet
+    assert a == b
