@@ -17,7 +17,7 @@ from strawberry.types import Info
 from api.context import Context
 from api.errors import ClientError, Forbidden
 from api.policy import Action, outside_message
-from graph.trace import Boundary, Genealogy, LotTrace, Visible
+from graph.trace import Boundary, Genealogy, LotTrace, Visibility
 
 MAX_RECALL_LOTS = 100
 """Most lots one ``recallScope`` may start from."""
@@ -152,7 +152,7 @@ def _holder(lot_id: str, h: dict[str, Any]) -> LotHolder:
 
 async def _start(
     info: Info[Context, None], lots: list[str]
-) -> tuple[LotTrace, Visible, dict[str, str | None]]:
+) -> tuple[LotTrace, Visibility, dict[str, str | None]]:
     """The trace view, the caller's visibility test and the makers of the start lots (a partner is
     refused a start lot not made inside its network)."""
     ctx = info.context
@@ -161,8 +161,7 @@ async def _start(
     trace = LotTrace(v.driver, database=v.database, timeout_s=v.timeout_s)
     scope = ctx.policy.loaded_scope()
 
-    def visible(enterprise_id: str | None) -> bool:
-        return scope is None or (enterprise_id is not None and enterprise_id in scope)
+    visible = Visibility(None if scope is None else scope.ids)
 
     makers = await trace.lot_makers(lots)
     if scope is not None:
@@ -178,7 +177,7 @@ async def _start(
 
 
 async def _holders(
-    trace: LotTrace, g: Genealogy, visible: Visible, *, since_ms: float | None = None
+    trace: LotTrace, g: Genealogy, visible: Visibility, *, since_ms: float | None = None
 ) -> list[LotHolder]:
     held = await trace.holders([s["id"] for s in g.steps])
     out: list[LotHolder] = []

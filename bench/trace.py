@@ -24,7 +24,7 @@ import uuid
 
 from graph.maintenance import delete_by_prefix
 from graph.migrations import migrate
-from graph.trace import LotTrace
+from graph.trace import LotTrace, Visibility
 from supplynet import bootstrap
 from supplynet.settings import Settings
 
@@ -115,13 +115,13 @@ async def measure(
                 forward=forward,
                 max_depth=levels,
                 max_lots=max_nodes,
-                visible=lambda _: True,
+                visible=Visibility(None),
             )  # warm-up
             for _ in range(samples):
                 start = [_lot(prefix, level, rnd.randrange(per))]
                 t0 = time.perf_counter()
                 g = await trace.walk(
-                    start, forward=forward, max_depth=levels, max_lots=max_nodes, visible=lambda _: True
+                    start, forward=forward, max_depth=levels, max_lots=max_nodes, visible=Visibility(None)
                 )
                 if forward:
                     await trace.holders([s["id"] for s in g.steps])

@@ -8,30 +8,44 @@ enterprises it was shipped to, loose or packed in a shipping unit (``PACKED_IN``
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from graph.views import GraphViews, Record
 
-_LEVEL_BACK = """
-UNWIND $ids AS id
-MATCH (l:Lot {id: id})
-OPTIONAL MATCH (l)-[m:MADE_FROM]->(i:Lot)
-WITH l, collect(CASE WHEN i IS NULL THEN null ELSE {lotId: i.id, quantity: m.quantity,
-                     enterpriseId: i.enterpriseId} END) AS links
-RETURN collect({lot: l {.id, .sku, .quantity, .enterpriseId, .facilityId, .producedAt, .productionId},
-                links: links}) AS rows
+_WALK_START = """
+MATCH (s:Lot) WHERE s.id IN $start
+WITH collect(s) AS frontier
+WITH frontier, frontier AS seen, [] AS levels
 """
 
-_LEVEL_FORWARD = """
-UNWIND $ids AS id
-MATCH (l:Lot {id: id})
-OPTIONAL MATCH (o:Lot)-[m:MADE_FROM]->(l)
-WITH l, collect(CASE WHEN o IS NULL THEN null ELSE {lotId: o.id, quantity: m.quantity,
-                     enterpriseId: o.enterpriseId} END) AS links
-RETURN collect({lot: l {.id, .sku, .quantity, .enterpriseId, .facilityId, .producedAt, .productionId},
-                links: links}) AS rows
+_WALK_LEVEL = """
+CALL (frontier) {{
+  UNWIND frontier AS f
+  OPTIONAL MATCH (f){arrow}(i:Lot)
+  WITH f, collect(CASE WHEN i IS NULL THEN null ELSE {{lotId: i.id, quantity: m.quantity,
+                       enterpriseId: i.enterpriseId, node: i}} END) AS links
+  RETURN collect({{lot: f {{.id, .sku, .quantity, .enterpriseId, .facilityId, .producedAt, .productionId}},
+                  links: [x IN links | x {{.lotId, .quantity, .enterpriseId}}]}}) AS rows,
+         collect(links) AS linked
+}}
+WITH seen, levels + [rows] AS levels, linked
+CALL (seen, linked) {{
+  UNWIND linked AS links
+  UNWIND links AS x
+  WITH DISTINCT x.node AS n, x.enterpriseId AS e
+  WHERE size(seen) <= $max AND ($scope IS NULL OR e IN $scope) AND NOT n IN seen
+  RETURN collect(n) AS next
+}}
+WITH levels, seen + next AS seen, next AS frontier
 """
+
+
+def _walk_query(forward: bool, max_depth: int) -> str:
+    """The whole walk in one statement: ``max_depth`` + 1 levels, each one's lots with their links."""
+    arrow = "<-[m:MADE_FROM]-" if forward else "-[m:MADE_FROM]->"
+    level = _WALK_LEVEL.format(arrow=arrow)
+    return _WALK_START + level * (max_depth + 1) + "RETURN levels"
+
 
 _HOLDERS = """
 UNWIND $ids AS id
@@ -50,8 +64,16 @@ WITH l, collect(h) AS holders
 RETURN collect({lotId: l.id, holders: holders}) AS rows
 """
 
-Visible = Callable[[str | None], bool]
-"""Whether the caller may see a lot made by this enterprise (``None``: maker unknown)."""
+@dataclass(frozen=True)
+class Visibility:
+    """Lots made by the enterprises of ``scope`` are visible (``None``: every lot, makers unknown too).
+
+    The walk sends the scope to Neo4j, which expands only into visible lots."""
+
+    scope: frozenset[str] | None
+
+    def __call__(self, enterprise_id: str | None) -> bool:
+        return self.scope is None or (enterprise_id is not None and enterprise_id in self.scope)
 
 
 @dataclass
@@ -84,21 +106,24 @@ class LotTrace(GraphViews):
         return {r["id"]: r["e"] for r in rows}
 
     async def walk(
-        self, start: list[str], *, forward: bool, max_depth: int, max_lots: int, visible: Visible
+        self, start: list[str], *, forward: bool, max_depth: int, max_lots: int, visible: Visibility
     ) -> Genealogy:
         """Breadth-first from ``start`` (depth 0), at most ``max_depth`` levels and ``max_lots`` lots.
 
         A linked lot whose maker ``visible`` refuses is not entered: it is counted on the boundary of
-        the lot it links to. ``truncated`` says a bound stopped the walk before its end.
+        the lot it links to. ``truncated`` says a bound stopped the walk before its end. One round trip:
+        Neo4j expands the levels (into visible lots, until more than ``max_lots`` are reached: a
+        superset of what is kept); the bounds and the boundaries are applied here, level by level.
         """
+        scope = None if visible.scope is None else sorted(visible.scope)
+        rows = await self._read(_walk_query(forward, max_depth), start=start, scope=scope, max=max_lots)
+        levels: list[list[Record]] = rows[0]["levels"] if rows else []
         out = Genealogy()
         seen = set(start)
         level = list(start)
         depth = 0
-        query = _LEVEL_FORWARD if forward else _LEVEL_BACK
-        while level:
-            rows = await self._read(query, ids=level)
-            found = {r["lot"]["id"]: r for r in (rows[0]["rows"] if rows else [])}
+        while level and depth < len(levels):
+            found = {r["lot"]["id"]: r for r in levels[depth]}
             nxt: list[str] = []
             for lot_id in level:
                 r = found.get(lot_id)

@@ -388,7 +388,10 @@ def test_the_lot_graph_is_the_same_whatever_the_order_and_the_duplicates(
             for run in (ordered, shuffled):
                 lots, _, _ = await driver.execute_query(SHAPE, run=run)
                 units, _, _ = await driver.execute_query(UNIT_SHAPE, run=run)
-                text = msgspec.json.encode([[dict(r) for r in lots], [dict(r) for r in units]]).decode()
+                rows = [
+                    {k: sorted(v, key=str) if isinstance(v, list) else v for k, v in r.items()} for r in lots
+                ]
+                text = msgspec.json.encode([rows, [dict(r) for r in units]]).decode()
                 # shipment ids without a document number are made from the event hash (the run in it)
                 text = re.sub(r"epcis-[0-9a-f]{32}", "epcis-H", text.replace(run, "RUN"))
                 shapes.append(msgspec.json.decode(text))
