@@ -64,6 +64,7 @@ WITH l, collect(h) AS holders
 RETURN collect({lotId: l.id, holders: holders}) AS rows
 """
 
+
 @dataclass(frozen=True)
 class Visibility:
     """Lots made by the enterprises of ``scope`` are visible (``None``: every lot, makers unknown too).
