@@ -34,6 +34,7 @@ from api.resourcing import ResourcingQuery
 from api.risk import RiskQuery
 from api.risk_lists import RiskListQuery
 from api.subscriptions import Subscription
+from api.trace import TraceQuery
 
 MAX_DEPTH = 12
 MAX_TOKENS = 2000
@@ -46,6 +47,7 @@ __all__ = ["ClientError", "Query", "build_schema"]
 @strawberry.type
 class Query(
     RecordQuery,
+    TraceQuery,
     RiskQuery,
     RiskListQuery,
     ResourcingQuery,
@@ -54,8 +56,8 @@ class Query(
     DataMapQuery,
     NetworkQuery,
 ):
-    """Every query: the supply-chain, design and provenance views, re-sourcing, the record views, the risk
-    views and the data map."""
+    """Every query: the supply-chain, design and provenance views, re-sourcing, lot traceability, the
+    record views, the risk views and the data map."""
 
 
 @strawberry.type(name="Mutation")

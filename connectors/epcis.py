@@ -31,6 +31,7 @@ EXT = "supplynet:"
 SHIPPING_STEPS = {"shipping", "departing"}
 RECEIVING_STEPS = {"receiving", "accepting", "arriving"}
 INVENTORY_STEPS = {"inventory_check", "cycle_counting", "storing"}
+COMMISSIONING_STEPS = {"commissioning", "creating_class_instance"}
 
 # Canonical order of the CBV 2.0 event hash pre-hash string (GS1 CBV 2.0, section 8.9).
 _HASH_ORDER = (
@@ -181,6 +182,27 @@ def party_of(value: str) -> str:
     return value
 
 
+_LOT_CLASS = re.compile(r"^(?:urn:epc:class:lgtin:[^.]+\.[^.]+\..+|https://id\.gs1\.org/01/\d{14}/10/.+)$")
+_SERIAL = re.compile(r"^(?:urn:epc:id:sgtin:[^.]+\.[^.]+\..+|https://id\.gs1\.org/01/\d{14}/21/.+)$")
+_UNIT = re.compile(r"^(?:urn:epc:id:sscc:.+|https://id\.gs1\.org/00/\d{18})$")
+
+
+def lot_of(epc_or_class: str) -> str | None:
+    """The lot id of an LGTIN class or an SGTIN instance (a serial is a lot of one), else ``None``.
+
+    ``urn:epc:class:lgtin:4012345.012345.LOT7`` gives ``lgtin:4012345.012345.LOT7``; a GS1 Digital Link
+    with a lot (``/10/``) or serial (``/21/``) gives its path after the host (``01/<gtin>/10/<lot>``).
+    """
+    if _LOT_CLASS.match(epc_or_class) or _SERIAL.match(epc_or_class):
+        return party_of(epc_or_class)
+    return None
+
+
+def unit_of(epc: str) -> str | None:
+    """The shipping unit id of an SSCC (``urn:epc:id:sscc:…`` -> ``sscc:…``), else ``None``."""
+    return party_of(epc) if _UNIT.match(epc) else None
+
+
 def _bare(value: str, prefix: str) -> str:
     return value[len(prefix) :] if value.startswith(prefix) else value
 
@@ -244,51 +266,140 @@ def _quantities(event: dict[str, Any], key: str = "quantityList", epcs: str = "e
     return out
 
 
+def _lots(event: dict[str, Any], key: str, epcs: str) -> dict[str, tuple[str, float]]:
+    """Lot id -> (sku, quantity) of an event's lot-level identifiers (LGTIN quantities, SGTIN serials)."""
+    out: dict[str, tuple[str, float]] = {}
+    items = [(str(q.get("epcClass", "")), float(q.get("quantity", 0))) for q in event.get(key) or []]
+    items += [(str(epc), 1.0) for epc in event.get(epcs) or []]
+    for ident, qty in items:
+        lot = lot_of(ident)
+        if lot is not None:
+            held = out.get(lot, (sku_of(ident), 0.0))
+            out[lot] = (held[0], held[1] + qty)
+    return out
+
+
+def _units(event: dict[str, Any], epcs: str = "epcList") -> list[str]:
+    return sorted({u for u in (unit_of(str(e)) for e in event.get(epcs) or []) if u is not None})
+
+
+def _facility(event: dict[str, Any]) -> str | None:
+    loc = (event.get("bizLocation") or {}).get("id")
+    return party_of(str(loc)) if loc else None
+
+
+def _lot_list(lots: dict[str, tuple[str, float]]) -> list[dict[str, Any]]:
+    return [{"lot_id": lot, "quantity": qty} for lot, (_, qty) in sorted(lots.items())]
+
+
+def _movement(event: dict[str, Any], etype: str, shipment: str) -> list[tuple[str, dict[str, Any]]]:
+    """``lot.shipped`` / ``lot.received`` of an event's lots and shipping units (none if it names none)."""
+    lots, units = _lots(event, "quantityList", "epcList"), _units(event)
+    if not lots and not units:
+        return []
+    supplier = _parties(event, "sourceList", "source")
+    buyer = _parties(event, "destinationList", "destination")
+    if not supplier:
+        raise _Unmappable(f"{etype} needs the supplier as a sourceList `owning_party`", field="sourceList")
+    if not buyer:
+        raise _Unmappable(
+            f"{etype} needs the buyer as a destinationList `owning_party`", field="destinationList"
+        )
+    orders = [b for b in event.get("bizTransactionList") or [] if _bare(str(b.get("type", "")), BTT) == "po"]
+    payload: dict[str, Any] = {
+        "shipment_id": shipment,
+        "supplier_id": supplier,
+        "buyer_id": buyer,
+        "lots": _lot_list(lots),
+        "units": units,
+        "order_id": party_of(str(orders[0]["bizTransaction"])) if len(orders) == 1 else None,
+    }
+    if etype == "lot.received":
+        payload["facility_id"] = _facility(event)
+    return [(etype, payload)]
+
+
+def _shipment_id(event: dict[str, Any]) -> str:
+    docs = {
+        _bare(str(b.get("type", "")), BTT): party_of(str(b["bizTransaction"]))
+        for b in event.get("bizTransactionList") or []
+    }
+    return docs.get("desadv") or docs.get("bol") or docs.get("inv") or "epcis-" + event_hash_id(event)[14:46]
+
+
+def _produced(
+    event: dict[str, Any], outputs: dict[str, tuple[str, float]], inputs: list[dict[str, Any]]
+) -> list[tuple[str, dict[str, Any]]]:
+    enterprise = _ext(event, "enterpriseId", required_for="lot.produced")
+    return [
+        (
+            "lot.produced",
+            {
+                "lot_id": lot,
+                "sku": sku,
+                "quantity": qty,
+                "enterprise_id": enterprise,
+                "facility_id": _facility(event),
+                "inputs": inputs,
+                "production_id": party_of(str(event["transformationID"]))
+                if event.get("transformationID")
+                else None,
+            },
+        )
+        for lot, (sku, qty) in sorted(outputs.items())
+    ]
+
+
 def _local_date(event: dict[str, Any]) -> date:
     """The calendar day of ``eventTime`` where it happened (its own time-zone offset)."""
     return datetime.fromisoformat(str(event["eventTime"]).replace("Z", "+00:00")).date()
 
 
-def map_event(event: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """One EPCIS event -> [(catalog type, payload)], or raises ``_Unmappable`` with the reason."""
+Mapped = list[tuple[str, dict[str, Any]]]
+
+
+def map_event(event: dict[str, Any]) -> tuple[Mapped, Mapped]:
+    """One EPCIS event -> (its order/stock/BOM events, its lot events), or raises ``_Unmappable``."""
     etype = event.get("type")
     action = event.get("action")
     step = _bare(str(event.get("bizStep", "")), BIZSTEP)
     if etype == "ObjectEvent" and step in SHIPPING_STEPS:
+        shipment = _shipment_id(event)
+        lots = _movement(event, "lot.shipped", shipment)
+        if lots and not _has_order(event):
+            return [], lots
         ref = _order_ref(event, "a shipping ObjectEvent (order.shipped)")
         qty = sum(_quantities(event).values())
-        docs = {
-            _bare(str(b.get("type", "")), BTT): party_of(str(b["bizTransaction"]))
-            for b in event.get("bizTransactionList") or []
+        shipped = {
+            **ref,
+            "shipment_id": shipment,
+            "quantity": qty,
+            "shipped_on": _local_date(event).isoformat(),
+            "expected_delivery": _ext(event, "expectedDeliveryDate", required_for="order.shipped"),
         }
-        shipment = docs.get("desadv") or docs.get("bol") or docs.get("inv")
-        return [
-            (
-                "order.shipped",
-                {
-                    **ref,
-                    "shipment_id": shipment or "epcis-" + event_hash_id(event)[14:46],
-                    "quantity": qty,
-                    "shipped_on": _local_date(event).isoformat(),
-                    "expected_delivery": _ext(event, "expectedDeliveryDate", required_for="order.shipped"),
-                },
-            )
-        ]
+        return [("order.shipped", shipped)], lots
     if etype == "ObjectEvent" and step in RECEIVING_STEPS:
+        lots = _movement(event, "lot.received", _shipment_id(event))
+        if lots and not _has_order(event):
+            return [], lots
         ref = _order_ref(event, "a receiving ObjectEvent (order.delivered)")
         qty = sum(_quantities(event).values())
-        return [
-            (
-                "order.delivered",
-                {
-                    **ref,
-                    "quantity_ordered": _ext(event, "quantityOrdered") or qty,
-                    "quantity_delivered": qty,
-                    "promised_date": _ext(event, "promisedDate", required_for="order.delivered"),
-                    "delivered_on": _local_date(event).isoformat(),
-                },
+        delivered = {
+            **ref,
+            "quantity_ordered": _ext(event, "quantityOrdered") or qty,
+            "quantity_delivered": qty,
+            "promised_date": _ext(event, "promisedDate", required_for="order.delivered"),
+            "delivered_on": _local_date(event).isoformat(),
+        }
+        return [("order.delivered", delivered)], lots
+    if etype == "ObjectEvent" and action == "ADD" and step in COMMISSIONING_STEPS:
+        made = _lots(event, "quantityList", "epcList")
+        if not made:
+            raise _Unmappable(
+                "a commissioning ObjectEvent becomes lot.produced: it needs LGTIN lots or SGTIN serials",
+                field="quantityList",
             )
-        ]
+        return [], _produced(event, made, [])
     if etype == "ObjectEvent" and step in INVENTORY_STEPS:
         enterprise = _ext(event, "enterpriseId", required_for="inventory.reported")
         usage = _ext(event, "dailyUsage", required_for="inventory.reported")
@@ -298,7 +409,7 @@ def map_event(event: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
                 "an inventory ObjectEvent needs a quantityList or epcList", field="quantityList"
             )
         usage_of = usage if isinstance(usage, dict) else dict.fromkeys(per_sku, usage)
-        facility = (event.get("bizLocation") or {}).get("id")
+        facility = _facility(event)
         out = []
         for sku, on_hand in per_sku.items():
             if sku not in usage_of:
@@ -310,51 +421,88 @@ def map_event(event: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
                 "daily_usage": usage_of[sku],
             }
             if facility:
-                payload["facility_id"] = party_of(str(facility))
+                payload["facility_id"] = facility
             out.append(("inventory.reported", payload))
-        return out
+        return out, []
     if etype == "TransactionEvent" and action in ("ADD", "DELETE"):
         ref = _order_ref(event, f"a TransactionEvent {action}")
         if action == "DELETE":
-            return [("order.cancelled", {**ref, "reason": _ext(event, "reason")})]
+            return [("order.cancelled", {**ref, "reason": _ext(event, "reason")})], []
         per_sku = _quantities(event)
         if len(per_sku) != 1:
             raise _Unmappable(
                 f"order.placed is for one sku; the event lists {len(per_sku)}", field="quantityList"
             )
         [(sku, qty)] = per_sku.items()
-        return [
-            (
-                "order.placed",
-                {
-                    **ref,
-                    "sku": sku,
-                    "quantity": qty,
-                    "requested_date": _ext(event, "requestedDate", required_for="order.placed"),
-                },
-            )
-        ]
+        placed = {
+            **ref,
+            "sku": sku,
+            "quantity": qty,
+            "requested_date": _ext(event, "requestedDate", required_for="order.placed"),
+        }
+        return [("order.placed", placed)], []
     if etype == "TransformationEvent":
-        outputs = _quantities(event, "outputQuantityList", "outputEPCList")
-        inputs = _quantities(event, "inputQuantityList", "inputEPCList")
-        if len(outputs) != 1:
-            raise _Unmappable(
-                f"bom.defined needs exactly one output product; the event has {len(outputs)}",
-                field="outputQuantityList",
-            )
-        if not inputs:
-            raise _Unmappable("bom.defined needs input materials", field="inputQuantityList")
-        [(product, made)] = outputs.items()
-        if made <= 0:
-            raise _Unmappable("the output quantity must be positive", field="outputQuantityList")
-        components = [{"sku": sku, "qty": q / made} for sku, q in inputs.items()]
-        return [("bom.defined", {"product_sku": product, "components": components})]
+        return _transformation(event)
+    if etype == "AggregationEvent" and action in ("ADD", "DELETE"):
+        return [], _aggregation(event, action)
     raise _Unmappable(
         f"{etype or 'event'} with action {action!r} and bizStep {step or None!r} has no supplynet event type "
         "(mapped: ObjectEvent shipping/departing, receiving/accepting/arriving, inventory_check/"
-        "cycle_counting/storing; TransactionEvent ADD/DELETE of a po; TransformationEvent)",
+        "cycle_counting/storing, ADD commissioning/creating_class_instance; TransactionEvent ADD/DELETE of a "
+        "po; TransformationEvent; AggregationEvent ADD/DELETE)",
         field="type",
     )
+
+
+def _has_order(event: dict[str, Any]) -> bool:
+    return any(_bare(str(b.get("type", "")), BTT) == "po" for b in event.get("bizTransactionList") or [])
+
+
+def _transformation(event: dict[str, Any]) -> tuple[Mapped, Mapped]:
+    """Class level: ``bom.defined`` for one output product; lot level: ``lot.produced`` per output lot."""
+    out_lots = _lots(event, "outputQuantityList", "outputEPCList")
+    in_lots = _lots(event, "inputQuantityList", "inputEPCList")
+    lots = _produced(event, out_lots, _lot_list(in_lots)) if out_lots else []
+    outputs = _quantities(event, "outputQuantityList", "outputEPCList")
+    inputs = _quantities(event, "inputQuantityList", "inputEPCList")
+    if len(outputs) != 1:
+        if lots:
+            return [], lots
+        raise _Unmappable(
+            f"bom.defined needs exactly one output product; the event has {len(outputs)}",
+            field="outputQuantityList",
+        )
+    if not inputs:
+        if lots:
+            return [], lots
+        raise _Unmappable("bom.defined needs input materials", field="inputQuantityList")
+    [(product, made)] = outputs.items()
+    if made <= 0:
+        raise _Unmappable("the output quantity must be positive", field="outputQuantityList")
+    components = [{"sku": sku, "qty": q / made} for sku, q in inputs.items() if sku != product]
+    if not components:
+        return [], lots
+    return [("bom.defined", {"product_sku": product, "components": components})], lots
+
+
+def _aggregation(event: dict[str, Any], action: str) -> Mapped:
+    """Pack (ADD) or unpack (DELETE) lots and serials into or out of an SSCC shipping unit."""
+    parent = str(event.get("parentID") or "")
+    unit = unit_of(parent) or (party_of(parent) if parent else None)
+    if not unit:
+        raise _Unmappable("an AggregationEvent needs the shipping unit as `parentID`", field="parentID")
+    enterprise = _ext(event, "enterpriseId", required_for="lot.packed / lot.unpacked")
+    contents = _lots(event, "childQuantityList", "childEPCs")
+    if not contents:
+        raise _Unmappable(
+            "an AggregationEvent needs its children (LGTIN lots in childQuantityList or SGTIN serials in "
+            "childEPCs): the graph cannot tell which lots a unit held",
+            field="childEPCs",
+        )
+    base = {"unit_id": unit, "enterprise_id": enterprise, "facility_id": _facility(event)}
+    if action == "ADD":
+        return [("lot.packed", {**base, "contents": _lot_list(contents)})]
+    return [("lot.unpacked", {**base, "lot_ids": sorted(contents)})]
 
 
 def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
@@ -421,16 +569,15 @@ def map_events(events: Iterable[Any], *, source: str) -> Iterator[FileItem]:
             continue
         try:
             base_id = str(event.get("eventID") or event_hash_id(event))
-            mapped = map_event(event)
+            primary, lots = map_event(event)
         except _Unmappable as e:
             yield FileItem(index, original, rejection=Rejection(e.reason, field=e.field))
             continue
         except (KeyError, TypeError, ValueError) as e:
             yield FileItem(index, original, rejection=Rejection(f"malformed EPCIS event: {e!r}"))
             continue
-        for n, (etype, payload) in enumerate(mapped):
+        for eid, (etype, payload) in _with_ids(base_id, primary, lots):
             data = _drop_none(payload)
-            eid = base_id if len(mapped) == 1 else f"{base_id}#{n}"
             envelope = {
                 "specversion": SPECVERSION,
                 "id": eid,
@@ -441,6 +588,18 @@ def map_events(events: Iterable[Any], *, source: str) -> Iterator[FileItem]:
                 "data": data,
             }
             yield FileItem(index, original, event=msgspec.json.encode(envelope))
+
+
+def _with_ids(
+    base_id: str, primary: Mapped, lots: Mapped
+) -> Iterator[tuple[str, tuple[str, dict[str, Any]]]]:
+    """Ids of an EPCIS event's catalog events: the event's id for the only one, ``#<n>`` for several;
+    lot events beside an order, stock or BOM event get ``#lot<n>`` (the other ids stay as they were)."""
+    first, rest = (primary, lots) if primary else (lots, [])
+    for n, item in enumerate(first):
+        yield (base_id if len(first) == 1 else f"{base_id}#{n}"), item
+    for n, item in enumerate(rest):
+        yield f"{base_id}#lot{n}", item
 
 
 def read_epcis(f: IO[bytes], *, source: str) -> Iterator[FileItem]:

@@ -6,7 +6,7 @@ from neo4j import AsyncDriver
 
 from graph import model
 
-KEYED: tuple[tuple[str, str], ...] = tuple((k.label, k.key) for k in model.NODE_KINDS)
+KEYED: tuple[tuple[str, str], ...] = (*((k.label, k.key) for k in model.NODE_KINDS), ("ShippingUnit", "id"))
 """(label, key) of every node kind that carries a business id."""
 
 

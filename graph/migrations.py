@@ -19,6 +19,8 @@ _UNIQUE: tuple[tuple[str, str, str], ...] = (
     ("design_project_id", "DesignProject", "id"),
     ("design_revision_id", "DesignRevision", "id"),
     ("change_request_id", "ChangeRequest", "id"),
+    ("lot_id", "Lot", "id"),
+    ("shipping_unit_id", "ShippingUnit", "id"),
     ("kafka_offset_id", "KafkaOffset", "id"),
     ("schema_migration_id", "SchemaMigration", "id"),
 )
@@ -45,6 +47,8 @@ STATEMENTS: tuple[str, ...] = (
     "CREATE INDEX kafka_offset_group IF NOT EXISTS FOR (k:KafkaOffset) ON (k.group, k.topic)",
     "CREATE INDEX supplies_sku IF NOT EXISTS FOR ()-[s:SUPPLIES]-() ON (s.sku)",
     "CREATE INDEX supplies_valid_to IF NOT EXISTS FOR ()-[s:SUPPLIES]-() ON (s.validTo)",
+    "CREATE INDEX lot_enterprise IF NOT EXISTS FOR (l:Lot) ON (l.enterpriseId)",
+    "CREATE INDEX shipped_to_order IF NOT EXISTS FOR ()-[s:SHIPPED_TO]-() ON (s.orderId)",
     "CREATE INDEX stocks_site IF NOT EXISTS FOR ()-[s:STOCKS]-() ON (s.site)",
 )
 """Node uniqueness constraints (Community edition) on every business key; relationship uniqueness

@@ -266,6 +266,19 @@ CHANGE_REQUEST = NodeKind(
     ),
 )
 
+LOT = NodeKind(
+    "lots",
+    "Lot",
+    "id",
+    (
+        Aspect(
+            "produced",
+            ("sku", "quantity", "enterpriseId", "facilityId", "productionId", "serials", "producedAt"),
+        ),
+    ),
+)
+"""A lot (batch) or a serialised item; ``produced`` once its maker reports it (input-only lots have none)."""
+
 NODE_KINDS: tuple[NodeKind, ...] = (
     ENTERPRISE,
     FACILITY,
@@ -278,6 +291,7 @@ NODE_KINDS: tuple[NodeKind, ...] = (
     DESIGN_PROJECT,
     DESIGN_REVISION,
     CHANGE_REQUEST,
+    LOT,
 )
 
 ENTERPRISE_REGION = LinkKind(
@@ -339,6 +353,9 @@ CHANGE_PROJECT = LinkKind(
     "change_project", "ChangeRequest", "id", "REQUESTS_CHANGE_TO", "DesignProject", "id", "projectV"
 )
 
+LOT_PRODUCER = LinkKind("lot_producer", "Lot", "id", "PRODUCED_BY", "Enterprise", "id", "producerV")
+LOT_FACILITY = LinkKind("lot_facility", "Lot", "id", "PRODUCED_AT", "Facility", "id", "facilityV")
+
 LINK_KINDS: tuple[LinkKind, ...] = (
     ENTERPRISE_REGION,
     FACILITY_REGION,
@@ -353,6 +370,8 @@ LINK_KINDS: tuple[LinkKind, ...] = (
     PROJECT_PRODUCT,
     REVISION_PROJECT,
     CHANGE_PROJECT,
+    LOT_PRODUCER,
+    LOT_FACILITY,
 )
 
 SUPPLIES = RelKind(
@@ -401,7 +420,50 @@ CHANGES = RelKind(
 )
 IMPACTS = RelKind("change_impacts", "IMPACTS", "ChangeRequest", "id", "Material", "sku", (), ())
 
-REL_KINDS: tuple[RelKind, ...] = (SUPPLIES, STOCKS, PRODUCES, COLLABORATES_ON, CHANGES, IMPACTS)
+MADE_FROM = RelKind(
+    "made_from", "MADE_FROM", "Lot", "id", "Lot", "id", (), (Aspect("consumed", ("quantity", "consumedAt")),)
+)
+"""Output lot -> input lot, with the quantity of the input consumed (inputs accumulate, never removed)."""
+PACKED_IN = RelKind(
+    "packed_in",
+    "PACKED_IN",
+    "Lot",
+    "id",
+    "ShippingUnit",
+    "id",
+    (),
+    (
+        Aspect("packed", ("packedQuantity", "packedBy", "packedAt")),
+        Aspect("unpacked", ("unpackedBy", "unpackedAt")),
+    ),
+)
+"""Packed while ``packedV`` is newer than ``unpackedV`` (pack and unpack commute: newest wins)."""
+_MOVEMENT = (
+    Aspect("parties", ("supplierId",)),
+    Aspect("order", ("orderId",)),
+    Aspect("shipped", ("shippedQuantity", "shippedAt")),
+    Aspect("received", ("receivedQuantity", "receivedAt", "receivedFacilityId")),
+)
+LOT_SHIPPED = RelKind(
+    "lot_shipped", "SHIPPED_TO", "Lot", "id", "Enterprise", "id", ("shipmentId",), _MOVEMENT
+)
+UNIT_SHIPPED = RelKind(
+    "unit_shipped", "SHIPPED_TO", "ShippingUnit", "id", "Enterprise", "id", ("shipmentId",), _MOVEMENT
+)
+"""A shipping unit moved whole; its lots are resolved through ``PACKED_IN`` when read (order-free)."""
+
+REL_KINDS: tuple[RelKind, ...] = (
+    SUPPLIES,
+    STOCKS,
+    PRODUCES,
+    COLLABORATES_ON,
+    CHANGES,
+    IMPACTS,
+    MADE_FROM,
+    PACKED_IN,
+    LOT_SHIPPED,
+    UNIT_SHIPPED,
+)
 
 BOMS = "boms"
 """Bill of materials: replaces a product's components; removed ones keep their ``validTo``."""

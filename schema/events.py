@@ -560,6 +560,112 @@ class DesignChangeAnswered(Payload):
     note: Text | None = None
 
 
+# -- traceability --------------------------------------------------------------------------------
+
+
+class LotQuantity(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A quantity of one lot (or one serialised item: quantity 1)."""
+
+    lot_id: Id
+    quantity: Quantity
+
+
+def _check_lots(lots: list[LotQuantity], what: str) -> None:
+    ids = [x.lot_id for x in lots]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"{what}: a lot is listed twice")
+
+
+class LotProduced(Payload):
+    """A lot (a heat, a coil, a batch) made at an enterprise from input lots; none for a raw-material lot.
+
+    ``lot_id`` is unique across the network (GS1: the LGTIN ``gtin.lot``, or the SGTIN of a serial).
+    """
+
+    TYPE = "lot.produced"
+    SUBJECT = "enterprise_id"
+    GROUP = "traceability"
+
+    lot_id: Id
+    sku: Id
+    quantity: Quantity
+    enterprise_id: Id
+    facility_id: Id | None = None
+    inputs: Annotated[list[LotQuantity], msgspec.Meta(max_length=2000)] = []
+    """The input lots consumed and how much of each."""
+    serials: Annotated[list[Id], msgspec.Meta(max_length=10000)] = []
+    production_id: Id | None = None
+    """The production order or EPCIS ``transformationID`` that made it."""
+
+    def __post_init__(self) -> None:
+        _check_lots(self.inputs, "inputs")
+        if any(x.lot_id == self.lot_id for x in self.inputs):
+            raise ValueError("a lot cannot be made from itself")
+
+
+class LotPacked(Payload):
+    """Lots packed into a shipping unit (a pallet or container, GS1 SSCC) at an enterprise."""
+
+    TYPE = "lot.packed"
+    SUBJECT = "enterprise_id"
+    GROUP = "traceability"
+
+    unit_id: Id
+    enterprise_id: Id
+    contents: Annotated[list[LotQuantity], msgspec.Meta(min_length=1, max_length=10000)]
+    facility_id: Id | None = None
+
+    def __post_init__(self) -> None:
+        _check_lots(self.contents, "contents")
+
+
+class LotUnpacked(Payload):
+    """Lots taken out of a shipping unit (the envelope's ``time`` is when)."""
+
+    TYPE = "lot.unpacked"
+    SUBJECT = "enterprise_id"
+    GROUP = "traceability"
+
+    unit_id: Id
+    enterprise_id: Id
+    lot_ids: Annotated[list[Id], msgspec.Meta(min_length=1, max_length=10000)]
+    facility_id: Id | None = None
+
+
+class _LotMovement(Payload):
+    shipment_id: Id
+    supplier_id: Id
+    buyer_id: Id
+    lots: Annotated[list[LotQuantity], msgspec.Meta(max_length=10000)] = []
+    units: Annotated[list[Id], msgspec.Meta(max_length=10000)] = []
+    """Shipping units moved whole: their packed lots moved with them."""
+    order_id: Id | None = None
+    facility_id: Id | None = None
+
+    def __post_init__(self) -> None:
+        if self.supplier_id == self.buyer_id:
+            raise ValueError("supplier_id and buyer_id must differ")
+        if not self.lots and not self.units:
+            raise ValueError("name at least one lot or shipping unit")
+        _check_lots(self.lots, "lots")
+
+
+class LotShipped(_LotMovement):
+    """Lots (loose or in shipping units) left a supplier for a buyer."""
+
+    TYPE = "lot.shipped"
+    SUBJECT = "supplier_id"
+    GROUP = "traceability"
+
+
+class LotReceived(_LotMovement):
+    """Lots (loose or in shipping units) arrived at a buyer from a supplier."""
+
+    TYPE = "lot.received"
+    SUBJECT = "buyer_id"
+    GROUP = "traceability"
+
+
 PAYLOADS: tuple[type[Payload], ...] = (
     PartnerRegistered,
     PartnerUpdated,
@@ -587,6 +693,11 @@ PAYLOADS: tuple[type[Payload], ...] = (
     DesignRevisionPublished,
     DesignChangeRequested,
     DesignChangeAnswered,
+    LotProduced,
+    LotPacked,
+    LotUnpacked,
+    LotShipped,
+    LotReceived,
 )
 
 CATALOG: dict[str, type[Payload]] = {p.TYPE: p for p in PAYLOADS}

@@ -190,6 +190,42 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "decision": "accepted",
         "note": "Q355 coil from line 2, first lot in 6 weeks",
     },
+    "lot.produced": {
+        "lot_id": "lgtin:6901234.012345.H2607-118",
+        "sku": "HRC-Q235",
+        "quantity": 24.5,
+        "enterprise_id": "wisco",
+        "facility_id": "wisco-qingshan",
+        "inputs": [
+            {"lot_id": "lgtin:6901234.000011.SLAB-5531", "quantity": 25.1},
+        ],
+        "production_id": "HSM-2250-2026-07-01-118",
+    },
+    "lot.packed": {
+        "unit_id": "sscc:6901234.0000123457",
+        "enterprise_id": "wisco",
+        "contents": [{"lot_id": "lgtin:6901234.012345.H2607-118", "quantity": 24.5}],
+    },
+    "lot.unpacked": {
+        "unit_id": "sscc:6901234.0000123457",
+        "enterprise_id": "dongfeng",
+        "lot_ids": ["lgtin:6901234.012345.H2607-118"],
+    },
+    "lot.shipped": {
+        "shipment_id": "DESADV-2026-07-0091",
+        "supplier_id": "wisco",
+        "buyer_id": "dongfeng",
+        "units": ["sscc:6901234.0000123457"],
+        "order_id": "PO-DF-2026-0412",
+    },
+    "lot.received": {
+        "shipment_id": "DESADV-2026-07-0091",
+        "supplier_id": "wisco",
+        "buyer_id": "dongfeng",
+        "units": ["sscc:6901234.0000123457"],
+        "order_id": "PO-DF-2026-0412",
+        "facility_id": "dongfeng-xiangyang",
+    },
 }
 
 

@@ -12,7 +12,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from graph.registry import design, disruptions, materials, operations, orders, partners, supply
+from graph.registry import (
+    design,
+    disruptions,
+    materials,
+    operations,
+    orders,
+    partners,
+    supply,
+    traceability,
+)
 from graph.registry.unit import EventUnit, Named, RecordRows
 from graph.rows import Row, Stamp
 from schema.envelope import ValidEvent
@@ -34,6 +43,7 @@ REGISTRY: Mapping[type[Payload], EventUnit[Any]] = {
         *operations.UNITS,
         *disruptions.UNITS,
         *design.UNITS,
+        *traceability.UNITS,
     )
 }
 

@@ -169,6 +169,28 @@ class AuthzWorld:
                     "enterprise_id": target,
                 },
             )
+
+        # A genealogy across the edge: FAR's raw lot -> U1's lot -> P's lot; U1's lot also went to SIB.
+        self.lot_far, self.lot_u1, self.lot_p = f"{p}{OUT}lot-far", f"{p}lot-u1", f"{p}lot-p"
+
+        def lot(lot_id: str, maker: str, inputs: list[str]) -> None:
+            made = {"lot_id": lot_id, "sku": f"{p}sku-lot", "quantity": 10, "enterprise_id": maker}
+            add("lot.produced", {**made, "inputs": [{"lot_id": i, "quantity": 5} for i in inputs]})
+
+        lot(self.lot_far, self.FAR, [])
+        lot(self.lot_u1, self.U1, [self.lot_far])
+        lot(self.lot_p, self.P, [self.lot_u1])
+        for lot_id, s, b in ((self.lot_u1, self.U1, self.SIB), (self.lot_p, self.P, self.D1)):
+            add(
+                "lot.shipped",
+                {
+                    "shipment_id": f"{p}shp-{b[-3:]}",
+                    "supplier_id": s,
+                    "buyer_id": b,
+                    "lots": [{"lot_id": lot_id, "quantity": 10}],
+                    "order_id": f"{p}ord-{b[-3:]}",
+                },
+            )
         self.events = evs
         # the record store's flow: P's own orders (its price), and orders among the others priced with
         # the commercial marker 777.77 (inside the network: redacted; outside: left out)
@@ -488,6 +510,9 @@ def cases(w: AuthzWorld) -> dict[str, list[Case]]:
                 ("disruptions", "enterpriseId", w.U2),
             )
         },
+        "traceBack": [pair("lot", w.lot_p, w.lot_far, "maxDepth: 5, maxNodes: 50")],
+        "traceForward": [pair("lot", w.lot_u1, w.lot_far, "maxDepth: 5, maxNodes: 50")],
+        "recallScope": [Case(f'lots: ["{w.lot_u1}"]', f'lots: ["{w.lot_far}", "{w.lot_u1}"]', NETWORK)],
     }
 
 

@@ -132,7 +132,7 @@ def test_a_mixed_import_sends_each_valid_event_once_and_explains_the_rest(
     assert "<= 1.0" in by_pos[("orders.ndjson", 2)]["reason"]
     assert by_pos[("orders.ndjson", 4)]["reason"].startswith("not JSON")
     assert by_pos[("materials.csv", 4)]["field"] == "name"
-    assert "commissioning" in by_pos[("epcis.json", 4)]["reason"]
+    assert "inspecting" in by_pos[("epcis.json", 4)]["reason"]
     assert "热轧" not in by_pos[("materials.csv", 4)]["original"]
 
     got = read_from(

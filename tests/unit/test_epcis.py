@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import copy
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from connectors.epcis import EpcisError, document_events, event_hash_id, party_of, sku_of
+from connectors.epcis import (
+    EpcisError,
+    document_events,
+    event_hash_id,
+    lot_of,
+    party_of,
+    sku_of,
+    unit_of,
+)
 from schema.validate import decode_event
 
 CONTEXT = [
@@ -21,7 +31,7 @@ def epcis_document(prefix: str) -> dict[str, Any]:
     po = {"type": "po", "bizTransaction": f"urn:epcglobal:cbv:bt:0614141000003:{prefix}-PO-1"}
     src = [{"type": "owning_party", "source": f"urn:epc:id:pgln:{prefix}.wisco"}]
     dst = [{"type": "owning_party", "destination": f"urn:epc:id:pgln:{prefix}.dongfeng"}]
-    steel = "urn:epc:class:lgtin:4012345.011111.LOT7"
+    steel = "urn:epc:idpat:sgtin:4012345.011111.*"  # class level: no lot (lots: tests/data/epcis)
     return {
         "@context": CONTEXT,
         "type": "EPCISDocument",
@@ -73,15 +83,15 @@ def epcis_document(prefix: str) -> dict[str, Any]:
                         {"epcClass": "urn:supplynet:sku:PP-T30S", "quantity": 300},
                     ],
                     "outputQuantityList": [
-                        {"epcClass": "urn:epc:class:lgtin:4012345.099999.B1", "quantity": 1000}
+                        {"epcClass": "urn:epc:idpat:sgtin:4012345.099999.*", "quantity": 1000}
                     ],
                 },
                 {
                     "type": "ObjectEvent",
                     "eventTime": "2026-05-02T08:00:00+08:00",
                     "eventTimeZoneOffset": "+08:00",
-                    "action": "ADD",
-                    "bizStep": "commissioning",
+                    "action": "OBSERVE",
+                    "bizStep": "inspecting",
                     "epcList": ["urn:epc:id:sgtin:4012345.011111.1"],
                 },
             ]
@@ -115,7 +125,7 @@ def test_an_unmappable_event_is_rejected_with_its_reason() -> None:
     items = list(document_events(epcis_document("t"), source="s"))
     [bad] = [i for i in items if i.rejection is not None]
     assert bad.position == 4
-    assert "commissioning" in bad.rejection.reason  # type: ignore[union-attr]
+    assert "inspecting" in bad.rejection.reason  # type: ignore[union-attr]
     assert "has no supplynet event type" in bad.rejection.reason  # type: ignore[union-attr]
 
 
@@ -184,3 +194,91 @@ def test_a_broken_document_file_is_refused_with_the_reason(raw: bytes, reason: s
 
     with pytest.raises(EpcisError, match=reason):
         list(read_epcis(io.BytesIO(raw), source="s"))
+
+
+# -- lots: tests/data/epcis/traceability.json (every lot event kind) ---------------------------------
+
+TRACE_DOCUMENT = Path(__file__).parents[1] / "data" / "epcis" / "traceability.json"
+
+
+def trace_document(run: str) -> dict[str, Any]:
+    return dict(json.loads(TRACE_DOCUMENT.read_text().replace("RUN", run)))
+
+
+def test_every_lot_event_kind_maps_to_lot_events_beside_the_order_and_bom_events() -> None:
+    items = list(document_events(trace_document("r"), source="s"))
+    assert [i.rejection for i in items if i.rejection is not None] == []
+    got = [(i.position, decode_event(i.event)) for i in items if i.event is not None]
+    assert [(p, e.type) for p, e in got] == [
+        (0, "lot.produced"),  # commissioning ore (quantityList LGTIN)
+        (1, "lot.produced"),
+        (2, "lot.shipped"),  # shipping without a po: lot level only
+        (3, "lot.received"),
+        (4, "order.shipped"),  # shipping with a po: the order and its lots
+        (4, "lot.shipped"),
+        (5, "bom.defined"),  # TransformationEvent: class-level BOM and lot genealogy
+        (5, "lot.produced"),
+        (6, "bom.defined"),
+        (6, "lot.produced"),
+        (6, "lot.produced"),
+        (7, "lot.packed"),  # AggregationEvent ADD
+        (8, "order.shipped"),
+        (8, "lot.shipped"),  # an SSCC in epcList: a shipping unit
+        (9, "lot.received"),
+        (10, "lot.unpacked"),  # AggregationEvent DELETE
+        (11, "bom.defined"),
+        (11, "lot.produced"),  # serials (SGTIN outputEPCList): lots of one
+        (11, "lot.produced"),
+        (12, "lot.shipped"),
+        (13, "lot.shipped"),
+    ]
+    heat = got[7][1].data
+    assert (heat.lot_id, heat.enterprise_id, heat.facility_id, heat.production_id) == (
+        "lgtin:6901234.000033.r-HEAT1",
+        "pgln:6901234.r-mill",
+        "sgln:6901234.r-mill.0",
+        "gdti:6901234.00001.r-HEAT1",
+    )
+    assert [(x.lot_id, x.quantity) for x in heat.inputs] == [
+        ("lgtin:6901234.000011.r-ORE1", 400),
+        ("lgtin:6901234.000022.r-COKE1", 120),
+    ]
+    pallet = got[13][1].data
+    assert (pallet.units, pallet.lots, pallet.order_id) == (
+        ["sscc:6901234.r-PAL1"],
+        [],
+        "6901234000001:r-PO-COIL",
+    )
+    assert got[17][1].data.lot_id == "sgtin:6901234.099999.r-B1"
+
+
+def test_lot_events_keep_the_cbv_hash_id_and_the_order_event_keeps_its_own() -> None:
+    doc = trace_document("r")
+    items = [i for i in document_events(doc, source="s") if i.event is not None]
+    ids = [decode_event(i.event).id for i in items]
+    events = doc["epcisBody"]["eventList"]
+    assert ids[0] == event_hash_id(events[0])  # the only catalog event of its EPCIS event
+    assert (ids[4], ids[5]) == (event_hash_id(events[4]), event_hash_id(events[4]) + "#lot0")
+    assert (ids[9], ids[10]) == (event_hash_id(events[6]) + "#lot0", event_hash_id(events[6]) + "#lot1")
+
+
+def test_an_aggregation_without_children_or_a_lot_event_without_its_maker_is_refused_by_name() -> None:
+    doc = trace_document("r")
+    events = doc["epcisBody"]["eventList"]
+    del events[7]["childQuantityList"]
+    del events[0]["supplynet:enterpriseId"]
+    events[2]["sourceList"] = []
+    items = {i.position: i for i in document_events(doc, source="s")}
+    assert items[7].rejection is not None and items[7].rejection.field == "childEPCs"
+    assert items[0].rejection is not None and items[0].rejection.field == "supplynet:enterpriseId"
+    assert items[2].rejection is not None and items[2].rejection.field == "sourceList"
+
+
+def test_lot_and_unit_identifiers() -> None:
+    assert lot_of("urn:epc:class:lgtin:4012345.012345.LOT7") == "lgtin:4012345.012345.LOT7"
+    assert lot_of("urn:epc:id:sgtin:4012345.012345.400") == "sgtin:4012345.012345.400"
+    assert lot_of("https://id.gs1.org/01/09521234543213/10/L1") == "01/09521234543213/10/L1"
+    assert lot_of("urn:epc:idpat:sgtin:4012345.012345.*") is None
+    assert lot_of("urn:supplynet:sku:HRC-Q235") is None
+    assert unit_of("urn:epc:id:sscc:4012345.0000000001") == "sscc:4012345.0000000001"
+    assert unit_of("urn:epc:id:sgtin:4012345.012345.400") is None
