@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Annotated
@@ -448,6 +449,19 @@ def demo(
         pass
     finally:
         children.stop()
+
+
+PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
+
+
+@app.command("bench", context_settings=PASS_THROUGH)
+def bench(ctx: typer.Context) -> None:
+    """One benchmark report on a generated world: `python -m bench` from the repository (its options:
+    --size demo|10k|100k, --events N, --out DIR; --help lists them). Needs the stack up and init run."""
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "bench" / "report.py").is_file():
+        raise _fail(f"the benchmarks live in the repository's bench/ folder, not found under {root}")
+    raise typer.Exit(subprocess.call([sys.executable, "-m", "bench", *ctx.args], cwd=root))
 
 
 from supplynet.commands import bridge, dlq, generate, ingest  # noqa: E402

@@ -134,12 +134,20 @@ class DemoResult:
     seconds_scoring: float
     seconds_to_summary: float
     graph: dict[str, int]
-    top: list[RiskyRow]
-    ranks: dict[str, int]
+    ranked: list[RiskyRow]
+    """Every scored enterprise of the run, riskiest first."""
+    top_n: int
     what_if: dict[str, Any]
     flood_days: float
     api_url: str
     token: str
+
+    @property
+    def top(self) -> list[RiskyRow]:
+        return self.ranked[: self.top_n]
+
+    def row(self, enterprise_id: str) -> RiskyRow | None:
+        return next((r for r in self.ranked if r.enterprise_id == enterprise_id), None)
 
 
 # -- processes ---------------------------------------------------------------------------------------
@@ -567,8 +575,8 @@ def run(
         seconds_scoring=scoring_s,
         seconds_to_summary=time.monotonic() - started,
         graph=graph_size,
-        top=rows[: opts.top],
-        ranks={r.enterprise_id: r.rank for r in rows},
+        ranked=rows,
+        top_n=opts.top,
         what_if=what_if,
         flood_days=opts.flood_days,
         api_url=url,
