@@ -24,7 +24,7 @@ from graph.maintenance import delete_by_prefix
 from graph.risk.settings import RiskSettings
 from graph.risk.whatif import disrupted_set, what_if
 from supplynet import bootstrap
-from supplynet.demo import Children, DemoOptions, DemoResult, RiskyRow, Way, run
+from supplynet.demo import Children, DemoOptions, DemoResult, RiskyRow, Way, run, summary
 from supplynet.settings import Settings
 from supplynet.stack.manager import StackManager
 from tests.conftest import free_port
@@ -62,7 +62,10 @@ def demo_run(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> It
     logs = tmp_path_factory.mktemp("demo-logs")
     children = Children(logs)
     try:
-        yield run(own, replace(OPTIONS, prefix=prefix), Console(width=160), children=children)
+        console = Console(width=160)
+        result = run(own, replace(OPTIONS, prefix=prefix), console, children=children)
+        console.print(summary(result))  # shown when a test fails: the ranks and reasons
+        yield result
     finally:
         children.stop()
 
