@@ -404,6 +404,16 @@ def progress_view(phase: str, sent: Counter[Way], started: float, g: Gauges) -> 
     return t
 
 
+def progress_line(phase: str, sent: Counter[Way], started: float, g: Gauges) -> str:
+    """One line of progress, for output that is not a terminal (a log, a pipe)."""
+    lag = ", ".join(f"{k} {v:,}" for k, v in sorted(g.lag.items())) or "-"
+    return (
+        f"[{time.monotonic() - started:5.0f} s] {phase}: {sum(sent.values()):,} sent, "
+        f"{g.projected:,} projected, lag {lag}, KPI refreshes pending {g.kpi_pending}, "
+        f"{g.enterprises:,} enterprises / {g.links:,} links, {g.scored:,} scored"
+    )
+
+
 # -- the run -----------------------------------------------------------------------------------------
 
 
@@ -521,9 +531,14 @@ def run(
     sent: Counter[Way] = Counter()
     try:
         with Live(console=console, auto_refresh=False, transient=False) as live:
+            last_line = [0.0]
 
             def show(phase: str) -> None:
-                live.update(progress_view(phase, sent, t0, monitor.poll()), refresh=True)
+                g = monitor.poll()
+                live.update(progress_view(phase, sent, t0, g), refresh=True)
+                if not console.is_terminal and time.monotonic() - last_line[0] >= 15:
+                    last_line[0] = time.monotonic()
+                    console.print(progress_line(phase, sent, t0, g), highlight=False)
 
             def on_round() -> None:
                 children.check()
