@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 from typing import Annotated
 
-import msgspec
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -419,139 +418,57 @@ def keys_revoke(prefix: str) -> None:
 @app.command("demo")
 def demo(
     serve_api: Annotated[
-        bool, typer.Option("--serve/--no-serve", help="Keep serving GraphQL after the demo")
+        bool,
+        typer.Option("--serve/--no-serve", help="Keep serving GraphQL and the console after the summary"),
     ] = True,
+    size: Annotated[str, typer.Option(help="World size: demo (344 enterprises) or 10k")] = "demo",
+    seed: Annotated[int, typer.Option(help="Seed of the generated world")] = 1,
 ) -> None:
-    """Stack up, init, push sample events, run the worker, serve GraphQL and print a sample query."""
-    from api.keys import create_key
-    from connectors.kafka import Record
-    from schema.tables import Role
-    from streams import topics
-    from supplynet import bootstrap
-    from supplynet.samples import ENTERPRISES, SAMPLE_QUERY, sample_events
+    """Stack up, init, stream the generated Hubei world through HTTP ingest, the Kafka producer and file
+    imports with live risk; print the riskiest partners with their reasons, a what-if of the planted
+    Yangtze flood and GraphQL queries with an API key; then serve until Ctrl-C."""
+    from supplynet.demo import Children, DemoError, DemoOptions, example_queries, run, summary
 
+    started = time.monotonic()
     settings = _settings()
-    console.rule("1/5 stack up")
+    console.rule("1/4 stack up: Kafka and Neo4j")
     try:
         StackManager(settings, echo=console.print).up(["kafka", "neo4j"])
     except StackError as e:
         raise _fail(str(e)) from None
-    console.rule("2/5 init")
+    console.rule("2/4 init")
     init()
-    console.rule("3/5 push sample events to events.raw")
-    events = sample_events()
-    bad = {
-        "specversion": "1.0",
-        "id": "demo-bad-1",
-        "source": "demo-erp",
-        "type": "supply.agreed",
-        "time": "2026-01-01T00:00:00Z",
-        "subject": "dongfeng",
-        "data": {
-            "supplier_id": "wisco",
-            "buyer_id": "dongfeng",
-            "sku": "HRC-Q235",
-            "share": 1.7,
-            "lead_time_days": 21,
-        },
-    }
-    producer = bootstrap.producer(settings, topics.RAW)
-    records = [Record(key=e["subject"].encode(), value=msgspec.json.encode(e)) for e in [*events, bad]]
-    delivered = producer.send_many(records)
-    producer.close()
-    console.print(
-        f"{len(delivered)} events acknowledged by Kafka (1 of them deliberately invalid: share 1.7)"
-    )
-
-    console.rule("4/5 worker")
-    procs = [_background(settings, "worker")]
+    console.rule("3/4 the pipeline worker, live risk and the API; a year of history streamed in")
+    children = Children(settings.state_dir / "logs")
+    console.print(f"their logs: {children.logs}/{{worker,risk,serve}}.log")
     try:
-        _await_graph(settings, expected_links=len(events) - len(ENTERPRISES), timeout_s=90)
-        console.rule("5/5 GraphQL")
-        engine = bootstrap.sql_engine(settings)
-        _, token = create_key(engine, name="demo", role=Role.ANALYST)
-        url = f"http://{settings.api.host}:{settings.api.port}/graphql"
-        procs.append(_background(settings, "serve"))
-        answer = _await_query(url, token, SAMPLE_QUERY, timeout_s=60)
-        body = msgspec.json.encode({"query": SAMPLE_QUERY}).decode()
-        console.print("A sample query, with an API key created for this demo:")
-        print(
-            f"\ncurl -s {url} -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\\n"
-            f"  -d '{body}'\n"
-        )
-        console.print("Its answer:")
-        console.print_json(data=answer)
-        console.print("The invalid event is in events.dlq; its reason is in the supplynet.reason header.")
+        result = run(settings, DemoOptions(size=size, seed=seed), console, children=children, started=started)
+        console.rule("4/4 summary")
+        wide = console if console.is_terminal else Console(width=max(console.width, 150))
+        wide.print(summary(result))
+        console.print(example_queries(result), soft_wrap=True, highlight=False)
         if serve_api:
-            console.print(f"\nGraphiQL: {url} (header Authorization: Bearer {token}).")
-            web = url.removesuffix("/graphql")
-            console.print(f"Web console: {web}/console/ (log in with the same key). Ctrl-C stops.")
-            procs[-1].wait()
+            console.print("Serving GraphQL and the console; worker and live risk keep running. Ctrl-C stops.")
+            children.procs["serve"].wait()
+    except DemoError as e:
+        raise _fail(str(e)) from None
     except KeyboardInterrupt:
         pass
     finally:
-        for proc in procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait(30)
+        children.stop()
 
 
-def _background(settings: Settings, command: str) -> subprocess.Popen[bytes]:
-    log = settings.state_dir / "logs" / f"{command}.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "supplynet", command],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    console.print(f"{command}: pid {proc.pid}, log {log}")
-    return proc
+PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
 
 
-def _await_query(url: str, token: str, query: str, *, timeout_s: float) -> object:
-    import httpx
-
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            r = httpx.post(
-                url, json={"query": query}, headers={"Authorization": f"Bearer {token}"}, timeout=5
-            )
-            if r.status_code == 200:
-                return r.json()
-        except httpx.TransportError:
-            pass
-        time.sleep(0.5)
-    raise _fail(f"the API at {url} did not answer within {timeout_s:.0f}s")
-
-
-def _await_graph(settings: Settings, *, expected_links: int, timeout_s: float) -> None:
-    from supplynet import bootstrap
-
-    async def count() -> int:
-        driver = bootstrap.async_driver(settings)
-        try:
-            rec, _, _ = await driver.execute_query(
-                "MATCH ()-[s:SUPPLIES]->() WHERE s.lastEventId STARTS WITH 'demo-' RETURN count(s) AS n"
-            )
-            return int(rec[0]["n"])
-        finally:
-            await driver.close()
-
-    deadline = time.monotonic() + timeout_s
-    with console.status("waiting for the worker to project the events into Neo4j"):
-        while time.monotonic() < deadline:
-            n = asyncio.run(count())
-            if n >= expected_links:
-                console.print(f"graph has {n} supply links")
-                return
-            time.sleep(1)
-    raise _fail(
-        f"the graph did not reach {expected_links} supply links in {timeout_s:.0f}s; "
-        f"see {settings.state_dir / 'logs' / 'worker.log'}"
-    )
+@app.command("bench", context_settings=PASS_THROUGH)
+def bench(ctx: typer.Context) -> None:
+    """One benchmark report on a generated world: `python -m bench` from the repository (its options:
+    --size demo|10k|100k, --events N, --out DIR; --help lists them). Needs the stack up and init run."""
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "bench" / "report.py").is_file():
+        raise _fail(f"the benchmarks live in the repository's bench/ folder, not found under {root}")
+    raise typer.Exit(subprocess.call([sys.executable, "-m", "bench", *ctx.args], cwd=root))
 
 
 from supplynet.commands import bridge, dlq, generate, ingest  # noqa: E402

@@ -1,4 +1,5 @@
-"""A handful of realistic sample events for the demo and the tests (Hubei manufacturing cluster)."""
+"""A handful of sample events and the envelope helper for the tests (`supplynet demo` streams the generated
+world of connectors/world instead)."""
 
 from __future__ import annotations
 
@@ -82,13 +83,3 @@ def sample_events(now: datetime | None = None) -> list[dict[str, Any]]:
         for i, (s, b, sku, share, lt) in enumerate(SUPPLIES)
     ]
     return events
-
-
-SAMPLE_QUERY = """{
-  enterprise(id: "dongfeng") {
-    name
-    industry
-    region
-    suppliers { sku share leadTimeDays partner { id name industry } }
-  }
-}"""
