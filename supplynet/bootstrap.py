@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Any
 
 import neo4j
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import SQLModel, create_engine
 
 from connectors.kafka import EventProducer, TopicSpec
@@ -78,11 +80,21 @@ def sql_engine(settings: Settings) -> Engine:
 
 
 def create_sql_tables(engine: Engine) -> None:
+    """Create the SQL store's missing tables. Safe when several processes start at once: each checks,
+    then creates, so two workers starting together on a fresh store raced ("table order_record already
+    exists" crashed one in a fault drill); whoever loses the race checks again and finds them."""
     # Imported for their effect: they register the tables on SQLModel.metadata.
     import schema.records
     import schema.tables  # noqa: F401
 
-    SQLModel.metadata.create_all(engine)
+    for attempt in range(5):
+        try:
+            SQLModel.metadata.create_all(engine)
+            return
+        except DBAPIError:
+            if attempt == 4:
+                raise
+            time.sleep(0.2 * (attempt + 1))
 
 
 def max_future(settings: Settings) -> timedelta:
