@@ -221,7 +221,10 @@ def fold(
         m for m in materials if m.critical(hhi_threshold=hhi_threshold, share_threshold=share_threshold)
     ]
     for m in critical:
-        regions.setdefault(m.top_region, AreaFigures(m.top_region)).critical_materials.append(m)
+        # suppliers without a region are the enterprises counted under UNKNOWN: one row, not a second
+        # "(unknown region)" row with no enterprises in it
+        key = UNKNOWN if m.top_region == UNKNOWN_REGION else m.top_region
+        regions.setdefault(key, AreaFigures(key)).critical_materials.append(m)
     for area in regions.values():
         area.critical_materials.sort(key=lambda m: (-m.top_share, m.sku))
     return DataMapFigures(

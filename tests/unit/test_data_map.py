@@ -118,3 +118,16 @@ def test_the_shipped_geography_holds_every_city_of_the_generated_world_where_its
         assert any(_inside(seat, polygon[0]) for polygon in shapes[city.region]), city.region
     hubei = [n for n in shapes if n.startswith("湖北省 ")]
     assert len(hubei) == 17  # 12 cities, Enshi, and the four county-level units under the province
+
+
+def test_a_material_made_by_suppliers_without_a_region_goes_to_the_row_of_enterprises_without_one() -> None:
+    figures = fold(
+        [["", "steel", -1, 2, 0, 0.0, 0.0]],
+        [],
+        [["COKE", "(unknown region)", 100.0, 2, "焦炭", "raw"]],
+        hhi_threshold=0.25,
+        share_threshold=0.5,
+    )
+    assert list(figures.regions) == [""]  # not a second row "(unknown region)" with no enterprises
+    assert figures.regions[""].enterprises == 2
+    assert [m.sku for m in figures.regions[""].critical_materials] == ["COKE"]
