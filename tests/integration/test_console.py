@@ -11,7 +11,6 @@ import asyncio
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -45,8 +44,7 @@ from supplynet import bootstrap
 from supplynet.cli import run_init
 from supplynet.settings import Settings
 from supplynet.stack.manager import StackManager
-from tests.conftest import free_port
-from tests.integration.worker_proc import subprocess_env
+from tests.integration.worker_proc import spawn_api, stop
 
 pytestmark = pytest.mark.timeout(300)
 expect.set_options(timeout=20_000)  # a machine shared with other test runs answers slowly at times
@@ -225,36 +223,15 @@ def api(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[str]:
     """`supplynet serve` on a free port, on the module's topics and SQL store."""
-    port = free_port()
     log = tmp_path_factory.mktemp("console-api") / "api.log"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "supplynet", "serve"],
-        env=subprocess_env(
-            console_settings,
-            SUPPLYNET_API__PORT=str(port),
-            SUPPLYNET_STREAM__TOPIC_PREFIX=console_settings.stream.topic_prefix,
-        ),
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+    proc, url = spawn_api(
+        console_settings,
+        log,
+        ready="/readyz",
+        SUPPLYNET_STREAM__TOPIC_PREFIX=console_settings.stream.topic_prefix,
     )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None:
-            pytest.fail(f"API exited: {log.read_text()[-2000:]}")
-        time.sleep(0.3)
     yield url
-    proc.terminate()
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop(proc)
 
 
 @pytest.fixture(scope="module")

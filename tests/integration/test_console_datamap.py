@@ -9,8 +9,6 @@ Screenshots go to ``$SUPPLYNET_ARTIFACTS/console`` (else a temporary folder; the
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,7 +16,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import httpx
 import jwt
 import pytest
 from playwright.sync_api import Page, expect
@@ -29,10 +26,9 @@ from graph.maintenance import delete_by_prefix
 from schema.tables import Role
 from supplynet import bootstrap
 from supplynet.settings import Settings
-from tests.conftest import free_port
 from tests.integration import test_console as views_tests
 from tests.integration.generated_world import GeneratedWorld, generate, load
-from tests.integration.worker_proc import subprocess_env
+from tests.integration.worker_proc import spawn_api, stop
 
 # The fixtures and helpers of the other views' browser tests (stack, build, browser, screenshots)
 stack = views_tests.stack
@@ -81,38 +77,17 @@ def api(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[str]:
     """`supplynet serve` on a free port, accepting API keys and HS256 JWTs."""
-    port = free_port()
     log = tmp_path_factory.mktemp("datamap-api") / "api.log"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "supplynet", "serve"],
-        env=subprocess_env(
-            console_settings,
-            SUPPLYNET_API__PORT=str(port),
-            SUPPLYNET_STREAM__TOPIC_PREFIX=console_settings.stream.topic_prefix,
-            SUPPLYNET_API__JWT_ISSUER=JWT_ISSUER,
-            SUPPLYNET_API__JWT_HS256_SECRET=JWT_SECRET,
-        ),
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+    proc, url = spawn_api(
+        console_settings,
+        log,
+        ready="/readyz",
+        SUPPLYNET_STREAM__TOPIC_PREFIX=console_settings.stream.topic_prefix,
+        SUPPLYNET_API__JWT_ISSUER=JWT_ISSUER,
+        SUPPLYNET_API__JWT_HS256_SECRET=JWT_SECRET,
     )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None:
-            pytest.fail(f"API exited: {log.read_text()[-2000:]}")
-        time.sleep(0.3)
     yield url
-    proc.terminate()
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop(proc)
 
 
 def _cypher(settings: Settings, query: str, **params: Any) -> list[dict[str, Any]]:

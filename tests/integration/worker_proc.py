@@ -73,8 +73,11 @@ def running_worker(
         stop(proc)
 
 
-def spawn_api(settings: Settings, log: Path, **extra: str) -> tuple[subprocess.Popen[bytes], str]:
-    """`supplynet serve` on a free port; returns the process and its base URL once /healthz answers."""
+def spawn_api(
+    settings: Settings, log: Path, *, ready: str = "/healthz", **extra: str
+) -> tuple[subprocess.Popen[bytes], str]:
+    """`supplynet serve` on a free port; returns the process and its base URL once ``ready`` answers 200
+    (``/readyz``: also once the graph store is reachable)."""
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "supplynet", "serve"],
@@ -87,7 +90,7 @@ def spawn_api(settings: Settings, log: Path, **extra: str) -> tuple[subprocess.P
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+            if httpx.get(f"{url}{ready}", timeout=2).status_code == 200:
                 return proc, url
         except httpx.TransportError:
             pass
