@@ -29,7 +29,7 @@ class ComponentChangeInput:
     qty: float | None = None
 
 
-async def _acting_as(ctx: Context, enterprise_id: strawberry.ID | None, what: str) -> str:
+async def acting_as(ctx: Context, enterprise_id: strawberry.ID | None, what: str) -> str:
     """The enterprise the caller acts as: a partner's own (naming another is refused), else the one named."""
     await ctx.policy.authorize(Action.DESIGN)
     own = ctx.policy.own_enterprise
@@ -62,7 +62,7 @@ class DesignMutation:
         owner_id: strawberry.ID | None = None,
     ) -> str:
         ctx = info.context
-        owner = await _acting_as(ctx, owner_id, "ownerId")
+        owner = await acting_as(ctx, owner_id, "ownerId")
         found = await ctx.views.project_members(project_id)
         if found is not None and found[0] not in (None, owner):
             raise Forbidden(f"design project {project_id} is owned by another enterprise")
@@ -146,7 +146,7 @@ class DesignMutation:
         enterprise_id: strawberry.ID | None = None,
     ) -> str:
         ctx = info.context
-        who = await _acting_as(ctx, enterprise_id, "enterpriseId")
+        who = await acting_as(ctx, enterprise_id, "enterpriseId")
         project = await ctx.views.change_project(change_id)
         if project is None:
             raise ClientError(f"change request {change_id} is not known (yet)")

@@ -20,6 +20,8 @@ from strawberry.extensions import (
     SchemaExtension,
 )
 
+from api.crowd import CrowdQuery
+from api.crowd_mutations import CrowdMutation
 from api.data_map import DataMapQuery
 from api.design import DesignQuery
 from api.design_mutations import DesignMutation
@@ -53,6 +55,7 @@ class Query(
     ResourcingQuery,
     ProvenanceQuery,
     DesignQuery,
+    CrowdQuery,
     DataMapQuery,
     NetworkQuery,
 ):
@@ -61,8 +64,8 @@ class Query(
 
 
 @strawberry.type(name="Mutation")
-class Mutations(Mutation, DesignMutation):
-    """Every mutation: ingest, disruptions, the incident workflow and collaborative design."""
+class Mutations(Mutation, DesignMutation, CrowdMutation):
+    """Every mutation: ingest, disruptions, the incident workflow, collaborative and crowd design."""
 
 
 log = logging.getLogger("api.schema")

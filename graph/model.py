@@ -279,6 +279,43 @@ LOT = NodeKind(
 )
 """A lot (batch) or a serialised item; ``produced`` once its maker reports it (input-only lots have none)."""
 
+DESIGN_CALL = NodeKind(
+    "design_calls",
+    "DesignCall",
+    "id",
+    (
+        Aspect(
+            "opened",
+            (
+                "projectId",
+                "enterpriseId",
+                "task",
+                "deadlineAt",
+                "capability",
+                "materialSku",
+                "certification",
+                "region",
+                "supplyAnnualVolume",
+                "openedAt",
+            ),
+        ),
+        Aspect(
+            "awarded", ("awardedProposalId", "awardRole", "supplyShare", "supplyLeadTimeDays", "awardedAt")
+        ),
+    ),
+)
+"""An open call of a design project; whether its award took effect is set by ``CALL_AWARDS_CYPHER``."""
+DESIGN_PROPOSAL = NodeKind(
+    "design_proposals",
+    "DesignProposal",
+    "id",
+    (
+        Aspect("submitted", ("callId", "enterpriseId", "summary", "uri", "contentHash", "submittedAt")),
+        Aspect("evaluated", ("score", "evaluationNotes", "evaluatedAt")),
+    ),
+)
+"""A proposal to an open call; its eligibility is set by ``PROPOSAL_CHECKS_CYPHER``."""
+
 NODE_KINDS: tuple[NodeKind, ...] = (
     ENTERPRISE,
     FACILITY,
@@ -292,6 +329,8 @@ NODE_KINDS: tuple[NodeKind, ...] = (
     DESIGN_REVISION,
     CHANGE_REQUEST,
     LOT,
+    DESIGN_CALL,
+    DESIGN_PROPOSAL,
 )
 
 ENTERPRISE_REGION = LinkKind(
@@ -356,6 +395,12 @@ CHANGE_PROJECT = LinkKind(
 LOT_PRODUCER = LinkKind("lot_producer", "Lot", "id", "PRODUCED_BY", "Enterprise", "id", "producerV")
 LOT_FACILITY = LinkKind("lot_facility", "Lot", "id", "PRODUCED_AT", "Facility", "id", "facilityV")
 
+CALL_PROJECT = LinkKind("call_project", "DesignCall", "id", "CALLS_FOR", "DesignProject", "id", "projectV")
+PROPOSAL_CALL = LinkKind("proposal_call", "DesignProposal", "id", "ANSWERS", "DesignCall", "id", "callV")
+PROPOSAL_PROPOSER = LinkKind(
+    "proposal_proposer", "DesignProposal", "id", "PROPOSES", "Enterprise", "id", "proposerV", outgoing=False
+)
+
 LINK_KINDS: tuple[LinkKind, ...] = (
     ENTERPRISE_REGION,
     FACILITY_REGION,
@@ -372,6 +417,9 @@ LINK_KINDS: tuple[LinkKind, ...] = (
     CHANGE_PROJECT,
     LOT_PRODUCER,
     LOT_FACILITY,
+    CALL_PROJECT,
+    PROPOSAL_CALL,
+    PROPOSAL_PROPOSER,
 )
 
 SUPPLIES = RelKind(
@@ -490,12 +538,110 @@ SET x.qty = comp.qty,
 """
 
 
+ELIGIBILITY = """CASE
+  WHEN t > c.deadlineAt THEN 'submitted after the deadline of call ' + c.id
+  WHEN e IS NULL OR e.nameV IS NULL THEN 'enterprise ' + coalesce(e.id, '?') + ' is not registered'
+  WHEN e.id = c.enterpriseId THEN 'enterprise ' + e.id + ' opened call ' + c.id + ' itself'
+  WHEN c.capability IS NOT NULL AND NOT c.capability IN coalesce(e.capabilities, [])
+    THEN 'enterprise ' + e.id + ' lacks the capability ' + c.capability
+  WHEN c.materialSku IS NOT NULL
+    AND NOT EXISTS { (e)-[:PRODUCES]->(:Material {sku: c.materialSku}) }
+    AND NOT EXISTS { (e)-[x:SUPPLIES {sku: c.materialSku}]->(:Enterprise)
+      WHERE x.validTo IS NULL OR x.validTo >= day }
+    THEN 'enterprise ' + e.id + ' neither produces nor supplies ' + c.materialSku
+  WHEN c.certification IS NOT NULL AND NOT EXISTS {
+      (e)-[:HOLDS]->(k:Certification {standard: c.certification})
+      WHERE k.status = 'active' AND k.validUntil >= day AND (k.validFrom IS NULL OR k.validFrom <= day) }
+    THEN CASE WHEN EXISTS { (e)-[:HOLDS]->(:Certification {standard: c.certification}) }
+      THEN 'enterprise ' + e.id + ' holds no valid ' + c.certification + ' on ' + toString(day) + ' (expired)'
+      ELSE 'enterprise ' + e.id + ' holds no ' + c.certification + ' certification' END
+  WHEN c.region IS NOT NULL AND coalesce(e.region, '') <> c.region
+    AND NOT EXISTS { (:Facility {region: c.region})-[:OPERATED_BY]->(e) }
+    THEN 'enterprise ' + e.id + ' is not in region ' + c.region
+  ELSE null
+END"""
+"""Why enterprise ``e`` may not propose to call ``c`` at epoch ms ``t`` (on ``day``), or null: the
+deadline, registration, not its own call, capability, material (produces or currently supplies it),
+certificate (active and valid on ``day``), region (its own or one of its facilities'). One text for
+the projector and the views, so a proposal is judged the same way before and after it is sent."""
+
+PROPOSAL_CHECKS = "proposal_checks"
+PROPOSAL_CHECKS_CYPHER = f"""
+UNWIND $rows AS r
+MATCH (p:DesignProposal {{id: r.k}})
+WHERE p.submittedV IS NOT NULL AND coalesce(p.checkedV, '') < p.submittedV
+OPTIONAL MATCH (c:DesignCall {{id: p.callId}})
+OPTIONAL MATCH (e:Enterprise {{id: p.enterpriseId}})
+WITH p, c, e, p.submittedAt AS t, date(datetime({{epochMillis: p.submittedAt}})) AS day
+WITH p, CASE
+  WHEN c IS NULL OR c.openedV IS NULL THEN 'call ' + p.callId + ' is not known'
+  WHEN c.awardedV IS NOT NULL AND c.awardedV < p.submittedV THEN 'call ' + c.id + ' was already awarded'
+  WHEN e IS NULL THEN 'enterprise ' + p.enterpriseId + ' is not registered'
+  ELSE {ELIGIBILITY}
+END AS reason
+SET p.eligible = reason IS NULL, p.refusalReason = reason, p.checkedV = p.submittedV
+"""
+"""Eligibility of each proposal the batch submitted, checked once per submission against the graph as
+committed with the batch (the call, the proposer's capabilities, certificates, region, production
+and supply links): ``eligible`` and, if refused, ``refusalReason``. Idempotent (``checkedV``)."""
+
+CALL_AWARDS = "call_awards"
+CALL_AWARDS_CYPHER = """
+UNWIND $rows AS r
+MATCH (c:DesignCall {id: r.k})
+WHERE c.awardedV = r.v AND coalesce(c.awardCheckedV, '') < c.awardedV
+OPTIONAL MATCH (p:DesignProposal {id: c.awardedProposalId})
+WITH c, p, r, CASE
+  WHEN c.openedV IS NULL THEN 'call ' + c.id + ' is not known'
+  WHEN p IS NULL OR p.submittedV IS NULL THEN 'proposal ' + c.awardedProposalId + ' is not known'
+  WHEN p.callId <> c.id THEN 'proposal ' + p.id + ' answers another call'
+  WHEN p.eligible IS NULL OR NOT p.eligible
+    THEN 'proposal ' + p.id + ' was refused: ' + coalesce(p.refusalReason, 'not checked')
+  ELSE null
+END AS reason
+SET c.awardCheckedV = c.awardedV, c.awardRefusalReason = reason,
+    c.awardedTo = CASE WHEN reason IS NULL THEN p.enterpriseId ELSE null END
+WITH c, p, r WHERE reason IS NULL
+MATCH (e:Enterprise {id: p.enterpriseId})
+MERGE (project:DesignProject {id: c.projectId})
+MERGE (e)-[j:COLLABORATES_ON]->(project)
+SET j += CASE WHEN r.v > coalesce(j.joinedV, '')
+      THEN {role: c.awardRole, joinedAt: r.lastEventAt, joinedV: r.v} ELSE {} END,
+    j += CASE WHEN r.v > coalesce(j.lastVersion, '')
+    THEN {lastEventId: r.lastEventId, lastSource: r.lastSource, lastEventAt: r.lastEventAt, lastVersion: r.v}
+      ELSE {} END
+WITH c, e, r WHERE c.materialSku IS NOT NULL AND c.supplyAnnualVolume IS NOT NULL
+MATCH (b:Enterprise {id: c.enterpriseId})
+MERGE (e)-[s:SUPPLIES {sku: c.materialSku}]->(b)
+SET s += CASE WHEN r.v > coalesce(s.agreedV, '') THEN {share: coalesce(c.supplyShare, 1.0),
+      leadTimeDays: c.supplyLeadTimeDays, validFrom: date(r.on), unitPrice: null, currency: null,
+      annualVolume: c.supplyAnnualVolume, agreedV: r.v} ELSE {} END,
+    s += CASE WHEN r.v > coalesce(s.validityV, '') THEN {validTo: null, endReason: null, validityV: r.v}
+      ELSE {} END,
+    s += CASE WHEN r.v > coalesce(s.lastVersion, '')
+    THEN {lastEventId: r.lastEventId, lastSource: r.lastSource, lastEventAt: r.lastEventAt, lastVersion: r.v}
+      ELSE {} END,
+    e.kpiDirty = true, e.kpiDirtyAt = coalesce(e.kpiDirtyAt, timestamp())
+"""
+"""Each award the batch made takes effect once (``awardCheckedV``), if its proposal answered this call
+and was found eligible: the proposer joins the project in the award's role (``COLLABORATES_ON``) and,
+where the call names a supply, supplies that material to the calling enterprise (``SUPPLIES``, as
+``supply.agreed`` would); otherwise the call keeps ``awardRefusalReason``."""
+
+CHECKS: tuple[tuple[str, str], ...] = (
+    (PROPOSAL_CHECKS, PROPOSAL_CHECKS_CYPHER),
+    (CALL_AWARDS, CALL_AWARDS_CYPHER),
+)
+"""Statements that read what the batch wrote, so they run after every other kind, in this order."""
+
+
 def statements() -> list[tuple[str, str]]:
-    """(kind name, Cypher) in the one order every writer uses: nodes, links, relationships, BOMs."""
+    """(kind name, Cypher) in the one order every writer uses: nodes, links, relationships, BOMs, checks."""
     out = [(k.name, node_cypher(k)) for k in NODE_KINDS]
     out += [(k.name, link_cypher(k)) for k in LINK_KINDS]
     out += [(k.name, rel_cypher(k)) for k in REL_KINDS]
     out.append((BOMS, BOM_CYPHER))
+    out += CHECKS
     return out
 
 
@@ -514,5 +660,7 @@ def version_properties() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
     for r in REL_KINDS:
         rels.setdefault(r.rel, {"lastVersion"}).update(f"{a.name}V" for a in r.aspects)
     nodes["Material"].add("bomV")
+    nodes["DesignProposal"].add("checkedV")
+    nodes["DesignCall"].add("awardCheckedV")
     rels.setdefault("COMPONENT_OF", set()).add("lastVersion")
     return nodes, rels

@@ -134,6 +134,20 @@ class GraphRows:
                 "lastEventAt": st.t,
             }
 
+    def check(self, name: str, key: str, st: Stamp) -> None:
+        """A row of a check that runs after the batch's other writes (``model.CHECKS``): newest per key."""
+        fold = self.folds[name]
+        old = fold.rows.get((key,))
+        if old is None or st.v > old["v"]:
+            fold.rows[(key,)] = {
+                "k": key,
+                "on": st.on.isoformat(),
+                "v": st.v,
+                "lastEventId": st.eid,
+                "lastSource": st.src,
+                "lastEventAt": st.t,
+            }
+
     def result(self) -> Mutations:
         rows = {name: f.sorted_rows() for name, f in self.folds.items() if f.rows}
         return Mutations(rows=rows, kpi_enterprises=self.kpi_enterprises, kpi_stock=self.kpi_stock)

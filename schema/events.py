@@ -10,7 +10,7 @@ project) stay in one partition, in order.
 from __future__ import annotations
 
 import enum
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, ClassVar
 
 import msgspec
@@ -666,6 +666,89 @@ class LotReceived(_LotMovement):
     GROUP = "traceability"
 
 
+# -- crowd design (open calls) -------------------------------------------------------------------
+
+Score = Annotated[float, msgspec.Meta(ge=0.0, le=100.0)]
+AwareTime = Annotated[datetime, msgspec.Meta(tz=True)]
+
+
+class DesignCallOpened(Payload):
+    """A design task of a project opened to the network (an open call, 众包设计): the requirements a
+    proposer must meet and the deadline. ``supply_annual_volume`` (with ``material_sku``): the award
+    also makes the winner a supplier of that material to the calling enterprise."""
+
+    TYPE = "design.call.opened"
+    SUBJECT = "call_id"
+    GROUP = "crowd design"
+
+    call_id: Id
+    project_id: Id
+    enterprise_id: Id
+    """The calling enterprise (the project's owner)."""
+    task: Text
+    deadline: AwareTime
+    """Proposals whose event time is later are refused."""
+    capability: Name | None = None
+    material_sku: Id | None = None
+    """The proposer must produce (a capacity report) or currently supply this material."""
+    certification: Name | None = None
+    """A standard (e.g. IATF 16949) the proposer must hold, active and valid on the proposal's day."""
+    required_region: Name | None = None
+    """The proposer's enterprise, or one of its facilities, must be in this region."""
+    supply_annual_volume: Quantity | None = None
+
+    def __post_init__(self) -> None:
+        if self.supply_annual_volume is not None and self.material_sku is None:
+            raise ValueError("supply_annual_volume needs material_sku (the material to supply)")
+        if not self.task.strip():
+            raise ValueError("task: must not be blank")
+
+
+class DesignProposalSubmitted(Payload):
+    """An enterprise's proposal to an open call; its design files stay where ``uri`` points. Eligibility
+    is checked when it is projected: an ineligible proposal is kept as ``refused`` with the reason."""
+
+    TYPE = "design.proposal.submitted"
+    SUBJECT = "call_id"
+    GROUP = "crowd design"
+
+    call_id: Id
+    proposal_id: Id
+    enterprise_id: Id
+    summary: Text
+    uri: DesignUri | None = None
+    content_hash: ContentHash | None = None
+
+
+class DesignProposalEvaluated(Payload):
+    """The calling enterprise's evaluation of a proposal: a score from 0 to 100 and notes."""
+
+    TYPE = "design.proposal.evaluated"
+    SUBJECT = "call_id"
+    GROUP = "crowd design"
+
+    call_id: Id
+    proposal_id: Id
+    score: Score
+    notes: Text | None = None
+
+
+class DesignCallAwarded(Payload):
+    """The call is awarded to a proposal: its enterprise joins the project in ``role`` and, where the
+    call names a supply, becomes a supplier of that material to the calling enterprise."""
+
+    TYPE = "design.call.awarded"
+    SUBJECT = "call_id"
+    GROUP = "crowd design"
+
+    call_id: Id
+    proposal_id: Id
+    role: DesignRole = DesignRole.DESIGN_HOUSE
+    share: Share | None = None
+    """Of the supply, when the call names one (default 1.0)."""
+    lead_time_days: Days | None = None
+
+
 PAYLOADS: tuple[type[Payload], ...] = (
     PartnerRegistered,
     PartnerUpdated,
@@ -698,6 +781,10 @@ PAYLOADS: tuple[type[Payload], ...] = (
     LotUnpacked,
     LotShipped,
     LotReceived,
+    DesignCallOpened,
+    DesignProposalSubmitted,
+    DesignProposalEvaluated,
+    DesignCallAwarded,
 )
 
 CATALOG: dict[str, type[Payload]] = {p.TYPE: p for p in PAYLOADS}

@@ -226,6 +226,39 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "order_id": "PO-DF-2026-0412",
         "facility_id": "dongfeng-xiangyang",
     },
+    "design.call.opened": {
+        "call_id": "CALL-EV1-DOOR-2026",
+        "project_id": "EV1-BODY",
+        "enterprise_id": "dongfeng",
+        "task": "Aluminium door ring, 30 % lighter than R3, crash class unchanged",
+        "deadline": "2026-08-31T23:59:59+08:00",
+        "capability": "aluminium stamping",
+        "material_sku": "AL-6061-SHEET",
+        "certification": "IATF 16949",
+        "required_region": "湖北省 武汉市",
+        "supply_annual_volume": 8000,
+    },
+    "design.proposal.submitted": {
+        "call_id": "CALL-EV1-DOOR-2026",
+        "proposal_id": "CALL-EV1-DOOR-2026-P07",
+        "enterprise_id": "wisco",
+        "summary": "Hot-formed 6061 door ring in two pieces, laser-welded",
+        "uri": "https://plm.example.com/calls/CALL-EV1-DOOR-2026/P07.zip",
+        "content_hash": "sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae",
+    },
+    "design.proposal.evaluated": {
+        "call_id": "CALL-EV1-DOOR-2026",
+        "proposal_id": "CALL-EV1-DOOR-2026-P07",
+        "score": 86.5,
+        "notes": "meets the weight target; tooling cost high",
+    },
+    "design.call.awarded": {
+        "call_id": "CALL-EV1-DOOR-2026",
+        "proposal_id": "CALL-EV1-DOOR-2026-P07",
+        "role": "tier1",
+        "share": 1.0,
+        "lead_time_days": 28,
+    },
 }
 
 

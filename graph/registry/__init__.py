@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from graph.registry import (
+    crowd,
     design,
     disruptions,
     materials,
@@ -44,6 +45,7 @@ REGISTRY: Mapping[type[Payload], EventUnit[Any]] = {
         *disruptions.UNITS,
         *design.UNITS,
         *traceability.UNITS,
+        *crowd.UNITS,
     )
 }
 
