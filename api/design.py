@@ -10,6 +10,7 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
+from api.change_impact import ImpactedSupplier, impacted_suppliers
 from api.context import Context
 from api.enterprise import Enterprise, enterprise_rows, to_date
 from api.errors import Forbidden
@@ -120,6 +121,10 @@ class ChangeImpact:
     affected_skus: list[str]
     suppliers: list[Enterprise]
     downstream_products: list[str]
+    affected_suppliers: list[ImpactedSupplier] = strawberry.field(
+        description="Per supplier and affected sku: its open orders (record store) and stock of the old "
+        "revision; a partner sees suppliers, orders (both parties) and stock inside its network"
+    )
 
 
 @strawberry.type(
@@ -179,7 +184,10 @@ class DesignQuery:
         "partner asks only about requests of projects it belongs to, and sees suppliers in its network."
     )
     async def change_impact(
-        self, info: Info[Context, None], change_request_id: strawberry.ID
+        self,
+        info: Info[Context, None],
+        change_request_id: strawberry.ID,
+        orders_per_supplier: int = 20,
     ) -> ChangeImpact | None:
         ctx = info.context
         await ctx.policy.authorize(Action.READ_NETWORK)
@@ -199,6 +207,9 @@ class DesignQuery:
                 [s for s in r["suppliers"] if s and s.get("id") and ctx.policy.sees(s["id"])]
             ),
             downstream_products=sorted(p["sku"] for p in r["products"]),
+            affected_suppliers=await impacted_suppliers(
+                ctx, r["suppliers"], orders_per_supplier=max(0, min(orders_per_supplier, 200))
+            ),
         )
 
     @strawberry.field(
