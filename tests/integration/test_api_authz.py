@@ -463,6 +463,9 @@ def cases(w: AuthzWorld) -> dict[str, list[Case]]:
             Case("first: 5", "first: 5", NETWORK),
         ],
         "changeImpact": [pair("changeRequestId", f"{w.p}ecr", f"{w.p}{OUT}ecr", "")],
+        # crowd design names no enterprise: a partner gets its own, its network's and eligible calls
+        "designCalls": [Case("first: 5", "first: 5", NETWORK)],
+        "designProposals": [Case("first: 5", "first: 5", NETWORK)],
         "candidatePartners": [
             pair("region", w.region, w.region, "first: 5"),
             pair("nearId", w.P, w.FAR, f'sku: "{w.p}sku-u1-p", quantityPerDay: 10'),
@@ -683,6 +686,10 @@ def test_cypher_injection_through_every_string_argument_changes_nothing(
         "publishDesignRevision": 'projectId: "p", revisionId: "r", label: "l", uri: "u", contentHash: "h"',
         "raiseChangeRequest": 'projectId: "p", changeId: "c", affectedSkus: ["k"], reason: "r"',
         "answerChangeRequest": 'changeId: "c", decision: "accepted", enterpriseId: "e"',
+        "openDesignCall": 'projectId: "p", callId: "c", task: "t", deadline: "2030-01-01T00:00:00Z"',
+        "submitDesignProposal": 'callId: "c", proposalId: "p", summary: "s", enterpriseId: "e"',
+        "evaluateDesignProposal": 'callId: "c", proposalId: "p", score: 1',
+        "awardDesignCall": 'callId: "c", proposalId: "p"',
     }
     for root, f in schema.mutation_type.fields.items():
         if root != "ingestEvents":  # JSON events, validated by the event contracts
@@ -730,6 +737,13 @@ MUTATIONS = {
     ),
     "raiseChangeRequest": ('projectId: "", changeId: "", affectedSkus: [], reason: ""', ("admin", "partner")),
     "answerChangeRequest": ('changeId: "", decision: "accepted"', ("admin", "partner")),
+    "openDesignCall": (
+        'projectId: "", callId: "", task: "", deadline: "2030-01-01T00:00:00Z"',
+        ("admin", "partner"),
+    ),
+    "submitDesignProposal": ('callId: "", proposalId: "", summary: ""', ("admin", "partner")),
+    "evaluateDesignProposal": ('callId: "", proposalId: "", score: 1', ("admin", "partner")),
+    "awardDesignCall": ('callId: "", proposalId: ""', ("admin", "partner")),
 }
 
 
