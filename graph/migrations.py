@@ -23,6 +23,8 @@ _UNIQUE: tuple[tuple[str, str, str], ...] = (
     ("shipping_unit_id", "ShippingUnit", "id"),
     ("kafka_offset_id", "KafkaOffset", "id"),
     ("schema_migration_id", "SchemaMigration", "id"),
+    ("design_call_id", "DesignCall", "id"),
+    ("design_proposal_id", "DesignProposal", "id"),
 )
 
 STATEMENTS: tuple[str, ...] = (
@@ -50,6 +52,9 @@ STATEMENTS: tuple[str, ...] = (
     "CREATE INDEX lot_enterprise IF NOT EXISTS FOR (l:Lot) ON (l.enterpriseId)",
     "CREATE INDEX shipped_to_order IF NOT EXISTS FOR ()-[s:SHIPPED_TO]-() ON (s.orderId)",
     "CREATE INDEX stocks_site IF NOT EXISTS FOR ()-[s:STOCKS]-() ON (s.site)",
+    # A call's proposals, a proposer's proposals (graph/crowd_views.py).
+    "CREATE INDEX design_proposal_call IF NOT EXISTS FOR (p:DesignProposal) ON (p.callId)",
+    "CREATE INDEX design_proposal_enterprise IF NOT EXISTS FOR (p:DesignProposal) ON (p.enterpriseId)",
 )
 """Node uniqueness constraints (Community edition) on every business key; relationship uniqueness
 follows from MERGE patterns between constrained nodes."""
