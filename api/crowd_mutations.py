@@ -125,11 +125,14 @@ class CrowdMutation:
         found = await views.call(call_id, me=who)
         if found is None:
             raise ClientError(f"call {call_id} is not known (yet)")
-        if found["reason"] is not None:
-            raise Forbidden(f"proposal refused: {found['reason']}")
         held = await views.proposal(proposal_id)
         if held is not None and held.get("enterpriseId") != who:
             raise Forbidden(f"proposal {proposal_id} belongs to another enterprise")
+        if held is not None and held.get("callId") != call_id:
+            other = held.get("callId")
+            raise ClientError(f"proposal {proposal_id} answers call {other}; use a new proposal id")
+        if found["reason"] is not None:
+            raise Forbidden(f"proposal refused: {found['reason']}")
         data = {"call_id": call_id, "proposal_id": proposal_id, "enterprise_id": who, "summary": summary}
         data |= _without_none({"uri": uri, "content_hash": content_hash})
         return await ingest_one(ctx, build_event(ctx, "design.proposal.submitted", call_id, data))

@@ -319,6 +319,9 @@ def test_an_open_call_is_answered_by_eligible_enterprises_and_the_award_makes_a_
             "score": None,
         }
     ]
+    assert error(url, keys["x"], SUBMIT, {"c": w.late_call, "id": w.p + "p-x"}) == (
+        f"proposal {w.p}p-x answers call {w.call}; use a new proposal id"
+    )
     assert "submitted after the deadline" in error(
         url, keys["x"], SUBMIT, {"c": w.late_call, "id": w.p + "p-l"}
     )
