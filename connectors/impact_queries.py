@@ -18,7 +18,10 @@ Pair = tuple[str, str]
 
 
 def _pairs(enterprise: Any, sku: Any, pairs: Sequence[Pair]) -> ColumnElement[bool]:
-    return or_(*(and_(enterprise == e, sku == s) for e, s in sorted(set(pairs))))
+    # The IN on the enterprise alone lets both stores read its index range (the OR of pairs alone made
+    # SQLite scan the whole table: 1.25 s at 1M orders, see bench/change_impact.py).
+    exact = or_(*(and_(enterprise == e, sku == s) for e, s in sorted(set(pairs))))
+    return and_(enterprise.in_(sorted({e for e, _ in pairs})), exact)
 
 
 def _open(allowed: Collection[str] | None) -> list[ColumnElement[bool]]:
