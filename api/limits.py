@@ -58,6 +58,8 @@ SIZE_BOUNDS: dict[tuple[str, str, str], tuple[int, int]] = {
     ("Query", "productChain", "maxNodes"): (1, 20_000),
     ("Query", "paths", "first"): (1, 5),
     ("Query", "designProjects", "first"): (1, 200),
+    ("Query", "designCalls", "first"): (1, 200),
+    ("Query", "designProposals", "first"): (1, 500),
     ("Query", "candidatePartners", "first"): (1, 200),
     ("Query", "reSourcing", "first"): (1, 200),
     ("Query", "riskyNodes", "first"): (1, 1_000),
