@@ -23,6 +23,8 @@ _UNIQUE: tuple[tuple[str, str, str], ...] = (
     ("shipping_unit_id", "ShippingUnit", "id"),
     ("kafka_offset_id", "KafkaOffset", "id"),
     ("schema_migration_id", "SchemaMigration", "id"),
+    ("equipment_id", "Equipment", "id"),
+    ("work_order_id", "WorkOrder", "id"),
 )
 
 STATEMENTS: tuple[str, ...] = (
@@ -50,6 +52,9 @@ STATEMENTS: tuple[str, ...] = (
     "CREATE INDEX lot_enterprise IF NOT EXISTS FOR (l:Lot) ON (l.enterpriseId)",
     "CREATE INDEX shipped_to_order IF NOT EXISTS FOR ()-[s:SHIPPED_TO]-() ON (s.orderId)",
     "CREATE INDEX stocks_site IF NOT EXISTS FOR ()-[s:STOCKS]-() ON (s.site)",
+    "CREATE INDEX equipment_maker IF NOT EXISTS FOR (q:Equipment) ON (q.makerId)",
+    "CREATE INDEX equipment_customer IF NOT EXISTS FOR (q:Equipment) ON (q.customerId)",
+    "CREATE INDEX work_order_equipment IF NOT EXISTS FOR (w:WorkOrder) ON (w.equipmentId)",
 )
 """Node uniqueness constraints (Community edition) on every business key; relationship uniqueness
 follows from MERGE patterns between constrained nodes."""

@@ -27,6 +27,9 @@ DATE_FIELDS = frozenset(
         "deliveredOn",
         "orderedOn",
         "requiredBy",
+        "installedOn",
+        "scheduledFor",
+        "completedOn",
     }
 )
 """Fields stored as Neo4j ``Date``: rows carry them as ISO strings (cheap to send), Cypher converts."""
@@ -279,6 +282,44 @@ LOT = NodeKind(
 )
 """A lot (batch) or a serialised item; ``produced`` once its maker reports it (input-only lots have none)."""
 
+EQUIPMENT = NodeKind(
+    "equipment",
+    "Equipment",
+    "id",
+    (
+        Aspect("installed", ("sku", "serial", "installedOn", "limits", "installedAt")),
+        Aspect(
+            "health",
+            (
+                "health",
+                "healthStatus",
+                "alarmRate",
+                "exceedance",
+                "worstMetric",
+                "healthReason",
+                "readings",
+                "healthAt",
+                "healthState",
+            ),
+        ),
+    ),
+)
+"""A maker's installed product (one serial); ``health`` is written by the service stream job only
+(``streams/service.py``), at most once per flush and only when it changed, never per reading."""
+WORK_ORDER = NodeKind(
+    "work_orders",
+    "WorkOrder",
+    "id",
+    (
+        Aspect("requested", ("reason", "priority", "requestedAt")),
+        Aspect("scheduled", ("scheduledFor", "technician", "scheduledAt")),
+        Aspect("completed", ("completedOn", "findings", "partsReplaced", "restored", "completedAt")),
+    ),
+    derived="x.status = CASE WHEN x.completedV IS NOT NULL THEN 'completed' "
+    "WHEN x.scheduledV IS NOT NULL THEN 'scheduled' ELSE 'requested' END",
+)
+"""A maintenance work order on one piece of equipment; open until ``completed``."""
+
 NODE_KINDS: tuple[NodeKind, ...] = (
     ENTERPRISE,
     FACILITY,
@@ -292,6 +333,8 @@ NODE_KINDS: tuple[NodeKind, ...] = (
     DESIGN_REVISION,
     CHANGE_REQUEST,
     LOT,
+    EQUIPMENT,
+    WORK_ORDER,
 )
 
 ENTERPRISE_REGION = LinkKind(
@@ -356,6 +399,32 @@ CHANGE_PROJECT = LinkKind(
 LOT_PRODUCER = LinkKind("lot_producer", "Lot", "id", "PRODUCED_BY", "Enterprise", "id", "producerV")
 LOT_FACILITY = LinkKind("lot_facility", "Lot", "id", "PRODUCED_AT", "Facility", "id", "facilityV")
 
+EQUIPMENT_MAKER = LinkKind(
+    "equipment_maker", "Equipment", "id", "MADE_BY", "Enterprise", "id", "makerV", mirror="makerId"
+)
+EQUIPMENT_CUSTOMER = LinkKind(
+    "equipment_customer", "Equipment", "id", "OWNED_BY", "Enterprise", "id", "customerV", mirror="customerId"
+)
+EQUIPMENT_FACILITY = LinkKind(
+    "equipment_facility", "Equipment", "id", "INSTALLED_AT", "Facility", "id", "siteV", mirror="facilityId"
+)
+EQUIPMENT_PRODUCT = LinkKind(
+    "equipment_product", "Equipment", "id", "INSTANCE_OF", "Material", "sku", "productV"
+)
+WORK_ORDER_EQUIPMENT = LinkKind(
+    "work_order_equipment",
+    "WorkOrder",
+    "id",
+    "SERVICES",
+    "Equipment",
+    "id",
+    "equipmentV",
+    mirror="equipmentId",
+)
+WORK_ORDER_CUSTOMER = LinkKind(
+    "work_order_customer", "WorkOrder", "id", "FOR", "Enterprise", "id", "customerV", mirror="customerId"
+)
+
 LINK_KINDS: tuple[LinkKind, ...] = (
     ENTERPRISE_REGION,
     FACILITY_REGION,
@@ -372,6 +441,12 @@ LINK_KINDS: tuple[LinkKind, ...] = (
     CHANGE_PROJECT,
     LOT_PRODUCER,
     LOT_FACILITY,
+    EQUIPMENT_MAKER,
+    EQUIPMENT_CUSTOMER,
+    EQUIPMENT_FACILITY,
+    EQUIPMENT_PRODUCT,
+    WORK_ORDER_EQUIPMENT,
+    WORK_ORDER_CUSTOMER,
 )
 
 SUPPLIES = RelKind(

@@ -19,6 +19,7 @@ from graph.registry import (
     operations,
     orders,
     partners,
+    service,
     supply,
     traceability,
 )
@@ -44,6 +45,7 @@ REGISTRY: Mapping[type[Payload], EventUnit[Any]] = {
         *disruptions.UNITS,
         *design.UNITS,
         *traceability.UNITS,
+        *service.UNITS,
     )
 }
 
