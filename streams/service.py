@@ -166,10 +166,11 @@ class Table:
 
 def event_type(m: Message) -> str | None:
     """The ``supplynet.event.type`` header the validate stage sets (``None``: absent)."""
-    headers: list[tuple[str, bytes | None]] = list(m.headers() or [])
-    for k, v in headers:
+    headers = m.headers() or []
+    pairs = headers.items() if isinstance(headers, dict) else headers
+    for k, v in pairs:
         if k == "supplynet.event.type":
-            return v.decode() if isinstance(v, bytes) else None
+            return v.decode() if isinstance(v, bytes) else v
     return None
 
 
