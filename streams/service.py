@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from connectors.errors import DeliveryFailed, KafkaUnavailable
 from connectors.kafka import EventProducer, Record
@@ -255,9 +255,10 @@ class ServiceJob:
             if alert is not None:
                 self._pending.append(alert)
 
-    async def flush(self) -> int:
+    async def flush(self, consumer: Consumer | None = None) -> int:
         """Send the pending alerts (acknowledged), then commit the changed health rows with the
-        offsets they cover; the number of health rows written."""
+        offsets they cover; the number of health rows written. ``consumer``'s Kafka offsets then
+        follow the graph's (lag monitoring; never the source of truth)."""
         if self._pending:
             alerts = self._pending
             records = [
@@ -277,6 +278,13 @@ class ServiceJob:
         offsets = [Position(self.group, self.topic, p, o) for p, o in sorted(self._offsets.items())]
         await checkpoint(self.writer, rows, offsets)
         self._offsets.clear()
+        if consumer is not None and offsets:
+            try:
+                consumer.store_offsets(
+                    offsets=[TopicPartition(p.topic, p.partition, p.offset) for p in offsets]
+                )
+            except KafkaException as e:  # a partition revoked meanwhile: the graph holds the truth
+                log.debug("service: offsets not stored in Kafka (%s)", e)
         return len(changed)
 
     async def run(self) -> None:
@@ -302,12 +310,12 @@ class ServiceJob:
                 self.fold(good)
                 if time.monotonic() - last_flush >= self.flush_seconds:
                     try:
-                        await self.flush()
+                        await self.flush(consumer)
                     except (KafkaUnavailable, DeliveryFailed) as e:
                         # Nothing was checkpointed: the alerts and the offsets wait for the next flush.
                         log.warning("service: alerts not delivered (%s); trying again next flush", e)
                     last_flush = time.monotonic()
-            await self.flush()
+            await self.flush(consumer)
         finally:
             thread.submit(consumer.close).result(timeout=60)
             thread.shutdown()

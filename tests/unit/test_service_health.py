@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
+import pytest
 
 from graph.health import DAY_MS, Band, Health, HealthSettings
 from graph.service import health_rows
@@ -132,3 +133,18 @@ def test_a_batch_of_readings_changes_one_row_per_equipment() -> None:
     rows = health_rows(t.take_changed(), S, flushed_ms=1, sequence=1)
     assert len(rows) == 2
     assert t.take_changed() == []
+
+
+def test_equipment_in_service_alert_is_a_small_events_part_of_risk_with_its_reason() -> None:
+    from graph.risk.facts import Enterprise, Facility
+    from graph.risk.scoring import events, facility_score
+    from graph.risk.settings import RiskSettings
+
+    rs = RiskSettings()
+    assert events(Enterprise("wisco"), rs).value == 0.0
+    ev = events(Enterprise("wisco", failing_equipment=1), rs)
+    assert ev.value == pytest.approx(rs.failing_equipment_weight)
+    assert ev.reasons == ("1 installed equipment in service alert (predictive maintenance)",)
+    assert events(Enterprise("wisco", failing_equipment=2), rs).value > ev.value
+    plant = facility_score(Facility("wisco-qingshan", failing_equipment=1), None, rs)
+    assert plant.score > 0 and any("service alert" in r for r in plant.factors["events"].reasons)
