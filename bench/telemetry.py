@@ -4,6 +4,7 @@ and absorbed, the consumer lag of each stage while it runs, the time to drain, a
 relationship counts before and after (readings must not grow the graph).
 
     python -m bench.telemetry --rate 10000 --seconds 60 --equipment 1000    # the run docs/service.md reports
+    python -m bench.telemetry --rate 10000 --seconds 60 --job-only          # the service job alone
     python -m bench.telemetry --rate 2000 --seconds 10 --equipment 100      # a quick run
 
 Everything it writes has its own id prefix and topics, and is deleted at the end.
@@ -51,14 +52,18 @@ def _event(eid: str, type_: str, subject: str, data: dict[str, Any]) -> bytes:
     )
 
 
-async def _counts(settings: Settings) -> tuple[int, int]:
+async def _counts(settings: Settings, prefix: str) -> tuple[int, int]:
+    """(nodes, relationships) of this run: nodes whose id or sku starts with ``prefix``, relationships
+    with an end among them (the graph is shared with other runs)."""
     driver = bootstrap.async_driver(settings)
     try:
-        n = await driver.execute_query("MATCH (n) RETURN count(n) AS n", database_=settings.neo4j.database)
-        r = await driver.execute_query(
-            "MATCH ()-[r]->() RETURN count(r) AS n", database_=settings.neo4j.database
+        res = await driver.execute_query(
+            "MATCH (n) WHERE n.id STARTS WITH $p OR n.sku STARTS WITH $p "
+            "OPTIONAL MATCH (n)-[r]-() RETURN count(DISTINCT n) AS n, count(DISTINCT r) AS r",
+            p=prefix,
+            database_=settings.neo4j.database,
         )
-        return int(n.records[0]["n"]), int(r.records[0]["n"])
+        return int(res.records[0]["n"]), int(res.records[0]["r"])
     finally:
         await driver.close()
 
@@ -134,7 +139,11 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
 
 
-def run(rate: int, seconds: float, equipment: int, customers: int) -> dict[str, Any]:
+def run(
+    rate: int, seconds: float, equipment: int, customers: int, *, job_only: bool = False
+) -> dict[str, Any]:
+    """``job_only``: no pipeline worker; readings go straight to ``events.valid`` with the validate
+    stage's type header (the service job's own capacity)."""
     run_id = uuid.uuid4().hex[:8]
     prefix = f"bt{run_id}-"
     base = Settings()
@@ -148,7 +157,9 @@ def run(rate: int, seconds: float, equipment: int, customers: int) -> dict[str, 
     logs = Path(tempfile.mkdtemp(prefix="bench-telemetry-"))
     producer = Producer({**settings.kafka.librdkafka(), "linger.ms": 20, "compression.type": "lz4"})
     eqs = [(f"{prefix}eq-{i:05d}", f"{prefix}plant-{i % customers}") for i in range(equipment)]
-    worker = _spawn(settings, app_id, "pipeline", logs / "worker.log")
+    worker = None if job_only else _spawn(settings, app_id, "pipeline", logs / "worker.log")
+    topic = names.valid if job_only else names.raw
+    headers = [("supplynet.event.type", b"equipment.telemetry")]
     job = _spawn(settings, app_id, "service", logs / "service.log")
     out: dict[str, Any] = {"rate": rate, "seconds": seconds, "equipment": equipment}
     try:
@@ -162,14 +173,17 @@ def run(rate: int, seconds: float, equipment: int, customers: int) -> dict[str, 
                 "installed_on": "2025-01-01",
                 "limits": [{"metric": m, "high": 100.0} for m in METRICS],
             }
-            producer.produce(names.raw, _event(f"{eq}-inst", "equipment.installed", customer, data), customer)
+            installed = _event(f"{eq}-inst", "equipment.installed", customer, data)
+            producer.produce(
+                topic, installed, customer, headers=[("supplynet.event.type", b"equipment.installed")]
+            )
         producer.flush(30)
         deadline = time.monotonic() + 300
         while asyncio.run(_absorbed(settings, prefix))[1] < equipment:  # every equipment has a health row
             if time.monotonic() > deadline:
                 raise SystemExit(f"installed base not in the graph after 300 s; logs in {logs}")
             time.sleep(1)
-        nodes0, rels0 = asyncio.run(_counts(settings))
+        nodes0, rels0 = asyncio.run(_counts(settings, prefix))
         out["graph_before"] = {"nodes": nodes0, "relationships": rels0}
         print(
             f"installed base of {equipment} in the graph: {nodes0} nodes, {rels0} relationships", flush=True
@@ -191,23 +205,20 @@ def run(rate: int, seconds: float, equipment: int, customers: int) -> dict[str, 
                     "value": 50.0 + (sent % 17),
                 }
                 try:
-                    producer.produce(
-                        names.raw, _event(f"{prefix}r{sent}", "equipment.telemetry", customer, data), customer
-                    )
+                    reading = _event(f"{prefix}r{sent}", "equipment.telemetry", customer, data)
+                    producer.produce(topic, reading, customer, headers=headers)
                 except BufferError:
                     producer.poll(0.05)
                     continue
                 sent += 1
             producer.poll(0)
             if now >= next_sample:
-                lags.append(
-                    {
-                        "at_s": round(now - start),
-                        "validate": _lag(settings, validate_group(app_id), names.raw),
-                        "project": _lag(settings, kafka_group(app_id), names.valid),
-                        "service": _lag(settings, service_group(app_id), names.valid),
-                    }
-                )
+                sample = {"at_s": round(now - start)}
+                if not job_only:  # without the pipeline worker no one consumes events.raw
+                    sample["validate"] = _lag(settings, validate_group(app_id), names.raw)
+                    sample["project"] = _lag(settings, kafka_group(app_id), names.valid)
+                sample["service"] = _lag(settings, service_group(app_id), names.valid)
+                lags.append(sample)
                 print(f"  {lags[-1]}", flush=True)
                 next_sample += 5
             time.sleep(max(0.0, tick - (time.monotonic() - now)))
@@ -226,14 +237,15 @@ def run(rate: int, seconds: float, equipment: int, customers: int) -> dict[str, 
             absorbed_per_s=round(absorbed / drained_s),
             drain_after_produce_s=round(drained_s - produced_s, 1),
             lag=lags,
-            max_lag={k: max((x[k] for x in lags), default=0) for k in ("validate", "project", "service")},
+            max_lag={k: max((x[k] for x in lags), default=0) for k in lags[0] if k != "at_s"} if lags else {},
         )
-        nodes1, rels1 = asyncio.run(_counts(settings))
+        nodes1, rels1 = asyncio.run(_counts(settings, prefix))
         out["graph_after"] = {"nodes": nodes1, "relationships": rels1}
         return out
     finally:
         _stop(job)
-        _stop(worker)
+        if worker is not None:
+            _stop(worker)
         asyncio.run(_cleanup(settings, prefix, app_id))
         admin = AdminClient(settings.kafka.librdkafka())
         for fut in admin.delete_topics(
@@ -269,15 +281,20 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=60.0, help="how long readings are offered")
     p.add_argument("--equipment", type=int, default=1000, help="installed equipment the readings spread over")
     p.add_argument("--customers", type=int, default=50, help="customers (Kafka keys) they are installed at")
+    p.add_argument(
+        "--job-only",
+        action="store_true",
+        help="readings straight to events.valid, no pipeline worker: the service job's own capacity",
+    )
     a = p.parse_args()
-    out = run(a.rate, a.seconds, a.equipment, a.customers)
+    out = run(a.rate, a.seconds, a.equipment, a.customers, job_only=a.job_only)
     before, after = out["graph_before"], out["graph_after"]
     print(orjson.dumps({k: v for k, v in out.items() if k != "lag"}, option=orjson.OPT_INDENT_2).decode())
     print(
         f"offered {out['offered_per_s']:,}/s for {a.seconds:g} s ({out['sent']:,} readings); absorbed "
         f"{out['absorbed']:,} at {out['absorbed_per_s']:,}/s (drained {out['drain_after_produce_s']} s after "
-        f"the last); max lag validate {out['max_lag']['validate']:,}, project {out['max_lag']['project']:,}, "
-        f"service {out['max_lag']['service']:,}; graph nodes {before['nodes']:,} -> {after['nodes']:,}, "
+        f"the last); max lag {', '.join(f'{k} {v:,}' for k, v in out['max_lag'].items())}; "
+        f"graph nodes {before['nodes']:,} -> {after['nodes']:,}, "
         f"relationships {before['relationships']:,} -> {after['relationships']:,}"
     )
 
