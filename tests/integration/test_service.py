@@ -250,3 +250,29 @@ def test_a_customers_equipment_carries_its_maintenance_history(run: Run, served:
         else:
             (w,) = r["maintenanceHistory"]
             assert (w["status"], w["findings"]) == ("completed", "all within limits")
+
+
+def test_equipment_in_service_alert_reaches_the_risk_facts_of_its_customer_and_facility(run: Run) -> None:
+    from graph.risk.settings import RiskSettings
+    from graph.risk.store import RiskStore
+
+    failing_at = collections.Counter(run.base.equipment[eq][1] for eq in run.base.failures)
+
+    async def read() -> tuple[Any, Any, Any]:
+        store = RiskStore(
+            bootstrap.async_driver(run.settings), RiskSettings(), database=run.settings.neo4j.database
+        )
+        try:
+            ents, _ = await store.facts_of(run.base.customers)
+            facs = await store.facilities_of(run.base.customers)
+            network = await store.network(scope=run.base.prefix)
+            return ents, facs, network
+        finally:
+            await store.driver.close()
+
+    ents, facs, network = asyncio.run(read())
+    expected = {c: failing_at.get(c, 0) for c in run.base.customers}
+    assert {e.id: e.failing_equipment for e in ents} == expected
+    assert {f.id: f.failing_equipment for f in facs} == {f"{c}-site": n for c, n in expected.items()}
+    assert {c: network.enterprises[c].failing_equipment for c in run.base.customers} == expected
+    assert any(expected.values())
