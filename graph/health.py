@@ -154,8 +154,8 @@ class Health:
         reasons = []
         if a > 0.005:
             reasons.append(f"alarm rate {self.alarm_rate:.2f}/day (limit {s.alarm_rate_limit:g})")
-        if metric is not None and x > 0.005:
-            band = self.bands[metric]
+        band = self.bands.get(metric) if metric is not None else None
+        if band is not None and x > 0.005:
             bounds = " ".join(
                 p
                 for p in (
@@ -192,6 +192,8 @@ class Health:
                 "atMs": self.at_ms,
                 "alerted": self.alerted,
                 "episode": self.episode,
+                "bands": {k: [b.low, b.high] for k, b in self.bands.items()},
+                "parties": [self.maker_id, self.customer_id, self.facility_id],
             }
         ).decode()
 
@@ -205,6 +207,14 @@ class Health:
         self.alerted = bool(d.get("alerted", False))
         self.episode = int(d.get("episode", 0))
         self.readings = int(readings or 0)
+        # What the job learnt from equipment.installed, whether or not the projection has stored it yet.
+        if "bands" in d:
+            self.bands = {k: Band(v[0], v[1]) for k, v in d["bands"].items()}
+        if "parties" in d:
+            maker, customer, facility = d["parties"]
+            self.maker_id = maker or self.maker_id
+            self.customer_id = customer or self.customer_id
+            self.facility_id = facility or self.facility_id
 
 
 @dataclass(frozen=True)

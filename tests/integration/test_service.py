@@ -276,3 +276,50 @@ def test_equipment_in_service_alert_reaches_the_risk_facts_of_its_customer_and_f
     assert {f.id: f.failing_equipment for f in facs} == {f"{c}-site": n for c, n in expected.items()}
     assert {c: network.enterprises[c].failing_equipment for c in run.base.customers} == expected
     assert any(expected.values())
+
+
+def test_a_killed_service_job_resumes_from_its_checkpoint_without_counting_a_reading_twice(
+    stack: Settings, run_id: str, tmp_path: Path
+) -> None:
+    import os
+    import signal
+
+    settings = own_topics(stack, f"svc2-{run_id}.")
+    names = bootstrap.topic_names(settings)
+    prefix = f"{run_id}-svk-"
+    base, events = generate_installed_base(
+        prefix=prefix, equipment=4, degrading=1, days=30, readings_per_day=96
+    )
+    records, total = [], 0
+    for e in events:
+        doc = orjson.loads(e.value)
+        if doc["type"] not in ("equipment.installed", "equipment.telemetry", "equipment.alarm"):
+            continue
+        total += doc["type"] == "equipment.telemetry"
+        # as the validate stage forwards it: keyed by subject, the type in a header
+        records.append(Record(e.subject.encode(), e.value, [("supplynet.event.type", doc["type"].encode())]))
+    starts = ends(settings, names.service_alerts)
+    group = f"supplynet-test-svk-{run_id}"
+    log = tmp_path / "service.log"
+    job = spawn_service_job(settings, group, log)
+    try:
+        EventProducer(settings.kafka.librdkafka(), names.valid).send_many(records)
+        deadline = time.monotonic() + 300
+        while sum(_absorbed(settings, prefix).values()) < total // 4:
+            assert time.monotonic() < deadline and job.poll() is None, log.read_text()[-3000:]
+            time.sleep(0.3)
+        os.killpg(job.pid, signal.SIGKILL)  # mid-stream: whatever was folded since the last flush is lost
+        job.wait(30)
+        job = spawn_service_job(settings, group, log)
+        while sum(_absorbed(settings, prefix).values()) < total:
+            assert time.monotonic() < deadline and job.poll() is None, log.read_text()[-3000:]
+            time.sleep(0.5)
+        time.sleep(2)  # a later flush must not add more
+        assert sum(_absorbed(settings, prefix).values()) == total
+    finally:
+        stop(job)
+    msgs = read_from(
+        settings, names.service_alerts, starts, done=lambda out: len(out) >= 1, timeout_s=30, settle_s=3
+    )
+    (planted,) = base.failures
+    assert {orjson.loads(m.value() or b"")["id"] for m in msgs} == {f"{planted}:1"}

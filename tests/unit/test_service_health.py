@@ -118,10 +118,13 @@ def test_the_checkpoint_restores_the_same_indicator() -> None:
     h = t.equipment["eq-1"]
     rows = health_rows([h], S, flushed_ms=1, sequence=1).kind("equipment")
     assert len(rows) == 1
-    copy = Health("eq-1", bands={"vibration": Band(None, 7.0)})
+    # restored where the projection has not stored the installation yet: no bands, no parties
+    copy = Health("eq-1")
     copy.load_state(rows[0]["healthState"], rows[0]["readings"])
     assert copy.score(S) == h.score(S)
     assert (copy.alerted, copy.episode, copy.readings) == (h.alerted, h.episode, 500)
+    assert copy.bands == {"vibration": Band(None, 7.0)}
+    assert (copy.maker_id, copy.customer_id, copy.facility_id) == ("sany", "wisco", "wisco-qingshan")
 
 
 def test_a_batch_of_readings_changes_one_row_per_equipment() -> None:
