@@ -74,6 +74,8 @@ SIZE_BOUNDS: dict[tuple[str, str, str], tuple[int, int]] = {
     ("Query", "traceForward", "maxDepth"): (1, 20),
     ("Query", "recallScope", "maxNodes"): (1, 20_000),
     ("Query", "recallScope", "maxDepth"): (1, 20),
+    ("Query", "installedBase", "first"): (1, 2_000),
+    ("Query", "customerEquipment", "first"): (1, 2_000),
     ("WhatIfResult", "exposures", "first"): (1, 5_000),
     ("SourcingReportResult", "soleSources", "first"): (1, 5_000),
     ("SourcingReportResult", "concentration", "first"): (1, 5_000),

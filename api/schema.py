@@ -35,6 +35,7 @@ from api.records import RecordQuery
 from api.resourcing import ResourcingQuery
 from api.risk import RiskQuery
 from api.risk_lists import RiskListQuery
+from api.service import ServiceQuery, ServiceSubscription
 from api.subscriptions import Subscription
 from api.trace import TraceQuery
 
@@ -58,14 +59,20 @@ class Query(
     CrowdQuery,
     DataMapQuery,
     NetworkQuery,
+    ServiceQuery,
 ):
     """Every query: the supply-chain, design and provenance views, re-sourcing, lot traceability, the
-    record views, the risk views and the data map."""
+    record views, the risk views, the data map and the installed base."""
 
 
 @strawberry.type(name="Mutation")
 class Mutations(Mutation, DesignMutation, CrowdMutation):
     """Every mutation: ingest, disruptions, the incident workflow, collaborative and crowd design."""
+
+
+@strawberry.type(name="Subscription")
+class Subscriptions(Subscription, ServiceSubscription):
+    """Every subscription: graph changes, risk alerts and service alerts."""
 
 
 log = logging.getLogger("api.schema")
@@ -107,4 +114,4 @@ def build_schema(
         extensions.append(partial(MutationRateLimiter, rate=mutation_rate))
     if production:
         extensions.append(partial(AddValidationRules, [NoSchemaIntrospectionCustomRule]))
-    return ServedSchema(query=Query, mutation=Mutations, subscription=Subscription, extensions=extensions)
+    return ServedSchema(query=Query, mutation=Mutations, subscription=Subscriptions, extensions=extensions)

@@ -25,6 +25,8 @@ _UNIQUE: tuple[tuple[str, str, str], ...] = (
     ("schema_migration_id", "SchemaMigration", "id"),
     ("design_call_id", "DesignCall", "id"),
     ("design_proposal_id", "DesignProposal", "id"),
+    ("equipment_id", "Equipment", "id"),
+    ("work_order_id", "WorkOrder", "id"),
 )
 
 STATEMENTS: tuple[str, ...] = (
@@ -55,6 +57,9 @@ STATEMENTS: tuple[str, ...] = (
     # A call's proposals, a proposer's proposals (graph/crowd_views.py).
     "CREATE INDEX design_proposal_call IF NOT EXISTS FOR (p:DesignProposal) ON (p.callId)",
     "CREATE INDEX design_proposal_enterprise IF NOT EXISTS FOR (p:DesignProposal) ON (p.enterpriseId)",
+    "CREATE INDEX equipment_maker IF NOT EXISTS FOR (q:Equipment) ON (q.makerId)",
+    "CREATE INDEX equipment_customer IF NOT EXISTS FOR (q:Equipment) ON (q.customerId)",
+    "CREATE INDEX work_order_equipment IF NOT EXISTS FOR (w:WorkOrder) ON (w.equipmentId)",
 )
 """Node uniqueness constraints (Community edition) on every business key; relationship uniqueness
 follows from MERGE patterns between constrained nodes."""

@@ -27,6 +27,9 @@ DATE_FIELDS = frozenset(
         "deliveredOn",
         "orderedOn",
         "requiredBy",
+        "installedOn",
+        "scheduledFor",
+        "completedOn",
     }
 )
 """Fields stored as Neo4j ``Date``: rows carry them as ISO strings (cheap to send), Cypher converts."""
@@ -315,6 +318,43 @@ DESIGN_PROPOSAL = NodeKind(
     ),
 )
 """A proposal to an open call; its eligibility is set by ``PROPOSAL_CHECKS_CYPHER``."""
+EQUIPMENT = NodeKind(
+    "equipment",
+    "Equipment",
+    "id",
+    (
+        Aspect("installed", ("sku", "serial", "installedOn", "limits", "installedAt")),
+        Aspect(
+            "health",
+            (
+                "health",
+                "healthStatus",
+                "alarmRate",
+                "exceedance",
+                "worstMetric",
+                "healthReason",
+                "readings",
+                "healthAt",
+                "healthState",
+            ),
+        ),
+    ),
+)
+"""A maker's installed product (one serial); ``health`` is written by the service stream job only
+(``streams/service.py``), at most once per flush and only when it changed, never per reading."""
+WORK_ORDER = NodeKind(
+    "work_orders",
+    "WorkOrder",
+    "id",
+    (
+        Aspect("requested", ("reason", "priority", "requestedAt")),
+        Aspect("scheduled", ("scheduledFor", "technician", "scheduledAt")),
+        Aspect("completed", ("completedOn", "findings", "partsReplaced", "restored", "completedAt")),
+    ),
+    derived="x.status = CASE WHEN x.completedV IS NOT NULL THEN 'completed' "
+    "WHEN x.scheduledV IS NOT NULL THEN 'scheduled' ELSE 'requested' END",
+)
+"""A maintenance work order on one piece of equipment; open until ``completed``."""
 
 NODE_KINDS: tuple[NodeKind, ...] = (
     ENTERPRISE,
@@ -331,6 +371,8 @@ NODE_KINDS: tuple[NodeKind, ...] = (
     LOT,
     DESIGN_CALL,
     DESIGN_PROPOSAL,
+    EQUIPMENT,
+    WORK_ORDER,
 )
 
 ENTERPRISE_REGION = LinkKind(
@@ -400,6 +442,31 @@ PROPOSAL_CALL = LinkKind("proposal_call", "DesignProposal", "id", "ANSWERS", "De
 PROPOSAL_PROPOSER = LinkKind(
     "proposal_proposer", "DesignProposal", "id", "PROPOSES", "Enterprise", "id", "proposerV", outgoing=False
 )
+EQUIPMENT_MAKER = LinkKind(
+    "equipment_maker", "Equipment", "id", "MADE_BY", "Enterprise", "id", "makerV", mirror="makerId"
+)
+EQUIPMENT_CUSTOMER = LinkKind(
+    "equipment_customer", "Equipment", "id", "OWNED_BY", "Enterprise", "id", "customerV", mirror="customerId"
+)
+EQUIPMENT_FACILITY = LinkKind(
+    "equipment_facility", "Equipment", "id", "INSTALLED_AT", "Facility", "id", "siteV", mirror="facilityId"
+)
+EQUIPMENT_PRODUCT = LinkKind(
+    "equipment_product", "Equipment", "id", "INSTANCE_OF", "Material", "sku", "productV"
+)
+WORK_ORDER_EQUIPMENT = LinkKind(
+    "work_order_equipment",
+    "WorkOrder",
+    "id",
+    "SERVICES",
+    "Equipment",
+    "id",
+    "equipmentV",
+    mirror="equipmentId",
+)
+WORK_ORDER_CUSTOMER = LinkKind(
+    "work_order_customer", "WorkOrder", "id", "FOR", "Enterprise", "id", "customerV", mirror="customerId"
+)
 
 LINK_KINDS: tuple[LinkKind, ...] = (
     ENTERPRISE_REGION,
@@ -420,6 +487,12 @@ LINK_KINDS: tuple[LinkKind, ...] = (
     CALL_PROJECT,
     PROPOSAL_CALL,
     PROPOSAL_PROPOSER,
+    EQUIPMENT_MAKER,
+    EQUIPMENT_CUSTOMER,
+    EQUIPMENT_FACILITY,
+    EQUIPMENT_PRODUCT,
+    WORK_ORDER_EQUIPMENT,
+    WORK_ORDER_CUSTOMER,
 )
 
 SUPPLIES = RelKind(

@@ -749,6 +749,115 @@ class DesignCallAwarded(Payload):
     lead_time_days: Days | None = None
 
 
+# -- service-oriented manufacturing ----------------------------------------------------------------
+
+
+class MetricLimit(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The allowed band of one telemetry metric of an installed piece of equipment (either end optional)."""
+
+    metric: Name
+    low: float | None = None
+    high: float | None = None
+    unit: Annotated[str, msgspec.Meta(min_length=1, max_length=16)] | None = None
+
+    def __post_init__(self) -> None:
+        if self.low is None and self.high is None:
+            raise ValueError(f"limit of {self.metric}: name low, high or both")
+        if self.low is not None and self.high is not None and self.high < self.low:
+            raise ValueError(f"limit of {self.metric}: high is below low")
+
+
+class EquipmentInstalled(Payload):
+    """A maker's product (one serial) installed at a customer's site: the installed base it serves.
+
+    Keyed by the customer, the enterprise where the equipment runs (as its telemetry, alarms and
+    maintenance are), so one piece of equipment's events stay in one partition, in order.
+    """
+
+    TYPE = "equipment.installed"
+    SUBJECT = "customer_id"
+    GROUP = "service"
+
+    equipment_id: Id
+    maker_id: Id
+    customer_id: Id
+    sku: Id
+    serial: Id
+    installed_on: date
+    facility_id: Id | None = None
+    limits: Annotated[list[MetricLimit], msgspec.Meta(max_length=100)] = []
+    """Per-metric bands; a reading outside its band is a threshold crossing (docs/service.md)."""
+
+    def __post_init__(self) -> None:
+        if self.maker_id == self.customer_id:
+            raise ValueError("maker_id and customer_id must differ (equipment sold to its own maker)")
+        metrics = [x.metric for x in self.limits]
+        if len(set(metrics)) != len(metrics):
+            raise ValueError("limits: a metric is listed twice")
+
+
+class EquipmentTelemetry(Payload):
+    """One reading of one metric of installed equipment (the envelope's ``time`` is when it was taken).
+
+    High rate: aggregated in the stream into the equipment's health, never one graph write per reading.
+    """
+
+    TYPE = "equipment.telemetry"
+    SUBJECT = "customer_id"
+    GROUP = "service"
+
+    equipment_id: Id
+    customer_id: Id
+    metric: Name
+    value: float
+    unit: Annotated[str, msgspec.Meta(min_length=1, max_length=16)] | None = None
+
+
+class _WorkOrderRef(Payload):
+    work_order_id: Id
+    equipment_id: Id
+    customer_id: Id
+
+
+class MaintenanceRequested(_WorkOrderRef):
+    """A service work order opened on a piece of equipment (by the customer, the maker or an alert)."""
+
+    TYPE = "maintenance.requested"
+    SUBJECT = "customer_id"
+    GROUP = "service"
+
+    reason: Text
+    priority: Severity = Severity.MEDIUM
+
+
+class MaintenanceScheduled(_WorkOrderRef):
+    """A work order got a date (and a technician)."""
+
+    TYPE = "maintenance.scheduled"
+    SUBJECT = "customer_id"
+    GROUP = "service"
+
+    scheduled_for: date
+    technician: Name | None = None
+
+
+class MaintenanceCompleted(_WorkOrderRef):
+    """A work order was done: what was found, what was replaced, whether the equipment is restored.
+
+    ``restored`` (default) resets the equipment's health indicator: its alarm rate and threshold
+    crossings start again from zero.
+    """
+
+    TYPE = "maintenance.completed"
+    SUBJECT = "customer_id"
+    GROUP = "service"
+
+    completed_on: date
+    findings: Text
+    parts_replaced: Annotated[list[Id], msgspec.Meta(max_length=500)] = []
+    restored: bool = True
+
+
 PAYLOADS: tuple[type[Payload], ...] = (
     PartnerRegistered,
     PartnerUpdated,
@@ -785,6 +894,11 @@ PAYLOADS: tuple[type[Payload], ...] = (
     DesignProposalSubmitted,
     DesignProposalEvaluated,
     DesignCallAwarded,
+    EquipmentInstalled,
+    EquipmentTelemetry,
+    MaintenanceRequested,
+    MaintenanceScheduled,
+    MaintenanceCompleted,
 )
 
 CATALOG: dict[str, type[Payload]] = {p.TYPE: p for p in PAYLOADS}

@@ -259,6 +259,48 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "share": 1.0,
         "lead_time_days": 28,
     },
+    "equipment.installed": {
+        "equipment_id": "sany-eaf-100t-0417",
+        "maker_id": "sany",
+        "customer_id": "wisco",
+        "sku": "EAF-100T",
+        "serial": "SN-EAF-2024-0417",
+        "installed_on": "2024-05-20",
+        "facility_id": "wisco-qingshan",
+        "limits": [
+            {"metric": "electrode-temp", "high": 1650.0, "unit": "degC"},
+            {"metric": "vibration-rms", "high": 7.1, "unit": "mm/s"},
+        ],
+    },
+    "equipment.telemetry": {
+        "equipment_id": "sany-eaf-100t-0417",
+        "customer_id": "wisco",
+        "metric": "vibration-rms",
+        "value": 4.2,
+        "unit": "mm/s",
+    },
+    "maintenance.requested": {
+        "work_order_id": "WO-SANY-2026-0931",
+        "equipment_id": "sany-eaf-100t-0417",
+        "customer_id": "wisco",
+        "reason": "service alert: vibration-rms beyond 7.1 mm/s in 30% of readings",
+        "priority": "high",
+    },
+    "maintenance.scheduled": {
+        "work_order_id": "WO-SANY-2026-0931",
+        "equipment_id": "sany-eaf-100t-0417",
+        "customer_id": "wisco",
+        "scheduled_for": "2026-06-04",
+        "technician": "王工",
+    },
+    "maintenance.completed": {
+        "work_order_id": "WO-SANY-2026-0931",
+        "equipment_id": "sany-eaf-100t-0417",
+        "customer_id": "wisco",
+        "completed_on": "2026-06-04",
+        "findings": "electrode arm bearing worn; replaced, vibration back to 3.8 mm/s",
+        "parts_replaced": ["BRG-6312-2RS"],
+    },
 }
 
 

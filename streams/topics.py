@@ -13,7 +13,10 @@ DLQ = "events.dlq"
 ALERTS = "risk.alerts"
 """Risk alerts for dashboards and the Pulsar mirror."""
 
-ALL = (RAW, VALID, DLQ, ALERTS)
+SERVICE_ALERTS = "service.alerts"
+"""Service alerts on installed equipment from the predictive-maintenance job (JSON, keyed by equipment)."""
+
+ALL = (RAW, VALID, DLQ, ALERTS, SERVICE_ALERTS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +28,7 @@ class Topics:
     valid: str = VALID
     dlq: str = DLQ
     alerts: str = ALERTS
+    service_alerts: str = SERVICE_ALERTS
 
     @property
     def risk_input(self) -> str:

@@ -69,6 +69,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         # The DLQ is an audit trail ERP integrators replay from: keep it for 30 days.
         TopicSpec(names.dlq, k.dlq_partitions, rf, {**isr, "retention.ms": str(30 * 24 * 3600 * 1000)}),
         TopicSpec(names.alerts, k.alerts_partitions, rf, isr),
+        TopicSpec(names.service_alerts, k.alerts_partitions, rf, isr),
     ]
 
 
@@ -338,4 +339,27 @@ def risk_process(settings: Settings) -> Any:
         batch_size=settings.stream.batch_size,
         batch_seconds=max(settings.stream.batch_seconds, settings.risk.incremental_seconds),
         slice_size=settings.risk.incremental_slice,
+    )
+
+
+# -- the service job ---------------------------------------------------------------------------------
+
+
+def service_job(settings: Settings) -> Any:
+    """The predictive-maintenance job (``supplynet worker --role service``): its own consumer group on
+    ``events.valid``, health rows to Neo4j, alerts to ``service.alerts``."""
+    from graph.writer import GraphWriter
+    from streams.service import ServiceJob
+
+    names = topic_names(settings)
+    return ServiceJob(
+        writer=GraphWriter(async_driver(settings), database=settings.neo4j.database),
+        alerts_out=producer(settings, names.service_alerts),
+        conf=settings.kafka.librdkafka(),
+        app_id=settings.stream.app_id,
+        topic=names.valid,
+        settings=settings.service,
+        batch_size=settings.service.batch_size,
+        batch_seconds=settings.stream.batch_seconds,
+        flush_seconds=settings.service.flush_seconds,
     )

@@ -211,6 +211,7 @@ def init() -> None:
 class WorkerRole(enum.StrEnum):
     pipeline = "pipeline"
     risk = "risk"
+    service = "service"
 
 
 @app.command("worker")
@@ -220,7 +221,8 @@ def worker(
         WorkerRole,
         typer.Option(
             help="pipeline: validate events.raw, project events.valid into Neo4j, refresh KPIs; "
-            "risk: live risk scores and alerts, in a consumer group of its own (needs risk.live)"
+            "risk: live risk scores and alerts, in a consumer group of its own (needs risk.live); "
+            "service: equipment health and service alerts from telemetry and alarms"
         ),
     ] = WorkerRole.pipeline,
 ) -> None:
@@ -229,6 +231,9 @@ def worker(
     settings = _settings()
     if role is WorkerRole.risk:
         _risk_worker(settings, loglevel)
+        return
+    if role is WorkerRole.service:
+        _service_worker(settings, loglevel)
         return
     from faust.worker import Worker
 
@@ -268,6 +273,27 @@ def _risk_worker(settings: Settings, loglevel: str) -> None:
             await health.cleanup()
             process.service.close()
             await process.service.store.driver.close()
+
+    asyncio.run(main())
+
+
+def _service_worker(settings: Settings, loglevel: str) -> None:
+    from supplynet.bootstrap import service_job
+
+    logging.basicConfig(
+        level=loglevel.upper(), format="[%(asctime)s] %(levelname)s %(name)s: %(message)s", force=True
+    )
+    logging.getLogger("neo4j.notifications").setLevel(logging.ERROR)
+
+    async def main() -> None:
+        job = service_job(settings)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, job.stop)
+        try:
+            await job.run()
+        finally:
+            await job.writer.driver.close()
 
     asyncio.run(main())
 

@@ -20,6 +20,7 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from graph.health import HealthSettings
 from graph.risk.settings import RiskSettings
 
 
@@ -347,6 +348,7 @@ class Settings(BaseSettings):
     api: ApiSettings = ApiSettings()
     risk: RiskSettings = RiskSettings()
     ingest: IngestSettings = IngestSettings()
+    service: HealthSettings = HealthSettings()
 
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> Settings:

@@ -20,6 +20,7 @@ from graph.registry import (
     operations,
     orders,
     partners,
+    service,
     supply,
     traceability,
 )
@@ -46,6 +47,7 @@ REGISTRY: Mapping[type[Payload], EventUnit[Any]] = {
         *design.UNITS,
         *traceability.UNITS,
         *crowd.UNITS,
+        *service.UNITS,
     )
 }
 

@@ -51,7 +51,8 @@ class EventUnit(Generic[P]):
     ``records`` returns its record-store rows (``None``: the type writes no records, i.e. it is not
     part of the flow); ``names`` returns the enterprises, facilities, regions and disruptions it names;
     ``master`` the master-data node it changes, as (label, key) (``None``: not master data; see
-    ``graph.ownership``). All are pure.
+    ``graph.ownership``); ``streamed`` marks a type whose events write no graph rows of their own. All
+    are pure.
     """
 
     payload: type[P]
@@ -59,6 +60,9 @@ class EventUnit(Generic[P]):
     names: Callable[[P], Named]
     records: Callable[[P, Stamp], RecordRows] | None = None
     master: Callable[[P], tuple[str, str]] | None = None
+    streamed: bool = False
+    """A high-rate type aggregated by a stream job (``equipment.telemetry``): ``graph`` writes nothing
+    per event; the job writes the aggregate."""
 
 
 def enum_value(v: Any) -> Any:

@@ -56,6 +56,8 @@ class Enterprise:
     recent_alarms: int = 0
     expiring_certificates: int = 0
     facilities: tuple[str, ...] = ()
+    failing_equipment: int = 0
+    """Installed equipment it runs whose health is in service alert (``graph/health.py``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +70,8 @@ class Facility:
     region: str | None = None
     disruptions: tuple[OpenDisruption, ...] = ()
     recent_alarms: int = 0
+    failing_equipment: int = 0
+    """Installed equipment at it whose health is in service alert (``graph/health.py``)."""
 
 
 @dataclass

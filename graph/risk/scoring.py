@@ -111,7 +111,8 @@ _WHERE = {
 
 
 def events(e: Enterprise, s: RiskSettings) -> Factor:
-    """Open disruptions (by severity and where), recent equipment alarms, expiring certificates."""
+    """Open disruptions (by severity and where), recent equipment alarms, installed equipment in service
+    alert, expiring certificates."""
     loc = {
         "enterprise": s.disruption_at_enterprise,
         "facility": s.disruption_at_facility,
@@ -131,6 +132,9 @@ def events(e: Enterprise, s: RiskSettings) -> Factor:
     if e.recent_alarms:
         parts.append(clamp(s.alarm_weight * e.recent_alarms))
         reasons.append(f"{e.recent_alarms} equipment alarm(s) in the last {s.alarm_window_days} days")
+    if e.failing_equipment:
+        parts.append(clamp(s.failing_equipment_weight * e.failing_equipment))
+        reasons.append(f"{e.failing_equipment} installed equipment in service alert (predictive maintenance)")
     if e.expiring_certificates:
         parts.append(clamp(s.certificate_expiry_weight * e.expiring_certificates))
         reasons.append(
@@ -583,6 +587,9 @@ def facility_score(f: Facility, operator: RiskScore | None, s: RiskSettings) -> 
     if f.recent_alarms:
         parts.append(clamp(s.alarm_weight * f.recent_alarms))
         reasons.append(f"{f.recent_alarms} equipment alarm(s) in the last {s.alarm_window_days} days")
+    if f.failing_equipment:
+        parts.append(clamp(s.failing_equipment_weight * f.failing_equipment))
+        reasons.append(f"{f.failing_equipment} installed equipment in service alert (predictive maintenance)")
     ev = Factor(noisy_or(parts), tuple(reasons))
     structural = (
         operator.factors["structure"] if operator is not None and "structure" in operator.factors else None

@@ -108,10 +108,14 @@ CALL (e) {
   WHERE c.status = 'expired' OR c.validUntil <= $certificatesUntil
   RETURN count(c) AS certificates
 }
+CALL (e) {
+  OPTIONAL MATCH (q:Equipment)-[:OWNED_BY]->(e) WHERE q.healthStatus = 'alert'
+  RETURN count(q) AS failing
+}
 """
 _FACTS_ROW = """{id: e.id, name: e.name, industry: e.industry, region: e.region, cover: e.daysOfCover,
  facilities: facilities, disruptions: atNode + atFacility + inRegion, alarms: alarms,
- certificates: certificates}"""
+ certificates: certificates, failing: failing}"""
 
 FACTS = (
     "MATCH (e:Enterprise) WHERE $scope IS NULL OR e.id STARTS WITH $scope\n"
@@ -137,7 +141,8 @@ RETURN {{id: e.id, name: e.name, industry: e.industry, region: e.region, cover: 
  alarms: size([(e)<-[:RAISED_AT]-(a:EquipmentAlarm)
                WHERE a.raisedAt >= $alarmsSince AND a.severity IN ['high', 'critical'] | a]),
  certificates: size([(e)-[:HOLDS]->(c:Certification)
-                     WHERE c.status = 'expired' OR c.validUntil <= $certificatesUntil | c])}} AS row
+                     WHERE c.status = 'expired' OR c.validUntil <= $certificatesUntil | c]),
+ failing: size([(e)<-[:OWNED_BY]-(q:Equipment) WHERE q.healthStatus = 'alert' | q])}} AS row
 """
 """``FACTS``' row for the given enterprises, every part expanded from the enterprise itself.
 
@@ -221,9 +226,13 @@ CALL (f, op) {
   WHERE a.facilityId = f.id AND a.raisedAt >= $alarmsSince AND a.severity IN ['high', 'critical']
   RETURN count(a) AS alarms
 }
+CALL (f) {
+  OPTIONAL MATCH (q:Equipment)-[:INSTALLED_AT]->(f) WHERE q.healthStatus = 'alert'
+  RETURN count(q) AS failing
+}
 """
 _FACILITY_ROW = """{id: f.id, operator: op.id, region: f.region, disruptions: atFacility + inRegion,
- alarms: alarms}"""
+ alarms: alarms, failing: failing}"""
 
 FACILITIES = (
     "MATCH (f:Facility) WHERE $scope IS NULL OR f.id STARTS WITH $scope\n"
@@ -341,6 +350,7 @@ def _enterprise(r: Any) -> Enterprise:
         recent_alarms=int(r["alarms"]),
         expiring_certificates=int(r["certificates"]),
         facilities=tuple(r["facilities"]),
+        failing_equipment=int(r.get("failing") or 0),
     )
 
 
@@ -356,6 +366,7 @@ def _facility(r: Any) -> Facility:
             for d in r["disruptions"]
         ),
         recent_alarms=int(r["alarms"]),
+        failing_equipment=int(r.get("failing") or 0),
     )
 
 

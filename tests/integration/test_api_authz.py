@@ -191,6 +191,35 @@ class AuthzWorld:
                     "order_id": f"{p}ord-{b[-3:]}",
                 },
             )
+        # The installed base: U1's equipment at P (inside) and at SIB (outside); FAR's at U3 (its maker
+        # outside); U2's at U1 with findings a partner that is neither may not read (marker 0.4321).
+        self.eq_u1_p, self.eq_u2_u1 = f"{p}eq-u1-p", f"{p}eq-u2-u1"
+        for eq, maker, customer in (
+            (self.eq_u1_p, self.U1, self.P),
+            (f"{p}{OUT}eq-u1-sib", self.U1, self.SIB),
+            (f"{p}{OUT}eq-far-u3", self.FAR, self.U3),
+            (self.eq_u2_u1, self.U2, self.U1),
+        ):
+            add(
+                "equipment.installed",
+                {
+                    "equipment_id": eq,
+                    "maker_id": maker,
+                    "customer_id": customer,
+                    "sku": f"{p}sku-eaf",
+                    "serial": f"SN-{eq}",
+                    "installed_on": "2025-03-01",
+                },
+            )
+            wo = {"work_order_id": f"{eq}-wo", "equipment_id": eq, "customer_id": customer}
+            add("maintenance.requested", {**wo, "reason": "routine"})
+            # the marker only where P is not a party: a party reads its own findings
+            party = self.P in (maker, customer)
+            findings = "bearing play within tolerance" if party else "bearing play 0.4321 mm"
+            add(
+                "maintenance.completed",
+                {**wo, "completed_on": "2026-05-02", "findings": findings, "parts_replaced": []},
+            )
         self.events = evs
         # the record store's flow: P's own orders (its price), and orders among the others priced with
         # the commercial marker 777.77 (inside the network: redacted; outside: left out)
@@ -426,6 +455,75 @@ def test_partner_risk_alerts_carry_factors_of_its_own_enterprise_only(
     asyncio.run(run())
 
 
+def test_partner_installed_base_stops_at_its_network_and_hides_others_findings(
+    azserver: tuple[Server, Any], azkeys: dict[str, str], azworld: AuthzWorld
+) -> None:
+    url, w = azserver[0].url, azworld
+    fields = "id customerId maintenanceHistory { findings redacted }"
+    q = f'{{ installedBase(makerId: "{w.U1}") {{ {fields} }} }}'
+    staff = {e["id"] for e in _answer(url, azkeys["analyst"], q)["data"]["installedBase"]}
+    assert staff == {w.eq_u1_p, f"{w.p}{OUT}eq-u1-sib"}
+    body = _answer(url, azkeys["partner"], q)
+    assert [e["id"] for e in body["data"]["installedBase"]] == [w.eq_u1_p]
+    # P is the customer: it reads its own equipment's findings
+    assert body["data"]["installedBase"][0]["maintenanceHistory"] == [
+        {"findings": "bearing play within tolerance", "redacted": []}
+    ]
+    q = f'{{ customerEquipment(customerId: "{w.U1}") {{ {fields} }} }}'
+    body = _answer(url, azkeys["partner"], q)
+    assert body["data"]["customerEquipment"] == [
+        {
+            "id": w.eq_u2_u1,
+            "customerId": w.U1,
+            "maintenanceHistory": [{"findings": None, "redacted": ["findings", "partsReplaced"]}],
+        }
+    ]
+    staff_view = _answer(url, azkeys["analyst"], q)["data"]["customerEquipment"]
+    assert staff_view[0]["maintenanceHistory"][0]["findings"] == "bearing play 0.4321 mm"
+
+
+def test_partner_service_alerts_only_for_equipment_inside_its_network(
+    azserver: tuple[Server, Any], azkeys: dict[str, str], az_settings: Settings, azworld: AuthzWorld
+) -> None:
+    w, names = azworld, bootstrap.topic_names(az_settings)
+
+    def alert(n: int, maker: str, customer: str) -> Record:
+        a = {
+            "id": f"{w.p}sa-{n}",
+            "equipmentId": f"{w.p}eq-{n}",
+            "makerId": maker,
+            "customerId": customer,
+            "severity": "high",
+            "health": 0.2,
+            "alarmRate": 1.0,
+            "exceedance": 0.3,
+            "reason": "vibration-rms outside its band",
+            "raisedAt": 1,
+        }
+        return Record(key=None, value=orjson.dumps(a))
+
+    async def run() -> None:
+        q = "subscription { serviceAlerts { id makerId customerId } }"
+        sub = await _subscribe(azserver[0].url, azkeys["partner"], q)
+        await asyncio.sleep(2)
+        EventProducer(az_settings.kafka.librdkafka(), names.service_alerts).send_many(
+            [alert(1, w.U1, w.SIB), alert(2, w.FAR, w.U3), alert(3, w.U1, w.P)]
+        )
+        got = (await _next(sub))["data"]["serviceAlerts"]
+        assert got == {"id": f"{w.p}sa-3", "makerId": w.U1, "customerId": w.P}
+        await sub.close()
+        refused = await _subscribe(
+            azserver[0].url,
+            azkeys["partner"],
+            f'subscription {{ serviceAlerts(customerId: "{w.SIB}") {{ id }} }}',
+        )
+        msg = orjson.loads(await asyncio.wait_for(refused.recv(), 30))
+        assert msg["type"] == "error" or msg["payload"].get("errors"), msg
+        await refused.close()
+
+    asyncio.run(run())
+
+
 # -- the generated matrix --------------------------------------------------------------------------------
 
 NETWORK = ("admin", "analyst", "partner")
@@ -516,6 +614,8 @@ def cases(w: AuthzWorld) -> dict[str, list[Case]]:
         "traceBack": [pair("lot", w.lot_p, w.lot_far, "maxDepth: 5, maxNodes: 50")],
         "traceForward": [pair("lot", w.lot_u1, w.lot_far, "maxDepth: 5, maxNodes: 50")],
         "recallScope": [Case(f'lots: ["{w.lot_u1}"]', f'lots: ["{w.lot_far}", "{w.lot_u1}"]', NETWORK)],
+        "installedBase": [pair("makerId", w.U1, w.FAR), pair("makerId", w.U2, w.FAR)],
+        "customerEquipment": [pair("customerId", w.U3, w.SIB), pair("customerId", w.U1, w.SIB)],
     }
 
 
@@ -534,7 +634,7 @@ def test_every_root_field_has_a_case_and_every_enterprise_field_is_walked(azworl
     unwalked = enterprise_fields(schema) - walked - {("Query", r) for r in roots}
     assert not unwalked, f"fields returning Enterprise that no generated path reaches: {sorted(unwalked)}"
     assert schema.subscription_type is not None
-    assert set(schema.subscription_type.fields) == {"riskAlerts", "graphChanges"}, (
+    assert set(schema.subscription_type.fields) == {"riskAlerts", "graphChanges", "serviceAlerts"}, (
         "a new subscription needs its partner test over graphql-transport-ws here"
     )
 
