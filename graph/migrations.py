@@ -22,6 +22,7 @@ _UNIQUE: tuple[tuple[str, str, str], ...] = (
     ("lot_id", "Lot", "id"),
     ("shipping_unit_id", "ShippingUnit", "id"),
     ("kafka_offset_id", "KafkaOffset", "id"),
+    ("change_outbox_id", "ChangeOutbox", "id"),
     ("schema_migration_id", "SchemaMigration", "id"),
 )
 
@@ -45,6 +46,7 @@ STATEMENTS: tuple[str, ...] = (
     "CREATE INDEX certification_valid_until IF NOT EXISTS FOR (c:Certification) ON (c.validUntil)",
     "CREATE INDEX certification_holder IF NOT EXISTS FOR (c:Certification) ON (c.enterpriseId)",
     "CREATE INDEX kafka_offset_group IF NOT EXISTS FOR (k:KafkaOffset) ON (k.group, k.topic)",
+    "CREATE INDEX change_outbox_group IF NOT EXISTS FOR (o:ChangeOutbox) ON (o.group, o.createdAt)",
     "CREATE INDEX supplies_sku IF NOT EXISTS FOR ()-[s:SUPPLIES]-() ON (s.sku)",
     "CREATE INDEX supplies_valid_to IF NOT EXISTS FOR ()-[s:SUPPLIES]-() ON (s.validTo)",
     "CREATE INDEX lot_enterprise IF NOT EXISTS FOR (l:Lot) ON (l.enterpriseId)",
