@@ -47,6 +47,10 @@ def event_id(version: str) -> str:
     return version.split(":", 2)[2]
 
 
+def _when(e: CausingEvent) -> tuple[datetime, str]:
+    return e.time, e.id
+
+
 def _parties(kind: model.NodeKind, key: str, row: Row) -> list[str]:
     if kind.label == "Enterprise":
         return [key]
@@ -202,7 +206,8 @@ def graph_changes(
     """The records of one committed batch: its applied changes grouped by the subject of the event
     that caused each (``events``: the batch's events by id), at most ``max_changes`` per record.
 
-    Record ids are ``<batch>/<n>``; records are in key order. Empty when nothing was applied.
+    Record ids are ``<batch>/<n>``; records are in key order, their events in (time, id) order. Empty
+    when nothing was applied.
     """
     b = _Batch(events)
     for name, recs in applied.items():
@@ -233,13 +238,13 @@ def graph_changes(
         changes: list[NodeChange | LinkChange] = [*nodes, *links]
         for i in range(0, len(changes), max_changes):
             part = changes[i : i + max_changes]
-            eids = sorted({c.event for c in part})
+            causing = sorted((events[e] for e in {c.event for c in part} if e in events), key=_when)
             out.append(
                 GraphChanges(
                     id=f"{batch}/{len(out)}",
                     key=key,
                     committed_at=committed_at,
-                    events=[events[e] for e in eids if e in events],
+                    events=causing,
                     nodes=[c for c in part if isinstance(c, NodeChange)],
                     links=[c for c in part if isinstance(c, LinkChange)],
                 )

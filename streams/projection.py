@@ -233,10 +233,13 @@ class Projector:
             if len(entries) < 100:
                 return
 
-    @property
-    def unflushed(self) -> bool:
-        """Whether published outbox entries wait to be deleted (``flush``)."""
-        return bool(self._published)
+    async def idle(self) -> None:
+        """What the stage does between batches: publish what the outbox holds unpublished (on the first
+        call, and every ``SWEEP_SECONDS``) and delete what was published (the outbox keeps nothing
+        already sent)."""
+        await self._sweep()
+        if self._published:
+            await self.flush()
 
     async def flush(self) -> None:
         """Delete the published outbox entries now (what the next write would do)."""
