@@ -16,7 +16,7 @@ from typing import Any
 
 from graph import model
 from graph.rows import Mutations, Row
-from schema.changes import CausingEvent, Change, GraphChanges, LinkChange, NodeChange
+from schema.changes import AggregateChange, CausingEvent, Change, GraphChanges, LinkChange, NodeChange
 
 Records = Sequence[Mapping[str, Any]]
 Applied = Mapping[str, Records]
@@ -201,10 +201,13 @@ def graph_changes(
     *,
     batch: str,
     committed_at: datetime,
+    aggregates: Sequence[AggregateChange] = (),
     max_changes: int = MAX_CHANGES,
 ) -> list[GraphChanges]:
     """The records of one committed batch: its applied changes grouped by the subject of the event
     that caused each (``events``: the batch's events by id), at most ``max_changes`` per record.
+    ``aggregates`` (what the batch's aggregate writes moved) go under their enterprise, or a supply
+    link's buyer (the subject of the flow events that move it).
 
     Record ids are ``<batch>/<n>``; records are in key order, their events in (time, id) order. Empty
     when nothing was applied.
@@ -232,13 +235,17 @@ def graph_changes(
         grouped.setdefault(key_of(n.event), ([], []))[0].append(n)
     for lk in b.links:
         grouped.setdefault(key_of(lk.event), ([], []))[1].append(lk)
+    moved: dict[str, list[AggregateChange]] = {}
+    for a in aggregates:
+        moved.setdefault(str(a.enterprise or a.buyer or a.supplier), []).append(a)
     out: list[GraphChanges] = []
-    for key in sorted(grouped):
-        nodes, links = grouped[key]
-        changes: list[NodeChange | LinkChange] = [*nodes, *links]
+    for key in sorted(grouped.keys() | moved.keys()):
+        nodes, links = grouped.get(key, ([], []))
+        changes: list[NodeChange | LinkChange | AggregateChange] = [*nodes, *links, *moved.get(key, [])]
         for i in range(0, len(changes), max_changes):
             part = changes[i : i + max_changes]
-            causing = sorted((events[e] for e in {c.event for c in part} if e in events), key=_when)
+            eids = {e for c in part for e in (c.events if isinstance(c, AggregateChange) else [c.event])}
+            causing = sorted((events[e] for e in eids if e in events), key=_when)
             out.append(
                 GraphChanges(
                     id=f"{batch}/{len(out)}",
@@ -247,6 +254,7 @@ def graph_changes(
                     events=causing,
                     nodes=[c for c in part if isinstance(c, NodeChange)],
                     links=[c for c in part if isinstance(c, LinkChange)],
+                    aggregates=[c for c in part if isinstance(c, AggregateChange)],
                 )
             )
     return out

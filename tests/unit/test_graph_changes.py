@@ -8,7 +8,7 @@ import orjson
 
 from graph.changes import graph_changes
 from graph.mutations import to_mutations
-from schema.changes import CausingEvent, Change, decode, encode
+from schema.changes import AggregateChange, CausingEvent, Change, decode, encode
 from schema.envelope import ValidEvent
 from schema.examples import example_event
 from schema.validate import decode_event
@@ -97,3 +97,24 @@ def test_a_key_with_many_changes_is_split_into_records_of_bounded_size() -> None
     assert [len(r.nodes) for r in records] == [3, 3, 1]
     assert len({r.id for r in records}) == 3
     assert all(n.enterprises for r in records for n in r.nodes)  # an order names its supplier and buyer
+
+
+def test_aggregates_that_moved_go_under_their_enterprise_and_name_it_for_risk() -> None:
+    placed = _event("order.placed", "ev-placed")
+    link = AggregateChange(
+        kind="supply_link",
+        fields=["otif90"],
+        supplier="wisco",
+        buyer="dongfeng",
+        sku="s",
+        events=["ev-placed"],
+    )
+    mill = AggregateChange(kind="enterprise", fields=["otif90"], enterprise="wisco", events=["ev-placed"])
+    records = graph_changes(
+        to_mutations([placed]), {}, _causing(placed), batch="b", committed_at=AT, aggregates=[link, mill]
+    )
+    assert [(r.key, r.aggregates, [e.id for e in r.events]) for r in records] == [
+        ("dongfeng", [link], ["ev-placed"]),
+        ("wisco", [mill], ["ev-placed"]),
+    ]
+    assert touched_by_changes(encode(r) for r in records).enterprises == {"wisco", "dongfeng"}
