@@ -1,11 +1,11 @@
 """The batched graph writer: one transaction per batch, one ``UNWIND`` statement per mutation kind.
 
 In the same transaction it marks the enterprises whose KPIs the batch may change (refreshed behind
-the batches, ``refresh_kpis``), writes the batch's change messages to the outbox (what the
-statements returned, ``graph.changes``) and stores the consumer offsets
-the batch covers (one ``KafkaOffset`` node per group/topic/partition), so graph state, changes and
-offsets commit together or not at all. Every statement is idempotent (versioned aspects, MERGE on business
-keys, monotonic offsets), so the driver's retries and a replay after a crash are safe.
+the batches, ``refresh_kpis``), writes the batch's change messages to the outbox (built from what the
+statements returned: ``graph.changes``) and stores the consumer offsets the batch covers (one
+``KafkaOffset`` node per group/topic/partition), so graph state, changes and offsets commit together
+or not at all. Every statement is idempotent (versioned aspects, MERGE on business keys, monotonic
+offsets), so the driver's retries and a replay after a crash are safe.
 """
 
 from __future__ import annotations
