@@ -1,22 +1,22 @@
-"""Which graph nodes and relationships an event touches: a pure mapping over graph/mutations.py."""
+"""What one event changed in the graph, read from a ``graph.changes`` record: a pure mapping.
+
+A record holds what one commit applied for one key; the ``graphChanges`` subscription shows it per
+causing event, as the nodes and relationships that event created, changed or ended.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from graph import model
-from graph.mutations import to_mutations
-from schema.envelope import ValidEvent
-
-_NODES = {k.name: k for k in model.NODE_KINDS}
-_LINKS = {k.name: k for k in model.LINK_KINDS}
-_RELS = {k.name: k for k in model.REL_KINDS}
+from schema.changes import GraphChanges
 
 
 @dataclass(frozen=True)
 class NodeRef:
     label: str
     key: str
+    change: str = "changed"
 
 
 @dataclass(frozen=True)
@@ -28,21 +28,23 @@ class RelRef:
     end: str
     key: str | None = None
     """The relationship's own key (e.g. the sku of a SUPPLIES link)."""
+    change: str = "changed"
 
 
 @dataclass
 class GraphChange:
-    """What one event wrote: nodes and relationships (by business keys)."""
+    """What one event changed, as the graph committed it: nodes and relationships (by business keys)."""
 
     event_id: str
     event_type: str
+    committed_at: datetime | None = None
     nodes: list[NodeRef] = field(default_factory=list)
     relationships: list[RelRef] = field(default_factory=list)
     parties: set[str] = field(default_factory=set)
-    """Enterprises named on touched nodes (an order's supplier and buyer, an incident's supplier)."""
+    """Enterprises named on changed nodes (an order's supplier and buyer, an incident's supplier)."""
 
     def enterprises(self) -> set[str]:
-        """Enterprise ids among the touched nodes and relationship ends."""
+        """Enterprise ids among the changed nodes and relationship ends."""
         out = {n.key for n in self.nodes if n.label == "Enterprise"} | self.parties
         for r in self.relationships:
             if r.start_label == "Enterprise":
@@ -52,34 +54,24 @@ class GraphChange:
         return out
 
 
-def graph_change(ev: ValidEvent) -> GraphChange:
-    """The nodes and relationships ``ev`` writes when projected (same mapping as the projector)."""
-    change = GraphChange(ev.id, ev.type)
-    for name, rows in to_mutations([ev]).rows.items():
-        for row in rows:
-            if name in _NODES:
-                change.nodes.append(NodeRef(_NODES[name].label, str(row["k"])))
-                change.parties.update(
-                    str(row[f]) for f in ("supplierId", "buyerId", "enterpriseId") if row.get(f)
-                )
-            elif name in _LINKS:
-                lk = _LINKS[name]
-                if row.get("to") is None:
-                    change.nodes.append(NodeRef(lk.label, str(row["k"])))
-                    continue
-                a, b = (lk.label, str(row["k"])), (lk.target_label, str(row["to"]))
-                s, e = (a, b) if lk.outgoing else (b, a)
-                change.relationships.append(RelRef(lk.rel, s[0], s[1], e[0], e[1]))
-            elif name in _RELS:
-                rk = _RELS[name]
-                key = ",".join(str(row[p]) for p in rk.rel_keys) or None
-                change.relationships.append(
-                    RelRef(rk.rel, rk.src_label, str(row["a"]), rk.dst_label, str(row["b"]), key)
-                )
-            elif name == model.BOMS:
-                change.nodes.append(NodeRef("Material", str(row["k"])))
-                for c in row["components"]:
-                    change.relationships.append(
-                        RelRef("COMPONENT_OF", "Material", str(c["sku"]), "Material", str(row["k"]))
-                    )
-    return change
+def event_changes(record: GraphChanges) -> list[GraphChange]:
+    """The record's changes per causing event, in the order of its ``events`` (then event id)."""
+    types = {e.id: e.type for e in record.events}
+    by_event: dict[str, GraphChange] = {}
+
+    def of(eid: str) -> GraphChange:
+        if eid not in by_event:
+            by_event[eid] = GraphChange(eid, types.get(eid, ""), record.committed_at)
+        return by_event[eid]
+
+    for n in record.nodes:
+        c = of(n.event)
+        c.nodes.append(NodeRef(n.label, n.id, n.change.value))
+        c.parties.update(n.enterprises)
+    for lk in record.links:
+        key = ",".join(lk.keys.values()) or None
+        of(lk.event).relationships.append(
+            RelRef(lk.type, lk.start_label, lk.start, lk.end_label, lk.end, key, lk.change.value)
+        )
+    order = {e.id: i for i, e in enumerate(record.events)}
+    return sorted(by_event.values(), key=lambda c: (order.get(c.event_id, len(order)), c.event_id))

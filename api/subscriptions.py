@@ -8,19 +8,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, Callable
+from datetime import datetime
 from typing import Any
 
+import msgspec
 import orjson
 import strawberry
+from cachetools import LRUCache
 from strawberry.types import Info
 
-from api.changes import GraphChange, graph_change
+from api.changes import GraphChange, event_changes
 from api.context import Context
 from api.enterprise import JSON
 from api.errors import ClientError
 from api.policy import Action, PartnerScope
-from schema.errors import EventRejected
-from schema.validate import decode_event
+from schema import changes
 
 ConsumerFactory = Callable[[str], Any]
 """topic -> an unstarted ``aiokafka.AIOKafkaConsumer`` subscribed to it, without a group."""
@@ -85,13 +87,17 @@ class RiskAlert:
     )
 
 
-@strawberry.type(description="A node an event wrote.")
+_CHANGE = "created, changed or ended"
+
+
+@strawberry.type(description="A node an event changed, as the graph committed it.")
 class ChangedNode:
     label: str
     key: str
+    change: str = strawberry.field(description=_CHANGE)
 
 
-@strawberry.type(description="A relationship an event wrote (ends by business key).")
+@strawberry.type(description="A relationship an event changed, as the graph committed it (ends by key).")
 class ChangedRelationship:
     type: str
     start_label: str
@@ -99,14 +105,23 @@ class ChangedRelationship:
     end_label: str
     end: str
     key: str | None
+    change: str = strawberry.field(description=_CHANGE)
 
 
-@strawberry.type(description="What one event changed in the focal network.")
+@strawberry.type(
+    description="What one event changed in the focal network: only what the graph applied (an event "
+    "older than the stored state, a duplicate or a dead-lettered one changes nothing)."
+)
 class GraphChangeEvent:
     event_id: str
     event_type: str
     nodes: list[ChangedNode]
     relationships: list[ChangedRelationship]
+    committed_at: datetime | None = strawberry.field(description="When the graph committed it")
+
+
+SEEN_RECORDS = 10_000
+"""``graph.changes`` record ids a subscription remembers, to skip a record delivered again."""
 
 
 def grown(scope: PartnerScope | None, change: GraphChange) -> PartnerScope | None:
@@ -158,7 +173,8 @@ class Subscription:
             )
 
     @strawberry.subscription(
-        description="Nodes and relationships changed in the network of `enterpriseId` (N tiers both ways)."
+        description="Nodes and relationships the graph committed in the network of `enterpriseId` (N tiers "
+        "both ways), per event, from graph.changes."
     )
     async def graph_changes(
         self, info: Info[Context, None], enterprise_id: strawberry.ID, tiers: int = 2
@@ -176,33 +192,40 @@ class Subscription:
             tiers = min(tiers, scope.tiers)
         network = await ctx.views.neighbourhood(focal, tiers=tiers)
         network.add(focal)
-        async for raw in tail(ctx.consumer_factory, ctx.topics.valid):
+        seen: LRUCache[str, bool] = LRUCache(SEEN_RECORDS)
+        async for raw in tail(ctx.consumer_factory, ctx.topics.changes):
             try:
-                change = graph_change(decode_event(raw))
-            except EventRejected:
+                record = changes.decode(raw)
+            except msgspec.MsgspecError:
                 continue
-            scope = grown(scope, change)
-            if scope is not None and not all(e in scope for e in change.enterprises()):
-                continue  # an enterprise it names (a link's end, an order's party) is outside
-            if not change.enterprises() & network:
-                continue
-            # A new supply link to the network brings its other end into the network.
-            for r in change.relationships:
-                if r.type == "SUPPLIES" and (r.start in network or r.end in network):
-                    network.update((r.start, r.end))
-            yield GraphChangeEvent(
-                event_id=change.event_id,
-                event_type=change.event_type,
-                nodes=[ChangedNode(label=n.label, key=n.key) for n in change.nodes],
-                relationships=[
-                    ChangedRelationship(
-                        type=r.type,
-                        start_label=r.start_label,
-                        start=r.start,
-                        end_label=r.end_label,
-                        end=r.end,
-                        key=r.key,
-                    )
-                    for r in change.relationships
-                ],
-            )
+            if record.id in seen:
+                continue  # at-least-once: a record published again (after a crash) is shown once
+            seen[record.id] = True
+            for change in event_changes(record):
+                scope = grown(scope, change)
+                if scope is not None and not all(e in scope for e in change.enterprises()):
+                    continue  # an enterprise it names (a link's end, an order's party) is outside
+                if not change.enterprises() & network:
+                    continue
+                # A new supply link to the network brings its other end into the network.
+                for r in change.relationships:
+                    if r.type == "SUPPLIES" and (r.start in network or r.end in network):
+                        network.update((r.start, r.end))
+                yield GraphChangeEvent(
+                    event_id=change.event_id,
+                    event_type=change.event_type,
+                    committed_at=change.committed_at,
+                    nodes=[ChangedNode(label=n.label, key=n.key, change=n.change) for n in change.nodes],
+                    relationships=[
+                        ChangedRelationship(
+                            type=r.type,
+                            start_label=r.start_label,
+                            start=r.start,
+                            end_label=r.end_label,
+                            end=r.end,
+                            key=r.key,
+                            change=r.change,
+                        )
+                        for r in change.relationships
+                    ],
+                )

@@ -417,10 +417,12 @@ class Run:
                     (self.names.valid, self.partitions),
                     (self.names.dlq, 1),
                     (self.names.alerts, 1),
+                    (self.names.changes, self.partitions),
                 )
             ],
         )
-        self.ctx.topics += [self.names.raw, self.names.valid, self.names.dlq, self.names.alerts]
+        n = self.names
+        self.ctx.topics += [n.raw, n.valid, n.dlq, n.alerts, n.changes]
         self.ctx.groups.append(self.group)
 
     def env(self, **extra: str) -> dict[str, str]:

@@ -176,6 +176,7 @@ async def end_to_end(
             TopicSpec(names.valid, parts),
             TopicSpec(names.dlq, 1),
             TopicSpec(names.alerts, 1),
+            TopicSpec(names.changes, parts),
         ],
     )
     t = time.perf_counter()
@@ -224,7 +225,7 @@ async def end_to_end(
         "peak_rss_mb": peak,
         "kpi_lag_s": kpi_lag,
         "group": group,
-        "topics": [names.raw, names.valid, names.dlq, names.alerts],
+        "topics": [names.raw, names.valid, names.dlq, names.alerts, names.changes],
     }
 
 
@@ -265,6 +266,7 @@ async def latency(
             TopicSpec(names.valid, settings.kafka.partitions),
             TopicSpec(names.dlq, 1),
             TopicSpec(names.alerts, 1),
+            TopicSpec(names.changes, settings.kafka.partitions),
         ],
     )
     events = generate(prefix=f"{tag}-l{rate}-", enterprises=enterprises, events=rate * seconds)
@@ -333,7 +335,7 @@ async def latency(
         "p99_ms": q[98] * 1000,
         "peak_rss_mb": rss,
         "group": group,
-        "topics": [names.raw, names.valid, names.dlq, names.alerts],
+        "topics": [names.raw, names.valid, names.dlq, names.alerts, names.changes],
     }
 
 

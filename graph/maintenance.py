@@ -31,7 +31,11 @@ async def delete_by_prefix(driver: AsyncDriver, prefix: str, *, database: str = 
 
 
 async def delete_offsets(driver: AsyncDriver, group: str, *, database: str = "neo4j") -> None:
-    """Forget the stored offsets of one consumer group (the graph is then rebuilt from Kafka's)."""
+    """Forget the stored offsets (and unpublished change messages) of one consumer group (the graph is
+    then rebuilt from Kafka's)."""
     await driver.execute_query(
         "MATCH (k:KafkaOffset) WHERE k.group = $g DELETE k", g=group, database_=database
+    )
+    await driver.execute_query(
+        "MATCH (o:ChangeOutbox) WHERE o.group = $g DELETE o", g=group, database_=database
     )

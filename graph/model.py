@@ -5,7 +5,9 @@ fields one event type owns, stamped with a version ``<aspect>V`` — the string
 ``"<time ms, 15 digits>:<sequence, 19 digits>:<event id>"``, so comparing versions as strings
 compares (event time, sequence, event id). A row's aspect is applied only when its version is
 strictly newer than the stored one: the graph is the same whatever the order, whatever the
-duplicates (last-writer-wins per aspect; a re-sent event is a no-op). See docs/graph-model.md.
+duplicates (last-writer-wins per aspect; a re-sent event is a no-op). Every statement returns what
+it applied (and nothing for a row it ignored): the writer reports it as the batch's changes (see
+docs/graph-changes.md). See docs/graph-model.md.
 """
 
 from __future__ import annotations
@@ -102,10 +104,35 @@ def _aspect_sets(aspects: tuple[Aspect, ...]) -> list[str]:
     return sets
 
 
+def _moved(aspects: tuple[Aspect, ...]) -> str:
+    """The names of the aspects a row is newer on (evaluated before its SET); for a kind without
+    aspects, ``['provenance']`` when the row is newer than the stored provenance."""
+    if not aspects:
+        return "CASE WHEN r.v > coalesce(x.lastVersion, '') THEN ['provenance'] ELSE [] END"
+    names = ", ".join(
+        f"CASE WHEN r.{a.name}V > coalesce(x.{a.name}V, '') THEN '{a.name}' END" for a in aspects
+    )
+    return f"[a IN [{names}] WHERE a IS NOT NULL]"
+
+
+# Node and relationship statements return the rows they applied: the key (`k`; a relationship's
+# `a`, `b` and its key properties in `rel_keys` order), whether the entity had no data before
+# (`created`) and the aspects it moved; rows older than (or as old as) the stored versions are not
+# returned. Link statements return every row newer than the link's version, with whether the target
+# was already linked (`kept`) and the targets it left (`gone`).
+
+
 def node_cypher(k: NodeKind) -> str:
     sets = ",\n    ".join(_aspect_sets(k.aspects))
     derived = f"\nSET {k.derived}" if k.derived else ""
-    return f"UNWIND $rows AS r\nMERGE (x:{k.label} {{{k.key}: r.k}})\nSET {sets}{derived}"
+    return (
+        "UNWIND $rows AS r\n"
+        f"MERGE (x:{k.label} {{{k.key}: r.k}})\n"
+        f"WITH x, r, x.lastVersion IS NULL AS created, {_moved(k.aspects)} AS moved\n"
+        f"SET {sets}{derived}\n"
+        "WITH r, created, moved WHERE size(moved) > 0\n"
+        "RETURN r.k AS k, created, moved"
+    )
 
 
 def rel_cypher(k: RelKind) -> str:
@@ -117,27 +144,33 @@ def rel_cypher(k: RelKind) -> str:
         f"MERGE (a:{k.src_label} {{{k.src_key}: r.a}})\n"
         f"MERGE (b:{k.dst_label} {{{k.dst_key}: r.b}})\n"
         f"MERGE (a)-[x:{k.rel}{keys}]->(b)\n"
-        f"SET {sets}"
+        f"WITH x, r, x.lastVersion IS NULL AS created, {_moved(k.aspects)} AS moved\n"
+        f"SET {sets}\n"
+        "WITH r, created, moved WHERE size(moved) > 0\n"
+        f"RETURN r.a AS a, r.b AS b, [{', '.join(f'r.{p}' for p in k.rel_keys)}] AS keys, created, moved"
     )
 
 
 def link_cypher(k: LinkKind) -> str:
     arrow = f"-[old:{k.rel}]->" if k.outgoing else f"<-[old:{k.rel}]-"
     new = f"-[l:{k.rel}]->" if k.outgoing else f"<-[l:{k.rel}]-"
+    kept = f"-[:{k.rel}]->" if k.outgoing else f"<-[:{k.rel}]-"
     mirror = f", x.{k.mirror} = r.to" if k.mirror else ""
     return (
         "UNWIND $rows AS r\n"
         f"MERGE (x:{k.label} {{{k.key}: r.k}})\n"
         f"WITH x, r WHERE r.v > coalesce(x.{k.version}, '')\n"
         f"SET x.{k.version} = r.v{mirror}\n"
-        "WITH x, r\n"
+        f"WITH x, r, EXISTS {{ (x){kept}(:{k.target_label} {{{k.target_key}: r.to}}) }} AS kept\n"
         f"OPTIONAL MATCH (x){arrow}(t:{k.target_label}) WHERE r.to IS NULL OR t.{k.target_key} <> r.to\n"
         "DELETE old\n"
-        "WITH DISTINCT x, r WHERE r.to IS NOT NULL\n"
-        f"MERGE (t:{k.target_label} {{{k.target_key}: r.to}})\n"
-        f"MERGE (x){new}(t)\n"
-        "SET l.lastEventId = r.lastEventId, l.lastSource = r.lastSource, l.lastEventAt = r.lastEventAt, "
-        "l.lastVersion = r.v"
+        f"WITH x, r, kept, collect(t.{k.target_key}) AS gone\n"
+        "FOREACH (_ IN CASE WHEN r.to IS NULL THEN [] ELSE [1] END |\n"
+        f"  MERGE (t:{k.target_label} {{{k.target_key}: r.to}})\n"
+        f"  MERGE (x){new}(t)\n"
+        "  SET l.lastEventId = r.lastEventId, l.lastSource = r.lastSource, l.lastEventAt = r.lastEventAt, "
+        "l.lastVersion = r.v)\n"
+        "RETURN r.k AS k, r.to AS to, kept, gone"
     )
 
 
@@ -587,7 +620,8 @@ REL_KINDS: tuple[RelKind, ...] = (
 )
 
 BOMS = "boms"
-"""Bill of materials: replaces a product's components; removed ones keep their ``validTo``."""
+"""Bill of materials: replaces a product's components; removed ones keep their ``validTo``. Returns
+each applied product with the components that left it (``ended``) and those added (``added``)."""
 
 BOM_CYPHER = """
 UNWIND $rows AS r
@@ -599,15 +633,17 @@ OPTIONAL MATCH (c:Material)-[old:COMPONENT_OF]->(p)
   WHERE old.validTo IS NULL AND NOT c.sku IN [x IN r.components | x.sku]
 SET old.validTo = date(r.on), old.lastEventId = r.lastEventId, old.lastSource = r.lastSource,
     old.lastEventAt = r.lastEventAt, old.lastVersion = r.v
-WITH DISTINCT p, r
+WITH p, r, collect(c.sku) AS ended
 UNWIND r.components AS comp
 MERGE (c:Material {sku: comp.sku})
 MERGE (c)-[x:COMPONENT_OF]->(p)
+WITH r, ended, comp, x, x.lastVersion IS NULL OR x.validTo IS NOT NULL AS added
 SET x.qty = comp.qty,
     x.validFrom = CASE WHEN x.validFrom IS NULL OR x.validTo IS NOT NULL THEN date(r.on) ELSE x.validFrom END,
     x.validTo = null,
     x.lastEventId = r.lastEventId, x.lastSource = r.lastSource, x.lastEventAt = r.lastEventAt,
     x.lastVersion = r.v
+RETURN r.k AS k, ended, collect(CASE WHEN added THEN comp.sku END) AS added
 """
 
 

@@ -1,10 +1,11 @@
 """The batched graph writer: one transaction per batch, one ``UNWIND`` statement per mutation kind.
 
 In the same transaction it marks the enterprises whose KPIs the batch may change (refreshed behind
-the batches, ``refresh_kpis``) and stores the consumer offsets
-the batch covers (one ``KafkaOffset`` node per group/topic/partition), so graph state and offsets
-commit together or not at all. Every statement is idempotent (versioned aspects, MERGE on business
-keys, monotonic offsets), so the driver's retries and a replay after a crash are safe.
+the batches, ``refresh_kpis``), writes the batch's change messages to the outbox (built from what the
+statements returned: ``graph.changes``) and stores the consumer offsets the batch covers (one
+``KafkaOffset`` node per group/topic/partition), so graph state, changes and offsets commit together
+or not at all. Every statement is idempotent (versioned aspects, MERGE on business keys, monotonic
+offsets), so the driver's retries and a replay after a crash are safe.
 """
 
 from __future__ import annotations
@@ -145,6 +146,54 @@ class Rows(list[Row]):
         return f"<{len(self)} rows>"
 
 
+# The change outbox: a batch's ``graph.changes`` messages, written in the batch's transaction and
+# deleted once Kafka acknowledged them (``streams.projection``), so a process killed between the
+# commit and the publish leaves them to be published by the next projector of its group.
+_OUTBOX_PUT = """
+CREATE (o:ChangeOutbox {id: $id, group: $group, createdAt: timestamp(), keys: $keys, values: $values})
+"""
+
+_OUTBOX_DONE = """
+UNWIND $ids AS id
+MATCH (o:ChangeOutbox {id: id})
+DELETE o
+"""
+
+_OUTBOX_PENDING = """
+MATCH (o:ChangeOutbox) WHERE o.group = $group AND o.createdAt <= timestamp() - $olderMs
+RETURN o.id AS id, o.keys AS keys, o.values AS values
+ORDER BY o.createdAt, o.id
+LIMIT $limit
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """One committed batch's change messages, (Kafka key, value), waiting to be published."""
+
+    id: str
+    messages: list[tuple[str, bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class Outbox:
+    """How a write turns what it applied into change messages, and whose outbox (consumer group)
+    they go to. ``messages`` runs inside the transaction (it may run again if the transaction is
+    retried) and must be pure."""
+
+    group: str
+    messages: Callable[[Mapping[str, Sequence[Mapping[str, Any]]]], Sequence[tuple[str, bytes]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """What a committed write applied: per mutation kind, the records its statement returned (rows
+    newer than stored, ``graph.model``), and the outbox entry it wrote (None: nothing to publish)."""
+
+    applied: Mapping[str, Sequence[Mapping[str, Any]]]
+    outbox: OutboxEntry | None = None
+
+
 class GraphWriteRejected(Exception):
     """Neo4j refused the batch for a reason retrying will not fix (e.g. a type or constraint error)."""
 
@@ -242,11 +291,19 @@ async def _write_kpis(tx: AsyncTransaction, token: str, suppliers: list[Row], li
     await (await tx.run(_KPI_SUPPLIERS, rows=Rows(suppliers), token=token)).consume()
 
 
-async def _apply(tx: AsyncTransaction, m: Mutations, offsets: list[Row]) -> None:
+async def _apply(
+    tx: AsyncTransaction,
+    m: Mutations,
+    offsets: list[Row],
+    outbox: Outbox | None = None,
+    published: Sequence[str] = (),
+) -> Written:
+    applied: dict[str, list[dict[str, Any]]] = {}
     for name, cypher in STATEMENTS:
         rows = m.rows.get(name)
         if rows:
-            await (await tx.run(cypher, rows=Rows(rows))).consume()
+            applied[name] = await (await tx.run(cypher, rows=Rows(rows))).data()
+    entry = await _put_outbox(tx, outbox, applied, published)
     await _mark_kpis(tx, m)
     claims: dict[str, list[Row]] = {}
     for (label, key), owner in sorted(m.owners.items()):
@@ -255,6 +312,34 @@ async def _apply(tx: AsyncTransaction, m: Mutations, offsets: list[Row]) -> None
         await (await tx.run(_CLAIM_OWNERS[label], rows=Rows(rows))).consume()
     if offsets:
         await (await tx.run(_OFFSETS, offsets=offsets)).consume()
+    return Written(applied, entry)
+
+
+async def _put_outbox(
+    tx: AsyncTransaction,
+    outbox: Outbox | None,
+    applied: dict[str, list[dict[str, Any]]],
+    published: Sequence[str],
+) -> OutboxEntry | None:
+    """The batch's change messages into the outbox (same transaction); published entries out."""
+    if published:
+        await (await tx.run(_OUTBOX_DONE, ids=list(published))).consume()
+    if outbox is None:
+        return None
+    messages = list(outbox.messages(applied))
+    if not messages:
+        return None
+    entry = OutboxEntry(f"{outbox.group}/{uuid.uuid4().hex}", messages)
+    await (
+        await tx.run(
+            _OUTBOX_PUT,
+            id=entry.id,
+            group=outbox.group,
+            keys=[k for k, _ in messages],
+            values=[v.decode() for _, v in messages],
+        )
+    ).consume()
+    return entry
 
 
 def is_transient(e: BaseException) -> bool:
@@ -307,14 +392,43 @@ class GraphWriter:
                 await asyncio.sleep(delay * (0.5 + random.random()))  # noqa: S311  (jitter, not a secret)
                 delay = min(delay * 2, self.max_backoff_s)
 
-    async def write(self, mutations: Mutations, offsets: Sequence[Position] = ()) -> None:
-        if not len(mutations) and not offsets:
-            return
+    async def write(
+        self,
+        mutations: Mutations,
+        offsets: Sequence[Position] = (),
+        *,
+        outbox: Outbox | None = None,
+        published: Sequence[str] = (),
+    ) -> Written:
+        """Apply a batch and its offsets in one transaction; return what it applied.
+
+        With ``outbox``, the change messages of what it applied are written in the same transaction
+        (``Written.outbox``); ``published`` outbox entries are deleted in it.
+        """
+        if not len(mutations) and not offsets and not published:
+            return Written({})
         rows = [p.row() for p in sorted(offsets, key=lambda p: (p.topic, p.partition))]
         try:
-            await self._transact(lambda tx: _apply(tx, mutations, rows), "graph write")
+            return await self._transact(
+                lambda tx: _apply(tx, mutations, rows, outbox, published), "graph write"
+            )
         except (Neo4jError, DriverError) as e:
             raise GraphWriteRejected(str(e)) from e
+
+    async def unpublished(self, group: str, *, older_ms: int, limit: int = 100) -> list[OutboxEntry]:
+        """Outbox entries of ``group`` written at least ``older_ms`` ago, oldest first (committed)."""
+        records = await self._read(_OUTBOX_PENDING, group=group, olderMs=older_ms, limit=limit)
+        return [
+            OutboxEntry(
+                str(r["id"]), [(str(k), str(v).encode()) for k, v in zip(r["keys"], r["values"], strict=True)]
+            )
+            for r in records
+        ]
+
+    async def published(self, ids: Sequence[str]) -> None:
+        """Delete outbox entries whose messages Kafka acknowledged (idempotent)."""
+        if ids:
+            await self._transact(lambda tx: _put_outbox(tx, None, {}, ids), "outbox delete")
 
     async def refresh_kpis(self, *, limit: int = 2000, rounds: int | None = None) -> int:
         """Recompute the KPIs of enterprises a committed batch marked, oldest mark first; return how many.

@@ -1,6 +1,7 @@
 """Machine-readable contracts generated from the models, never hand-maintained.
 
 - one JSON Schema (2020-12) per event type: the CloudEvents envelope with its typed ``data``;
+- the JSON Schema of a ``graph.changes`` record (``schema.changes``);
 - an AsyncAPI 3.0 document of the Kafka topics and the messages on them;
 - ``docs/events.md``: every event with its fields and an example.
 """
@@ -13,6 +14,7 @@ from typing import Any
 
 import msgspec
 
+from schema import changes
 from schema.envelope import MAX_SEQUENCE
 from schema.events import CATALOG, PAYLOADS, Payload, schema_uri
 from schema.examples import example_event
@@ -61,6 +63,28 @@ def event_schema(cls: type[Payload]) -> dict[str, Any]:
     }
 
 
+CHANGES_SCHEMA = f"jsonschema/{changes.TYPE}.v{changes.VERSION}.json"
+
+
+def changes_schema() -> dict[str, Any]:
+    """The JSON Schema of a ``graph.changes`` record."""
+    schema = msgspec.json.schema(changes.GraphChanges)
+    defs = schema.pop("$defs", {})
+    for name, body in defs.items():
+        body["description"] = inspect.getdoc(getattr(changes, name)) or ""
+        for prop in ("time", "committed_at"):
+            if prop in body.get("properties", {}):
+                body["properties"][prop]["format"] = "date-time"
+    body = defs.pop("GraphChanges")
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": schema_uri(changes.TYPE, changes.VERSION),
+        **body,
+        "title": changes.TYPE,
+        "$defs": defs,
+    }
+
+
 def _message_name(event_type: str) -> str:
     return event_type.replace(".", "_")
 
@@ -103,6 +127,13 @@ def asyncapi() -> dict[str, Any]:
         },
         "payload": {"type": "string", "format": "binary"},
     }
+    graph_changes = {
+        "name": changes.TYPE,
+        "title": "graph changes",
+        "summary": "What one committed graph batch applied for one key",
+        "contentType": "application/json",
+        "payload": {"$ref": f"./{CHANGES_SCHEMA}"},
+    }
     return {
         "asyncapi": "3.0.0",
         "info": {
@@ -128,6 +159,13 @@ def asyncapi() -> dict[str, Any]:
                 "description": "Rejected events with the reason.",
                 "messages": {"deadLetter": {"$ref": "#/components/messages/deadLetter"}},
             },
+            "graphChanges": {
+                "address": "graph.changes",
+                "description": "What each graph commit applied, keyed by the subject of the events that "
+                "caused it; published after the commit, at least once (a record may come twice, with "
+                "the same id). See docs/graph-changes.md.",
+                "messages": {"graphChanges": {"$ref": "#/components/messages/graphChanges"}},
+            },
         },
         "operations": {
             "publishEvent": {
@@ -145,8 +183,13 @@ def asyncapi() -> dict[str, Any]:
                 "channel": {"$ref": "#/channels/eventsDlq"},
                 "summary": "Operators and integrators read what was rejected and why",
             },
+            "consumeGraphChanges": {
+                "action": "receive",
+                "channel": {"$ref": "#/channels/graphChanges"},
+                "summary": "Live risk and the graphChanges subscription read what the graph committed",
+            },
         },
-        "components": {"messages": {**messages, "deadLetter": dlq}},
+        "components": {"messages": {**messages, "deadLetter": dlq, "graphChanges": graph_changes}},
     }
 
 
@@ -199,6 +242,11 @@ def events_markdown() -> str:
         "",
         "JSON Schemas: `docs/contracts/jsonschema/`; AsyncAPI 3.0: `docs/contracts/asyncapi.json`.",
         "",
+        "Downstream of the graph, `graph.changes` carries what each graph commit applied (nodes and links",
+        "created, changed or ended, aggregates that moved, and the events that caused them), never an event",
+        "the graph ignored or refused: contract `docs/contracts/" + CHANGES_SCHEMA + "`, described in",
+        "[graph-changes.md](graph-changes.md).",
+        "",
     ]
     groups: dict[str, list[type[Payload]]] = {}
     for cls in PAYLOADS:
@@ -235,5 +283,6 @@ def files() -> dict[str, str]:
         + "\n"
         for cls in PAYLOADS
     }
+    result[CHANGES_SCHEMA] = json.dumps(changes_schema(), ensure_ascii=False, indent=2) + "\n"
     result["asyncapi.json"] = json.dumps(asyncapi(), ensure_ascii=False, indent=2) + "\n"
     return result

@@ -84,6 +84,7 @@ def create_app(
                 group=app_id,
                 admin_sources=admin_sources,
                 records=p.records,
+                changes_out=p.changes_out,
             )
         return projectors["p"]
 

@@ -236,6 +236,8 @@ class BatchProjection:
                         log.warning("project: consumer error: %s", err)
                 if batch:
                     self._last_batch = started = time.monotonic()
+                if not batch and writing is None:
+                    await self.projector().idle()
                 prepared = await self.projector().prepare(batch) if batch else None
                 if writing is not None and (prepared is not None or writing.done()):
                     self._store(consumer, await writing, in_flight, in_flight_started)

@@ -55,8 +55,11 @@ class Pipeline:
         metrics: WorkerMetrics | None = None,
         max_backoff_s: float = 10.0,
         records: RecordStore | None = None,
+        changes_out: EventProducer | None = None,
     ) -> None:
         self.valid_out = valid_out
+        self.changes_out = changes_out
+        """Where the project stage publishes what each graph commit applied (None: nowhere)."""
         self.dlq_out = dlq_out
         self.writer = writer
         self.records = records
@@ -118,3 +121,5 @@ class Pipeline:
     def close(self) -> None:
         self.valid_out.close()
         self.dlq_out.close()
+        if self.changes_out is not None:
+            self.changes_out.close()

@@ -10,19 +10,32 @@ with the owner named, unless the source is an admin source. A batch Neo4j refuse
 non-transient reason is bisected to find the culprit event(s), which go
 to ``events.dlq`` (stage ``project``) with Neo4j's reason; the rest is applied. Transient errors are
 retried by the writer, forever: a batch is never skipped.
+
+What each graph commit applied is published to ``graph.changes`` (``schema.changes``), at least once:
+the messages are written to an outbox in the batch's transaction, sent once it committed, and
+deleted from the outbox with the next write. A projector republishes its group's outbox when it
+starts (what a killed predecessor committed but never sent) and, every ``SWEEP_SECONDS``, entries
+older than ``STALE_MS`` (what a worker of its group that died for good left). See
+docs/graph-changes.md.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Sequence
+import time
+import uuid
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 from connectors.kafka import EventProducer, Record
 from connectors.record_store import RecordStore
+from graph.changes import graph_changes
 from graph.mutations import Mutations, to_mutations
 from graph.ownership import Verdict, check_owners, records_by_label
-from graph.writer import GraphWriter, GraphWriteRejected, Position
+from graph.writer import GraphWriter, GraphWriteRejected, Outbox, OutboxEntry, Position, Written
+from schema.changes import CausingEvent, encode
 from schema.envelope import ValidEvent
 from schema.errors import EventRejected
 from streams.forwarding import Forwarder
@@ -32,6 +45,11 @@ from streams.stages import Incoming, dlq_record, route
 log = logging.getLogger(__name__)
 
 Pair = tuple[Incoming, ValidEvent]
+
+SWEEP_SECONDS = 30.0
+"""How often a projector looks for outbox entries another projector of its group left behind."""
+STALE_MS = 60_000
+"""Age from which an outbox entry counts as left behind (its writer died before publishing it)."""
 
 
 def positions(batch: Sequence[Incoming], group: str) -> list[Position]:
@@ -71,6 +89,7 @@ class Projector:
         group: str,
         admin_sources: Collection[str] = (),
         records: RecordStore | None = None,
+        changes_out: EventProducer | None = None,
     ) -> None:
         self.writer = writer
         self.records: RecordWriter[Incoming] | None = RecordWriter(records) if records is not None else None
@@ -80,6 +99,11 @@ class Projector:
         self.admin_sources = frozenset(admin_sources)
         """Sources that may change master data another source owns."""
         self._to_dlq = Forwarder(dlq_out, stage="project")
+        self._to_changes = Forwarder(changes_out, stage="project") if changes_out is not None else None
+        """Where what each commit applied goes (``graph.changes``); None: not published, no outbox."""
+        self._published: list[str] = []
+        """Outbox entries Kafka acknowledged, deleted with the next write."""
+        self._swept_at: float | None = None
 
     async def _dead_letter(self, records: Sequence[Record]) -> None:
         await self._to_dlq.keep(records)  # waits out a Kafka outage: the batch commits after
@@ -137,17 +161,94 @@ class Projector:
             await self._dead_letter([dlq_record(m, err, stage="project") for m, err in verdict.refused])
             events, mutations = verdict.accepted, None
         refused = len(verdict.refused)
+        await self._sweep()
         try:
             m = mutations if mutations is not None else to_mutations(ev for _, ev in events)
             m.owners = verdict.claims
-            await self.writer.write(m, offsets)
+            await self._write(m, events, offsets)
             return Projected(applied=len(events), dead_lettered=refused)
         except GraphWriteRejected as e:
             log.warning("project: Neo4j refused a batch of %d (%s); isolating the culprit", len(events), e)
         culprits = await self._isolate(events)
         await self._dead_letter([dlq_record(m, err, stage="project") for m, err in culprits])
-        await self.writer.write(Mutations(owners=verdict.claims), offsets)
+        await self._write(Mutations(owners=verdict.claims), [], offsets)
         return Projected(applied=len(events) - len(culprits), dead_lettered=len(culprits) + refused)
+
+    def _outbox(self, m: Mutations, events: Sequence[Pair]) -> Outbox | None:
+        """What turns the write's applied rows into ``graph.changes`` messages (in its transaction)."""
+        if self._to_changes is None or not len(m):
+            return None
+        causing = {
+            ev.id: CausingEvent(id=ev.id, type=ev.type, subject=ev.subject, time=ev.time, source=ev.source)
+            for _, ev in events
+        }
+
+        def messages(applied: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[tuple[str, bytes]]:
+            records = graph_changes(
+                m, applied, causing, batch=uuid.uuid4().hex, committed_at=datetime.now(UTC)
+            )
+            return [(r.key, encode(r)) for r in records]
+
+        return Outbox(self.group, messages)
+
+    async def _write(self, m: Mutations, events: Sequence[Pair], offsets: Sequence[Position]) -> Written:
+        """One graph write (raises ``GraphWriteRejected``); what it applied is published once committed."""
+        published, self._published = self._published, []
+        try:
+            written = await self.writer.write(m, offsets, outbox=self._outbox(m, events), published=published)
+        except BaseException:
+            self._published = published + self._published
+            raise
+        if written.outbox is not None:
+            await self._publish(written.outbox)
+        return written
+
+    async def _publish(self, entry: OutboxEntry) -> None:
+        """Send an outbox entry's messages; return once Kafka acknowledged every one (waits out an
+        outage). Deleted from the outbox with the next write (or ``flush``)."""
+        assert self._to_changes is not None
+        await self._to_changes.keep([Record(k.encode(), v) for k, v in entry.messages])
+        self._published.append(entry.id)
+
+    async def _sweep(self) -> None:
+        """Publish outbox entries of this group left unpublished: all of them on the first call (a
+        killed predecessor's), later every ``SWEEP_SECONDS`` those older than ``STALE_MS``."""
+        if self._to_changes is None:
+            return
+        now = time.monotonic()
+        if self._swept_at is not None and now - self._swept_at < SWEEP_SECONDS:
+            return
+        older_ms = 0 if self._swept_at is None else STALE_MS
+        self._swept_at = now
+        while True:
+            entries = await self.writer.unpublished(self.group, older_ms=older_ms)
+            for entry in entries:
+                await self._publish(entry)
+            if entries:
+                log.warning(
+                    "project: published %d batch(es) of graph changes a projector had committed but not sent",
+                    len(entries),
+                )
+                await self.flush()
+            if len(entries) < 100:
+                return
+
+    async def idle(self) -> None:
+        """What the stage does between batches: publish what the outbox holds unpublished (on the first
+        call, and every ``SWEEP_SECONDS``) and delete what was published (the outbox keeps nothing
+        already sent)."""
+        await self._sweep()
+        if self._published:
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Delete the published outbox entries now (what the next write would do)."""
+        published, self._published = self._published, []
+        try:
+            await self.writer.published(published)
+        except BaseException:
+            self._published = published + self._published
+            raise
 
     async def _check_owners(self, events: Sequence[Pair]) -> Verdict[Incoming]:
         records = records_by_label([ev for _, ev in events])
@@ -160,7 +261,7 @@ class Projector:
         if len(events) == 1:
             msg, ev = events[0]
             try:
-                await self.writer.write(to_mutations([ev]))
+                await self._write(to_mutations([ev]), events, ())
                 return []
             except GraphWriteRejected as e:
                 err = EventRejected(
@@ -175,7 +276,7 @@ class Projector:
         mid = len(events) // 2
         for half in (events[:mid], events[mid:]):
             try:
-                await self.writer.write(to_mutations(ev for _, ev in half))
+                await self._write(to_mutations(ev for _, ev in half), half, ())
             except GraphWriteRejected:
                 culprits += await self._isolate(half)
         return culprits

@@ -1,4 +1,4 @@
-"""Live risk: rescore what each projected batch touched, recompute everything periodically, alert.
+"""Live risk: rescore what each graph commit changed, recompute everything periodically, alert.
 
 ``RiskService`` does the work (read facts, score in memory, write back, alert); the risk process that
 drives it (its own consumer group, never the validate/project worker) is ``streams/risk_process.py``.
@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
+import msgspec
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -48,6 +49,7 @@ from graph.risk.incidents import open_incidents
 from graph.risk.scoring import RiskScore
 from graph.risk.settings import RiskSettings
 from graph.risk.store import RiskStore
+from schema import changes
 from schema.envelope import ValidEvent
 from schema.errors import EventRejected
 from schema.validate import decode_event
@@ -123,6 +125,36 @@ class Touched:
                 set(self.regions) if first else set(),
                 set(self.disruptions) if first else set(),
             )
+
+
+def touched_by_changes(values: Iterable[bytes]) -> Touched:
+    """The enterprises, facilities, regions and disruptions that ``graph.changes`` records (their JSON
+    form) changed: every enterprise a change concerns (``GraphChanges.enterprises``) and the nodes and
+    link ends of the other kinds risk rescores from. Undecodable values are skipped and logged.
+    Idempotent: the same record twice names the same ids."""
+    t = Touched()
+    for value in values:
+        try:
+            record = changes.decode(value)
+        except msgspec.MsgspecError as e:
+            log.warning("risk: skipped a graph.changes record that does not decode: %s", e)
+            continue
+        t.enterprises |= record.enterprises()
+        for n in record.nodes:
+            _add(t, n.label, n.id)
+        for lk in record.links:
+            _add(t, lk.start_label, lk.start)
+            _add(t, lk.end_label, lk.end)
+    return t
+
+
+_KINDS = {"Facility": "facilities", "Region": "regions", "Disruption": "disruptions"}
+
+
+def _add(t: Touched, label: str, key: str) -> None:
+    kind = _KINDS.get(label)
+    if kind is not None:
+        getattr(t, kind).add(key)
 
 
 def touched_by(values: Iterable[bytes]) -> Touched:
@@ -443,18 +475,3 @@ class RiskService:
 
     def close(self) -> None:
         self.alerts_out.close()
-
-
-async def wait_for_projection(
-    store: RiskStore, group: str, topic: str, last: dict[int, int], *, timeout_s: float = 30.0
-) -> bool:
-    """Wait until the projector stored offsets past ``last`` (partition -> last offset seen); True if so."""
-    ids = {f"{group}/{topic}/{p}": o + 1 for p, o in last.items()}
-    deadline = time.monotonic() + timeout_s
-    while True:
-        stored = await store.projected_offsets(sorted(ids))
-        if all(stored.get(k, -1) >= need for k, need in ids.items()):
-            return True
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.1)

@@ -8,9 +8,11 @@ worker's GIL. Here it has its own GIL, its own consumer (group ``<app_id>-risk``
 heartbeats run in C threads) and a lower CPU priority (``risk.nice``).
 
 Work sharing between several risk processes:
-- **incremental** — each rescores what the batches of the partitions it owns touched (events are keyed
-  by enterprise), in slices of at most ``risk.incremental_slice`` enterprises, after the projector
-  stored them; offsets are stored only after the rescoring (at-least-once; rescoring is idempotent);
+- **incremental** — each rescores what the graph commits of the partitions of ``graph.changes`` it
+  owns changed (records are keyed by the subject of their events, like ``events.valid``), in slices
+  of at most ``risk.incremental_slice`` enterprises. A record is published only after its commit, so
+  nothing waits for the projector; offsets are stored only after the rescoring (at-least-once: a
+  record read twice rescores the same ids again, which is idempotent);
 - **full recompute** — once per period of ``full_recompute_seconds`` across the group: the process
   that inserts the period's row in the SQL store (``claim_period``) runs it; every
   ``full_reload_every``-th period re-reads the projection, and the other processes then refresh the
@@ -37,7 +39,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from graph.risk.coordination import claim_period, finish_period
-from streams.risk import RiskService, Touched, touched_by, wait_for_projection
+from streams.risk import RiskService, Touched, touched_by_changes
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +96,6 @@ class RiskProcess:
     ) -> None:
         self.service = service
         self.group = risk_group(app_id)
-        self.projector_group = app_id
         self.topic = topic
         self.sql = sql
         self.full_seconds = full_seconds
@@ -147,7 +148,7 @@ class RiskProcess:
                     p, o = m.partition() or 0, m.offset() or 0
                     last[p] = max(last.get(p, -1), o)
                 if ok:
-                    pending.update(touched_by(m.value() or b"" for m in ok))
+                    pending.update(touched_by_changes(m.value() or b"" for m in ok))
                     self.status.last_batch_at = self.clock()
                 self.status.pending_enterprises = len(pending.enterprises)
 
@@ -164,7 +165,7 @@ class RiskProcess:
 
                 if last and recompute is None and self.service.loaded:
                     try:
-                        pending = await self._rescore(pending, last)
+                        pending = await self._rescore(pending)
                     except Exception:  # Neo4j or Kafka away: keep the ids and offsets, try again
                         log.exception("risk: rescoring failed; trying again")
                         await asyncio.sleep(1.0)
@@ -177,12 +178,10 @@ class RiskProcess:
                 recompute.cancel()
             await asyncio.to_thread(consumer.close)
 
-    async def _rescore(self, touched: Touched, last: dict[int, int]) -> Touched:
-        """Rescore ``touched`` once the projector stored it, in slices of ``slice_size`` enterprises and
-        at most ``SLICES_PER_POLL`` slices before Kafka is polled again (a backlog never keeps the
-        consumer from polling past ``max.poll.interval.ms``); returns what is left."""
-        if not await wait_for_projection(self.service.store, self.projector_group, self.topic, last):
-            log.warning("risk: projector did not store offsets %s in time; rescoring anyway", last)
+    async def _rescore(self, touched: Touched) -> Touched:
+        """Rescore ``touched`` (committed: it came from ``graph.changes``), in slices of ``slice_size``
+        enterprises and at most ``SLICES_PER_POLL`` slices before Kafka is polled again (a backlog never
+        keeps the consumer from polling past ``max.poll.interval.ms``); returns what is left."""
         scored = alerts = 0
         t0 = time.perf_counter()
         parts = list(touched.slices(self.slice_size))

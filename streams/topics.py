@@ -12,11 +12,14 @@ DLQ = "events.dlq"
 """Rejected events: the original bytes plus headers naming the error (Kafka Connect DLQ convention)."""
 ALERTS = "risk.alerts"
 """Risk alerts for dashboards and the Pulsar mirror."""
+CHANGES = "graph.changes"
+"""What each graph commit applied (``schema.changes.GraphChanges``, JSON), keyed by the subject of the
+events that caused it; published by the project stage after the commit, at least once."""
 
 SERVICE_ALERTS = "service.alerts"
 """Service alerts on installed equipment from the predictive-maintenance job (JSON, keyed by equipment)."""
 
-ALL = (RAW, VALID, DLQ, ALERTS, SERVICE_ALERTS)
+ALL = (RAW, VALID, DLQ, ALERTS, SERVICE_ALERTS, CHANGES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,12 +32,13 @@ class Topics:
     dlq: str = DLQ
     alerts: str = ALERTS
     service_alerts: str = SERVICE_ALERTS
+    changes: str = CHANGES
 
     @property
     def risk_input(self) -> str:
-        """What the risk processes consume: the one place that says so (``events.valid`` today, whose
-        batches they rescore once the projector stored them; a ``graph.changes`` topic would replace it)."""
-        return self.valid
+        """What the risk processes consume: the one place that says so. ``graph.changes``: only what the
+        graph committed, published after the commit, so nothing waits for the projector."""
+        return self.changes
 
     @classmethod
     def prefixed(cls, prefix: str) -> Topics:

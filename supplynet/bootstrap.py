@@ -70,6 +70,8 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(names.dlq, k.dlq_partitions, rf, {**isr, "retention.ms": str(30 * 24 * 3600 * 1000)}),
         TopicSpec(names.alerts, k.alerts_partitions, rf, isr),
         TopicSpec(names.service_alerts, k.alerts_partitions, rf, isr),
+        # Keyed like events.valid (by subject): as many partitions, so the risk processes share it alike.
+        TopicSpec(names.changes, k.partitions, rf, isr),
     ]
 
 
@@ -111,6 +113,7 @@ def pipeline(settings: Settings, metrics: WorkerMetrics | None = None) -> Pipeli
     return Pipeline(
         valid_out=producer(settings, topic_names(settings).valid),
         dlq_out=producer(settings, topic_names(settings).dlq),
+        changes_out=producer(settings, topic_names(settings).changes),
         writer=GraphWriter(async_driver(settings), database=settings.neo4j.database),
         seen=SeenEvents(engine, retention_days=settings.stream.dedup_retention_days),
         max_future=max_future(settings),

@@ -177,12 +177,6 @@ MATCH (e:Enterprise) WHERE e.riskScore IS NOT NULL AND ($scope IS NULL OR e.id S
 RETURN e.id AS id, e.riskScore AS score
 """
 
-OFFSETS = """
-UNWIND $ids AS id
-MATCH (k:KafkaOffset {id: id})
-RETURN k.id AS id, k.offset AS offset
-"""
-
 WRITE_SCORES = """
 UNWIND $rows AS r
 MATCH (e:Enterprise {id: r.id})
@@ -484,10 +478,6 @@ class RiskStore:
     async def previous_scores(self, *, scope: str | None = None) -> dict[str, float]:
         """The scores last written to the graph (what alerts compare against after a restart)."""
         return {r["id"]: r["score"] for r in await self._read(PREVIOUS, scope=scope)}
-
-    async def projected_offsets(self, ids: Sequence[str]) -> dict[str, int]:
-        """Next offsets the projector stored (``KafkaOffset`` ids ``"<group>/<topic>/<partition>"``)."""
-        return {r["id"]: r["offset"] for r in await self._read(OFFSETS, ids=list(ids))} if ids else {}
 
     async def write_scores(
         self,

@@ -31,6 +31,7 @@ from schema.tables import Role
 from schema.validate import decode_event
 from supplynet import bootstrap
 from supplynet.settings import Settings
+from tests.integration.changes_support import forget, project_events
 from tests.integration.topic_reader import ends, read_from
 
 SECRET = "test-secret-" + "x" * 32
@@ -749,9 +750,8 @@ def test_graph_changes_and_risk_alerts_stream_from_kafka(
         inside = example_event("supply.agreed", event_id=f"{run_id}-gc-1")
         inside["data"].update(supplier_id=f"{run_id}-new", buyer_id=world.B, sku=f"{run_id}-bolt")
         outside["subject"], inside["subject"] = f"{run_id}-zz2", world.B
-        EventProducer(conf, names.valid).send_many(
-            [Record(key=b"k", value=orjson.dumps(e)) for e in (outside, inside)]
-        )
+        # Through the projector: the subscription streams what the graph committed (graph.changes).
+        await project_events(api_settings, [outside, inside], group=f"{run_id}-api-gc")
         low = {"id": f"{run_id}-a1", "enterprise": world.A, "severity": "medium", "score": 0.5}
         high = {"id": f"{run_id}-a2", "enterprise": world.A, "severity": "critical", "score": 0.95}
         EventProducer(conf, names.alerts).send_many(
@@ -767,7 +767,16 @@ def test_graph_changes_and_risk_alerts_stream_from_kafka(
         await gc.close()
         await alerts.close()
 
-    asyncio.run(run())
+    try:
+        asyncio.run(run())
+    finally:
+        asyncio.run(
+            forget(
+                api_settings,
+                ids=[f"{run_id}-zz1", f"{run_id}-zz2", f"{run_id}-new"],
+                skus=[f"{run_id}-bolt", example_event("supply.agreed")["data"]["sku"]],
+            )
+        )
 
 
 # -- no N+1 --------------------------------------------------------------------------------------------

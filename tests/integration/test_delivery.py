@@ -125,6 +125,7 @@ def run(stack: Settings, run_id: str) -> Iterator[Run]:
             TopicSpec(names.valid, PARTITIONS),
             TopicSpec(names.dlq, 1),
             TopicSpec(names.alerts, 1),
+            TopicSpec(names.changes, PARTITIONS),
         ],
     )
     ids = f"{tag}-"
@@ -137,7 +138,9 @@ def run(stack: Settings, run_id: str) -> Iterator[Run]:
         f"{ids}bad-{n}" for n in range(5)
     }
     yield Run(stack, tag, names, ids, f"t5-{tag}", events, expected)
-    AdminClient(stack.kafka.librdkafka()).delete_topics([names.raw, names.valid, names.dlq, names.alerts])
+    AdminClient(stack.kafka.librdkafka()).delete_topics(
+        [names.raw, names.valid, names.dlq, names.alerts, names.changes]
+    )
 
 
 def _tail(log: Path) -> str:

@@ -52,6 +52,7 @@ def _topics(settings: Settings, run: str) -> tuple[str, Topics]:
             TopicSpec(names.valid, PARTITIONS),
             TopicSpec(names.dlq, 1),
             TopicSpec(names.alerts, 1),
+            TopicSpec(names.changes, PARTITIONS),
         ],
     )
     return prefix, names

@@ -52,7 +52,10 @@ class Deployment:
         self.conf = stack.kafka.librdkafka()
         ensure_topics(
             self.conf,
-            [TopicSpec(n, partitions) for n in (self.names.raw, self.names.valid, self.names.alerts)]
+            [
+                TopicSpec(n, partitions)
+                for n in (self.names.raw, self.names.valid, self.names.alerts, self.names.changes)
+            ]
             + [TopicSpec(self.names.dlq, 1)],
         )
         self.procs: list[tuple[subprocess.Popen[bytes], Path]] = []
@@ -110,7 +113,7 @@ class Deployment:
             session.exec(delete(RiskIncident).where(col(RiskIncident.enterprise_id).startswith(self.p)))
             session.commit()
         AdminClient(self.conf).delete_topics(
-            [self.names.raw, self.names.valid, self.names.dlq, self.names.alerts]
+            [self.names.raw, self.names.valid, self.names.dlq, self.names.alerts, self.names.changes]
         )
 
 

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import jwt
-import orjson
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from graphql import parse
 
 from api.auth import AuthError, JwtConfig, Principal, _principal_from_jwt
-from api.changes import graph_change
+from api.changes import event_changes
 from api.errors import ClientError, Forbidden
 from api.limits import DEFAULT_FANOUT, operation_cost
 from api.network import decode_cursor, encode_cursor
@@ -29,9 +29,8 @@ from api.policy import (
 from api.schema import build_schema
 from api.subscriptions import RiskAlertFilter, alert_matches
 from graph.views import first_tiers, timeline
-from schema.examples import example_event
+from schema.changes import CausingEvent, Change, GraphChanges, LinkChange, NodeChange
 from schema.tables import Role
-from schema.validate import decode_event
 from supplynet.commands.api import breaking_changes, schema_sdl
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,16 +104,53 @@ def test_jwt_rs256_and_algorithm_confusion_refused() -> None:
         _principal_from_jwt(_token({"role": "admin"}, key="s" * 32), cfg)
 
 
-def test_graph_change_names_nodes_and_relationships() -> None:
-    ev = decode_event(orjson.dumps(example_event("supply.agreed")))
-    change = graph_change(ev)
-    assert [(r.type, r.start, r.end, r.key) for r in change.relationships] == [
-        ("SUPPLIES", "wisco", "dongfeng", "HRC-Q235")
+def test_graph_changes_are_shown_per_causing_event_with_their_parties() -> None:
+    at = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+    ev = {
+        e: CausingEvent(id=e, type=t, subject="dongfeng", time=at, source="erp")
+        for e, t in (("e1", "supply.agreed"), ("e2", "order.placed"))
+    }
+    record = GraphChanges(
+        id="b/0",
+        key="dongfeng",
+        committed_at=at,
+        events=[ev["e1"], ev["e2"]],
+        nodes=[
+            NodeChange(
+                kind="orders",
+                label="Order",
+                id="po-1",
+                change=Change.CREATED,
+                aspects=["parties", "placed"],
+                event="e2",
+                version="v2",
+                enterprises=["dongfeng", "wisco"],
+            )
+        ],
+        links=[
+            LinkChange(
+                kind="supplies",
+                type="SUPPLIES",
+                start_label="Enterprise",
+                start="wisco",
+                end_label="Enterprise",
+                end="dongfeng",
+                keys={"sku": "HRC-Q235"},
+                change=Change.CREATED,
+                aspects=["agreed", "validity"],
+                event="e1",
+                version="v1",
+            )
+        ],
+    )
+    supply, order = event_changes(record)
+    assert (supply.event_id, supply.event_type, supply.committed_at) == ("e1", "supply.agreed", at)
+    assert [(r.type, r.start, r.end, r.key, r.change) for r in supply.relationships] == [
+        ("SUPPLIES", "wisco", "dongfeng", "HRC-Q235", "created")
     ]
-    assert change.enterprises() == {"wisco", "dongfeng"}
-    order = graph_change(decode_event(orjson.dumps(example_event("order.placed"))))
-    assert [n.label for n in order.nodes] == ["Order"]
-    assert order.enterprises()  # the order's supplier and buyer
+    assert supply.enterprises() == {"wisco", "dongfeng"}
+    assert [(n.label, n.key) for n in order.nodes] == [("Order", "po-1")]
+    assert order.enterprises() == {"wisco", "dongfeng"}  # the order's supplier and buyer
 
 
 def test_alert_filter_by_severity_and_enterprise() -> None:
