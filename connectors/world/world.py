@@ -48,7 +48,7 @@ class Size:
 
 
 SIZES: dict[str, Size] = {
-    "demo": Size("demo", 300, (0.03, 0.57, 0.40), 21, 14, 30, 4.0, 6, 8),
+    "demo": Size("demo", 300, (0.03, 0.57, 0.40), 42, 30, 30, 2.0, 6, 8),
     "10k": Size("10k", 10_000, (0.02, 0.06, 0.12, 0.2, 0.3, 0.3), 150, 91, 91, 1.0, 60, 80),
     "100k": Size("100k", 100_000, (0.02, 0.06, 0.12, 0.2, 0.3, 0.3), 150, 91, 91, 1.0, 400, 600),
 }
@@ -142,8 +142,8 @@ def _spread(rng: random.Random, role: Role, count: int) -> list[str]:
 
 
 def _lateness(rng: random.Random) -> float:
-    """A supplier's usual on-time probability: 0.93-0.995, most above 0.97."""
-    return 0.93 + rng.betavariate(5, 2) * 0.065
+    """A supplier's usual on-time probability: 0.975-0.998, most above 0.99."""
+    return 0.975 + rng.betavariate(5, 2) * 0.023
 
 
 def build(size: Size, seed: int, *, prefix: str = "") -> World:
@@ -163,9 +163,9 @@ def build(size: Size, seed: int, *, prefix: str = "") -> World:
             w.city.append(CITY_INDEX[ck])
             w.scale.append(math.exp(rng.uniform(math.log(0.3), math.log(3.0))))
             w.on_time.append(_lateness(rng))
-            w.in_full.append(0.985 + rng.random() * 0.013)
+            w.in_full.append(0.995 + rng.random() * 0.004)
             w.quality.append(
-                min(0.004, rng.expovariate(1 / 0.0005)) if rng.random() < 0.97 else rng.uniform(0.02, 0.04)
+                min(0.001, rng.expovariate(1 / 0.0003)) if rng.random() < 0.97 else rng.uniform(0.002, 0.004)
             )
             for sku in role.outputs:
                 w.makers.setdefault(sku, []).append(i)
