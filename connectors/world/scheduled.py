@@ -79,7 +79,7 @@ def planted(h: History) -> None:
         DisruptionKind.FLOOD,
         Severity.CRITICAL,
         30,
-        region=flood.region,
+        region=w.region_of(flood),
         description=f"Yangtze flood crest at {flood.en}: dike breach, industrial parks and roads flooded",
     )
     outage_ms = h.end_ms - OUTAGE_DAYS_BEFORE_END * DAY_MS + 3 * HOUR_MS
@@ -171,7 +171,7 @@ def disruptions(h: History) -> None:
             kind,
             severity,
             recovery,
-            region=city.region if where == "region" else None,
+            region=w.region_of(city) if where == "region" else None,
             enterprise=i if where == "enterprise" else None,
             facility_id=h.main_facility[i] if where == "facility" else None,
             description=text,

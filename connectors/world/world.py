@@ -87,6 +87,8 @@ class World:
     size: Size
     seed: int
     prefix: str
+    region_prefix: str = ""
+    """Prefix of the world's region names: its id prefix unless regions are shared (``build``)."""
     ids: list[str] = field(default_factory=list)
     role: array[int] = field(default_factory=lambda: array("H"))
     city: array[int] = field(default_factory=lambda: array("H"))
@@ -113,6 +115,11 @@ class World:
 
     def city_of(self, i: int) -> City:
         return CITIES[self.city[i]]
+
+    def region_of(self, city: City) -> str:
+        """The region name the world's events carry for ``city`` (``"湖北省 武汉市"``, prefixed unless
+        the world shares its regions)."""
+        return f"{self.region_prefix}{city.region}"
 
     def links_of(self, buyer: int) -> range:
         return range(self.buyer_links[buyer], self.buyer_links[buyer + 1])
@@ -146,10 +153,14 @@ def _lateness(rng: random.Random) -> float:
     return 0.975 + rng.betavariate(5, 2) * 0.023
 
 
-def build(size: Size, seed: int, *, prefix: str = "") -> World:
-    """Build the world's structure and plant its risks. Deterministic for (size, seed, prefix)."""
+def build(size: Size, seed: int, *, prefix: str = "", shared_regions: bool = False) -> World:
+    """Build the world's structure and plant its risks. Deterministic for (size, seed, prefix).
+
+    With a ``prefix``, region names carry it too, so two worlds on one graph never share a region (one
+    world's flood never reaches the other's enterprises); ``shared_regions`` keeps the plain names
+    (a map of the real geography draws them; worlds on one graph then share them)."""
     rng = random.Random(seed)  # noqa: S311 (generated test data, not secrets)
-    w = World(size, seed, prefix)
+    w = World(size, seed, prefix, "" if shared_regions else prefix)
     counts = role_counts(size.enterprises)
     for ri, (role, count) in enumerate(zip(ROLES, counts, strict=True)):
         cities = (
