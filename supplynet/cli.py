@@ -170,7 +170,8 @@ def init_topics(settings: Settings) -> list[tuple[str, str]]:
     from supplynet import bootstrap
 
     specs = bootstrap.topic_specs(settings)
-    created = ensure_topics(settings.kafka.librdkafka(), specs)
+    # librdkafka's informational lines (e.g. BGQUEUE when the admin client closes) are not news here.
+    created = ensure_topics({**settings.kafka.librdkafka(), "log_level": 4}, specs)
     return [
         (
             f"kafka topic {t.name}",

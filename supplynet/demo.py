@@ -16,6 +16,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -212,6 +213,8 @@ class DemoResult:
     api_url: str
     token: str
     phases: Phases
+    restarted: list[str] = field(default_factory=list)
+    """The demo's processes a signal killed and that were started again."""
 
     @property
     def top(self) -> list[RiskyRow]:
@@ -236,8 +239,13 @@ class Children:
 
     logs: Path
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    launched: dict[str, tuple[list[str], Mapping[str, str]]] = field(default_factory=dict)
+    restarted: list[str] = field(default_factory=list)
+    """Processes killed by a signal and started again (each at most once)."""
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def start(self, name: str, args: list[str], env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+        self.launched[name] = (args, env)
         self.logs.mkdir(parents=True, exist_ok=True)
         with (self.logs / f"{name}.log").open("ab") as out:
             proc = subprocess.Popen(
@@ -250,10 +258,18 @@ class Children:
         self.procs[name] = proc
         return proc
 
-    def check(self) -> None:
-        """Raises ``DemoError`` naming the process and its log if one has exited."""
-        for name, proc in self.procs.items():
-            if proc.poll() is not None:
+    def check(self, *, restart: Iterable[str] = ()) -> None:
+        """Raises ``DemoError`` naming the process and its log if one has exited; a process named in
+        ``restart`` that a signal killed is started again instead, once (its offsets are committed
+        only after its writes, so a restart loses nothing)."""
+        with self.lock:
+            for name, proc in list(self.procs.items()):
+                if proc.poll() is None:
+                    continue
+                if proc.returncode < 0 and name in restart and name not in self.restarted:
+                    self.restarted.append(name)
+                    self.start(name, *self.launched[name])
+                    continue
                 tail = (self.logs / f"{name}.log").read_text(encoding="utf-8", errors="replace")[-1500:]
                 raise DemoError(f"{name} exited with {proc.returncode}; {self.logs / name}.log ends:\n{tail}")
 
@@ -270,6 +286,11 @@ class Children:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(10)
+
+
+WORKER = ("worker",)
+"""What the demo restarts, once, if a signal kills it: the pipeline worker (it commits offsets only
+after its writes, so a restart loses nothing)."""
 
 
 def child_env(settings: Settings, opts: DemoOptions, *, risk_port: int) -> dict[str, str]:
@@ -459,6 +480,7 @@ def skip_risk_backlog(settings: Settings) -> None:
             **settings.kafka.librdkafka(),
             "group.id": risk_group(settings.stream.app_id),
             "enable.auto.commit": False,
+            "log_level": 4,  # warnings and worse only: the demo's output stays quiet
         }
     )
     try:
@@ -652,14 +674,14 @@ def run(
 
             def stream() -> None:
                 with phases.span("stream the history"):
-                    stream_history(history, ways, opts, sent, children.check)
+                    stream_history(history, ways, opts, sent, lambda: children.check(restart=WORKER))
 
             streaming = bg.submit(stream)
             ready.neo4j()
             with phases.span("worker up and caught up (projection)"):
                 children.start("worker", ["worker", "--loglevel", "warning"], env)
                 while not streaming.done():
-                    children.check()
+                    children.check(restart=WORKER)
                     show("streaming the history")
                     time.sleep(0.5)
                 streaming.result()
@@ -668,7 +690,7 @@ def run(
                     raise DemoError(f"{len(ways.rejected)} event(s) refused, e.g. {ways.rejected[:3]}")
                 deadline = time.monotonic() + opts.timeout_s
                 while not caught_up(monitor.poll()):
-                    children.check()
+                    children.check(restart=WORKER)
                     if time.monotonic() > deadline:
                         raise DemoError(f"the worker did not catch up within {opts.timeout_s:.0f}s")
                     show("the worker is catching up")
@@ -713,6 +735,7 @@ def run(
         api_url=url,
         token=analyst,
         phases=phases,
+        restarted=list(children.restarted),
     )
 
 
@@ -784,6 +807,7 @@ def summary(result: DemoResult) -> Group:
         f"graph: {result.graph['enterprises']:,} enterprises, "
         f"{result.graph['supply_links']:,} supply links; {result.seconds_to_summary:.0f} s from command "
         "to summary"
+        + "".join(f"; the {name} was killed by a signal and restarted once" for name in result.restarted)
     )
     return Group(facts, "", top, "", tiers, exposed)
 
