@@ -6,14 +6,20 @@ from neo4j import AsyncDriver
 
 from graph import model
 
-KEYED: tuple[tuple[str, str], ...] = (*((k.label, k.key) for k in model.NODE_KINDS), ("ShippingUnit", "id"))
-"""(label, key) of every node kind that carries a business id."""
+KEYED: tuple[tuple[str, str], ...] = (
+    *((k.label, k.key) for k in model.NODE_KINDS),
+    ("ShippingUnit", "id"),
+    ("Region", "name"),
+)
+"""(label, key) of every node kind that carries a business id; a region's name carries its world's
+prefix when a generated world was given one (real region names never start with an id prefix)."""
 
 
 async def delete_by_prefix(driver: AsyncDriver, prefix: str, *, database: str = "neo4j") -> int:
     """Detach-delete every node whose business key starts with ``prefix`` (in batches); return the count.
 
-    Regions (shared names) are kept. Refuses an empty or very short prefix: it would hit others' data.
+    Regions named with the prefix go too (a prefixed generated world's); regions with real names are
+    kept. Refuses an empty or very short prefix: it would hit others' data.
     """
     if len(prefix) < 6:
         raise ValueError(f"prefix {prefix!r} is too short to delete by")

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -163,23 +164,28 @@ def stack_logs(
 # -- init ----------------------------------------------------------------------------------------
 
 
-def run_init(settings: Settings) -> list[tuple[str, str]]:
-    """Create topics, graph constraints and SQL tables. Idempotent. Returns (what, result) rows."""
+def init_topics(settings: Settings) -> list[tuple[str, str]]:
+    """Create the Kafka topics (idempotent). Returns (what, result) rows."""
     from connectors.kafka import ensure_topics
-    from graph.migrations import migrate
     from supplynet import bootstrap
 
-    rows: list[tuple[str, str]] = []
     specs = bootstrap.topic_specs(settings)
-    created = ensure_topics(settings.kafka.librdkafka(), specs)
-    for t in specs:
-        rows.append(
-            (
-                f"kafka topic {t.name}",
-                f"{'created' if t.name in created else 'exists'} "
-                f"({t.partitions} partitions, replication {t.replication_factor})",
-            )
+    # librdkafka's informational lines (e.g. BGQUEUE when the admin client closes) are not news here.
+    created = ensure_topics({**settings.kafka.librdkafka(), "log_level": 4}, specs)
+    return [
+        (
+            f"kafka topic {t.name}",
+            f"{'created' if t.name in created else 'exists'} "
+            f"({t.partitions} partitions, replication {t.replication_factor})",
         )
+        for t in specs
+    ]
+
+
+def init_graph(settings: Settings) -> list[tuple[str, str]]:
+    """Create the Neo4j constraints and indexes (idempotent). Returns (what, result) rows."""
+    from graph.migrations import migrate
+    from supplynet import bootstrap
 
     async def _graph() -> int:
         driver = bootstrap.async_driver(settings)
@@ -188,8 +194,14 @@ def run_init(settings: Settings) -> list[tuple[str, str]]:
         finally:
             await driver.close()
 
-    n = asyncio.run(_graph())
-    rows.append(("neo4j constraints and indexes", f"{n} ensured"))
+    return [("neo4j constraints and indexes", f"{asyncio.run(_graph())} ensured")]
+
+
+def run_init(settings: Settings) -> list[tuple[str, str]]:
+    """Create topics, graph constraints and SQL tables. Idempotent. Returns (what, result) rows."""
+    from supplynet import bootstrap
+
+    rows = init_topics(settings) + init_graph(settings)
     engine = bootstrap.sql_engine(settings)
     bootstrap.create_sql_tables(engine)
     rows.append(("sql tables", f"ensured at {engine.url.render_as_string(hide_password=True)}"))
@@ -452,36 +464,59 @@ def demo(
 ) -> None:
     """Stack up, init, stream the generated Hubei world through HTTP ingest, the Kafka producer and file
     imports with live risk; print the riskiest partners with their reasons, a what-if of the planted
-    Yangtze flood and GraphQL queries with an API key; then serve until Ctrl-C."""
-    from supplynet.demo import Children, DemoError, DemoOptions, example_queries, run, summary
+    Yangtze flood, GraphQL queries with an API key and where the time went; then serve until Ctrl-C."""
+    from concurrent.futures import ThreadPoolExecutor
 
-    started = time.monotonic()
+    from supplynet.demo import (
+        Children,
+        DemoError,
+        DemoOptions,
+        Phases,
+        Readiness,
+        example_queries,
+        run,
+        summary,
+    )
+
+    phases = Phases()
     settings = _settings()
-    console.rule("1/4 stack up: Kafka and Neo4j")
-    try:
-        StackManager(settings, echo=console.print).up(["kafka", "neo4j"])
-    except StackError as e:
-        raise _fail(str(e)) from None
-    console.rule("2/4 init")
-    init()
-    console.rule("3/4 the pipeline worker, live risk and the API; a year of history streamed in")
+
+    def up(server: str, init_server: Callable[[Settings], object]) -> None:
+        with phases.span(f"stack up: {server}"):
+            StackManager(settings, echo=console.print).up([server])
+        with phases.span(f"init: {server}"):
+            init_server(settings)
+
+    console.rule("1/2 Kafka and Neo4j start while the world is generated; the history streams in")
     children = Children(settings.state_dir / "logs")
-    console.print(f"their logs: {children.logs}/{{worker,risk,serve}}.log")
+    pool = ThreadPoolExecutor(2)
+    kafka = pool.submit(up, "kafka", init_topics)
+    neo4j = pool.submit(up, "neo4j", init_graph)
     try:
-        result = run(settings, DemoOptions(size=size, seed=seed), console, children=children, started=started)
-        console.rule("4/4 summary")
+        console.print(f"the demo's processes log to {children.logs}/{{worker,risk,serve}}.log")
+        result = run(
+            settings,
+            DemoOptions(size=size, seed=seed),
+            console,
+            children=children,
+            phases=phases,
+            ready=Readiness(kafka=kafka.result, neo4j=neo4j.result),
+        )
+        console.rule("2/2 summary")
         wide = console if console.is_terminal else Console(width=max(console.width, 150))
         wide.print(summary(result))
         console.print(example_queries(result), soft_wrap=True, highlight=False)
+        wide.print(phases.table())
         if serve_api:
             console.print("Serving GraphQL and the console; worker and live risk keep running. Ctrl-C stops.")
             children.procs["serve"].wait()
-    except DemoError as e:
+    except (DemoError, StackError) as e:
         raise _fail(str(e)) from None
     except KeyboardInterrupt:
         pass
     finally:
         children.stop()
+        pool.shutdown(wait=True)
 
 
 PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}

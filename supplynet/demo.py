@@ -16,9 +16,10 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -34,6 +35,7 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
+from graph.risk.settings import RiskSettings
 from supplynet.settings import Settings
 
 
@@ -63,6 +65,54 @@ def way_of(source: str) -> Way:
 
 class DemoError(Exception):
     """The demo could not finish: a process died, an event was refused, or a step timed out."""
+
+
+@dataclass
+class Phases:
+    """When each phase of the demo began and ended, in seconds since the command started; phases
+    overlap (the stack starts while the world is generated, the history streams while Neo4j starts)."""
+
+    started: float = field(default_factory=time.monotonic)
+    spans: dict[str, tuple[float, float | None]] = field(default_factory=dict)
+
+    def begin(self, name: str) -> None:
+        self.spans[name] = (time.monotonic() - self.started, None)
+
+    def end(self, name: str) -> None:
+        self.spans[name] = (self.spans[name][0], time.monotonic() - self.started)
+
+    @contextlib.contextmanager
+    def span(self, name: str) -> Iterator[None]:
+        """Times the block as phase ``name`` (ended even if the block raises)."""
+        self.begin(name)
+        try:
+            yield
+        finally:
+            self.end(name)
+
+    def seconds(self, name: str) -> float:
+        start, end = self.spans[name]
+        return (end if end is not None else time.monotonic() - self.started) - start
+
+    def table(self) -> Table:
+        """Phase → seconds, with when each began and ended after the command started."""
+        t = Table(title="Where the time went (s after the command; phases overlap)")
+        for col in ("phase", "from", "to", "seconds"):
+            t.add_column(col, justify="left" if col == "phase" else "right")
+        for name, (start, end) in sorted(self.spans.items(), key=lambda kv: kv[1][0]):
+            stop = end if end is not None else time.monotonic() - self.started
+            t.add_row(name, f"{start:.1f}", f"{stop:.1f}", f"{stop - start:.1f}")
+        t.add_row("command → summary", "0.0", f"{time.monotonic() - self.started:.1f}", "", style="bold")
+        return t
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """Waits for the servers the demo needs, each up and initialised (the caller may still be starting
+    them in threads); each raises if its server could not be started. The defaults: already up."""
+
+    kafka: Callable[[], object] = lambda: None
+    neo4j: Callable[[], object] = lambda: None
 
 
 @dataclass(frozen=True)
@@ -102,6 +152,17 @@ QUERY_WHAT_IF = """query FloodWhatIf($region: String, $enterprises: [ID!], $days
 }"""
 
 
+_RISK = RiskSettings()
+FACTOR_WEIGHTS: Mapping[str, float] = {
+    "performance": _RISK.weight_performance,
+    "events": _RISK.weight_events,
+    "structure": _RISK.weight_structure,
+    "concentration": _RISK.weight_concentration,
+    "inherited": _RISK.weight_inherited,
+}
+"""The risk model's factor weights (its defaults, which the demo's processes use)."""
+
+
 @dataclass(frozen=True)
 class RiskyRow:
     rank: int
@@ -111,10 +172,20 @@ class RiskyRow:
     factors: dict[str, float]
     reasons: dict[str, list[str]]
 
+    def weight(self, factor: str) -> float:
+        """What ``factor`` adds to the score on its own: its value times the risk model's weight."""
+        return self.factors.get(factor, 0.0) * FACTOR_WEIGHTS.get(factor, 0.0)
+
+    def leading_factor(self) -> str | None:
+        """The enterprise's own factor that weighs most in its score (``inherited`` is not its own)."""
+        own = [f for f in self.factors if f in FACTOR_WEIGHTS and f != "inherited" and self.factors[f] > 0]
+        return max(own, key=self.weight, default=None)
+
     def main_factors(self, most: int = 2) -> list[str]:
-        """The factors that carry the score, largest first (those above 0.3; at least the largest)."""
-        ordered = sorted(self.factors, key=lambda f: -self.factors[f])
-        return [f for f in ordered if self.factors[f] >= 0.3][:most] or ordered[:1]
+        """The factors that carry the score, weightiest first (those adding at least 0.15; at least the
+        weightiest)."""
+        ordered = sorted((f for f in self.factors if f in FACTOR_WEIGHTS), key=lambda f: -self.weight(f))
+        return [f for f in ordered if self.weight(f) >= 0.15][:most] or ordered[:1]
 
     def in_words(self, most: int = 3) -> str:
         """The reasons of the main factors, in the words of the risk model."""
@@ -141,6 +212,9 @@ class DemoResult:
     flood_days: float
     api_url: str
     token: str
+    phases: Phases
+    restarted: list[str] = field(default_factory=list)
+    """The demo's processes a signal killed and that were started again."""
 
     @property
     def top(self) -> list[RiskyRow]:
@@ -165,8 +239,13 @@ class Children:
 
     logs: Path
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    launched: dict[str, tuple[list[str], Mapping[str, str]]] = field(default_factory=dict)
+    restarted: list[str] = field(default_factory=list)
+    """Processes killed by a signal and started again (each at most once)."""
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def start(self, name: str, args: list[str], env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+        self.launched[name] = (args, env)
         self.logs.mkdir(parents=True, exist_ok=True)
         with (self.logs / f"{name}.log").open("ab") as out:
             proc = subprocess.Popen(
@@ -179,10 +258,18 @@ class Children:
         self.procs[name] = proc
         return proc
 
-    def check(self) -> None:
-        """Raises ``DemoError`` naming the process and its log if one has exited."""
-        for name, proc in self.procs.items():
-            if proc.poll() is not None:
+    def check(self, *, restart: Iterable[str] = ()) -> None:
+        """Raises ``DemoError`` naming the process and its log if one has exited; a process named in
+        ``restart`` that a signal killed is started again instead, once (its offsets are committed
+        only after its writes, so a restart loses nothing)."""
+        with self.lock:
+            for name, proc in list(self.procs.items()):
+                if proc.poll() is None:
+                    continue
+                if proc.returncode < 0 and name in restart and name not in self.restarted:
+                    self.restarted.append(name)
+                    self.start(name, *self.launched[name])
+                    continue
                 tail = (self.logs / f"{name}.log").read_text(encoding="utf-8", errors="replace")[-1500:]
                 raise DemoError(f"{name} exited with {proc.returncode}; {self.logs / name}.log ends:\n{tail}")
 
@@ -201,6 +288,11 @@ class Children:
                 proc.wait(10)
 
 
+WORKER = ("worker",)
+"""What the demo restarts, once, if a signal kills it: the pipeline worker (it commits offsets only
+after its writes, so a restart loses nothing)."""
+
+
 def child_env(settings: Settings, opts: DemoOptions, *, risk_port: int) -> dict[str, str]:
     """The environment of the demo's processes: ``settings``' stack, topics, group and ports, live risk
     with a short full-recompute period (scoped to ``opts.prefix`` if given)."""
@@ -217,6 +309,7 @@ def child_env(settings: Settings, opts: DemoOptions, *, risk_port: int) -> dict[
         "SUPPLYNET_RISK__FULL_RECOMPUTE_SECONDS": str(opts.full_recompute_seconds),
         "SUPPLYNET_RISK__FULL_RELOAD_EVERY": "1",
         "SUPPLYNET_RISK__WEB_PORT": str(risk_port),
+        "PYTHONFAULTHANDLER": "1",  # a process that crashes in native code leaves its stack in its log
     }
     if opts.prefix:
         env["SUPPLYNET_RISK__SCOPE"] = opts.prefix
@@ -356,7 +449,7 @@ class Monitor:
             )
             row = records[0]
             g.enterprises, g.scored, g.links = int(row["enterprises"]), int(row["scored"]), int(row["links"])
-        except neo4j.exceptions.Neo4jError:
+        except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError):
             pass
         with contextlib.suppress(httpx.HTTPError, ValueError):
             g.risk = self.http.get(self.risk_url).json()
@@ -372,12 +465,41 @@ def caught_up(g: Gauges) -> bool:
     return {"validate", "project"} <= g.lag.keys() and not any(g.lag.values()) and g.kpi_pending == 0
 
 
-def scored_since(g: Gauges, at: float, full_seconds: float) -> bool:
-    """A full recompute of a period that began at or after ``at`` (epoch s) has finished, and nothing
-    touched since waits for rescoring."""
-    periods = g.risk.get("fullPeriods") or []
+def skip_risk_backlog(settings: Settings) -> None:
+    """Commit live risk's consumer group at the end of its input: the demo starts it once the worker
+    has caught up, so its first full recompute reads the whole history and the events before it need
+    no incremental rescoring (which would only rescore every enterprise a second time)."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    from streams.risk_process import risk_group
+    from supplynet import bootstrap
+
+    topic = bootstrap.topic_names(settings).risk_input
+    consumer = Consumer(
+        {
+            **settings.kafka.librdkafka(),
+            "group.id": risk_group(settings.stream.app_id),
+            "enable.auto.commit": False,
+            "log_level": 4,  # warnings and worse only: the demo's output stays quiet
+        }
+    )
+    try:
+        partitions = consumer.list_topics(topic, timeout=30).topics[topic].partitions
+        ends = [
+            TopicPartition(topic, p, consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1])
+            for p in sorted(partitions)
+        ]
+        consumer.commit(offsets=ends, asynchronous=False)
+    finally:
+        consumer.close()
+
+
+def scored(g: Gauges) -> bool:
+    """The risk process has finished a full recompute and nothing touched since waits for rescoring.
+    The demo starts it once the worker has caught up, so its first full recompute reads the whole
+    history."""
     return (
-        any(p * full_seconds >= at for p in periods)
+        bool(g.risk.get("fullPeriods"))
         and not g.risk.get("fullRunning")
         and g.risk.get("pendingEnterprises", 1) == 0
     )
@@ -492,45 +614,55 @@ def run(
     console: Console,
     *,
     children: Children,
-    started: float | None = None,
+    phases: Phases | None = None,
+    ready: Readiness | None = None,
 ) -> DemoResult:
-    """Run the demo on an initialised stack; the processes stay in ``children`` (the caller stops them).
+    """Run the demo; the processes stay in ``children`` (the caller stops them).
 
+    The phases overlap where they can: the world is generated while the servers start (``ready``
+    waits for each), the API starts as soon as Kafka is up and the history streams in while Neo4j is
+    still starting, the worker starts once Neo4j is up, and live risk starts once the worker has caught
+    up (its first full recompute then reads the whole history: nothing scored mid-stream is wasted).
     Raises ``DemoError`` if a process exits, an event is refused or the pipeline does not catch up
     within ``opts.timeout_s``.
     """
-    from api.keys import create_key
     from connectors.world import generate
+
+    phases = phases or Phases()
+    ready = ready or Readiness()
+    end = opts.end or datetime.now(UTC).date()
+    with phases.span("generate the world"):
+        gen = generate(opts.size, opts.seed, end, prefix=opts.prefix)
+        history: Iterable[Any] = list(gen.events()) if opts.size == "demo" else gen.events()
+
+    from api.keys import create_key
     from schema.tables import Role
     from supplynet import bootstrap
 
-    started = time.monotonic() if started is None else started
-    risk_port = free_port()
-    env = child_env(settings, opts, risk_port=risk_port)
-    children.start("worker", ["worker", "--loglevel", "warning"], env)
-    children.start("risk", ["worker", "--role", "risk", "--loglevel", "warning"], env)
-    children.start("serve", ["serve"], env)
-    engine = bootstrap.sql_engine(settings)
-    bootstrap.create_sql_tables(engine)
-    _, admin = create_key(engine, name="demo ERP gateway", role=Role.ADMIN)
-    _, analyst = create_key(engine, name="demo analyst", role=Role.ANALYST)
-    base = f"http://{settings.api.host}:{settings.api.port}"
-    await_api(base, timeout_s=120, alive=children.check)
-
-    end = opts.end or datetime.now(UTC).date()
-    gen = generate(opts.size, opts.seed, end, prefix=opts.prefix)
     console.print(
         f"world {opts.size} (seed {opts.seed}): {len(gen.world.ids):,} enterprises, "
         f"{gen.world.links:,} supply links, a year of history up to {end}; "
         "SAP and Oracle ERPs send over HTTP, Kingdee and Yonyou through the Kafka producer, "
         "in-house MES and the materials/disruption feeds as export files"
     )
+    ready.kafka()
+    risk_port = free_port()
+    env = child_env(settings, opts, risk_port=risk_port)
+    base = f"http://{settings.api.host}:{settings.api.port}"
+    with phases.span("API up"):
+        children.start("serve", ["serve"], env)
+        engine = bootstrap.sql_engine(settings)
+        bootstrap.create_sql_tables(engine)
+        _, admin = create_key(engine, name="demo ERP gateway", role=Role.ADMIN)
+        _, analyst = create_key(engine, name="demo analyst", role=Role.ANALYST)
+        await_api(base, timeout_s=120, alive=children.check)
+
     monitor = Monitor(settings, risk_port=risk_port, prefix=opts.prefix)
     ways = WaysIn(settings, api_url=base, token=admin, exports=settings.state_dir / "demo-exports")
     t0 = time.monotonic()
     sent: Counter[Way] = Counter()
     try:
-        with Live(console=console, auto_refresh=False, transient=False) as live:
+        with Live(console=console, auto_refresh=False, transient=False) as live, ThreadPoolExecutor(1) as bg:
             last_line = [0.0]
 
             def show(phase: str) -> None:
@@ -540,47 +672,53 @@ def run(
                     last_line[0] = time.monotonic()
                     console.print(progress_line(phase, sent, t0, g), highlight=False)
 
-            def on_round() -> None:
-                children.check()
-                show("streaming the history")
+            def stream() -> None:
+                with phases.span("stream the history"):
+                    stream_history(history, ways, opts, sent, lambda: children.check(restart=WORKER))
 
-            stream_history(gen.events(), ways, opts, sent, on_round)
-            streaming_s = time.monotonic() - t0
-            if ways.rejected:
-                raise DemoError(f"{len(ways.rejected)} event(s) refused, e.g. {ways.rejected[:3]}")
-            deadline = time.monotonic() + opts.timeout_s
-            while not caught_up(monitor.poll()):
-                children.check()
-                if time.monotonic() > deadline:
-                    raise DemoError(f"the worker did not catch up within {opts.timeout_s:.0f}s")
-                show("the worker is catching up")
-                time.sleep(0.5)
-            history_in = time.time()
-            catching_up_s = time.monotonic() - t0 - streaming_s
-            while not scored_since(monitor.poll(), history_in, opts.full_recompute_seconds):
-                children.check()
-                if time.monotonic() > deadline:
-                    raise DemoError(f"live risk did not score the history within {opts.timeout_s:.0f}s")
-                show("live risk is scoring the whole network")
-                time.sleep(0.5)
+            streaming = bg.submit(stream)
+            ready.neo4j()
+            with phases.span("worker up and caught up (projection)"):
+                children.start("worker", ["worker", "--loglevel", "warning"], env)
+                while not streaming.done():
+                    children.check(restart=WORKER)
+                    show("streaming the history")
+                    time.sleep(0.5)
+                streaming.result()
+                streaming_s = phases.seconds("stream the history")
+                if ways.rejected:
+                    raise DemoError(f"{len(ways.rejected)} event(s) refused, e.g. {ways.rejected[:3]}")
+                deadline = time.monotonic() + opts.timeout_s
+                while not caught_up(monitor.poll()):
+                    children.check(restart=WORKER)
+                    if time.monotonic() > deadline:
+                        raise DemoError(f"the worker did not catch up within {opts.timeout_s:.0f}s")
+                    show("the worker is catching up")
+                    time.sleep(0.5)
+            catching_up_s = phases.seconds("worker up and caught up (projection)")
+            with phases.span("live risk: first full recompute"):
+                skip_risk_backlog(settings)
+                children.start("risk", ["worker", "--role", "risk", "--loglevel", "warning"], env)
+                while not scored(monitor.poll(force=True)):
+                    children.check()
+                    if time.monotonic() > deadline:
+                        raise DemoError(f"live risk did not score the history within {opts.timeout_s:.0f}s")
+                    show("live risk is scoring the whole network")
+                    time.sleep(0.5)
             show("the history is in and scored")
-            scoring_s = time.monotonic() - t0 - streaming_s - catching_up_s
+            scoring_s = phases.seconds("live risk: first full recompute")
         console.print()
         graph_size = {"enterprises": monitor.gauges.enterprises, "supply_links": monitor.gauges.links}
     finally:
         ways.close()
         monitor.close()
 
-    url = f"{base}/graphql"
-    manifest = gen.manifest()
-    rows = risky_rows(url, analyst, opts.prefix)
-    flood = manifest["planted"]["region_flood"]
-    variables: dict[str, Any] = {"days": opts.flood_days}
-    if opts.prefix:  # regions are shared by every run in the graph: name the run's own enterprises
-        variables["enterprises"] = flood["enterprises"]
-    else:
-        variables["region"] = flood["region"]
-    what_if = graphql(url, analyst, QUERY_WHAT_IF, variables)["whatIf"]
+    with phases.span("summary (GraphQL)"):
+        url = f"{base}/graphql"
+        manifest = gen.manifest()
+        rows = risky_rows(url, analyst, opts.prefix)
+        variables = {"region": manifest["planted"]["region_flood"]["region"], "days": opts.flood_days}
+        what_if = graphql(url, analyst, QUERY_WHAT_IF, variables)["whatIf"]
     return DemoResult(
         manifest=manifest,
         sent=sent,
@@ -588,7 +726,7 @@ def run(
         seconds_streaming=streaming_s,
         seconds_catching_up=catching_up_s,
         seconds_scoring=scoring_s,
-        seconds_to_summary=time.monotonic() - started,
+        seconds_to_summary=time.monotonic() - phases.started,
         graph=graph_size,
         ranked=rows,
         top_n=opts.top,
@@ -596,6 +734,8 @@ def run(
         flood_days=opts.flood_days,
         api_url=url,
         token=analyst,
+        phases=phases,
+        restarted=list(children.restarted),
     )
 
 
@@ -661,11 +801,13 @@ def summary(result: DemoResult) -> Group:
     total = sum(result.sent.values())
     facts = (
         f"{total:,} events streamed in {result.seconds_streaming:.0f} s "
-        f"({', '.join(f'{w.value} {n:,}' for w, n in result.sent.items())}); the worker caught up "
-        f"{result.seconds_catching_up:.0f} s later, live risk had scored it all "
-        f"{result.seconds_scoring:.0f} s after that; graph: {result.graph['enterprises']:,} enterprises, "
+        f"({', '.join(f'{w.value} {n:,}' for w, n in result.sent.items())}); the worker, started once "
+        f"Neo4j was up, had projected it all {result.seconds_catching_up:.0f} s later, and live risk had "
+        f"scored it all {result.seconds_scoring:.0f} s after that; "
+        f"graph: {result.graph['enterprises']:,} enterprises, "
         f"{result.graph['supply_links']:,} supply links; {result.seconds_to_summary:.0f} s from command "
         "to summary"
+        + "".join(f"; the {name} was killed by a signal and restarted once" for name in result.restarted)
     )
     return Group(facts, "", top, "", tiers, exposed)
 

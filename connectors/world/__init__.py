@@ -37,7 +37,7 @@ class Generation:
         assert p is not None
         ids = w.ids
         start = h.end - timedelta(days=HISTORY_DAYS)
-        flood_region = w.city_of(p.flooded[0]).region if p.flooded else None
+        flood_region = w.region_of(w.city_of(p.flooded[0])) if p.flooded else None
         return {
             "size": w.size.name,
             "seed": w.seed,
@@ -68,7 +68,7 @@ class Generation:
                 ],
                 "regional_concentration": {
                     "sku": p.concentrated_sku,
-                    "region": w.city_of(p.concentrated_suppliers[0]).region,
+                    "region": w.region_of(w.city_of(p.concentrated_suppliers[0])),
                     "suppliers": [ids[i] for i in p.concentrated_suppliers],
                     "expected_factor": "concentration",
                 },
@@ -96,10 +96,13 @@ class Generation:
         }
 
 
-def generate(size: str, seed: int, end: date, *, prefix: str = "") -> Generation:
-    """Build the world of ``size`` (``demo``, ``10k``, ``100k``) for the year ending at ``end``.
+def generate(
+    size: str, seed: int, end: date, *, prefix: str = "", shared_regions: bool = False
+) -> Generation:
+    """Build the world of ``size`` (``demo``, ``10k``, ``100k``) for the year ending at ``end``; region
+    names carry ``prefix`` unless ``shared_regions`` (see ``world.build``).
 
     Raises ``KeyError`` for an unknown size.
     """
-    world = build(SIZES[size], seed, prefix=prefix)
+    world = build(SIZES[size], seed, prefix=prefix, shared_regions=shared_regions)
     return Generation(world, History(world, end))

@@ -35,6 +35,8 @@ FLOOD_DAYS_BEFORE_END = 9
 """The planted flood is reported this many days before the end."""
 OUTAGE_DAYS_BEFORE_END = 6
 """The planted outage is reported this many days before the end."""
+COLLAPSE_ALARM_DAYS_BEFORE_END = (11, 4)
+"""The collapsing supplier's high equipment alarms, this many days before the end."""
 MATERIAL_INDUSTRIES = {"steel", "petrochemical", "non-ferrous", "chemical"}
 
 FEED = "world-feed/disruptions"
@@ -77,13 +79,17 @@ def planted(h: History) -> None:
         DisruptionKind.FLOOD,
         Severity.CRITICAL,
         30,
-        region=flood.region,
+        region=w.region_of(flood),
         description=f"Yangtze flood crest at {flood.en}: dike breach, industrial parks and roads flooded",
     )
     outage_ms = h.end_ms - OUTAGE_DAYS_BEFORE_END * DAY_MS + 3 * HOUR_MS
     for k, days in enumerate((12, 10, 8)):
         sev = Severity.CRITICAL if k == 2 else Severity.HIGH
         h.alarm(p.outage, h.end_ms - days * DAY_MS + 2 * HOUR_MS, background=False, severity=sev)
+    # The collapsing supplier's key line is failing ("key equipment down, output reduced" is among its
+    # delay reasons): two high alarms in the last two weeks, beside its collapsed deliveries.
+    for days in COLLAPSE_ALARM_DAYS_BEFORE_END:
+        h.alarm(p.collapse, h.end_ms - days * DAY_MS + 4 * HOUR_MS, background=False, severity=Severity.HIGH)
     disruption(
         h,
         outage_ms,
@@ -165,7 +171,7 @@ def disruptions(h: History) -> None:
             kind,
             severity,
             recovery,
-            region=city.region if where == "region" else None,
+            region=w.region_of(city) if where == "region" else None,
             enterprise=i if where == "enterprise" else None,
             facility_id=h.main_facility[i] if where == "facility" else None,
             description=text,

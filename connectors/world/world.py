@@ -48,7 +48,7 @@ class Size:
 
 
 SIZES: dict[str, Size] = {
-    "demo": Size("demo", 300, (0.03, 0.57, 0.40), 21, 14, 30, 4.0, 6, 8),
+    "demo": Size("demo", 300, (0.03, 0.57, 0.40), 42, 30, 30, 2.0, 6, 8),
     "10k": Size("10k", 10_000, (0.02, 0.06, 0.12, 0.2, 0.3, 0.3), 150, 91, 91, 1.0, 60, 80),
     "100k": Size("100k", 100_000, (0.02, 0.06, 0.12, 0.2, 0.3, 0.3), 150, 91, 91, 1.0, 400, 600),
 }
@@ -87,6 +87,8 @@ class World:
     size: Size
     seed: int
     prefix: str
+    region_prefix: str = ""
+    """Prefix of the world's region names: its id prefix unless regions are shared (``build``)."""
     ids: list[str] = field(default_factory=list)
     role: array[int] = field(default_factory=lambda: array("H"))
     city: array[int] = field(default_factory=lambda: array("H"))
@@ -113,6 +115,11 @@ class World:
 
     def city_of(self, i: int) -> City:
         return CITIES[self.city[i]]
+
+    def region_of(self, city: City) -> str:
+        """The region name the world's events carry for ``city`` (``"湖北省 武汉市"``, prefixed unless
+        the world shares its regions)."""
+        return f"{self.region_prefix}{city.region}"
 
     def links_of(self, buyer: int) -> range:
         return range(self.buyer_links[buyer], self.buyer_links[buyer + 1])
@@ -142,14 +149,18 @@ def _spread(rng: random.Random, role: Role, count: int) -> list[str]:
 
 
 def _lateness(rng: random.Random) -> float:
-    """A supplier's usual on-time probability: 0.93-0.995, most above 0.97."""
-    return 0.93 + rng.betavariate(5, 2) * 0.065
+    """A supplier's usual on-time probability: 0.975-0.998, most above 0.99."""
+    return 0.975 + rng.betavariate(5, 2) * 0.023
 
 
-def build(size: Size, seed: int, *, prefix: str = "") -> World:
-    """Build the world's structure and plant its risks. Deterministic for (size, seed, prefix)."""
+def build(size: Size, seed: int, *, prefix: str = "", shared_regions: bool = False) -> World:
+    """Build the world's structure and plant its risks. Deterministic for (size, seed, prefix).
+
+    With a ``prefix``, region names carry it too, so two worlds on one graph never share a region (one
+    world's flood never reaches the other's enterprises); ``shared_regions`` keeps the plain names
+    (a map of the real geography draws them; worlds on one graph then share them)."""
     rng = random.Random(seed)  # noqa: S311 (generated test data, not secrets)
-    w = World(size, seed, prefix)
+    w = World(size, seed, prefix, "" if shared_regions else prefix)
     counts = role_counts(size.enterprises)
     for ri, (role, count) in enumerate(zip(ROLES, counts, strict=True)):
         cities = (
@@ -163,9 +174,9 @@ def build(size: Size, seed: int, *, prefix: str = "") -> World:
             w.city.append(CITY_INDEX[ck])
             w.scale.append(math.exp(rng.uniform(math.log(0.3), math.log(3.0))))
             w.on_time.append(_lateness(rng))
-            w.in_full.append(0.985 + rng.random() * 0.013)
+            w.in_full.append(0.995 + rng.random() * 0.004)
             w.quality.append(
-                min(0.004, rng.expovariate(1 / 0.0005)) if rng.random() < 0.97 else rng.uniform(0.02, 0.04)
+                min(0.001, rng.expovariate(1 / 0.0003)) if rng.random() < 0.97 else rng.uniform(0.002, 0.004)
             )
             for sku in role.outputs:
                 w.makers.setdefault(sku, []).append(i)

@@ -49,7 +49,16 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option(help="Last day of the year of history is the day before (default: today)"),
         ] = None,
-        prefix: Annotated[str, typer.Option(help="Prefix of every business id and event id")] = "",
+        prefix: Annotated[
+            str, typer.Option(help="Prefix of every business id, region name and event id")
+        ] = "",
+        shared_regions: Annotated[
+            bool,
+            typer.Option(
+                "--shared-regions",
+                help="With --prefix: plain region names (a map draws them; worlds on one graph share them)",
+            ),
+        ] = False,
         url: Annotated[str | None, typer.Option(help="--to http: the API's base URL")] = None,
         api_key: Annotated[
             str | None, typer.Option(help="--to http: an admin API key (default: $SUPPLYNET_API_KEY)")
@@ -69,7 +78,7 @@ def register(app: typer.Typer) -> None:
         except ValueError:
             console.print(f"[red]error:[/red] --end {end!r} is not a date (YYYY-MM-DD)")
             raise typer.Exit(2) from None
-        gen = generate(size, seed, end_day, prefix=prefix)
+        gen = generate(size, seed, end_day, prefix=prefix, shared_regions=shared_regions)
         console.print(
             f"world {size} seed {seed}: {len(gen.world.ids):,} enterprises, {gen.world.links:,} supply "
             f"links; a year of history up to {end_day} (exclusive)"

@@ -57,7 +57,8 @@ class GeneratedWorld:
 def generate(folder: Path, *, prefix: str, size: str = "demo", seed: int = 3) -> tuple[Path, GeneratedWorld]:
     """Runs ``supplynet generate`` into ``folder``: (its NDJSON events, the world they describe)."""
     events, manifest = folder / "world.ndjson", folder / "manifest.json"
-    command = ["generate", "--size", size, "--seed", str(seed), "--prefix", prefix]
+    # The data map draws regions by their real names: this world shares them with the graph's others.
+    command = ["generate", "--size", size, "--seed", str(seed), "--prefix", prefix, "--shared-regions"]
     command += ["--out", str(events), "--manifest", str(manifest)]
     subprocess.run([sys.executable, "-m", "supplynet", *command], check=True, capture_output=True)
     registered: dict[str, tuple[str, str, str]] = {}

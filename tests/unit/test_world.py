@@ -316,3 +316,22 @@ def test_roles_cover_every_material_made_and_logistics_with_facilities(demo: Gen
     assert "port" in {k for v in kinds.values() for k in v}
     carriers = {e["data"]["carrier_id"] for e in demo.events if e["type"] == "order.shipped"}
     assert any("road-haulage" in (c or "") for c in carriers)
+
+
+def regions_named(gen: Any) -> set[str]:
+    """Every region name the world's events carry (registrations, facilities, disruptions)."""
+    return {r for e in gen.events() if (r := msgspec.json.decode(e.value)["data"].get("region")) is not None}
+
+
+def test_two_prefixed_worlds_share_no_region_but_shared_regions_keep_the_real_names() -> None:
+    """Two worlds on one graph must not meet in a region: one's flood would reach the other's
+    enterprises. ``shared_regions`` keeps the names a map draws."""
+    a = generate("demo", SEED, END, prefix="wa-")
+    b = generate("demo", SEED, END, prefix="wb-")
+    in_a, in_b = regions_named(a), regions_named(b)
+    assert in_a and not in_a & in_b
+    assert all(r.startswith("wa-") for r in in_a)
+    assert a.manifest()["planted"]["region_flood"]["region"] == "wa-湖北省 荆州市"
+    assert a.manifest()["planted"]["regional_concentration"]["region"] == "wa-湖北省 宜昌市"
+    shared = regions_named(generate("demo", SEED, END, prefix="wc-", shared_regions=True))
+    assert shared == {r.removeprefix("wa-") for r in in_a} <= {c.region for c in CITIES}

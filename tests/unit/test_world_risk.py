@@ -96,3 +96,30 @@ def test_quiet_enterprises_score_well_below_the_planted_ones(scored: Scored) -> 
     median = ranked[len(ranked) // 2].score
     outage = scored.scores[scored.planted["plant_outage"]["enterprise"]].score
     assert median < 0.5 < outage
+
+
+def leading(s: RiskScore, settings: RiskSettings) -> str:
+    """The own factor that adds most to the score (value times its weight)."""
+    own = ("performance", "events", "structure", "concentration")
+    return max(own, key=lambda f: s.factors[f].value * getattr(settings, f"weight_{f}"))
+
+
+def test_the_main_planted_risks_outrank_every_enterprise_where_nothing_was_planted(scored: Scored) -> None:
+    p = scored.planted
+    settings = RiskSettings()
+    main = {
+        p["plant_outage"]["enterprise"]: "events",
+        p["performance_collapse"]["supplier"]: "performance",
+        **{s["supplier"]: "structure" for s in p["sole_sources"]},
+    }
+    planted = {
+        *main,
+        *p["region_flood"]["enterprises"],
+        *p["regional_concentration"]["suppliers"],
+        *p["chronically_late"],
+    }
+    best_unplanted = max(s.score for e, s in scored.scores.items() if e not in planted)
+    for eid, factor in main.items():
+        assert scored.rank[eid] <= 5, (eid, scored.rank[eid])
+        assert scored.scores[eid].score > best_unplanted, eid
+        assert leading(scored.scores[eid], settings) == factor, eid
