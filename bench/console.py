@@ -32,6 +32,7 @@ from playwright.sync_api import Page, sync_playwright
 
 from api.keys import create_key
 from bench.api import BIG_SIZE, build, delete, load
+from connectors.world.geography import CITIES
 from graph.maintenance import delete_by_prefix
 from schema.tables import Role
 from supplynet import bootstrap
@@ -164,12 +165,15 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--keep", action="store_true", help="keep the benchmark graphs")
     ap.add_argument("--no-demo", action="store_true", help="skip the demo world (~1-2 min to load)")
+    ap.add_argument("--reuse", metavar="RUN", help="measure the graphs a run with --keep left (its run id)")
     args = ap.parse_args()
     settings = Settings()
-    run = uuid.uuid4().hex[:6]
+    run = args.reuse or uuid.uuid4().hex[:6]
     prefix = f"bench-console-{run}-"
     demo_prefix = f"bcd{run}-"
     ents, links, focal = build(4 * BIG_SIZE, 30_000, prefix)
+    for e in ents:  # bench.api's regions are placeholders: spread them over the cities of the map
+        e["region"] = CITIES[int(e["region"].removeprefix("region-")) % len(CITIES)].region
 
     async def load_graph() -> float:
         driver = bootstrap.async_driver(settings)
@@ -186,20 +190,24 @@ def main() -> None:
         finally:
             await driver.close()
 
-    print(f"loading {len(ents):,} enterprises / {len(links):,} links under {prefix} ...")
-    print(f"loaded in {asyncio.run(load_graph()):.1f} s")
+    print(f"run {run}")
+    if not args.reuse:
+        print(f"loading {len(ents):,} enterprises / {len(links):,} links under {prefix} ...")
+        print(f"loaded in {asyncio.run(load_graph()):.1f} s")
     views: list[tuple[str, str, int, str]] = [
         ("small, by tier", focal["small"], 3, "tier"),
         ("5,000, by tier", focal["big"], 5, "tier"),
         ("5,000, by geo", focal["big"], 5, "geo"),
     ]
     if not args.no_demo:
-        t0 = time.perf_counter()
-        with tempfile.TemporaryDirectory() as folder:
-            events, world = generate(Path(folder), prefix=demo_prefix)
-            asyncio.run(load_world(settings, events))
+        if not args.reuse:
+            t0 = time.perf_counter()
+            with tempfile.TemporaryDirectory() as folder:
+                events, world = generate(Path(folder), prefix=demo_prefix)
+                asyncio.run(load_world(settings, events))
+            took = time.perf_counter() - t0
+            print(f"demo world: {len(world.enterprises)} enterprises loaded in {took:.1f} s")
         maker = biggest_maker(settings, demo_prefix)
-        print(f"demo world: {len(world.enterprises)} enterprises loaded in {time.perf_counter() - t0:.1f} s")
         views[:0] = [("demo, by tier", maker, 5, "tier"), ("demo, by geo", maker, 5, "geo")]
     engine = bootstrap.sql_engine(settings)
     bootstrap.create_sql_tables(engine)

@@ -1,7 +1,10 @@
-// Drawing a supply network with Cytoscape.js: laid out by tier (material flows left to right),
-// enterprises coloured by risk score and sized by their dependents in the view, links by share and
-// the supplier's risk. Above LARGE nodes the level of detail drops while panning and zooming (no
-// edges, a cached texture, no small labels), so 5,000 nodes stay responsive.
+// Drawing a supply network with Cytoscape.js: laid out by tier (material flows left to right) unless
+// positions are given (by geography, geolayout.ts), enterprises coloured by risk score and sized by their
+// dependents in the view, links by share and the supplier's risk. Enterprises cannot be dragged (a
+// read-only view: grabbing a node on a click made Cytoscape redraw the whole graph twice). Above LARGE
+// nodes the view is drawn with Cytoscape's WebGL renderer (nodes and labels as textures on the GPU, so
+// a redraw costs little main-thread time) and drops detail while panning and zooming (no edges, no
+// small labels, straight edges without arrows), so 5,000 nodes stay responsive.
 import cytoscape, { type Core, type ElementDefinition } from "cytoscape";
 import { riskColour } from "./risk";
 
@@ -68,14 +71,15 @@ export function dependents(edges: NetEdge[]): Map<string, number> {
   return new Map([...buyers].map(([k, v]) => [k, v.size]));
 }
 
+/** Draws the network; laid out by tier unless `positions` (e.g. by geography) are given. */
 export function drawNetwork(
   container: HTMLElement,
   nodes: NetNode[],
   edges: NetEdge[],
   direction: "UPSTREAM" | "DOWNSTREAM",
   highlight: Highlight = {},
+  positions: Map<string, { x: number; y: number }> = tierPositions(nodes, direction),
 ): Core {
-  const positions = tierPositions(nodes, direction);
   const deps = dependents(edges);
   const risk = new Map(nodes.map((n) => [n.id, n.riskScore]));
   const large = nodes.length > LARGE;
@@ -121,8 +125,9 @@ export function drawNetwork(
     minZoom: 0.02,
     maxZoom: 4,
     wheelSensitivity: 0.3,
+    autoungrabify: true,
+    webgl: large,
     hideEdgesOnViewport: large,
-    textureOnViewport: large,
     pixelRatio: large ? 1 : "auto",
     style: [
       {

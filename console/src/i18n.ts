@@ -330,3 +330,19 @@ export function industryName(key: string | null | undefined): string {
   if (!key) return "—";
   return INDUSTRIES[key]?.[lang()] ?? key;
 }
+
+const DESIGN_ROLES: Record<string, { zh: string; en: string }> = {
+  oem: { zh: "整车/整机厂", en: "OEM" },
+  tier1: { zh: "一级供应商", en: "Tier-1 supplier" },
+  tier2: { zh: "二级供应商", en: "Tier-2 supplier" },
+  "material-supplier": { zh: "材料供应商", en: "Material supplier" },
+  "design-house": { zh: "设计公司", en: "Design house" },
+  toolmaker: { zh: "模具厂", en: "Toolmaker" },
+  "testing-lab": { zh: "检测机构", en: "Testing lab" },
+};
+
+/** A design role (`tier1`) in the page's language; unknown roles as they are, none as "—". */
+export function designRoleName(key: string | null | undefined): string {
+  if (!key) return "—";
+  return DESIGN_ROLES[key]?.[lang()] ?? key;
+}

@@ -5,7 +5,7 @@
 // impact only of change requests of those projects (an edited query is refused the same way).
 import { gql } from "../api";
 import { h, num, table } from "../dom";
-import { industryName, t, type MessageId } from "../i18n";
+import { designRoleName, industryName, t, type MessageId } from "../i18n";
 import { riskColour } from "../risk";
 
 interface Participant {
@@ -61,6 +61,7 @@ const PROJECT_FIELDS = `id name description productSku ownerId participants { en
 
 const PROJECTS = `query { designProjects(first: ${PROJECTS_SHOWN}) { ${PROJECT_FIELDS} } }`;
 const PROJECT = `query($id: ID!) { designProjects(id: $id, first: 1) { ${PROJECT_FIELDS} } }`;
+const OWNER = `query($id: ID!) { enterprise(id: $id) { name } }`;
 const IMPACT = `query($id: ID!) { changeImpact(changeRequestId: $id) { changeRequestId projectId affectedSkus
   suppliers { id name industry region riskScore } downstreamProducts } }`;
 
@@ -111,8 +112,7 @@ function revisionTime(ms: number | null): string {
   return ms === null ? "—" : new Date(ms).toISOString().slice(0, 16).replace("T", " ");
 }
 
-function projectDetail(p: DesignProject, change: string): HTMLElement {
-  const owner = p.participants.find((x) => x.enterpriseId === p.ownerId);
+function projectDetail(p: DesignProject, change: string, ownerName: string | null): HTMLElement {
   return h(
     "section",
     { "data-testid": "design-project", "data-project": p.id },
@@ -121,14 +121,14 @@ function projectDetail(p: DesignProject, change: string): HTMLElement {
       "p",
       {},
       `${t("id")}: ${p.id} · ${t("product")}: ${p.productSku ?? "—"} · ${t("projectOwner")}: `,
-      enterpriseLink(p.ownerId, owner?.name ?? null),
+      enterpriseLink(p.ownerId, ownerName),
     ),
     p.description ? h("p", { class: "muted" }, p.description) : null,
     h("h3", {}, t("partners")),
     table(
       [t("name"), t("role")],
       p.participants,
-      (x) => [enterpriseLink(x.enterpriseId, x.name), x.role ?? "—"],
+      (x) => [enterpriseLink(x.enterpriseId, x.name), designRoleName(x.role)],
       "design-participants",
     ),
     h("h3", {}, t("revisions")),
@@ -218,10 +218,19 @@ export function renderDesign(root: HTMLElement, params: URLSearchParams): void {
   if (project) {
     detail.textContent = t("loading");
     void gql<{ designProjects: DesignProject[] }>(PROJECT, { id: project })
-      .then((d) => {
+      .then(async (d) => {
         const p = d.designProjects[0];
-        detail.replaceChildren(p ? projectDetail(p, change) : h("p", { class: "error" }, `${project}: ${t("notVisible")}`));
-        detail.dataset.ready = p ? "true" : "none";
+        if (!p) {
+          detail.replaceChildren(h("p", { class: "error" }, `${project}: ${t("notVisible")}`));
+          detail.dataset.ready = "none";
+          return;
+        }
+        // The owner is not among the partners (it owns the project); its name is one more read.
+        const owner = p.ownerId
+          ? await gql<{ enterprise: { name: string | null } | null }>(OWNER, { id: p.ownerId }).catch(() => null)
+          : null;
+        detail.replaceChildren(projectDetail(p, change, owner?.enterprise?.name ?? null));
+        detail.dataset.ready = "true";
       })
       .catch((err: unknown) => {
         detail.replaceChildren(failure(err));
