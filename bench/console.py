@@ -102,7 +102,9 @@ def serve(settings: Settings, port: int, log: Path) -> subprocess.Popen[bytes]:
     raise RuntimeError(f"API did not start: {log.read_text()[-1000:]}")
 
 
-def measure(page: Page, url: str, focal: str, tiers: int, layout: str = "tier") -> dict[str, float]:
+def measure(
+    page: Page, url: str, focal: str, tiers: int, layout: str = "tier", shot: Path | None = None
+) -> dict[str, float]:
     page.goto(f"{url}/console/#/network?focal={focal}&direction=UPSTREAM&tiers={tiers}&layout={layout}")
     page.reload()
     page.wait_for_function(
@@ -110,6 +112,9 @@ def measure(page: Page, url: str, focal: str, tiers: int, layout: str = "tier") 
     )
     drawn = page.evaluate("() => performance.getEntriesByName('supplynet:network-drawn')[0].startTime")
     nodes = page.evaluate("() => window.supplynetGraph.nodes().length")
+    if shot is not None:
+        page.wait_for_timeout(1000)
+        page.screenshot(path=str(shot))
     worst_frame = page.evaluate(PAN_ZOOM)
     print(f"  {focal}: {nodes} nodes drawn {drawn:.0f} ms, worst frame {worst_frame:.0f} ms", flush=True)
     # Block bodies: an arrow returning ``cy.fit()`` would hand Playwright the whole Cytoscape core to
@@ -166,6 +171,7 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="keep the benchmark graphs")
     ap.add_argument("--no-demo", action="store_true", help="skip the demo world (~1-2 min to load)")
     ap.add_argument("--reuse", metavar="RUN", help="measure the graphs a run with --keep left (its run id)")
+    ap.add_argument("--screenshots", type=Path, help="save each view's first drawing in this folder")
     args = ap.parse_args()
     settings = Settings()
     run = args.reuse or uuid.uuid4().hex[:6]
@@ -238,9 +244,14 @@ def main() -> None:
                 print(
                     f"  panel query {what}: {(time.perf_counter() - t0) * 1000:.0f} ms ({answer.status_code})"
                 )
-            for _ in range(args.runs):
+            if args.screenshots:
+                args.screenshots.mkdir(parents=True, exist_ok=True)
+            for n in range(args.runs):
                 for view, focal_id, tiers, layout in views:
-                    results[view].append(measure(page, url, focal_id, tiers, layout))
+                    shot = None
+                    if args.screenshots and n == 0:
+                        shot = args.screenshots / f"{view.replace(',', '').replace(' ', '-')}.png"
+                    results[view].append(measure(page, url, focal_id, tiers, layout, shot))
                     print(view, {k: round(v) for k, v in results[view][-1].items()}, flush=True)
                 page.goto(f"{url}/console/#/datamap")
                 page.reload()

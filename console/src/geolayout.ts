@@ -34,7 +34,7 @@ const COS_LAT = Math.cos((30 * Math.PI) / 180);
 const GOLDEN_ANGLE = Math.PI * (3 - Math.sqrt(5));
 /** The closest two enterprises of a region are placed (model px). */
 const MIN_SPACING = 3;
-const MAX_SPACING = 26;
+const MAX_SPACING = 40;
 
 export function project(lon: number, lat: number): [number, number] {
   return [lon * SCALE * COS_LAT, -lat * SCALE];
@@ -197,8 +197,8 @@ export function drawUnderlay(
       ctx.fillText(name.split(" ").pop() ?? name, x, y - 14 / zoom);
     }
     if (unmapped) {
-      ctx.textAlign = "right";
-      ctx.fillText(unmapped.label, unmapped.at.x + 10, unmapped.at.y);
+      ctx.textAlign = "left";
+      ctx.fillText(unmapped.label, unmapped.at.x - 12, unmapped.at.y);
     }
   };
   const schedule = () => {

@@ -5,7 +5,7 @@ import type { Core } from "cytoscape";
 import { gql } from "../api";
 import { field, h } from "../dom";
 import type { Geography } from "../geolayout";
-import { drawNetwork, tierPositions, type NetEdge, type NetNode } from "../graph";
+import { drawNetwork, fastPicking, LARGE, tierPositions, type NetEdge, type NetNode } from "../graph";
 import { t } from "../i18n";
 import { showEnterprise } from "./enterprise-panel";
 
@@ -103,6 +103,7 @@ export function renderNetwork(root: HTMLElement, params: URLSearchParams): () =>
   let cy: Core | null = null;
   let nodes: NetNode[] = [];
   let removeUnderlay: (() => void) | null = null;
+  let removePicking: (() => void) | null = null;
 
   const relayout = async (next: Layout): Promise<void> => {
     layout = next;
@@ -182,14 +183,19 @@ export function renderNetwork(root: HTMLElement, params: URLSearchParams): () =>
         status.dataset.ready = "true";
         const drawn = drawNetwork(canvas, nodes, edges, direction, highlight.size ? { affected: highlight } : {});
         cy = drawn;
-        drawn.on("tap", "node", (ev) => void showEnterprise(panel, ev.target.id() as string, edges));
+        const pick = (id: string) => void showEnterprise(panel, id, edges);
+        if (nodes.length > LARGE) removePicking = fastPicking(drawn, pick);
+        else drawn.on("tap", "node", (ev) => pick(ev.target.id() as string));
         (window as unknown as { supplynetGraph?: Core }).supplynetGraph = drawn;
         const placed = layout === "geo" ? applyLayout(drawn, nodes, direction, "geo") : Promise.resolve(null);
         if (layout === "tier") canvas.dataset.layout = "tier";
         return placed.then((underlay) => {
           removeUnderlay = underlay;
-          drawn.one("render", () => performance.mark("supplynet:network-drawn", { detail: { nodes: nodes.length } }));
-          drawn.forceRender();
+          // Cytoscape draws in its own animation frame (its WebGL mode emits no "render" event): the mark
+          // goes after the frame that follows the first one drawn.
+          requestAnimationFrame(() =>
+            requestAnimationFrame(() => performance.mark("supplynet:network-drawn", { detail: { nodes: nodes.length } })),
+          );
         });
       })
       .catch((err: unknown) => {
@@ -199,6 +205,7 @@ export function renderNetwork(root: HTMLElement, params: URLSearchParams): () =>
       });
   }
   return () => {
+    removePicking?.();
     removeUnderlay?.();
     cy?.destroy();
     (window as unknown as { supplynetGraph?: Core }).supplynetGraph = undefined;
