@@ -685,3 +685,79 @@ def test_a_partner_sees_only_its_design_projects_and_partners(
     assert world.P2 not in {p["id"] for p in everything}
     seen = {x["enterpriseId"] for p in everything for x in p["participants"]}
     assert world.Y not in seen and world.Z not in seen
+
+
+LARGE_SUPPLIERS = 1600
+"""Suppliers of the large view's buyer: above the 1,500 nodes where the console answers clicks itself."""
+
+
+@pytest.fixture(scope="module")
+def large_world(console_settings: Settings, run_id: str) -> Iterator[tuple[str, list[str]]]:
+    """A buyer with 1,600 direct suppliers (its 1-tier upstream view has 1,601 nodes)."""
+    p = f"{run_id}-big-"
+    buyer = f"{p}buyer"
+    suppliers = [f"{p}s{i:04d}" for i in range(LARGE_SUPPLIERS)]
+    evs: list[dict[str, Any]] = []
+
+    def add(event_type: str, data: dict[str, Any]) -> None:
+        ev = example_event(event_type, event_id=f"{p}{len(evs)}")
+        ev["data"] = data
+        ev["subject"] = data[CATALOG[event_type].SUBJECT]
+        evs.append(ev)
+
+    for eid in [buyer, *suppliers]:
+        add(
+            "partner.registered",
+            {
+                "enterprise_id": eid,
+                "name": f"企业{eid[-5:]}",
+                "industry": "machinery",
+                "region": "湖北省 武汉市",
+            },
+        )
+    for eid in suppliers:
+        add(
+            "supply.agreed",
+            {
+                "supplier_id": eid,
+                "buyer_id": buyer,
+                "sku": f"{p}part",
+                "share": 1 / LARGE_SUPPLIERS,
+                "lead_time_days": 14,
+                "valid_from": "2025-01-01",
+            },
+        )
+
+    async def run(load: bool) -> None:
+        driver = bootstrap.async_driver(console_settings)
+        try:
+            if load:
+                await GraphWriter(driver).write(to_mutations([decode_event(orjson.dumps(e)) for e in evs]))
+            else:
+                await delete_by_prefix(driver, p)
+        finally:
+            await driver.close()
+
+    asyncio.run(run(load=True))
+    yield buyer, suppliers
+    asyncio.run(run(load=False))
+
+
+def test_a_click_in_a_large_view_opens_the_panel_without_cytoscapes_redraws(
+    large_world: tuple[str, list[str]], page: Page, api: str, keys: dict[str, str], artifacts: Path
+) -> None:
+    buyer, suppliers = large_world
+    login(page, api, keys["analyst"])
+    open_network(page, buyer, tiers=1)
+    assert drawn_ids(page) == {buyer, *suppliers}
+    page.wait_for_function("() => performance.getEntriesByName('supplynet:network-drawn').length > 0")
+    target = suppliers[len(suppliers) // 2]
+    centre = "(id) => { const cy = window.supplynetGraph; cy.zoom(1.5); cy.center(cy.$id(id)); }"
+    page.evaluate(centre, target)
+    page.wait_for_timeout(500)
+    click_node(page, target)
+    expect(page.get_by_test_id("panel").get_by_test_id("panel-name")).to_have_text(f"企业{target[-5:]}")
+    # The press never reached Cytoscape: nothing selected or active; the console drew its own ring
+    assert page.evaluate("() => window.supplynetGraph.$(':selected, :active').length") == 0
+    expect(page.get_by_test_id("graph").locator("canvas.overlay")).to_have_count(1)
+    page.screenshot(path=str(artifacts / "network-large-click.png"))
