@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -738,9 +739,11 @@ def large_world(console_settings: Settings, run_id: str) -> Iterator[tuple[str, 
         finally:
             await driver.close()
 
-    asyncio.run(run(load=True))
-    yield buyer, suppliers
-    asyncio.run(run(load=False))
+    # In a thread of its own: the browser fixture may already run Playwright's event loop in this one
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, run(load=True)).result()
+        yield buyer, suppliers
+        pool.submit(asyncio.run, run(load=False)).result()
 
 
 def test_a_click_in_a_large_view_opens_the_panel_without_cytoscapes_redraws(
