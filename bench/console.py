@@ -1,12 +1,14 @@
-"""Web console benchmark: how long the Network view takes to appear, and how smoothly it pans and zooms,
-for a small view and a 5,000-node view, in Debian's chromium (headless, Playwright) against
-`supplynet serve` on the local Neo4j.
+"""Web console benchmark: how long the Network view takes to appear, how smoothly it pans and zooms, and
+how long a click holds the page's main thread, for the demo world and a 5,000-node view, in Debian's
+chromium (headless, Playwright) against `supplynet serve` on the local Neo4j.
 
-The graph is ``bench.api``'s (a big component whose 5-tier upstream view has ~5,400 enterprises, cut
-at the console's 5,000) under a run prefix, deleted at the end. Per view and run: a fresh page load
-(navigation start → the network drawn, the ``supplynet:network-drawn`` mark), then 2 s of animated zoom
-and pan during which the longest gap between animation frames is recorded (what a user feels as a
-freeze), then a click → the enterprise panel filled.
+Two graphs under run prefixes, deleted at the end: the demo world (``supplynet generate --size demo``,
+projected as the browser tests do) and ``bench.api``'s graph (a big component whose 5-tier upstream
+view has ~5,400 enterprises, cut at the console's 5,000). Per view and run: a fresh page load
+(navigation start → the network drawn, the ``supplynet:network-drawn`` mark), then 2 s of animated
+zoom and pan during which the longest gap between animation frames is recorded, then a real click on
+an enterprise → its panel filled, during which the longest task on the main thread is recorded
+(``PerformanceObserver`` of ``longtask`` entries: what a user feels as a freeze; 0 = none over 50 ms).
 
     .venv/bin/python -m bench.console --runs 3
 """
@@ -19,6 +21,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -29,10 +32,14 @@ from playwright.sync_api import Page, sync_playwright
 
 from api.keys import create_key
 from bench.api import BIG_SIZE, build, delete, load
+from connectors.world.geography import CITIES
+from graph.maintenance import delete_by_prefix
 from schema.tables import Role
 from supplynet import bootstrap
 from supplynet.settings import Settings
 from tests.conftest import free_port
+from tests.integration.generated_world import generate
+from tests.integration.generated_world import load as load_world
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -58,6 +65,14 @@ FRAMES_START = """() => { const w = window; w.benchGaps = []; w.benchRunning = t
   requestAnimationFrame(tick); }"""
 FRAMES_STOP = "() => { window.benchRunning = false; return Math.max(0, ...window.benchGaps); }"
 """The longest gap between animation frames from the click until the panel is filled (a freeze)."""
+
+LONG_TASKS_START = """() => { window.benchLongTasks = [];
+  window.benchObserver = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) window.benchLongTasks.push(e.duration); });
+  window.benchObserver.observe({ type: "longtask" }); }"""
+LONG_TASKS_STOP = """() => { window.benchObserver.disconnect();
+  return Math.max(0, ...window.benchLongTasks); }"""
+"""The longest main-thread task (over 50 ms) from the click until the panel is filled and 0.5 s after."""
 
 PANEL_QUERIES = {
     "enterprise": """query($id: ID!) { enterprise(id: $id) { name
@@ -87,14 +102,19 @@ def serve(settings: Settings, port: int, log: Path) -> subprocess.Popen[bytes]:
     raise RuntimeError(f"API did not start: {log.read_text()[-1000:]}")
 
 
-def measure(page: Page, url: str, focal: str, tiers: int) -> dict[str, float]:
-    page.goto(f"{url}/console/#/network?focal={focal}&direction=UPSTREAM&tiers={tiers}")
+def measure(
+    page: Page, url: str, focal: str, tiers: int, layout: str = "tier", shot: Path | None = None
+) -> dict[str, float]:
+    page.goto(f"{url}/console/#/network?focal={focal}&direction=UPSTREAM&tiers={tiers}&layout={layout}")
     page.reload()
     page.wait_for_function(
         "() => performance.getEntriesByName('supplynet:network-drawn').length > 0", timeout=120_000
     )
     drawn = page.evaluate("() => performance.getEntriesByName('supplynet:network-drawn')[0].startTime")
     nodes = page.evaluate("() => window.supplynetGraph.nodes().length")
+    if shot is not None:
+        page.wait_for_timeout(1000)
+        page.screenshot(path=str(shot))
     worst_frame = page.evaluate(PAN_ZOOM)
     print(f"  {focal}: {nodes} nodes drawn {drawn:.0f} ms, worst frame {worst_frame:.0f} ms", flush=True)
     # Block bodies: an arrow returning ``cy.fit()`` would hand Playwright the whole Cytoscape core to
@@ -108,22 +128,58 @@ def measure(page: Page, url: str, focal: str, tiers: int) -> dict[str, float]:
     )
     page.wait_for_timeout(3000)  # the redraw after fit() settles first: only the click's own work counts
     page.evaluate(FRAMES_START)
+    page.evaluate(LONG_TASKS_START)
     t0 = time.perf_counter()
     page.mouse.click(x, y)  # a real click on the focal enterprise
     page.get_by_test_id("panel-name").wait_for(timeout=60_000)
     panel = (time.perf_counter() - t0) * 1000
     click_frame = float(page.evaluate(FRAMES_STOP))
-    return {"nodes": nodes, "drawn": drawn, "frame": worst_frame, "panel": panel, "click frame": click_frame}
+    page.wait_for_timeout(500)  # long-task entries are delivered after the task
+    long_task = float(page.evaluate(LONG_TASKS_STOP))
+    return {
+        "nodes": nodes,
+        "drawn": drawn,
+        "frame": worst_frame,
+        "panel": panel,
+        "click frame": click_frame,
+        "click long task": long_task,
+    }
+
+
+def biggest_maker(settings: Settings, prefix: str) -> str:
+    """The demo world's enterprise with the most direct suppliers (its 5-tier upstream is the demo's
+    biggest network view)."""
+
+    async def ask() -> str:
+        driver = bootstrap.async_driver(settings)
+        try:
+            records, _, _ = await driver.execute_query(
+                "MATCH (e:Enterprise)<-[:SUPPLIES]-(s) WHERE e.id STARTS WITH $p "
+                "RETURN e.id AS id, count(s) AS n ORDER BY n DESC, id LIMIT 1",
+                p=prefix,
+            )
+            return str(records[0]["id"])
+        finally:
+            await driver.close()
+
+    return asyncio.run(ask())
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--keep", action="store_true", help="keep the benchmark graph")
+    ap.add_argument("--keep", action="store_true", help="keep the benchmark graphs")
+    ap.add_argument("--no-demo", action="store_true", help="skip the demo world (~1-2 min to load)")
+    ap.add_argument("--reuse", metavar="RUN", help="measure the graphs a run with --keep left (its run id)")
+    ap.add_argument("--screenshots", type=Path, help="save each view's first drawing in this folder")
     args = ap.parse_args()
     settings = Settings()
-    prefix = f"bench-console-{uuid.uuid4().hex[:6]}-"
+    run = args.reuse or uuid.uuid4().hex[:6]
+    prefix = f"bench-console-{run}-"
+    demo_prefix = f"bcd{run}-"
     ents, links, focal = build(4 * BIG_SIZE, 30_000, prefix)
+    for e in ents:  # bench.api's regions are placeholders: spread them over the cities of the map
+        e["region"] = CITIES[int(e["region"].removeprefix("region-")) % len(CITIES)].region
 
     async def load_graph() -> float:
         driver = bootstrap.async_driver(settings)
@@ -132,22 +188,40 @@ def main() -> None:
         finally:
             await driver.close()
 
-    async def delete_graph() -> None:
+    async def delete_graphs() -> None:
         driver = bootstrap.async_driver(settings)
         try:
             await delete(driver, prefix)
+            await delete_by_prefix(driver, demo_prefix)
         finally:
             await driver.close()
 
-    print(f"loading {len(ents):,} enterprises / {len(links):,} links under {prefix} ...")
-    print(f"loaded in {asyncio.run(load_graph()):.1f} s")
+    print(f"run {run}")
+    if not args.reuse:
+        print(f"loading {len(ents):,} enterprises / {len(links):,} links under {prefix} ...")
+        print(f"loaded in {asyncio.run(load_graph()):.1f} s")
+    views: list[tuple[str, str, int, str]] = [
+        ("small, by tier", focal["small"], 3, "tier"),
+        ("5,000, by tier", focal["big"], 5, "tier"),
+        ("5,000, by geo", focal["big"], 5, "geo"),
+    ]
+    if not args.no_demo:
+        if not args.reuse:
+            t0 = time.perf_counter()
+            with tempfile.TemporaryDirectory() as folder:
+                events, world = generate(Path(folder), prefix=demo_prefix)
+                asyncio.run(load_world(settings, events))
+            took = time.perf_counter() - t0
+            print(f"demo world: {len(world.enterprises)} enterprises loaded in {took:.1f} s")
+        maker = biggest_maker(settings, demo_prefix)
+        views[:0] = [("demo, by tier", maker, 5, "tier"), ("demo, by geo", maker, 5, "geo")]
     engine = bootstrap.sql_engine(settings)
     bootstrap.create_sql_tables(engine)
     token = create_key(engine, name=f"{prefix}analyst", role=Role.ANALYST)[1]
     port = free_port()
     proc = serve(settings, port, Path(settings.state_dir) / f"{prefix}api.log")
     url = f"http://127.0.0.1:{port}"
-    results: dict[str, list[dict[str, float]]] = {"small (3 tiers)": [], "big (5 tiers)": []}
+    results: dict[str, list[dict[str, float]]] = {view: [] for view, *_ in views}
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(
@@ -170,26 +244,31 @@ def main() -> None:
                 print(
                     f"  panel query {what}: {(time.perf_counter() - t0) * 1000:.0f} ms ({answer.status_code})"
                 )
-            for _ in range(args.runs):
-                for view, key, tiers in (("small (3 tiers)", "small", 3), ("big (5 tiers)", "big", 5)):
-                    results[view].append(measure(page, url, focal[key], tiers))
+            if args.screenshots:
+                args.screenshots.mkdir(parents=True, exist_ok=True)
+            for n in range(args.runs):
+                for view, focal_id, tiers, layout in views:
+                    shot = None
+                    if args.screenshots and n == 0:
+                        shot = args.screenshots / f"{view.replace(',', '').replace(' ', '-')}.png"
+                    results[view].append(measure(page, url, focal_id, tiers, layout, shot))
                     print(view, {k: round(v) for k, v in results[view][-1].items()}, flush=True)
                 page.goto(f"{url}/console/#/datamap")
                 page.reload()
                 mark = "performance.getEntriesByName('supplynet:datamap-drawn')"
                 page.wait_for_function(f"() => {mark}.length > 0", timeout=120_000)
                 drawn = page.evaluate(f"() => {mark}[0].startTime")
-                print(f"  data map of {len(ents):,} enterprises drawn {drawn:.0f} ms after navigation start")
+                print(f"  data map of the whole graph drawn {drawn:.0f} ms after navigation start")
             browser.close()
     finally:
         proc.terminate()
         proc.wait(30)
         if not args.keep:
-            asyncio.run(delete_graph())
+            asyncio.run(delete_graphs())
     print(f"\n{args.runs} runs each; median (min-max); ms")
     print(
-        f"{'view':<16} {'nodes':>6} {'load → drawn':>22} {'worst frame, pan/zoom':>24} {'click → panel':>20}"
-        f" {'worst frame, click → panel':>28}"
+        f"{'view':<15} {'nodes':>6} {'load → drawn':>20} {'worst frame, pan/zoom':>22} {'click → panel':>18}"
+        f" {'worst frame, click':>20} {'longest task, click':>20}"
     )
     for view, rows in results.items():
 
@@ -199,8 +278,8 @@ def main() -> None:
 
         nodes = int(rows[0]["nodes"])
         print(
-            f"{view:<16} {nodes:>6} {cell('drawn'):>22} {cell('frame'):>24} {cell('panel'):>20}"
-            f" {cell('click frame'):>28}"
+            f"{view:<15} {nodes:>6} {cell('drawn'):>20} {cell('frame'):>22} {cell('panel'):>18}"
+            f" {cell('click frame'):>20} {cell('click long task'):>20}"
         )
 
 

@@ -1,7 +1,8 @@
-// Drawing a supply network with Cytoscape.js: laid out by tier (material flows left to right),
-// enterprises coloured by risk score and sized by their dependents in the view, links by share and
-// the supplier's risk. Above LARGE nodes the level of detail drops while panning and zooming (no
-// edges, a cached texture, no small labels), so 5,000 nodes stay responsive.
+// Drawing a supply network with Cytoscape.js: laid out by tier (material flows left to right) unless
+// positions are given (by geography, geolayout.ts), enterprises coloured by risk score and sized by their
+// dependents in the view, links by share and the supplier's risk. Enterprises cannot be dragged (a
+// read-only view). Above LARGE nodes the level of detail drops while panning and zooming (no edges, a
+// cached texture, no small labels, straight edges without arrows), so 5,000 nodes stay usable.
 import cytoscape, { type Core, type ElementDefinition } from "cytoscape";
 import { riskColour } from "./risk";
 
@@ -30,7 +31,8 @@ export interface Highlight {
   affected?: Set<string>;
 }
 
-const LARGE = 1500;
+/** Above this many nodes a view drops detail while moving and answers clicks itself (fastPicking). */
+export const LARGE = 1500;
 const TIER_GAP = 260;
 const ROW_GAP = 46;
 
@@ -68,14 +70,15 @@ export function dependents(edges: NetEdge[]): Map<string, number> {
   return new Map([...buyers].map(([k, v]) => [k, v.size]));
 }
 
+/** Draws the network; laid out by tier unless `positions` (e.g. by geography) are given. */
 export function drawNetwork(
   container: HTMLElement,
   nodes: NetNode[],
   edges: NetEdge[],
   direction: "UPSTREAM" | "DOWNSTREAM",
   highlight: Highlight = {},
+  positions: Map<string, { x: number; y: number }> = tierPositions(nodes, direction),
 ): Core {
-  const positions = tierPositions(nodes, direction);
   const deps = dependents(edges);
   const risk = new Map(nodes.map((n) => [n.id, n.riskScore]));
   const large = nodes.length > LARGE;
@@ -121,6 +124,7 @@ export function drawNetwork(
     minZoom: 0.02,
     maxZoom: 4,
     wheelSensitivity: 0.3,
+    autoungrabify: true,
     hideEdgesOnViewport: large,
     textureOnViewport: large,
     pixelRatio: large ? 1 : "auto",
@@ -158,4 +162,98 @@ export function drawNetwork(
       { selector: "edge.redacted", style: { "line-style": "dashed" } },
     ],
   });
+}
+
+/** Picks in a large view without Cytoscape's own click handling: a press on an enterprise is answered
+ * here (its nearest node within its drawn radius, from a grid of the fixed positions) and never reaches
+ * Cytoscape, which would redraw the whole graph up to three times (the node made active, released,
+ * selected) — hundreds of ms of main thread at 5,000 nodes. The picked enterprise gets a ring on a
+ * canvas of its own above the graph. A press elsewhere pans and zooms as usual. Returns the function
+ * that removes it. */
+export function fastPicking(cy: Core, onPick: (id: string) => void): () => void {
+  const container = cy.container() as HTMLElement;
+  const CELL = 80;
+  const grid = new Map<string, { id: string; x: number; y: number; r: number }[]>();
+  const index = () => {
+    grid.clear();
+    cy.nodes().forEach((n) => {
+      const p = n.position();
+      const key = `${Math.floor(p.x / CELL)},${Math.floor(p.y / CELL)}`;
+      const list = grid.get(key) ?? [];
+      list.push({ id: n.id(), x: p.x, y: p.y, r: Number(n.data("size")) / 2 });
+      grid.set(key, list);
+    });
+  };
+  index();
+  const ring = document.createElement("canvas");
+  ring.className = "overlay";
+  container.append(ring);
+  const ctx = ring.getContext("2d") as CanvasRenderingContext2D;
+  let picked: { x: number; y: number; r: number } | null = null;
+  const paint = () => {
+    const ratio = window.devicePixelRatio || 1;
+    ring.width = Math.round(container.clientWidth * ratio);
+    ring.height = Math.round(container.clientHeight * ratio);
+    if (!picked) return;
+    const zoom = cy.zoom();
+    const pan = cy.pan();
+    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+    ctx.beginPath();
+    ctx.arc(picked.x * zoom + pan.x, picked.y * zoom + pan.y, Math.max(6, picked.r * zoom + 3), 0, 2 * Math.PI);
+    ctx.lineWidth = 3;
+    ctx.strokeStyle = "#2563eb";
+    ctx.stroke();
+  };
+  cy.on("viewport resize", paint);
+  const relaid = () => {
+    picked = null;
+    index();
+    paint();
+  };
+  cy.on("layoutstop", relaid);
+  let swallowUp = false;
+  const down = (ev: MouseEvent) => {
+    if (ev.button !== 0) return;
+    const box = container.getBoundingClientRect();
+    const zoom = cy.zoom();
+    const pan = cy.pan();
+    const x = (ev.clientX - box.left - pan.x) / zoom;
+    const y = (ev.clientY - box.top - pan.y) / zoom;
+    let best: { id: string; x: number; y: number; r: number } | null = null;
+    let bestDistance = Infinity;
+    const cx = Math.floor(x / CELL);
+    const cyCell = Math.floor(y / CELL);
+    for (let i = cx - 1; i <= cx + 1; i++) {
+      for (let j = cyCell - 1; j <= cyCell + 1; j++) {
+        for (const n of grid.get(`${i},${j}`) ?? []) {
+          const d = Math.hypot(n.x - x, n.y - y);
+          if (d <= Math.max(n.r, 4 / zoom) && d < bestDistance) {
+            best = n;
+            bestDistance = d;
+          }
+        }
+      }
+    }
+    if (!best) return;
+    ev.stopPropagation();
+    ev.preventDefault();
+    swallowUp = true;
+    picked = best;
+    paint();
+    onPick(best.id);
+  };
+  const up = (ev: MouseEvent) => {
+    if (!swallowUp) return;
+    swallowUp = false;
+    ev.stopPropagation();
+  };
+  container.addEventListener("mousedown", down, true);
+  window.addEventListener("mouseup", up, true);
+  return () => {
+    container.removeEventListener("mousedown", down, true);
+    window.removeEventListener("mouseup", up, true);
+    cy.off("viewport resize", paint);
+    cy.off("layoutstop", relaid);
+    ring.remove();
+  };
 }

@@ -115,6 +115,38 @@ const zh = {
   asOf: "截至",
   regionsCount: "个地区",
   industriesCount: "个行业",
+  "nav.design": "协同设计",
+  designScope: "设计项目、合作伙伴、版本，以及变更请求对供应商和产品的影响（合作伙伴仅见其参与的项目）",
+  noProjects: "没有可见的设计项目",
+  project: "项目",
+  product: "产品",
+  projectOwner: "发起方",
+  partners: "合作伙伴",
+  role: "角色",
+  revisions: "设计版本",
+  revision: "版本",
+  published: "发布时间",
+  componentChanges: "零部件变更",
+  files: "文件（地址 · 校验值）",
+  changeRequests: "变更请求",
+  changeRequest: "变更请求",
+  reason: "原因",
+  requiredBy: "要求完成日期",
+  affectedSkus: "涉及物料",
+  status: "状态",
+  open: "待答复",
+  "decision.accepted": "已接受",
+  "decision.rejected": "已拒绝",
+  "decision.needsInfo": "需补充信息",
+  impact: "影响分析",
+  impactOf: "变更影响：",
+  affectedSuppliers: "受影响的供应商",
+  affectedProducts: "受影响的下游产品",
+  notVisible: "不存在或您无权查看",
+  layout: "布局",
+  "layout.tier": "按层级",
+  "layout.geo": "按地理位置",
+  noRegionColumn: "地区未知或不在地图范围内",
 } as const;
 
 export type MessageId = keyof typeof zh;
@@ -231,6 +263,38 @@ const en: Record<MessageId, string> = {
   asOf: "As of",
   regionsCount: "regions",
   industriesCount: "industries",
+  "nav.design": "Design",
+  designScope: "Design projects, partners, revisions and what a change request touches among suppliers and products (a partner sees only the projects it belongs to)",
+  noProjects: "No design project visible to you",
+  project: "Project",
+  product: "Product",
+  projectOwner: "Owner",
+  partners: "Partners",
+  role: "Role",
+  revisions: "Revisions",
+  revision: "Revision",
+  published: "Published",
+  componentChanges: "Component changes",
+  files: "Files (uri · hash)",
+  changeRequests: "Change requests",
+  changeRequest: "Change request",
+  reason: "Reason",
+  requiredBy: "Required by",
+  affectedSkus: "Affected materials",
+  status: "Status",
+  open: "Awaiting answer",
+  "decision.accepted": "Accepted",
+  "decision.rejected": "Rejected",
+  "decision.needsInfo": "Needs information",
+  impact: "Impact",
+  impactOf: "Impact of change request",
+  affectedSuppliers: "Suppliers affected",
+  affectedProducts: "Downstream products affected",
+  notVisible: "not known or not visible to you",
+  layout: "Layout",
+  "layout.tier": "By tier",
+  "layout.geo": "By geography",
+  noRegionColumn: "Region unknown or off the map",
 };
 
 const dictionaries: Record<Lang, Record<MessageId, string>> = { zh, en };
@@ -265,4 +329,20 @@ const INDUSTRIES: Record<string, { zh: string; en: string }> = {
 export function industryName(key: string | null | undefined): string {
   if (!key) return "—";
   return INDUSTRIES[key]?.[lang()] ?? key;
+}
+
+const DESIGN_ROLES: Record<string, { zh: string; en: string }> = {
+  oem: { zh: "整车/整机厂", en: "OEM" },
+  tier1: { zh: "一级供应商", en: "Tier-1 supplier" },
+  tier2: { zh: "二级供应商", en: "Tier-2 supplier" },
+  "material-supplier": { zh: "材料供应商", en: "Material supplier" },
+  "design-house": { zh: "设计公司", en: "Design house" },
+  toolmaker: { zh: "模具厂", en: "Toolmaker" },
+  "testing-lab": { zh: "检测机构", en: "Testing lab" },
+};
+
+/** A design role (`tier1`) in the page's language; unknown roles as they are, none as "—". */
+export function designRoleName(key: string | null | undefined): string {
+  if (!key) return "—";
+  return DESIGN_ROLES[key]?.[lang()] ?? key;
 }

@@ -6,6 +6,7 @@ import { h } from "./dom";
 import { lang, setLang, t, type MessageId } from "./i18n";
 import { renderAlerts } from "./views/alerts";
 import { renderDataMap } from "./views/datamap";
+import { renderDesign } from "./views/design";
 import { renderNetwork } from "./views/network";
 import { renderRisky } from "./views/risky";
 import { renderWhatIf } from "./views/whatif";
@@ -19,6 +20,7 @@ const VIEWS: Record<string, { label: MessageId; render: View }> = {
   whatif: { label: "nav.whatif", render: renderWhatIf },
   alerts: { label: "nav.alerts", render: renderAlerts },
   datamap: { label: "nav.datamap", render: renderDataMap },
+  design: { label: "nav.design", render: renderDesign },
 };
 
 const app = document.getElementById("app") as HTMLElement;

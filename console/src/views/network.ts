@@ -1,11 +1,50 @@
-// View 1, Network: a focal enterprise's upstream or downstream to N tiers, laid out by tier; a click
-// on an enterprise opens its panel. Route: #/network?focal=ID&direction=UPSTREAM&tiers=3[&highlight=a,b]
+// View 1, Network: a focal enterprise's upstream or downstream to N tiers, laid out by tier or by
+// geography (a toggle that re-lays out the drawn view in place); a click on an enterprise opens its
+// panel. Route: #/network?focal=ID&direction=UPSTREAM&tiers=3[&layout=tier|geo][&highlight=a,b]
 import type { Core } from "cytoscape";
 import { gql } from "../api";
 import { field, h } from "../dom";
-import { drawNetwork, type NetEdge, type NetNode } from "../graph";
+import type { Geography } from "../geolayout";
+import { drawNetwork, fastPicking, LARGE, tierPositions, type NetEdge, type NetNode } from "../graph";
 import { t } from "../i18n";
 import { showEnterprise } from "./enterprise-panel";
+
+export type Layout = "tier" | "geo";
+
+let geographyLoaded: Promise<{ geo: Geography; module: typeof import("../geolayout") }> | null = null;
+
+/** The shipped outlines (a chunk of their own, shared with the data map), loaded once when first needed. */
+function loadGeography(): Promise<{ geo: Geography; module: typeof import("../geolayout") }> {
+  geographyLoaded ??= Promise.all([import("../geolayout"), import("../geo/hubei-region.json")]).then(([module, json]) => ({
+    geo: module.geography(json.default as unknown as Parameters<typeof module.geography>[0]),
+    module,
+  }));
+  return geographyLoaded;
+}
+
+/** Lays the drawn network out by tier or by geography (outlines underneath); resolves when done. */
+export async function applyLayout(
+  cy: Core,
+  nodes: NetNode[],
+  direction: "UPSTREAM" | "DOWNSTREAM",
+  layout: Layout,
+): Promise<(() => void) | null> {
+  const container = cy.container() as HTMLElement;
+  let positions: Map<string, { x: number; y: number }>;
+  let underlay: (() => void) | null = null;
+  if (layout === "geo") {
+    const { geo, module } = await loadGeography();
+    const placed = module.geoPositions(nodes, geo);
+    positions = placed.positions;
+    const unmapped = placed.unmappedAt ? { label: t("noRegionColumn"), at: placed.unmappedAt } : null;
+    underlay = module.drawUnderlay(cy, geo, placed.used, unmapped);
+  } else {
+    positions = tierPositions(nodes, direction);
+  }
+  cy.layout({ name: "preset", positions: Object.fromEntries(positions), fit: true, padding: 30 }).run();
+  container.dataset.layout = layout;
+  return underlay;
+}
 
 interface SupplyNetwork {
   nodeCount: number;
@@ -60,7 +99,39 @@ export function renderNetwork(root: HTMLElement, params: URLSearchParams): () =>
   const direction = params.get("direction") === "DOWNSTREAM" ? "DOWNSTREAM" : "UPSTREAM";
   const tiers = Math.max(1, Math.min(8, Number(params.get("tiers") ?? 3) || 3));
   const highlight = new Set((params.get("highlight") ?? "").split(",").filter(Boolean));
+  let layout: Layout = params.get("layout") === "geo" ? "geo" : "tier";
   let cy: Core | null = null;
+  let nodes: NetNode[] = [];
+  let removeUnderlay: (() => void) | null = null;
+  let removePicking: (() => void) | null = null;
+
+  const relayout = async (next: Layout): Promise<void> => {
+    layout = next;
+    for (const b of toggle.querySelectorAll("button")) b.classList.toggle("active", b.dataset.layout === next);
+    const q = new URLSearchParams(params);
+    q.set("layout", next);
+    history.replaceState(null, "", `#/network?${q}`);
+    if (!cy) return;
+    removeUnderlay?.();
+    removeUnderlay = await applyLayout(cy, nodes, direction, next);
+  };
+  const toggle = h(
+    "span",
+    { class: "toggle", role: "group", "aria-label": t("layout") },
+    ...(["tier", "geo"] as const).map((kind) =>
+      h(
+        "button",
+        {
+          type: "button",
+          "data-layout": kind,
+          "data-testid": `layout-${kind}`,
+          class: kind === layout ? "active" : undefined,
+          onclick: () => void relayout(kind),
+        },
+        t(kind === "tier" ? "layout.tier" : "layout.geo"),
+      ),
+    ),
+  );
 
   const form = h(
     "form",
@@ -68,7 +139,12 @@ export function renderNetwork(root: HTMLElement, params: URLSearchParams): () =>
       class: "toolbar",
       onsubmit: (ev: Event) => {
         ev.preventDefault();
-        const q = new URLSearchParams({ focal: field(form, "focal"), direction: field(form, "direction"), tiers: field(form, "tiers") });
+        const q = new URLSearchParams({
+          focal: field(form, "focal"),
+          direction: field(form, "direction"),
+          tiers: field(form, "tiers"),
+          layout,
+        });
         window.location.hash = `#/network?${q}`;
       },
     },
@@ -86,6 +162,7 @@ export function renderNetwork(root: HTMLElement, params: URLSearchParams): () =>
     ),
     h("label", {}, t("tiers"), h("input", { name: "tiers", type: "number", min: 1, max: 8, value: tiers, "data-testid": "tiers" })),
     h("button", { type: "submit", "data-testid": "show" }, t("show")),
+    h("label", {}, t("layout"), toggle),
   );
   const status = h("p", { class: "status", "data-testid": "network-status" });
   const canvas = h("div", { class: "graph", "data-testid": "graph" });
@@ -100,13 +177,26 @@ export function renderNetwork(root: HTMLElement, params: URLSearchParams): () =>
           status.textContent = `${focal}: ${t("none")}`;
           return;
         }
-        const { nodes, edges } = view.payload;
+        nodes = view.payload.nodes;
+        const edges = view.payload.edges;
         status.textContent = `${view.nodeCount} ${t("nodes")} · ${view.edgeCount} ${t("edges")}${view.truncated ? ` · ${t("truncated")}` : ""}`;
         status.dataset.ready = "true";
-        cy = drawNetwork(canvas, nodes, edges, direction, highlight.size ? { affected: highlight } : {});
-        cy.on("tap", "node", (ev) => void showEnterprise(panel, ev.target.id() as string, edges));
-        cy.one("render", () => performance.mark("supplynet:network-drawn", { detail: { nodes: nodes.length } }));
-        (window as unknown as { supplynetGraph?: Core }).supplynetGraph = cy;
+        const drawn = drawNetwork(canvas, nodes, edges, direction, highlight.size ? { affected: highlight } : {});
+        cy = drawn;
+        const pick = (id: string) => void showEnterprise(panel, id, edges);
+        if (nodes.length > LARGE) removePicking = fastPicking(drawn, pick);
+        else drawn.on("tap", "node", (ev) => pick(ev.target.id() as string));
+        (window as unknown as { supplynetGraph?: Core }).supplynetGraph = drawn;
+        const placed = layout === "geo" ? applyLayout(drawn, nodes, direction, "geo") : Promise.resolve(null);
+        if (layout === "tier") canvas.dataset.layout = "tier";
+        return placed.then((underlay) => {
+          removeUnderlay = underlay;
+          // Cytoscape draws in its own animation frame (its WebGL mode emits no "render" event): the mark
+          // goes after the frame that follows the first one drawn.
+          requestAnimationFrame(() =>
+            requestAnimationFrame(() => performance.mark("supplynet:network-drawn", { detail: { nodes: nodes.length } })),
+          );
+        });
       })
       .catch((err: unknown) => {
         status.textContent = `${t("error")}: ${err instanceof Error ? err.message : String(err)}`;
@@ -115,6 +205,8 @@ export function renderNetwork(root: HTMLElement, params: URLSearchParams): () =>
       });
   }
   return () => {
+    removePicking?.();
+    removeUnderlay?.();
     cy?.destroy();
     (window as unknown as { supplynetGraph?: Core }).supplynetGraph = undefined;
   };
