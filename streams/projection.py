@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from connectors.flow_store import FlowKpis
 from connectors.kafka import EventProducer, Record
 from connectors.record_store import RecordStore
 from graph.mutations import Mutations, to_mutations
@@ -58,6 +59,8 @@ class Prepared:
     mutations: Mutations
     offsets: list[Position]
     dead_lettered: int
+    kpis: FlowKpis = field(default_factory=FlowKpis)
+    """The KPI rows the batch's record transaction computed (written with the graph transaction)."""
 
 
 class Projector:
@@ -102,8 +105,10 @@ class Projector:
         routed = route(batch, max_future=None)  # checked at validation; time only moves on
         rejected = routed.rejected
         valid = routed.valid
+        kpis = FlowKpis()
         if self.records is not None:
-            refused = await self.records.write(valid)
+            recorded = await self.records.write(valid)
+            refused, kpis = recorded.refused, recorded.kpis
             if refused:
                 gone = {id(m) for m, _ in refused}
                 valid = [pair for pair in valid if id(pair[0]) not in gone]
@@ -113,16 +118,21 @@ class Projector:
             log.warning("project: rejected %s", err.describe())
         await self._dead_letter(dead)
         mutations = to_mutations(ev for _, ev in valid)
-        return Prepared(valid, mutations, positions(batch, self.group), len(dead))
+        return Prepared(valid, mutations, positions(batch, self.group), len(dead), kpis)
 
     async def commit(self, p: Prepared) -> Projected:
         """Write a prepared batch and its offsets in one transaction (culprits to the DLQ)."""
-        done = await self.apply(p.valid, p.offsets, mutations=p.mutations)
+        done = await self.apply(p.valid, p.offsets, mutations=p.mutations, kpis=p.kpis)
         done.dead_lettered += p.dead_lettered
         return done
 
     async def apply(
-        self, events: Sequence[Pair], offsets: Sequence[Position], *, mutations: Mutations | None = None
+        self,
+        events: Sequence[Pair],
+        offsets: Sequence[Position],
+        *,
+        mutations: Mutations | None = None,
+        kpis: FlowKpis | None = None,
     ) -> Projected:
         """Write valid events and the offsets in one transaction; isolate and dead-letter culprits.
 
@@ -140,13 +150,13 @@ class Projector:
         try:
             m = mutations if mutations is not None else to_mutations(ev for _, ev in events)
             m.owners = verdict.claims
-            await self.writer.write(m, offsets)
+            await self.writer.write(m, offsets, kpis=kpis)
             return Projected(applied=len(events), dead_lettered=refused)
         except GraphWriteRejected as e:
             log.warning("project: Neo4j refused a batch of %d (%s); isolating the culprit", len(events), e)
         culprits = await self._isolate(events)
         await self._dead_letter([dlq_record(m, err, stage="project") for m, err in culprits])
-        await self.writer.write(Mutations(owners=verdict.claims), offsets)
+        await self.writer.write(Mutations(owners=verdict.claims), offsets, kpis=kpis)
         return Projected(applied=len(events) - len(culprits), dead_lettered=len(culprits) + refused)
 
     async def _check_owners(self, events: Sequence[Pair]) -> Verdict[Incoming]:
@@ -181,8 +191,10 @@ class Projector:
         return culprits
 
     async def refresh_kpis(self, *, limit: int = 2000, rounds: int | None = None) -> int:
-        """Recompute the KPIs the committed batches marked (see ``GraphWriter.refresh_kpis``)."""
-        return await self.writer.refresh_kpis(limit=limit, rounds=rounds)
+        """Recompute the KPIs the committed batches marked (see ``GraphWriter.refresh_kpis``), the flow
+        KPIs read from the record store's buckets."""
+        flow = self.records.store.kpis if self.records is not None else None
+        return await self.writer.refresh_kpis(limit=limit, rounds=rounds, flow=flow)
 
     async def stored_offsets(self, topic: str) -> dict[int, int]:
         """partition -> next offset to read, as committed with the graph for this group."""

@@ -7,10 +7,12 @@ from datetime import timedelta
 from typing import Any
 
 import neo4j
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import SQLModel, create_engine
 
+from connectors import flow_store
 from connectors.kafka import EventProducer, TopicSpec
 from connectors.record_store import RecordStore
 from graph.writer import GraphWriter
@@ -84,17 +86,34 @@ def create_sql_tables(engine: Engine) -> None:
     then creates, so two workers starting together on a fresh store raced ("table order_record already
     exists" crashed one in a fault drill); whoever loses the race checks again and finds them."""
     # Imported for their effect: they register the tables on SQLModel.metadata.
+    import schema.aggregates
     import schema.records
     import schema.tables  # noqa: F401
 
     for attempt in range(5):
         try:
+            had_aggregates = sa_inspect(engine).has_table(flow_store.LINK_OPEN.name)
             SQLModel.metadata.create_all(engine)
+            _add_missing_columns(engine)
+            if not had_aggregates:
+                flow_store.rebuild(engine)
             return
         except DBAPIError:
             if attempt == 4:
                 raise
             time.sleep(0.2 * (attempt + 1))
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Add the nullable columns a newer release declared to tables created by an older one."""
+    inspector = sa_inspect(engine)
+    with engine.begin() as conn:
+        for table in SQLModel.metadata.sorted_tables:
+            held = {c["name"] for c in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name not in held and column.nullable:
+                    kind = column.type.compile(dialect=engine.dialect)
+                    conn.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}'))
 
 
 def max_future(settings: Settings) -> timedelta:

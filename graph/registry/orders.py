@@ -31,7 +31,6 @@ Order = OrderPlaced | OrderConfirmed | OrderShipped | OrderDelivered | OrderCanc
 def _order(b: GraphRows, d: Order, aspect: str, fields: Row, st: Stamp) -> None:
     b.node(model.ORDER, d.order_id, "parties", {"supplierId": d.supplier_id, "buyerId": d.buyer_id}, st)
     b.node(model.ORDER, d.order_id, aspect, fields, st)
-    b.kpi_enterprises.add(d.supplier_id)
 
 
 def _ref(d: Order) -> Row:
@@ -156,6 +155,8 @@ def _delivered_records(d: OrderDelivered, st: Stamp) -> RecordRows:
         "quantity_delivered": d.quantity_delivered,
         "delivered_on": d.delivered_on,
         "due_date": d.promised_date,
+        "delivered_quantity_ordered": d.quantity_ordered,
+        "delivered_ordered_on": d.ordered_on,
     }
     return [(ORDER_DELIVERED, row)]
 
