@@ -93,14 +93,19 @@ def test_relationship_rows_are_sorted_by_end_node_then_start_node() -> None:
     assert [(r["b"], r["a"]) for r in rows] == [("b1", "s9"), ("b2", "s1"), ("b2", "s2")]
 
 
-def test_order_events_mark_their_supplier_for_kpis_and_inventory_marks_the_stock() -> None:
+def test_flow_events_mark_nothing_while_new_links_and_stock_mark_for_a_refresh() -> None:
+    """Order and quality KPIs come with the batch (connectors/flow_store.py); a refresh round is only
+    for days of cover and a supply link that is new to the graph."""
+    order = event("order.delivered", EXAMPLES["order.delivered"])
+    quality = event("quality.incident", EXAMPLES["quality.incident"])
+    assert not to_mutations([order, quality]).kpi_enterprises
     m = to_mutations(
         [
-            event("order.delivered", EXAMPLES["order.delivered"]),
+            event("supply.agreed", EXAMPLES["supply.agreed"]),
             event("inventory.reported", EXAMPLES["inventory.reported"]),
         ]
     )
-    assert EXAMPLES["order.delivered"]["supplier_id"] in m.kpi_enterprises
+    assert EXAMPLES["supply.agreed"]["supplier_id"] in m.kpi_enterprises
     inv = EXAMPLES["inventory.reported"]
     assert (inv["enterprise_id"], inv["sku"]) in m.kpi_stock
 
