@@ -320,3 +320,27 @@ def rebuild(engine: Engine) -> None:
         ]
         known = [int(t) for t in newest if t is not None]
         _advance_clock(conn, max(known) if known else None)
+
+
+def supplier_buckets(conn: Connection, at: int) -> dict[str, Buckets]:
+    """Every supplier's buckets (all its links added up) of the longest window ending at ``at``."""
+    lo, hi = kpis.window_start(at, LONGEST_WINDOW_DAYS), kpis.day_of(at)
+    out: dict[str, Buckets] = {}
+    o = LINK_OPEN.c
+    for r in conn.execute(select(o.supplier_id, func.sum(o.open_orders)).group_by(o.supplier_id)):
+        out[str(r[0])] = Buckets({}, {}, int(r[1] or 0))
+    d = LINK_DAY.c
+    sums = [func.sum(d[f]) for f in kpis.DAY_FIELDS]
+    stmt = select(d.supplier_id, d.day, *sums).where(d.day >= lo, d.day <= hi).group_by(d.supplier_id, d.day)
+    for r in conn.execute(stmt):
+        counts = {f: int(v or 0) for f, v in zip(kpis.DAY_FIELDS, r[2:], strict=True)}
+        out.setdefault(str(r[0]), Buckets.empty()).add_day(r[1], counts)
+    lt = LINK_LEAD.c
+    stmt = (
+        select(lt.supplier_id, lt.day, lt.lead_days, func.sum(lt.deliveries))
+        .where(lt.day >= lo, lt.day <= hi)
+        .group_by(lt.supplier_id, lt.day, lt.lead_days)
+    )
+    for r in conn.execute(stmt):
+        out.setdefault(str(r[0]), Buckets.empty()).add_lead(r[1], int(r[2]), int(r[3] or 0))
+    return out

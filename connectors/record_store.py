@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection
 
 from connectors import flow_store
 from connectors.flow_store import FlowKpis
+from graph.kpis import Buckets
 from schema.records import Group
 
 Row = dict[str, Any]
@@ -88,6 +89,13 @@ class RecordStore:
         """KPI rows of ``suppliers`` and their links at ``at`` (default: the stream clock), from buckets."""
         with self.engine.connect() as conn:
             return flow_store.read_kpis(conn, suppliers, at if at is not None else flow_store.clock(conn))
+
+    def supplier_buckets(self, at: int | None = None) -> tuple[int | None, dict[str, Buckets]]:
+        """(the instant used, every supplier's buckets of the longest window ending there); ``at``
+        defaults to the stream clock (no buckets before the first record)."""
+        with self.engine.connect() as conn:
+            when = at if at is not None else flow_store.clock(conn)
+            return when, (flow_store.supplier_buckets(conn, when) if when is not None else {})
 
     def clock(self) -> int | None:
         """The stream's event-time clock (epoch ms), None before the first record."""

@@ -424,6 +424,12 @@ CALL (e) {
 RETURN [v IN own | ['Enterprise:' + e.id + ':' + v[0], v[1]]] + rels + orders AS versions
 """
 
+_ENTERPRISE_GROUPS = """
+UNWIND $ids AS id
+MATCH (e:Enterprise {id: id})
+RETURN e.id AS id, e.region AS region, e.industry AS industry
+"""
+
 _LINK_TIMELINE = """
 MATCH (s:Enterprise {id: $supplierId})-[x:SUPPLIES]->(b:Enterprise {id: $buyerId})
 WHERE $sku IS NULL OR x.sku = $sku
@@ -676,6 +682,13 @@ class NetworkViews(GraphViews):
             return {}
         rows = await self._read(ORIGINS, ids=list(ids))
         return {r["id"]: [list(c) for c in r["coordinates"]] for r in rows[0]["rows"]} if rows else {}
+
+    async def enterprise_groups(self, ids: Sequence[str]) -> dict[str, tuple[str | None, str | None]]:
+        """(region, industry) per enterprise id; ids not in the graph left out."""
+        if not ids:
+            return {}
+        rows = await self._read(_ENTERPRISE_GROUPS, ids=list(ids))
+        return {r["id"]: (r["region"], r["industry"]) for r in rows}
 
     async def enterprise_timeline(
         self, enterprise_id: str, *, scope: Sequence[str] | None = None
