@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import timedelta
 from typing import Any
@@ -22,6 +23,8 @@ from streams.metrics import WorkerMetrics
 from streams.pipeline import Pipeline
 from supplynet.settings import Settings
 from supplynet.stack.spec import StackPaths
+
+log = logging.getLogger(__name__)
 
 
 def neo4j_auth(settings: Settings) -> tuple[str, tuple[str, str]]:
@@ -197,7 +200,27 @@ def worker_app(settings: Settings) -> Any:
         admin_sources=settings.stream.admin_sources,
         metrics=metrics,
         stall_seconds=settings.stream.stall_seconds,
+        retention=lambda: retain_records(settings),
+        retention_seconds=settings.stream.retention_seconds,
     )
+
+
+def retain_records(settings: Settings) -> None:
+    """One retention run of the record store (``connectors.retention``), with the configured horizons."""
+    from connectors.retention import retain
+
+    engine = sql_engine(settings)
+    try:
+        done = retain(
+            engine,
+            record_days=settings.stream.record_retention_days,
+            bucket_days=settings.stream.bucket_retention_days,
+            archive_dir=settings.state_dir / "archive",
+        )
+    finally:
+        engine.dispose()
+    if done.archived or done.buckets_dropped:
+        log.info("retention: archived %s, dropped %d day buckets", done.archived, done.buckets_dropped)
 
 
 # -- the GraphQL API ---------------------------------------------------------------------------------
