@@ -17,7 +17,7 @@ deliveries or incidents leaving a window is recomputed as well.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -200,31 +200,36 @@ def clock(conn: Connection) -> int | None:
     return int(value) if value is not None else None
 
 
-def _leaving(conn: Connection, before: int, after: int) -> set[str]:
-    """Suppliers with buckets a window ending at ``before`` holds and one ending at ``after`` does not."""
+def _leaving(conn: Connection, before: int, after: int) -> set[LinkKey]:
+    """Links with buckets that a window ending at ``before`` holds and one ending at ``after`` does not."""
     d = LINK_DAY.c
     ranges = [
         and_(d.day >= kpis.window_start(before, n), d.day < kpis.window_start(after, n))
         for n in kpis.WINDOWS_DAYS
     ]
-    stmt = select(d.supplier_id).where(or_(*ranges)).distinct()
-    return {str(r.supplier_id) for r in conn.execute(stmt)}
+    stmt = select(d.supplier_id, d.buyer_id, d.sku).where(or_(*ranges)).distinct()
+    return {(str(r.supplier_id), str(r.buyer_id), str(r.sku)) for r in conn.execute(stmt)}
 
 
 def finish(conn: Connection, p: Pending) -> FlowKpis:
-    """Apply the batch's bucket deltas, advance the clock, and return the touched suppliers' KPI rows."""
+    """Apply the batch's bucket deltas, advance the clock, and return the KPI rows of the touched
+    suppliers and links (and of those whose windows lost a bucket when the clock entered a new day)."""
+    links: set[LinkKey] = set()
     if p.order_ids or p.incident_ids:
         after = _read_cells(conn, p.order_ids, p.incident_ids)
+        links = {cell[1] for part in (*p.before, *after) for cell in part}
         moved = kpis.delta(p.before, after)
         if moved:
             _add(conn, moved)
     before_t, now = _advance_clock(conn, p.newest_t)
     suppliers = set(p.suppliers)
     if before_t is not None and now is not None and kpis.day_of(now) > kpis.day_of(before_t):
-        extra = _leaving(conn, before_t, now) - suppliers
+        leaving = _leaving(conn, before_t, now)
+        extra = {link[0] for link in leaving} - suppliers
         _bump(conn, extra)
         suppliers |= extra
-    return read_kpis(conn, suppliers, now)
+        links |= leaving
+    return read_kpis(conn, suppliers, now, links)
 
 
 def buckets(conn: Connection, suppliers: Iterable[str], at: int | None) -> dict[LinkKey, Buckets]:
@@ -275,25 +280,30 @@ def _revisions(conn: Connection, suppliers: Sequence[str]) -> dict[str, int]:
     return out
 
 
-def read_kpis(conn: Connection, suppliers: Iterable[str], at: int | None) -> FlowKpis:
-    """KPI rows of ``suppliers`` and all their named links at ``at``, tagged with their revisions."""
+def read_kpis(
+    conn: Connection, suppliers: Iterable[str], at: int | None, links: Collection[LinkKey] | None = None
+) -> FlowKpis:
+    """KPI rows of ``suppliers`` and of their named links at ``at`` (only those in ``links`` when
+    given), tagged with the suppliers' revisions."""
     ids = sorted(set(suppliers))
     if not ids:
         return FlowKpis()
     by_link = buckets(conn, ids, at)
     revs = _revisions(conn, ids)
     per_supplier: dict[str, list[Buckets]] = {s: [] for s in ids}
-    links: list[Row] = []
+    rows_of_links: list[Row] = []
     for (s, b, sku), bk in sorted(by_link.items()):
         per_supplier[s].append(bk)
-        if b and sku:
+        if b and sku and (links is None or (s, b, sku) in links):
             props = kpis.bucket_kpis(bk, at)
-            links.append({"supplier": s, "buyer": b, "sku": sku, "rev": revs.get(s, 0), "props": props})
+            rows_of_links.append(
+                {"supplier": s, "buyer": b, "sku": sku, "rev": revs.get(s, 0), "props": props}
+            )
     rows = [
         {"id": s, "rev": revs.get(s, 0), "props": kpis.bucket_kpis(merged(parts), at)}
         for s, parts in per_supplier.items()
     ]
-    return FlowKpis(links=links, suppliers=rows)
+    return FlowKpis(links=rows_of_links, suppliers=rows)
 
 
 def rebuild(engine: Engine) -> None:

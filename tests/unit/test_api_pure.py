@@ -112,9 +112,9 @@ def test_graph_change_names_nodes_and_relationships() -> None:
         ("SUPPLIES", "wisco", "dongfeng", "HRC-Q235")
     ]
     assert change.enterprises() == {"wisco", "dongfeng"}
+    # Orders are records only (their KPIs move in the record store's buckets): no graph node or link.
     order = graph_change(decode_event(orjson.dumps(example_event("order.placed"))))
-    assert [n.label for n in order.nodes] == ["Order"]
-    assert order.enterprises()  # the order's supplier and buyer
+    assert order.nodes == [] and order.relationships == []
 
 
 def test_alert_filter_by_severity_and_enterprise() -> None:

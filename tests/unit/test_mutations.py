@@ -33,10 +33,14 @@ def event(
     )
 
 
+RECORDS_ONLY = frozenset(t for t, p in CATALOG.items() if p.GROUP == "orders and logistics")
+"""Orders and shipments: records and KPI buckets only, no graph rows (docs/graph-model.md)."""
+
+
 @pytest.mark.parametrize("type_", sorted(CATALOG))
 def test_every_catalog_event_maps_to_rows(type_: str) -> None:
     m = to_mutations([event(type_, EXAMPLES[type_])])
-    assert len(m) > 0
+    assert (len(m) == 0) == (type_ in RECORDS_ONLY)
     assert set(m.rows) <= set(model.KIND_NAMES)
     for rows in m.rows.values():
         for r in rows:
