@@ -243,7 +243,9 @@ def azworld(az_settings: Settings, run_id: str) -> AuthzWorld:
             await driver.close()
 
     asyncio.run(load())
-    RecordStore(bootstrap.sql_engine(az_settings)).write(record_rows(w.records))
+    # As the project stage does: every event's records (orders among the graph's events too).
+    graph_events = [decode_event(orjson.dumps(e)) for e in w.events]
+    RecordStore(bootstrap.sql_engine(az_settings)).write(record_rows([*graph_events, *w.records]))
     return w
 
 
