@@ -82,4 +82,8 @@ def graph_change(ev: ValidEvent) -> GraphChange:
                     change.relationships.append(
                         RelRef("COMPONENT_OF", "Material", str(c["sku"]), "Material", str(row["k"]))
                     )
+    if not change.nodes and not change.relationships:  # the flow (orders): records only, its parties
+        change.parties.update(
+            str(v) for v in (getattr(ev.data, f, None) for f in ("supplier_id", "buyer_id")) if v
+        )
     return change

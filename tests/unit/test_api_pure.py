@@ -115,6 +115,8 @@ def test_graph_change_names_nodes_and_relationships() -> None:
     # Orders are records only (their KPIs move in the record store's buckets): no graph node or link.
     order = graph_change(decode_event(orjson.dumps(example_event("order.placed"))))
     assert order.nodes == [] and order.relationships == []
+    placed = example_event("order.placed")["data"]
+    assert order.enterprises() == {placed["supplier_id"], placed["buyer_id"]}
 
 
 def test_alert_filter_by_severity_and_enterprise() -> None:
