@@ -1,7 +1,8 @@
 """What one event changed in the graph, read from a ``graph.changes`` record: a pure mapping.
 
 A record holds what one commit applied for one key; the ``graphChanges`` subscription shows it per
-causing event, as the nodes and relationships that event created, changed or ended.
+causing event, as the nodes and relationships that event created, changed or ended — an order event,
+which writes records and KPI buckets only, as the supplier and supply link whose KPIs it moved.
 """
 
 from __future__ import annotations
@@ -73,5 +74,13 @@ def event_changes(record: GraphChanges) -> list[GraphChange]:
         of(lk.event).relationships.append(
             RelRef(lk.type, lk.start_label, lk.start, lk.end_label, lk.end, key, lk.change.value)
         )
+    for a in record.aggregates:  # KPI properties the commit moved on an enterprise or a supply link
+        for eid in a.events:
+            if a.kind == "supply_link" and a.supplier is not None and a.buyer is not None:
+                of(eid).relationships.append(
+                    RelRef("SUPPLIES", "Enterprise", a.supplier, "Enterprise", a.buyer, a.sku)
+                )
+            elif a.enterprise is not None:
+                of(eid).nodes.append(NodeRef("Enterprise", a.enterprise))
     order = {e.id: i for i, e in enumerate(record.events)}
     return sorted(by_event.values(), key=lambda c: (order.get(c.event_id, len(order)), c.event_id))

@@ -6,9 +6,10 @@ scalar nodes/edges; enterprise fields on nested objects go through per-request D
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import enum
-from datetime import date
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 import orjson
@@ -20,8 +21,38 @@ from api.context import Context
 from api.enterprise import Enterprise, SupplierKpis, enterprise_rows, to_date
 from api.errors import ClientError
 from api.policy import Action
+from connectors import flow_store
+from connectors.record_store import RecordStore
+from graph import kpis
 
 # -- connections -------------------------------------------------------------------------------------
+
+
+@strawberry.enum(description="How networkKpis groups the suppliers.")
+class KpiGrouping(enum.Enum):
+    NETWORK = "network"
+    REGION = "region"
+    INDUSTRY = "industry"
+
+
+@strawberry.type(description="The supplier KPIs of a group of suppliers (all their links added up).")
+class GroupKpis:
+    group: str | None = strawberry.field(
+        description="The region or industry; null: the whole network (or suppliers without one)"
+    )
+    suppliers: int = strawberry.field(description="Suppliers with flow in the group")
+    kpis: SupplierKpis
+
+
+def _record_store(ctx: Context) -> RecordStore:
+    if ctx.engine is None:
+        raise ClientError("the record store is not configured on this server")
+    return RecordStore(ctx.engine)
+
+
+def _day_end(day: date) -> int:
+    """The last millisecond of a UTC day (a window ending with that day)."""
+    return int(datetime.combine(day, time.max, UTC).timestamp() * 1000)
 
 
 @strawberry.enum(description="Orders of the enterprise search; every order is stable (ties by id)")
@@ -354,13 +385,83 @@ class NetworkQuery:
             for r in rows
         ]
 
-    @strawberry.field(description="Supplier KPIs of one enterprise.")
-    async def supplier_kpis(self, info: Info[Context, None], id: strawberry.ID) -> SupplierKpis | None:
+    @strawberry.field(
+        description="Supplier KPIs of one enterprise: as written on the graph (windows ending at the "
+        "stream's clock, with days of cover), or with asOf the windows ending with that UTC day, read from "
+        "the record store's day buckets (no days of cover: stock is not kept by day)."
+    )
+    async def supplier_kpis(
+        self, info: Info[Context, None], id: strawberry.ID, as_of: date | None = None
+    ) -> SupplierKpis | None:
         ctx = info.context
         await ctx.policy.authorize(Action.READ_NETWORK)
         await ctx.policy.check_in_scope(str(id))
-        row = await ctx.loaders.kpis.load(str(id))
-        return SupplierKpis.from_row(row) if row else None
+        if as_of is None:
+            row = await ctx.loaders.kpis.load(str(id))
+            return SupplierKpis.from_row(row) if row else None
+        store = _record_store(ctx)
+        flow = await asyncio.to_thread(store.kpis, [str(id)], _day_end(as_of))
+        return SupplierKpis.from_row(flow.suppliers[0]["props"])
+
+    @strawberry.field(
+        description="KPIs of one supply link (supplier -> buyer, sku) from the record store's day buckets, "
+        "windows ending with asOf (default: the stream's clock)."
+    )
+    async def link_kpis(
+        self,
+        info: Info[Context, None],
+        supplier_id: strawberry.ID,
+        buyer_id: strawberry.ID,
+        sku: str,
+        as_of: date | None = None,
+    ) -> SupplierKpis:
+        ctx = info.context
+        await ctx.policy.authorize(Action.READ_NETWORK)
+        await ctx.policy.check_in_scope(str(supplier_id))
+        await ctx.policy.check_in_scope(str(buyer_id))
+        store = _record_store(ctx)
+        at = _day_end(as_of) if as_of is not None else None
+        flow = await asyncio.to_thread(store.kpis, [str(supplier_id)], at)
+        for row in flow.links:
+            if row["buyer"] == str(buyer_id) and row["sku"] == sku:
+                return SupplierKpis.from_row(row["props"])
+        clock = at if at is not None else await asyncio.to_thread(store.clock)
+        return SupplierKpis.from_row(kpis.bucket_kpis(kpis.Buckets.empty(), clock))
+
+    @strawberry.field(
+        description="Supplier KPIs of the whole network, or per region or industry of the supplier, from "
+        "the record store's day buckets; windows ending with asOf (default: the stream's clock). Staff only."
+    )
+    async def network_kpis(
+        self,
+        info: Info[Context, None],
+        group_by: KpiGrouping = KpiGrouping.NETWORK,
+        as_of: date | None = None,
+    ) -> list[GroupKpis]:
+        ctx = info.context
+        await ctx.policy.authorize(Action.READ_ALL)
+        store = _record_store(ctx)
+        at, by_supplier = await asyncio.to_thread(
+            store.supplier_buckets, _day_end(as_of) if as_of is not None else None
+        )
+        if group_by is KpiGrouping.NETWORK:
+            keyed: dict[str | None, list[str]] = {None: sorted(by_supplier)}
+        else:
+            groups = await ctx.views.enterprise_groups(sorted(by_supplier))
+            keyed = {}
+            for s in sorted(by_supplier):
+                region, industry = groups.get(s, (None, None))
+                keyed.setdefault(region if group_by is KpiGrouping.REGION else industry, []).append(s)
+        return [
+            GroupKpis(
+                group=g,
+                suppliers=len(ids),
+                kpis=SupplierKpis.from_row(
+                    kpis.bucket_kpis(flow_store.merged(by_supplier[s] for s in ids), at)
+                ),
+            )
+            for g, ids in sorted(keyed.items(), key=lambda kv: (kv[0] is None, kv[0] or ""))
+        ]
 
 
 __all__ = ["Direction", "NetworkQuery", "SupplyNetwork", "decode_cursor", "encode_cursor"]

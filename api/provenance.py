@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import strawberry
@@ -9,6 +10,7 @@ from strawberry.types import Info
 
 from api.context import Context
 from api.policy import Action
+from connectors import record_queries
 
 
 @strawberry.type(description="An event that wrote state, with the aspects it set (from graph provenance).")
@@ -32,7 +34,11 @@ class ProvenanceQuery:
         ctx = info.context
         await ctx.policy.authorize(Action.READ_NETWORK)
         await ctx.policy.check_in_scope(str(id))
-        rows = await ctx.views.enterprise_timeline(str(id), scope=ctx.policy.visible_list())
+        scope = ctx.policy.visible_list()
+        flow: list[tuple[str, str]] = []
+        if ctx.engine is not None:  # orders and shipments live in the record store
+            flow = await asyncio.to_thread(record_queries.flow_versions, ctx.engine, str(id), scope)
+        rows = await ctx.views.enterprise_timeline(str(id), scope=scope, flow=flow)
         return [timeline_event(r) for r in rows]
 
     @strawberry.field(description="Events that shaped the supply link(s) supplier → buyer, newest first.")

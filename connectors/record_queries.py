@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, Table, and_, func, or_, select, true, tuple_
 
+from graph.rows import version
 from schema.records import (
     CapacityRecord,
     EquipmentAlarmRecord,
@@ -324,3 +325,28 @@ def equipment_alarms(
     where += _between(c.raised_on, raised_from, raised_to)
     where += _within(c.enterprise_id, allowed)
     return _page(engine, ALARMS, where, after, first)
+
+
+def flow_versions(
+    engine: Engine, enterprise_id: str, allowed: Collection[str] | None = None
+) -> list[tuple[str, str]]:
+    """('<Order|Shipment>:<id>:<group>V', version) of every field group of the enterprise's orders and
+    shipments (as supplier or buyer; with ``allowed``, only those between two enterprises in it): what
+    the provenance timeline lists for the flow, which lives here and not in the graph."""
+    out: list[tuple[str, str]] = []
+    with engine.connect() as conn:
+        for label, table, key, groups in (
+            ("Order", ORDERS, "order_id", ("placed", "confirmed", "shipped", "delivered", "cancelled")),
+            ("Shipment", SHIPMENTS, "shipment_id", ("shipped", "delayed")),
+        ):
+            c = table.c
+            where = or_(c.supplier_id == enterprise_id, c.buyer_id == enterprise_id)
+            if allowed is not None:
+                where = and_(where, c.supplier_id.in_(list(allowed)), c.buyer_id.in_(list(allowed)))
+            cols = [c[key]] + [c[f"{g}_{part}"] for g in groups for part in ("t", "seq", "eid")]
+            for r in conn.execute(select(*cols).where(where)):
+                for i, g in enumerate(groups):
+                    t, seq, eid = r[1 + 3 * i], r[2 + 3 * i], r[3 + 3 * i]
+                    if t is not None and eid is not None:
+                        out.append((f"{label}:{r[0]}:{g}V", version(int(t), int(seq or 0), str(eid))))
+    return out

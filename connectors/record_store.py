@@ -6,11 +6,16 @@ the event's version ``(event time, sequence, event id)`` is newer than the group
 replays, duplicates and any delivery order converge to the same rows. One transaction per batch; the
 rows come folded to one per key and group (``graph.registry.record_rows``), so a statement never
 touches a row twice.
+
+The same transaction keeps the flow's aggregates (``connectors.flow_store``: day buckets per supply
+link, open orders, the stream clock) equal to the stored records, and yields the KPI rows of the
+suppliers it touched.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine, or_, tuple_
@@ -18,6 +23,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
+from connectors import flow_store
+from connectors.flow_store import FlowKpis
+from graph.kpis import Buckets
 from schema.records import Group
 
 Row = dict[str, Any]
@@ -42,6 +50,14 @@ def _upsert(conn: Connection, group: Group, rows: Sequence[Row]) -> None:
     conn.execute(stmt, ordered)
 
 
+@dataclass(frozen=True, slots=True)
+class Written:
+    """What one record transaction did: rows offered, and the KPI rows of the suppliers it touched."""
+
+    rows: int = 0
+    kpis: FlowKpis = field(default_factory=FlowKpis)
+
+
 class RecordStore:
     """Writes the flow's records; thread-safe (one connection per call). Sync: call it off the event loop."""
 
@@ -49,15 +65,39 @@ class RecordStore:
         self.engine = engine
 
     def write(self, groups: Mapping[Group, Sequence[Row]]) -> int:
-        """Upsert folded rows (one per key and group) in one transaction; return the rows offered.
+        """Upsert folded rows (one per key and group) in one transaction; return the rows offered."""
+        return self.apply(groups).rows
 
-        Idempotent and order-independent (last-writer-wins per field group). Raises SQLAlchemy's errors
-        (``OperationalError`` when the store is away): the caller must not ack the batch then.
+    def apply(self, groups: Mapping[Group, Sequence[Row]]) -> Written:
+        """Upsert folded rows (one per key and group) and move the flow's aggregates, in one transaction.
+
+        Idempotent and order-independent (last-writer-wins per field group; the aggregates move by what
+        the upserts changed). Raises SQLAlchemy's errors (``OperationalError`` when the store is away):
+        the caller must not ack the batch then.
         """
         if not any(groups.values()):
-            return 0
+            return Written()
         with self.engine.begin() as conn:
+            pending = flow_store.prepare(conn, groups)
             for group in sorted(groups, key=lambda g: (g.table.name, g.name)):
                 if groups[group]:
                     _upsert(conn, group, groups[group])
-        return sum(len(r) for r in groups.values())
+            kpis = flow_store.finish(conn, pending)
+        return Written(sum(len(r) for r in groups.values()), kpis)
+
+    def kpis(self, suppliers: Sequence[str], at: int | None = None) -> FlowKpis:
+        """KPI rows of ``suppliers`` and their links at ``at`` (default: the stream clock), from buckets."""
+        with self.engine.connect() as conn:
+            return flow_store.read_kpis(conn, suppliers, at if at is not None else flow_store.clock(conn))
+
+    def supplier_buckets(self, at: int | None = None) -> tuple[int | None, dict[str, Buckets]]:
+        """(the instant used, every supplier's buckets of the longest window ending there); ``at``
+        defaults to the stream clock (no buckets before the first record)."""
+        with self.engine.connect() as conn:
+            when = at if at is not None else flow_store.clock(conn)
+            return when, (flow_store.supplier_buckets(conn, when) if when is not None else {})
+
+    def clock(self) -> int | None:
+        """The stream's event-time clock (epoch ms), None before the first record."""
+        with self.engine.connect() as conn:
+            return flow_store.clock(conn)

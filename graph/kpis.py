@@ -20,7 +20,7 @@ Definitions (documented in docs/graph-model.md):
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -189,3 +189,153 @@ KPI_PROPERTIES: tuple[str, ...] = tuple(
     ]
 )
 """Every KPI property written on ``Enterprise`` and ``SUPPLIES``."""
+
+
+# -- the flow's day buckets (``schema.aggregates``) ------------------------------------------------
+#
+# The live KPIs are computed from day buckets kept in the record store: each stored order and
+# incident record *contributes* counts to the buckets of its link; a batch changes the buckets by
+# (contribution after - contribution before) of the records it touched. The rolling N-day window
+# ending at instant ``at`` is the N UTC days ending with ``at``'s day, ``(day(at) - N, day(at)]``:
+# a delivery (incident) is in it when the UTC day of its event time is.
+
+LinkKey = tuple[str, str, str]
+"""(supplier, buyer, sku); ``""`` for a buyer or sku the record does not name."""
+
+DAY_FIELDS: tuple[str, ...] = (
+    "deliveries",
+    "on_time",
+    "in_full",
+    "otif",
+    "lead_count",
+    "lead_sum",
+    "incidents",
+)
+
+Cell = tuple[Any, ...]
+"""A bucket cell: ("day", link, day, field) | ("lead", link, day, lead_days) | ("open", link)."""
+
+
+def day_of(ms: int) -> date:
+    """The UTC day of an epoch-ms instant."""
+    return _date(ms)
+
+
+def order_cells(o: Mapping[Any, Any]) -> dict[Cell, int]:
+    """The bucket counts one stored order record contributes (``schema.records.OrderRecord`` columns)."""
+    link: LinkKey = (str(o["supplier_id"]), str(o["buyer_id"]), o["sku"] or "")
+    out: dict[Cell, int] = {}
+    delivered_t = o["delivered_t"]
+    if o["placed_t"] is not None and delivered_t is None and o["cancelled_t"] is None:
+        out[("open", link)] = 1
+    if delivered_t is None:
+        return out
+    day = _date(delivered_t)
+    on, due = o["delivered_on"], o["due_date"]
+    qd, qo = o["quantity_delivered"], o["delivered_quantity_ordered"]
+    on_time = on is not None and due is not None and on <= due
+    in_full = qd is not None and qo is not None and qd >= qo
+    cells = {
+        "deliveries": 1,
+        "on_time": int(on_time),
+        "in_full": int(in_full),
+        "otif": int(on_time and in_full),
+    }
+    start = o["delivered_ordered_on"] or o["ordered_on"]
+    if start is not None and on is not None:
+        lead = (on - start).days
+        cells["lead_count"] = 1
+        cells["lead_sum"] = lead
+        out[("lead", link, day, lead)] = 1
+    for name, n in cells.items():
+        if n:
+            out[("day", link, day, name)] = n
+    return out
+
+
+def incident_cells(q: Mapping[Any, Any]) -> dict[Cell, int]:
+    """The bucket count one stored quality incident record contributes."""
+    if q["report_t"] is None:
+        return {}
+    link: LinkKey = (str(q["supplier_id"]), q["buyer_id"] or "", q["sku"] or "")
+    return {("day", link, _date(q["report_t"]), "incidents"): 1}
+
+
+def delta(before: Iterable[Mapping[Cell, int]], after: Iterable[Mapping[Cell, int]]) -> dict[Cell, int]:
+    """after - before, cell by cell, without the cells that did not move."""
+    out: dict[Cell, int] = {}
+    for sign, parts in ((-1, before), (1, after)):
+        for part in parts:
+            for cell, n in part.items():
+                out[cell] = out.get(cell, 0) + sign * n
+    return {c: n for c, n in out.items() if n}
+
+
+@dataclass(slots=True)
+class Buckets:
+    """The buckets of one link or supplier that a KPI computation reads."""
+
+    days: dict[date, dict[str, int]]
+    leads: dict[tuple[date, int], int]
+    open_orders: int = 0
+
+    @classmethod
+    def empty(cls) -> Buckets:
+        return cls({}, {}, 0)
+
+    def add_day(self, day: date, counts: Mapping[Any, Any]) -> None:
+        held = self.days.setdefault(day, dict.fromkeys(DAY_FIELDS, 0))
+        for k in DAY_FIELDS:
+            held[k] += int(counts.get(k, 0))
+
+    def add_lead(self, day: date, lead: int, n: int) -> None:
+        self.leads[(day, lead)] = self.leads.get((day, lead), 0) + n
+
+
+def window_start(at: int, days: int) -> date:
+    """The first day of the ``days``-day window ending with ``at``'s day."""
+    return date.fromordinal(_date(at).toordinal() - days + 1)
+
+
+def bucket_kpis(b: Buckets, at: int | None) -> Props:
+    """The KPI properties (all but days of cover) from buckets, windows ending at ``at`` (epoch ms)."""
+    props: Props = {"openOrders": b.open_orders, "kpiAsOf": at}
+    for days in WINDOWS_DAYS:
+        sfx = f"{days}d"
+        sums = dict.fromkeys(DAY_FIELDS, 0)
+        hist: dict[int, int] = {}
+        if at is not None:
+            lo, hi = window_start(at, days), _date(at)
+            for day, counts in b.days.items():
+                if lo <= day <= hi:
+                    for k in DAY_FIELDS:
+                        sums[k] += counts[k]
+            for (day, lead), n in b.leads.items():
+                if lo <= day <= hi and n:
+                    hist[lead] = hist.get(lead, 0) + n
+        n = sums["deliveries"]
+        props[f"deliveries{sfx}"] = n
+        props[f"onTimeRate{sfx}"] = sums["on_time"] / n if n else None
+        props[f"inFullRate{sfx}"] = sums["in_full"] / n if n else None
+        props[f"otifRate{sfx}"] = sums["otif"] / n if n else None
+        props[f"leadTimeMeanDays{sfx}"] = (
+            sums["lead_sum"] / sums["lead_count"] if sums["lead_count"] else None
+        )
+        props[f"leadTimeP90Days{sfx}"] = histogram_p90(hist)
+        props[f"qualityIncidents{sfx}"] = sums["incidents"]
+        props[f"qualityIncidentRate{sfx}"] = sums["incidents"] / n if n else None
+    return props
+
+
+def histogram_p90(hist: Mapping[int, int]) -> float | None:
+    """Nearest-rank 90th percentile of a histogram value -> count (exact, like ``p90``)."""
+    total = sum(hist.values())
+    if total <= 0:
+        return None
+    rank = math.ceil(0.9 * total)
+    seen = 0
+    for value in sorted(hist):
+        seen += hist[value]
+        if seen >= rank:
+            return float(value)
+    raise AssertionError("unreachable: the ranks add up to the total")

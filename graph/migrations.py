@@ -12,7 +12,6 @@ _UNIQUE: tuple[tuple[str, str, str], ...] = (
     ("region_name", "Region", "name"),
     ("material_sku", "Material", "sku"),
     ("certification_id", "Certification", "id"),
-    ("order_id", "Order", "id"),
     ("quality_incident_id", "QualityIncident", "id"),
     ("equipment_alarm_id", "EquipmentAlarm", "id"),
     ("disruption_id", "Disruption", "id"),
@@ -42,8 +41,6 @@ STATEMENTS: tuple[str, ...] = (
     "CREATE INDEX enterprise_kpi_pending IF NOT EXISTS FOR (e:Enterprise) ON (e.kpiPendingAt)",
     # The risky-nodes list filters and orders by score (graph/risk/store.py RiskStore.risky).
     "CREATE INDEX enterprise_risk_score IF NOT EXISTS FOR (e:Enterprise) ON (e.riskScore)",
-    "CREATE INDEX order_supplier IF NOT EXISTS FOR (o:Order) ON (o.supplierId)",
-    "CREATE INDEX order_buyer IF NOT EXISTS FOR (o:Order) ON (o.buyerId)",
     "CREATE INDEX quality_incident_supplier IF NOT EXISTS FOR (q:QualityIncident) ON (q.supplierId)",
     "CREATE INDEX disruption_status IF NOT EXISTS FOR (d:Disruption) ON (d.status)",
     # The certificates list reads in (validUntil, id) order, or one holder's (graph/record_views.py).
@@ -123,6 +120,18 @@ async def _data_migration(driver: AsyncDriver, name: str, statements: list[str],
     return True
 
 
+NO_ORDER_NODES = "no-order-nodes"
+"""Data migration: orders and shipments live in the record store (their KPIs in its day buckets); the
+``Order`` nodes earlier releases wrote, their constraint and indexes are removed."""
+
+NO_ORDER_NODES_STATEMENTS = [
+    "MATCH (o:Order) CALL (o) { DETACH DELETE o } IN TRANSACTIONS OF 10000 ROWS",
+    "DROP CONSTRAINT order_id IF EXISTS",
+    "DROP INDEX order_supplier IF EXISTS",
+    "DROP INDEX order_buyer IF EXISTS",
+]
+
+
 async def migrate(driver: AsyncDriver, *, database: str = "neo4j") -> int:
     """Apply every constraint and index, then each data migration not yet applied; return how many
     schema statements ran. Safe to run again (and to re-run after an interrupted data migration)."""
@@ -130,4 +139,5 @@ async def migrate(driver: AsyncDriver, *, database: str = "neo4j") -> int:
         await driver.execute_query(statement, database_=database)
     await driver.execute_query("CALL db.awaitIndexes(60)", database_=database)
     await _data_migration(driver, WIDE_SEQUENCE, version_repad_statements(), database)
+    await _data_migration(driver, NO_ORDER_NODES, NO_ORDER_NODES_STATEMENTS, database)
     return len(STATEMENTS)

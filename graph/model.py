@@ -208,34 +208,6 @@ CERTIFICATION = NodeKind(
     derived="x.status = CASE WHEN coalesce(x.expiredV, '') > coalesce(x.grantedV, '') "
     "THEN 'expired' ELSE 'active' END",
 )
-ORDER = NodeKind(
-    "orders",
-    "Order",
-    "id",
-    (
-        Aspect("parties", ("supplierId", "buyerId")),
-        Aspect("placed", ("sku", "quantity", "requestedDate", "unitPrice", "currency", "placedAt")),
-        Aspect("confirmed", ("confirmedQuantity", "promisedDate")),
-        Aspect("shipped", ("shipmentId", "shippedQuantity", "shippedOn", "carrierId")),
-        Aspect("eta", ("expectedDelivery", "delayDays", "delayReason")),
-        Aspect(
-            "delivered",
-            (
-                "quantityOrdered",
-                "quantityDelivered",
-                "deliveredPromisedDate",
-                "deliveredOn",
-                "orderedOn",
-                "deliveredAt",
-            ),
-        ),
-        Aspect("cancelled", ("cancelReason", "cancelledAt")),
-    ),
-    derived="x.status = CASE WHEN x.cancelledV IS NOT NULL THEN 'cancelled' "
-    "WHEN x.deliveredV IS NOT NULL THEN 'delivered' WHEN x.shippedV IS NOT NULL THEN 'shipped' "
-    "WHEN x.confirmedV IS NOT NULL THEN 'confirmed' WHEN x.placedV IS NOT NULL THEN 'placed' "
-    "ELSE 'unknown' END",
-)
 QUALITY_INCIDENT = NodeKind(
     "quality_incidents",
     "QualityIncident",
@@ -394,7 +366,6 @@ NODE_KINDS: tuple[NodeKind, ...] = (
     FACILITY,
     MATERIAL,
     CERTIFICATION,
-    ORDER,
     QUALITY_INCIDENT,
     EQUIPMENT_ALARM,
     DISRUPTION,

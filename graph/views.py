@@ -412,16 +412,13 @@ CALL (e) {
   WITH x, o, v WHERE v IS NOT NULL
   RETURN collect([type(x) + ':' + coalesce(o.id, o.sku, o.name, '') + ':' + v[0], v[1]]) AS rels
 }
-CALL (e) {
-  OPTIONAL MATCH (o:Order)
-  WHERE (o.supplierId = e.id OR o.buyerId = e.id)
-    AND ($scope IS NULL OR (o.supplierId IN $scope AND o.buyerId IN $scope))
-  WITH o, [k IN keys(o) WHERE k ENDS WITH 'V' | [k, o[k]]] AS vs
-  UNWIND (CASE WHEN vs = [] THEN [null] ELSE vs END) AS v
-  WITH o, v WHERE v IS NOT NULL
-  RETURN collect(['Order:' + o.id + ':' + v[0], v[1]]) AS orders
-}
-RETURN [v IN own | ['Enterprise:' + e.id + ':' + v[0], v[1]]] + rels + orders AS versions
+RETURN [v IN own | ['Enterprise:' + e.id + ':' + v[0], v[1]]] + rels AS versions
+"""
+
+_ENTERPRISE_GROUPS = """
+UNWIND $ids AS id
+MATCH (e:Enterprise {id: id})
+RETURN e.id AS id, e.region AS region, e.industry AS industry
 """
 
 _LINK_TIMELINE = """
@@ -677,15 +674,27 @@ class NetworkViews(GraphViews):
         rows = await self._read(ORIGINS, ids=list(ids))
         return {r["id"]: [list(c) for c in r["coordinates"]] for r in rows[0]["rows"]} if rows else {}
 
+    async def enterprise_groups(self, ids: Sequence[str]) -> dict[str, tuple[str | None, str | None]]:
+        """(region, industry) per enterprise id; ids not in the graph left out."""
+        if not ids:
+            return {}
+        rows = await self._read(_ENTERPRISE_GROUPS, ids=list(ids))
+        return {r["id"]: (r["region"], r["industry"]) for r in rows}
+
     async def enterprise_timeline(
-        self, enterprise_id: str, *, scope: Sequence[str] | None = None
+        self,
+        enterprise_id: str,
+        *,
+        scope: Sequence[str] | None = None,
+        flow: Sequence[Sequence[Any]] = (),
     ) -> list[Record]:
-        """Events that shaped the enterprise, its relationships and its orders (from aspect versions);
-        with ``scope``, only links to enterprises in it and orders between two of them."""
+        """Events that shaped the enterprise and its relationships (from aspect versions), plus the
+        ``flow`` versions given (its orders and shipments, from the record store); with ``scope``, only
+        links to enterprises in it."""
         rows = await self._read(
             _ENTERPRISE_TIMELINE, id=enterprise_id, scope=list(scope) if scope is not None else None
         )
-        return timeline(rows[0]["versions"]) if rows else []
+        return timeline([*(rows[0]["versions"] if rows else []), *flow])
 
     async def link_timeline(self, supplier_id: str, buyer_id: str, sku: str | None) -> list[Record]:
         """Events that shaped the supply link(s) between two enterprises."""

@@ -1,11 +1,14 @@
 """The batched graph writer: one transaction per batch, one ``UNWIND`` statement per mutation kind.
 
-In the same transaction it marks the enterprises whose KPIs the batch may change (refreshed behind
-the batches, ``refresh_kpis``), writes the batch's change messages to the outbox (built from what the
-statements returned: ``graph.changes``) and stores the consumer offsets the batch covers (one
-``KafkaOffset`` node per group/topic/partition), so graph state, changes and offsets commit together
-or not at all. Every statement is idempotent (versioned aspects, MERGE on business keys, monotonic
-offsets), so the driver's retries and a replay after a crash are safe.
+In the same transaction it writes the KPIs the batch's record transaction computed from the flow's
+day buckets (``connectors.flow_store``: one row per touched supplier and link, each applied only
+when its supplier revision is not older than the stored one), marks the enterprises whose days of
+cover or supply links the batch changed (refreshed behind the batches, ``refresh_kpis``), writes the
+batch's change messages to the outbox (built from what the statements returned, KPI rows included:
+``graph.changes``) and stores the consumer offsets the batch covers (one ``KafkaOffset`` node per
+group/topic/partition), so graph state, changes and offsets commit together or not at all. Every
+statement is idempotent (versioned aspects, MERGE on business keys, monotonic offsets), so the
+driver's retries and a replay after a crash are safe.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any, TypeVar
 from neo4j import AsyncDriver, AsyncTransaction, RoutingControl
 from neo4j.exceptions import DriverError, Neo4jError, ServiceUnavailable, SessionExpired, TransientError
 
+from connectors.flow_store import FlowKpis
 from graph import kpis, model, ownership
 from graph.rows import Mutations, Row
 
@@ -81,33 +85,59 @@ RETURN count(e) AS n, min(coalesce(e.kpiDirtyAt, e.kpiPendingAt)) AS oldest
 
 _KPI_INPUTS = """
 UNWIND $ids AS sid
-OPTIONAL MATCH (o:Order {supplierId: sid})
-WITH sid, collect(o {.buyerId, .sku, .placedAt, .deliveredAt, .deliveredOn, .deliveredPromisedDate,
-                     .quantityOrdered, .quantityDelivered, .orderedOn, .cancelledAt}) AS orders
-OPTIONAL MATCH (q:QualityIncident {supplierId: sid})
-WITH sid, orders, collect(q {.buyerId, .sku, .reportedAt}) AS incidents
 OPTIONAL MATCH (:Enterprise {id: sid})-[st:STOCKS]->(m:Material)
-WITH sid, orders, incidents, collect({sku: m.sku, onHand: st.onHand, dailyUsage: st.dailyUsage}) AS stock
+WITH sid, collect({sku: m.sku, onHand: st.onHand, dailyUsage: st.dailyUsage}) AS stock
 OPTIONAL MATCH (:Enterprise {id: sid})-[x:SUPPLIES]->(b:Enterprise)
 OPTIONAL MATCH (b)-[bs:STOCKS]->(:Material {sku: x.sku})
-WITH sid, orders, incidents, stock, b.id AS buyer, x.sku AS sku,
+WITH sid, stock, b.id AS buyer, x.sku AS sku,
      collect({sku: x.sku, onHand: bs.onHand, dailyUsage: bs.dailyUsage}) AS buyerStock
-RETURN sid, orders, incidents, stock, collect({buyer: buyer, sku: sku, stock: buyerStock}) AS links
+RETURN sid, stock, collect({buyer: buyer, sku: sku, stock: buyerStock}) AS links
 """
 
+# A refresh round writes days of cover under its token, and the flow KPIs (when it read any) only
+# where no newer revision was written since (a batch may have written newer ones meanwhile).
 _KPI_SUPPLIERS = """
 UNWIND $rows AS r
 MATCH (e:Enterprise {id: r.id}) WHERE e.kpiToken = $token
-SET e += r.props
+SET e.daysOfCover = r.daysOfCover
 REMOVE e.kpiPendingAt, e.kpiToken
+WITH e, r WHERE r.flow IS NOT NULL AND coalesce(e.kpiRev, -1) <= r.rev
+SET e += r.flow, e.kpiRev = r.rev
 """
 
 _KPI_LINKS = """
 UNWIND $rows AS r
 MATCH (s:Enterprise {id: r.supplier}) WHERE s.kpiToken = $token
 MATCH (s)-[x:SUPPLIES {sku: r.sku}]->(:Enterprise {id: r.buyer})
-SET x += r.props
+SET x.daysOfCover = r.daysOfCover
+WITH x, r WHERE r.flow IS NOT NULL AND coalesce(x.kpiRev, -1) <= r.rev
+SET x += r.flow, x.kpiRev = r.rev
 """
+
+# The batch's own flow KPIs: newest supplier revision wins (two workers may commit out of order).
+_FLOW_SUPPLIERS = """
+UNWIND $rows AS r
+MERGE (e:Enterprise {id: r.id})
+WITH e, r WHERE coalesce(e.kpiRev, -1) <= r.rev
+SET e += r.props, e.kpiRev = r.rev
+RETURN r.id AS id, keys(r.props) AS fields
+"""
+
+_FLOW_LINKS = """
+UNWIND $rows AS r
+MATCH (:Enterprise {id: r.supplier})-[x:SUPPLIES {sku: r.sku}]->(:Enterprise {id: r.buyer})
+WITH x, r WHERE coalesce(x.kpiRev, -1) <= r.rev
+SET x += r.props, x.kpiRev = r.rev
+RETURN r.supplier AS supplier, r.buyer AS buyer, r.sku AS sku, keys(r.props) AS fields
+"""
+
+KPI_SUPPLIERS = "kpi_suppliers"
+"""The key, in what a write applied, of the suppliers whose flow KPIs it wrote (``id``, ``fields``)."""
+KPI_LINKS = "kpi_links"
+"""The key of the supply links whose flow KPIs it wrote (``supplier``, ``buyer``, ``sku``, ``fields``)."""
+
+FlowSource = Callable[[Sequence[str]], FlowKpis]
+"""Reads the flow KPIs of suppliers (and their links) from the record store's buckets, at its clock."""
 
 _OFFSETS = """
 UNWIND $offsets AS o
@@ -221,26 +251,6 @@ def _native(v: Any) -> Any:
     return v.to_native() if hasattr(v, "to_native") else v
 
 
-def _orders(rows: Sequence[Mapping[str, Any]]) -> list[kpis.OrderRecord]:
-    out: list[kpis.OrderRecord] = []
-    for o in rows:
-        out.append(
-            kpis.OrderRecord(
-                buyer=o["buyerId"],
-                sku=o["sku"],
-                placed_at=o["placedAt"],
-                delivered_at=o["deliveredAt"],
-                delivered_on=_native(o["deliveredOn"]),
-                promised_date=_native(o["deliveredPromisedDate"]),
-                quantity_ordered=o["quantityOrdered"],
-                quantity_delivered=o["quantityDelivered"],
-                ordered_on=_native(o["orderedOn"]),
-                cancelled_at=o["cancelledAt"],
-            )
-        )
-    return out
-
-
 def _stock(rows: Sequence[Mapping[str, Any]]) -> list[kpis.Stock]:
     return [
         kpis.Stock(sku=s["sku"], on_hand=s["onHand"], daily_usage=s["dailyUsage"])
@@ -262,24 +272,40 @@ async def _take_kpis(tx: AsyncTransaction, limit: int, token: str, pending_ms: i
     return [r["id"] async for r in await tx.run(_TAKE_DIRTY, limit=limit, token=token)]
 
 
-def _compute_kpis(records: Sequence[Any]) -> tuple[list[Row], list[Row]]:
-    """KPI rows of the suppliers and of their links, from ``_KPI_INPUTS`` records (pure)."""
+def _compute_kpis(records: Sequence[Any], flow: FlowKpis | None) -> tuple[list[Row], list[Row]]:
+    """KPI rows of the suppliers and of their links: days of cover from ``_KPI_INPUTS`` records, the
+    flow KPIs from ``flow`` (a link without flow gets empty windows); pure."""
+    flow_suppliers = {r["id"]: r for r in flow.suppliers} if flow is not None else {}
+    flow_links = {(r["supplier"], r["buyer"], r["sku"]): r for r in flow.links} if flow is not None else {}
     suppliers: list[Row] = []
     links: list[Row] = []
     for r in records:
-        orders = _orders(r["orders"])
-        incidents = [
-            kpis.IncidentRecord(buyer=i["buyerId"], sku=i["sku"], at=i["reportedAt"])
-            for i in r["incidents"]
-            if i["reportedAt"] is not None
-        ]
-        at = kpis.as_of(orders, incidents)
-        suppliers.append({"id": r["sid"], "props": kpis.supplier_kpis(orders, incidents, _stock(r["stock"]))})
+        sid = r["sid"]
+        fs = flow_suppliers.get(sid)
+        at = fs["props"]["kpiAsOf"] if fs is not None else None
+        suppliers.append(
+            {
+                "id": sid,
+                "daysOfCover": kpis.lowest_cover(_stock(r["stock"])),
+                "flow": fs["props"] if fs is not None else None,
+                "rev": fs["rev"] if fs is not None else None,
+            }
+        )
         for link in r["links"]:
             if link["buyer"] is None:
                 continue
-            props = kpis.link_kpis(link["buyer"], link["sku"], orders, incidents, _stock(link["stock"]), at)
-            links.append({"supplier": r["sid"], "buyer": link["buyer"], "sku": link["sku"], "props": props})
+            fl = flow_links.get((sid, link["buyer"], link["sku"]))
+            props = fl["props"] if fl is not None else kpis.bucket_kpis(kpis.Buckets.empty(), at)
+            links.append(
+                {
+                    "supplier": sid,
+                    "buyer": link["buyer"],
+                    "sku": link["sku"],
+                    "daysOfCover": kpis.cover(_stock(link["stock"])),
+                    "flow": props if fs is not None else None,
+                    "rev": fs["rev"] if fs is not None else None,
+                }
+            )
     suppliers.sort(key=lambda x: str(x["id"]))
     links.sort(key=lambda x: (x["buyer"], x["supplier"], x["sku"]))
     return suppliers, links
@@ -295,6 +321,7 @@ async def _apply(
     tx: AsyncTransaction,
     m: Mutations,
     offsets: list[Row],
+    flow: FlowKpis | None = None,
     outbox: Outbox | None = None,
     published: Sequence[str] = (),
 ) -> Written:
@@ -303,6 +330,11 @@ async def _apply(
         rows = m.rows.get(name)
         if rows:
             applied[name] = await (await tx.run(cypher, rows=Rows(rows))).data()
+    if flow:
+        if flow.suppliers:
+            applied[KPI_SUPPLIERS] = await (await tx.run(_FLOW_SUPPLIERS, rows=Rows(flow.suppliers))).data()
+        if flow.links:
+            applied[KPI_LINKS] = await (await tx.run(_FLOW_LINKS, rows=Rows(flow.links))).data()
     entry = await _put_outbox(tx, outbox, applied, published)
     await _mark_kpis(tx, m)
     claims: dict[str, list[Row]] = {}
@@ -397,20 +429,22 @@ class GraphWriter:
         mutations: Mutations,
         offsets: Sequence[Position] = (),
         *,
+        kpis: FlowKpis | None = None,
         outbox: Outbox | None = None,
         published: Sequence[str] = (),
     ) -> Written:
-        """Apply a batch and its offsets in one transaction; return what it applied.
+        """Apply a batch, the flow ``kpis`` of the batch and its offsets in one transaction; return what
+        it applied.
 
         With ``outbox``, the change messages of what it applied are written in the same transaction
         (``Written.outbox``); ``published`` outbox entries are deleted in it.
         """
-        if not len(mutations) and not offsets and not published:
+        if not len(mutations) and not offsets and not published and not kpis:
             return Written({})
         rows = [p.row() for p in sorted(offsets, key=lambda p: (p.topic, p.partition))]
         try:
             return await self._transact(
-                lambda tx: _apply(tx, mutations, rows, outbox, published), "graph write"
+                lambda tx: _apply(tx, mutations, rows, kpis, outbox, published), "graph write"
             )
         except (Neo4jError, DriverError) as e:
             raise GraphWriteRejected(str(e)) from e
@@ -430,8 +464,13 @@ class GraphWriter:
         if ids:
             await self._transact(lambda tx: _put_outbox(tx, None, {}, ids), "outbox delete")
 
-    async def refresh_kpis(self, *, limit: int = 2000, rounds: int | None = None) -> int:
+    async def refresh_kpis(
+        self, *, limit: int = 2000, rounds: int | None = None, flow: FlowSource | None = None
+    ) -> int:
         """Recompute the KPIs of enterprises a committed batch marked, oldest mark first; return how many.
+
+        Marks come from stock reports (days of cover) and new supply links; ``flow`` reads the flow
+        KPIs of the marked suppliers from the record store (without it only days of cover are written).
 
         Each round is one transaction over at most ``limit`` enterprises. ``rounds=None`` refreshes
         until none is marked; the worker passes a small budget per tick so that, under load, KPI
@@ -441,14 +480,14 @@ class GraphWriter:
         total = 0
         done = 0
         while rounds is None or done < rounds:
-            n = await self._refresh_round(limit)
+            n = await self._refresh_round(limit, flow)
             total += n
             done += 1
             if n < limit:
                 break
         return total
 
-    async def _refresh_round(self, limit: int) -> int:
+    async def _refresh_round(self, limit: int, flow: FlowSource | None) -> int:
         token = uuid.uuid4().hex
         pending_ms = KPI_PENDING_MS if self._kpi_started else 0
         ids = await self._transact(lambda tx: _take_kpis(tx, limit, token, pending_ms), "KPI take")
@@ -456,7 +495,8 @@ class GraphWriter:
         if not ids:
             return 0
         records = await self._read(_KPI_INPUTS, ids=ids)
-        suppliers, links = _compute_kpis(records)
+        flow_kpis = await asyncio.to_thread(flow, ids) if flow is not None else None
+        suppliers, links = _compute_kpis(records, flow_kpis)
         await self._transact(lambda tx: _write_kpis(tx, token, suppliers, links), "KPI write")
         return len(ids)
 

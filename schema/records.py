@@ -64,6 +64,10 @@ class OrderRecord(SQLModel, table=True):
     delivered_on: date | None = None
     due_date: date | None = None
     """The promised date the delivery was measured against (from ``order.delivered``)."""
+    delivered_quantity_ordered: float | None = None
+    """The quantity ordered as the delivery states it (what "in full" is measured against)."""
+    delivered_ordered_on: date | None = None
+    """The order date as the delivery states it (the lead time's start when given)."""
     delivered_t: int | None = Field(default=None, sa_column=Column(BigInteger))
     delivered_seq: int | None = Field(default=None, sa_column=Column(BigInteger))
     delivered_eid: str | None = Field(default=None, max_length=256)
@@ -214,7 +218,17 @@ ORDER_SHIPPED = Group(
     ORDER_TABLE, ("order_id",), "shipped", (*_PARTIES, "shipped_quantity", "shipped_on", "expected_delivery")
 )
 ORDER_DELIVERED = Group(
-    ORDER_TABLE, ("order_id",), "delivered", (*_PARTIES, "quantity_delivered", "delivered_on", "due_date")
+    ORDER_TABLE,
+    ("order_id",),
+    "delivered",
+    (
+        *_PARTIES,
+        "quantity_delivered",
+        "delivered_on",
+        "due_date",
+        "delivered_quantity_ordered",
+        "delivered_ordered_on",
+    ),
 )
 ORDER_CANCELLED = Group(ORDER_TABLE, ("order_id",), "cancelled", (*_PARTIES, "cancelled_on", "cancel_reason"))
 SHIPMENT_SHIPPED = Group(
@@ -261,3 +275,18 @@ ALARM = Group(
         "raised_on",
     ),
 )
+
+ALL_GROUPS: tuple[Group, ...] = (
+    ORDER_PLACED,
+    ORDER_CONFIRMED,
+    ORDER_SHIPPED,
+    ORDER_DELIVERED,
+    ORDER_CANCELLED,
+    SHIPMENT_SHIPPED,
+    SHIPMENT_DELAYED,
+    STOCK,
+    CAPACITY,
+    QUALITY,
+    ALARM,
+)
+"""Every field group."""

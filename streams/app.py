@@ -39,6 +39,8 @@ def create_app(
     stall_seconds: float = 300.0,
     instance_id: str | None = None,
     session_timeout_s: float = 20.0,
+    retention: Callable[[], None] | None = None,
+    retention_seconds: float = 3600.0,
 ) -> faust.App:
     """The worker: the validate stage (events.raw), the project stage (events.valid), the KPI timer.
     Never live risk: that is the risk process's (``streams/risk_process.py``), in a group of its own.
@@ -149,6 +151,17 @@ def create_app(
                 log.info("project: KPIs of %d enterprise(s) refreshed", n)
 
     app.task(refresh_kpis)
+
+    async def retain_records() -> None:
+        # Record-store retention (connectors/retention.py) off the event loop, every retention_seconds.
+        while retention is not None:
+            await asyncio.sleep(retention_seconds)
+            try:
+                await asyncio.to_thread(retention)
+            except Exception:
+                log.exception("retention failed; next attempt in %.0f s", retention_seconds)
+
+    app.task(retain_records)
 
     async def _close(sender: Any, *args: Any, **kwargs: Any) -> None:
         if "kpi" in running:  # before the driver closes under it (a round is safe to cut short)

@@ -25,17 +25,28 @@ import logging
 import time
 import uuid
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from connectors.flow_store import FlowKpis
 from connectors.kafka import EventProducer, Record
 from connectors.record_store import RecordStore
 from graph.changes import graph_changes
 from graph.mutations import Mutations, to_mutations
 from graph.ownership import Verdict, check_owners, records_by_label
-from graph.writer import GraphWriter, GraphWriteRejected, Outbox, OutboxEntry, Position, Written
-from schema.changes import CausingEvent, encode
+from graph.registry import REGISTRY
+from graph.writer import (
+    KPI_LINKS,
+    KPI_SUPPLIERS,
+    GraphWriter,
+    GraphWriteRejected,
+    Outbox,
+    OutboxEntry,
+    Position,
+    Written,
+)
+from schema.changes import AggregateChange, CausingEvent, encode
 from schema.envelope import ValidEvent
 from schema.errors import EventRejected
 from streams.forwarding import Forwarder
@@ -50,6 +61,36 @@ SWEEP_SECONDS = 30.0
 """How often a projector looks for outbox entries another projector of its group left behind."""
 STALE_MS = 60_000
 """Age from which an outbox entry counts as left behind (its writer died before publishing it)."""
+
+
+def moved_aggregates(
+    applied: Mapping[str, Sequence[Mapping[str, Any]]], naming: Mapping[str, Sequence[str]]
+) -> list[AggregateChange]:
+    """The flow KPIs a write applied (``KPI_SUPPLIERS`` / ``KPI_LINKS`` rows) as aggregate changes, each
+    with the batch's events that name its enterprise (a supplier) or both ends (a link). A row moved by
+    the stream clock alone (a window lost a day) has no events."""
+    out = [
+        AggregateChange(
+            kind="enterprise",
+            fields=sorted(r["fields"]),
+            enterprise=r["id"],
+            events=list(naming.get(r["id"], ())),
+        )
+        for r in applied.get(KPI_SUPPLIERS, ())
+    ]
+    for r in applied.get(KPI_LINKS, ()):
+        buyer_events = set(naming.get(r["buyer"], ()))
+        out.append(
+            AggregateChange(
+                kind="supply_link",
+                fields=sorted(r["fields"]),
+                supplier=r["supplier"],
+                buyer=r["buyer"],
+                sku=r["sku"],
+                events=[e for e in naming.get(r["supplier"], ()) if e in buyer_events],
+            )
+        )
+    return out
 
 
 def positions(batch: Sequence[Incoming], group: str) -> list[Position]:
@@ -76,6 +117,8 @@ class Prepared:
     mutations: Mutations
     offsets: list[Position]
     dead_lettered: int
+    kpis: FlowKpis = field(default_factory=FlowKpis)
+    """The KPI rows the batch's record transaction computed (written with the graph transaction)."""
 
 
 class Projector:
@@ -126,8 +169,10 @@ class Projector:
         routed = route(batch, max_future=None)  # checked at validation; time only moves on
         rejected = routed.rejected
         valid = routed.valid
+        kpis = FlowKpis()
         if self.records is not None:
-            refused = await self.records.write(valid)
+            recorded = await self.records.write(valid)
+            refused, kpis = recorded.refused, recorded.kpis
             if refused:
                 gone = {id(m) for m, _ in refused}
                 valid = [pair for pair in valid if id(pair[0]) not in gone]
@@ -137,16 +182,21 @@ class Projector:
             log.warning("project: rejected %s", err.describe())
         await self._dead_letter(dead)
         mutations = to_mutations(ev for _, ev in valid)
-        return Prepared(valid, mutations, positions(batch, self.group), len(dead))
+        return Prepared(valid, mutations, positions(batch, self.group), len(dead), kpis)
 
     async def commit(self, p: Prepared) -> Projected:
         """Write a prepared batch and its offsets in one transaction (culprits to the DLQ)."""
-        done = await self.apply(p.valid, p.offsets, mutations=p.mutations)
+        done = await self.apply(p.valid, p.offsets, mutations=p.mutations, kpis=p.kpis)
         done.dead_lettered += p.dead_lettered
         return done
 
     async def apply(
-        self, events: Sequence[Pair], offsets: Sequence[Position], *, mutations: Mutations | None = None
+        self,
+        events: Sequence[Pair],
+        offsets: Sequence[Position],
+        *,
+        mutations: Mutations | None = None,
+        kpis: FlowKpis | None = None,
     ) -> Projected:
         """Write valid events and the offsets in one transaction; isolate and dead-letter culprits.
 
@@ -165,37 +215,56 @@ class Projector:
         try:
             m = mutations if mutations is not None else to_mutations(ev for _, ev in events)
             m.owners = verdict.claims
-            await self._write(m, events, offsets)
+            await self._write(m, events, offsets, kpis)
             return Projected(applied=len(events), dead_lettered=refused)
         except GraphWriteRejected as e:
             log.warning("project: Neo4j refused a batch of %d (%s); isolating the culprit", len(events), e)
         culprits = await self._isolate(events)
         await self._dead_letter([dlq_record(m, err, stage="project") for m, err in culprits])
-        await self._write(Mutations(owners=verdict.claims), [], offsets)
+        await self._write(Mutations(owners=verdict.claims), [], offsets, kpis)
         return Projected(applied=len(events) - len(culprits), dead_lettered=len(culprits) + refused)
 
-    def _outbox(self, m: Mutations, events: Sequence[Pair]) -> Outbox | None:
+    def _outbox(self, m: Mutations, events: Sequence[Pair], kpis: FlowKpis | None) -> Outbox | None:
         """What turns the write's applied rows into ``graph.changes`` messages (in its transaction)."""
-        if self._to_changes is None or not len(m):
+        if self._to_changes is None or not (len(m) or kpis):
             return None
         causing = {
             ev.id: CausingEvent(id=ev.id, type=ev.type, subject=ev.subject, time=ev.time, source=ev.source)
             for _, ev in events
         }
+        naming: dict[str, list[str]] = {}
+        """The batch's event ids by the enterprises they name (what moved an aggregate)."""
+        if kpis:
+            for _, ev in events:
+                for eid in REGISTRY[type(ev.data)].names(ev.data).enterprises:
+                    naming.setdefault(eid, []).append(ev.id)
 
         def messages(applied: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[tuple[str, bytes]]:
             records = graph_changes(
-                m, applied, causing, batch=uuid.uuid4().hex, committed_at=datetime.now(UTC)
+                m,
+                applied,
+                causing,
+                batch=uuid.uuid4().hex,
+                committed_at=datetime.now(UTC),
+                aggregates=moved_aggregates(applied, naming),
             )
             return [(r.key, encode(r)) for r in records]
 
         return Outbox(self.group, messages)
 
-    async def _write(self, m: Mutations, events: Sequence[Pair], offsets: Sequence[Position]) -> Written:
+    async def _write(
+        self,
+        m: Mutations,
+        events: Sequence[Pair],
+        offsets: Sequence[Position],
+        kpis: FlowKpis | None = None,
+    ) -> Written:
         """One graph write (raises ``GraphWriteRejected``); what it applied is published once committed."""
         published, self._published = self._published, []
         try:
-            written = await self.writer.write(m, offsets, outbox=self._outbox(m, events), published=published)
+            written = await self.writer.write(
+                m, offsets, kpis=kpis, outbox=self._outbox(m, events, kpis), published=published
+            )
         except BaseException:
             self._published = published + self._published
             raise
@@ -282,8 +351,10 @@ class Projector:
         return culprits
 
     async def refresh_kpis(self, *, limit: int = 2000, rounds: int | None = None) -> int:
-        """Recompute the KPIs the committed batches marked (see ``GraphWriter.refresh_kpis``)."""
-        return await self.writer.refresh_kpis(limit=limit, rounds=rounds)
+        """Recompute the KPIs the committed batches marked (see ``GraphWriter.refresh_kpis``), the flow
+        KPIs read from the record store's buckets."""
+        flow = self.records.store.kpis if self.records is not None else None
+        return await self.writer.refresh_kpis(limit=limit, rounds=rounds, flow=flow)
 
     async def stored_offsets(self, topic: str) -> dict[int, int]:
         """partition -> next offset to read, as committed with the graph for this group."""

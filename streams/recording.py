@@ -17,12 +17,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
 
-from connectors.record_store import RecordStore
+from connectors.flow_store import FlowKpis
+from connectors.record_store import RecordStore, Written
 from graph.registry import record_rows
 from schema.envelope import ValidEvent
 from schema.errors import EventRejected
@@ -35,6 +37,20 @@ M = TypeVar("M")
 def unavailable(e: BaseException) -> bool:
     """Whether a store error is transient: the same write may succeed later."""
     return isinstance(e, OperationalError) or (isinstance(e, DBAPIError) and e.connection_invalidated)
+
+
+@dataclass(slots=True)
+class Recorded(Generic[M]):
+    """A batch written: the events the store refused for good (with why) and the touched KPIs."""
+
+    refused: list[tuple[M, EventRejected]] = field(default_factory=list)
+    kpis: FlowKpis = field(default_factory=FlowKpis)
+
+    def __iadd__(self, other: Recorded[M]) -> Recorded[M]:
+        self.refused += other.refused
+        self.kpis.links.extend(other.kpis.links)
+        self.kpis.suppliers.extend(other.kpis.suppliers)
+        return self
 
 
 class RecordWriter(Generic[M]):
@@ -53,10 +69,10 @@ class RecordWriter(Generic[M]):
             state.upcoming_sleep,
         )
 
-    async def _write(self, events: Sequence[tuple[M, ValidEvent]]) -> int:
+    async def _write(self, events: Sequence[tuple[M, ValidEvent]]) -> Written:
         rows = record_rows(ev for _, ev in events)
         if not rows:
-            return 0
+            return Written()
         retrying = AsyncRetrying(
             retry=retry_if_exception(unavailable),
             wait=wait_exponential_jitter(
@@ -67,18 +83,19 @@ class RecordWriter(Generic[M]):
         )
         async for attempt in retrying:
             with attempt:
-                return await asyncio.to_thread(self.store.write, rows)
+                return await asyncio.to_thread(self.store.apply, rows)
         raise AssertionError("unreachable: tenacity retries until the write succeeds or reraises")
 
-    async def write(self, events: Sequence[tuple[M, ValidEvent]]) -> list[tuple[M, EventRejected]]:
-        """Upsert the records of ``events``; return the events the store refuses for good, with why.
+    async def write(self, events: Sequence[tuple[M, ValidEvent]]) -> Recorded[M]:
+        """Upsert the records of ``events``; return the events the store refuses for good, with why,
+        and the KPI rows of the suppliers the written records touched (``connectors.flow_store``).
 
         Returns once everything else is written; waits out an unavailable store for as long as it
         takes (``asyncio.CancelledError`` passes through, leaving the batch unacknowledged).
         """
         try:
-            await self._write(events)
-            return []
+            written = await self._write(events)
+            return Recorded(kpis=written.kpis)
         except DBAPIError as e:
             if len(events) == 1:
                 msg, ev = events[0]
@@ -89,9 +106,11 @@ class RecordWriter(Generic[M]):
                     error_class="records",
                 )
                 log.warning("project: dead-lettering %s", err.describe())
-                return [(msg, err)]
+                return Recorded(refused=[(msg, err)])
             log.warning(
                 "project: the record store refused a batch of %d (%s); isolating", len(events), e.orig
             )
         mid = len(events) // 2
-        return [*(await self.write(events[:mid])), *(await self.write(events[mid:]))]
+        out = await self.write(events[:mid])
+        out += await self.write(events[mid:])
+        return out

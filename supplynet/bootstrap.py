@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import timedelta
 from typing import Any
 
 import neo4j
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import SQLModel, create_engine
 
+from connectors import flow_store
 from connectors.kafka import EventProducer, TopicSpec
 from connectors.record_store import RecordStore
 from graph.writer import GraphWriter
@@ -20,6 +23,8 @@ from streams.metrics import WorkerMetrics
 from streams.pipeline import Pipeline
 from supplynet.settings import Settings
 from supplynet.stack.spec import StackPaths
+
+log = logging.getLogger(__name__)
 
 
 def neo4j_auth(settings: Settings) -> tuple[str, tuple[str, str]]:
@@ -87,17 +92,34 @@ def create_sql_tables(engine: Engine) -> None:
     then creates, so two workers starting together on a fresh store raced ("table order_record already
     exists" crashed one in a fault drill); whoever loses the race checks again and finds them."""
     # Imported for their effect: they register the tables on SQLModel.metadata.
+    import schema.aggregates
     import schema.records
     import schema.tables  # noqa: F401
 
     for attempt in range(5):
         try:
+            had_aggregates = sa_inspect(engine).has_table(flow_store.LINK_OPEN.name)
             SQLModel.metadata.create_all(engine)
+            _add_missing_columns(engine)
+            if not had_aggregates:
+                flow_store.rebuild(engine)
             return
         except DBAPIError:
             if attempt == 4:
                 raise
             time.sleep(0.2 * (attempt + 1))
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Add the nullable columns a newer release declared to tables created by an older one."""
+    inspector = sa_inspect(engine)
+    with engine.begin() as conn:
+        for table in SQLModel.metadata.sorted_tables:
+            held = {c["name"] for c in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name not in held and column.nullable:
+                    kind = column.type.compile(dialect=engine.dialect)
+                    conn.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}'))
 
 
 def max_future(settings: Settings) -> timedelta:
@@ -182,7 +204,27 @@ def worker_app(settings: Settings) -> Any:
         admin_sources=settings.stream.admin_sources,
         metrics=metrics,
         stall_seconds=settings.stream.stall_seconds,
+        retention=lambda: retain_records(settings),
+        retention_seconds=settings.stream.retention_seconds,
     )
+
+
+def retain_records(settings: Settings) -> None:
+    """One retention run of the record store (``connectors.retention``), with the configured horizons."""
+    from connectors.retention import retain
+
+    engine = sql_engine(settings)
+    try:
+        done = retain(
+            engine,
+            record_days=settings.stream.record_retention_days,
+            bucket_days=settings.stream.bucket_retention_days,
+            archive_dir=settings.state_dir / "archive",
+        )
+    finally:
+        engine.dispose()
+    if done.archived or done.buckets_dropped:
+        log.info("retention: archived %s, dropped %d day buckets", done.archived, done.buckets_dropped)
 
 
 # -- the GraphQL API ---------------------------------------------------------------------------------

@@ -386,6 +386,34 @@ def config_docs(
     console.print(f"wrote {out}")
 
 
+# -- records -------------------------------------------------------------------------------------
+
+records_app = typer.Typer(help="The record store: retention.")
+app.add_typer(records_app, name="records")
+
+
+@records_app.command("retain")
+def records_retain() -> None:
+    """Archive and delete finished records past stream.record_retention_days, drop old KPI day buckets."""
+    from connectors.retention import retain
+    from supplynet import bootstrap
+
+    settings = _settings()
+    engine = bootstrap.sql_engine(settings)
+    bootstrap.create_sql_tables(engine)
+    done = retain(
+        engine,
+        record_days=settings.stream.record_retention_days,
+        bucket_days=settings.stream.bucket_retention_days,
+        archive_dir=settings.state_dir / "archive",
+    )
+    for table, n in sorted(done.archived.items()):
+        console.print(f"{table}: {n:,} rows archived and deleted")
+    console.print(f"day buckets dropped: {done.buckets_dropped:,}")
+    for path in done.files:
+        console.print(f"archive: {path}")
+
+
 # -- keys ----------------------------------------------------------------------------------------
 
 

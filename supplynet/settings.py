@@ -176,6 +176,24 @@ class StreamSettings(BaseModel):
     dedup_retention_days: int = Field(
         14, ge=1, description="How long the validate stage remembers forwarded event ids (dedup window)"
     )
+    record_retention_days: int = Field(
+        400,
+        ge=1,
+        description="Finished records (delivered/cancelled orders, shipments, quality incidents, alarms) "
+        "whose newest event is older than this many days before the stream clock are archived to "
+        "<state_dir>/archive as gzip NDJSON and deleted from the record store (the KPI buckets keep them)",
+    )
+    bucket_retention_days: int = Field(
+        120,
+        ge=90,
+        description="KPI day buckets older than this many days before the stream clock are dropped "
+        "(at least the longest KPI window, 90 days); `asOf` KPI reads reach back this far",
+    )
+    retention_seconds: float = Field(
+        3600,
+        gt=0,
+        description="How often the worker runs record-store retention (also `supplynet records retain`)",
+    )
     max_future_seconds: float = Field(
         300,
         ge=0,

@@ -60,7 +60,6 @@ def _quality(b: GraphRows, d: QualityIncident, st: Stamp) -> None:
     }
     b.node(model.QUALITY_INCIDENT, d.incident_id, "reported", reported, st)
     b.link(model.INCIDENT_SUPPLIER, d.incident_id, d.supplier_id, st)
-    b.kpi_enterprises.add(d.supplier_id)
 
 
 def _quality_records(d: QualityIncident, st: Stamp) -> RecordRows:

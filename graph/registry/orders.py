@@ -1,10 +1,9 @@
-"""Orders and logistics: an order's lifecycle and its shipments (the flow: graph rows and records)."""
+"""Orders and logistics: an order's lifecycle and its shipments (the flow: records only, no graph rows)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from graph import model
 from graph.registry.unit import EventUnit, Named, RecordRows, named
 from graph.rows import GraphRows, Row, Stamp
 from schema.events import (
@@ -28,10 +27,9 @@ from schema.records import (
 Order = OrderPlaced | OrderConfirmed | OrderShipped | OrderDelivered | OrderCancelled | ShipmentDelayed
 
 
-def _order(b: GraphRows, d: Order, aspect: str, fields: Row, st: Stamp) -> None:
-    b.node(model.ORDER, d.order_id, "parties", {"supplierId": d.supplier_id, "buyerId": d.buyer_id}, st)
-    b.node(model.ORDER, d.order_id, aspect, fields, st)
-    b.kpi_enterprises.add(d.supplier_id)
+def _flow_only(b: GraphRows, d: Order, st: Stamp) -> None:
+    """Orders and shipments write no graph rows: they are records, and the KPI buckets summarise them
+    (``connectors.flow_store``); the graph's size does not grow with the number of orders."""
 
 
 def _ref(d: Order) -> Row:
@@ -43,18 +41,6 @@ def _parties(d: Order) -> Named:
 
 
 # -- order.placed
-
-
-def _placed(b: GraphRows, d: OrderPlaced, st: Stamp) -> None:
-    placed = {
-        "sku": d.sku,
-        "quantity": d.quantity,
-        "requestedDate": d.requested_date,
-        "unitPrice": d.unit_price,
-        "currency": d.currency,
-        "placedAt": st.t,
-    }
-    _order(b, d, "placed", placed, st)
 
 
 def _placed_records(d: OrderPlaced, st: Stamp) -> RecordRows:
@@ -73,30 +59,12 @@ def _placed_records(d: OrderPlaced, st: Stamp) -> RecordRows:
 # -- order.confirmed
 
 
-def _confirmed(b: GraphRows, d: OrderConfirmed, st: Stamp) -> None:
-    _order(
-        b, d, "confirmed", {"confirmedQuantity": d.confirmed_quantity, "promisedDate": d.promised_date}, st
-    )
-
-
 def _confirmed_records(d: OrderConfirmed, st: Stamp) -> RecordRows:
     row = {**_ref(d), "confirmed_quantity": d.confirmed_quantity, "promised_date": d.promised_date}
     return [(ORDER_CONFIRMED, row)]
 
 
 # -- order.shipped
-
-
-def _shipped(b: GraphRows, d: OrderShipped, st: Stamp) -> None:
-    shipped = {
-        "shipmentId": d.shipment_id,
-        "shippedQuantity": d.quantity,
-        "shippedOn": d.shipped_on,
-        "carrierId": d.carrier_id,
-    }
-    _order(b, d, "shipped", shipped, st)
-    eta = {"expectedDelivery": d.expected_delivery, "delayDays": None, "delayReason": None}
-    b.node(model.ORDER, d.order_id, "eta", eta, st)
 
 
 def _shipped_records(d: OrderShipped, st: Stamp) -> RecordRows:
@@ -119,11 +87,6 @@ def _shipped_names(d: OrderShipped) -> Named:
 # -- shipment.delayed
 
 
-def _delayed(b: GraphRows, d: ShipmentDelayed, st: Stamp) -> None:
-    eta = {"expectedDelivery": d.new_expected_delivery, "delayDays": d.delay_days, "delayReason": d.reason}
-    _order(b, d, "eta", eta, st)
-
-
 def _delayed_records(d: ShipmentDelayed, st: Stamp) -> RecordRows:
     row = {
         **_ref(d),
@@ -138,24 +101,14 @@ def _delayed_records(d: ShipmentDelayed, st: Stamp) -> RecordRows:
 # -- order.delivered
 
 
-def _delivered(b: GraphRows, d: OrderDelivered, st: Stamp) -> None:
-    delivered = {
-        "quantityOrdered": d.quantity_ordered,
-        "quantityDelivered": d.quantity_delivered,
-        "deliveredPromisedDate": d.promised_date,
-        "deliveredOn": d.delivered_on,
-        "orderedOn": d.ordered_on,
-        "deliveredAt": st.t,
-    }
-    _order(b, d, "delivered", delivered, st)
-
-
 def _delivered_records(d: OrderDelivered, st: Stamp) -> RecordRows:
     row = {
         **_ref(d),
         "quantity_delivered": d.quantity_delivered,
         "delivered_on": d.delivered_on,
         "due_date": d.promised_date,
+        "delivered_quantity_ordered": d.quantity_ordered,
+        "delivered_ordered_on": d.ordered_on,
     }
     return [(ORDER_DELIVERED, row)]
 
@@ -163,19 +116,15 @@ def _delivered_records(d: OrderDelivered, st: Stamp) -> RecordRows:
 # -- order.cancelled
 
 
-def _cancelled(b: GraphRows, d: OrderCancelled, st: Stamp) -> None:
-    _order(b, d, "cancelled", {"cancelReason": d.reason, "cancelledAt": st.t}, st)
-
-
 def _cancelled_records(d: OrderCancelled, st: Stamp) -> RecordRows:
     return [(ORDER_CANCELLED, {**_ref(d), "cancelled_on": st.on, "cancel_reason": d.reason})]
 
 
 UNITS: tuple[EventUnit[Any], ...] = (
-    EventUnit(OrderPlaced, _placed, _parties, _placed_records),
-    EventUnit(OrderConfirmed, _confirmed, _parties, _confirmed_records),
-    EventUnit(OrderShipped, _shipped, _shipped_names, _shipped_records),
-    EventUnit(ShipmentDelayed, _delayed, _parties, _delayed_records),
-    EventUnit(OrderDelivered, _delivered, _parties, _delivered_records),
-    EventUnit(OrderCancelled, _cancelled, _parties, _cancelled_records),
+    EventUnit(OrderPlaced, _flow_only, _parties, _placed_records),
+    EventUnit(OrderConfirmed, _flow_only, _parties, _confirmed_records),
+    EventUnit(OrderShipped, _flow_only, _shipped_names, _shipped_records),
+    EventUnit(ShipmentDelayed, _flow_only, _parties, _delayed_records),
+    EventUnit(OrderDelivered, _flow_only, _parties, _delivered_records),
+    EventUnit(OrderCancelled, _flow_only, _parties, _cancelled_records),
 )

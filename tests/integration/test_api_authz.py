@@ -138,6 +138,8 @@ class AuthzWorld:
                     "sku": f"{p}sku-{o}",
                     "quantity": 10,
                     "requested_date": "2026-07-01",
+                    "unit_price": 777.77,  # the commercial marker of orders P is not party to
+                    "currency": "CNY",
                 },
                 o,
             )
@@ -273,7 +275,9 @@ def azworld(az_settings: Settings, run_id: str) -> AuthzWorld:
             await driver.close()
 
     asyncio.run(load())
-    RecordStore(bootstrap.sql_engine(az_settings)).write(record_rows(w.records))
+    # As the project stage does: every event's records (orders among the graph's events too).
+    graph_events = [decode_event(orjson.dumps(e)) for e in w.events]
+    RecordStore(bootstrap.sql_engine(az_settings)).write(record_rows([*graph_events, *w.records]))
     return w
 
 
@@ -568,7 +572,15 @@ def cases(w: AuthzWorld) -> dict[str, list[Case]]:
         "downstream": [pair("id", w.U3, w.SIB, "tiers: 4, maxNodes: 50")],
         "paths": [Case(f'source: "{w.U3}", target: "{w.P}"', f'source: "{w.FAR}", target: "{w.P}"', NETWORK)],
         "productChain": [pair("sku", f"{w.p}sku-u1-p", f"{w.p}sku-far-u3", "maxNodes: 50", STAFF)],
-        "supplierKpis": [pair("id", w.U1, w.Y)],
+        "supplierKpis": [pair("id", w.U1, w.Y), pair("id", w.U1, w.Y, 'asOf: "2026-06-30"')],
+        "linkKpis": [
+            Case(
+                f'supplierId: "{w.U1}", buyerId: "{w.P}", sku: "{w.p}sku-u1-p"',
+                f'supplierId: "{w.FAR}", buyerId: "{w.U3}", sku: "{w.p}sku-far-u3"',
+                NETWORK,
+            )
+        ],
+        "networkKpis": [Case("", "", STAFF), Case("groupBy: REGION", "groupBy: INDUSTRY", STAFF)],
         "designProjects": [
             pair("enterpriseId", w.P, w.FAR, "first: 5"),
             Case("first: 5", "first: 5", NETWORK),

@@ -1,21 +1,33 @@
-"""Live KPIs in the graph equal an independent plain-Python computation over the same events."""
+"""Live KPIs in the graph equal an independent plain-Python computation over the same events.
+
+The windows end at the stream's clock (the newest event time of any record) and count whole UTC days:
+the N-day window is the N days ending with the clock's day (docs/graph-model.md).
+"""
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
 import neo4j
+import orjson
 import pytest
+from sqlalchemy import Engine
 
-from bench.workload import generate
+from bench.workload import Event, generate
+from connectors import flow_store
+from connectors.flow_store import FlowKpis
 from connectors.kafka import EventProducer
+from connectors.record_store import RecordStore
+from graph import kpis
 from graph import writer as writer_module
+from graph.kpis import KPI_PROPERTIES
 from graph.maintenance import delete_by_prefix, delete_offsets
 from graph.migrations import migrate
+from graph.rows import Mutations
 from graph.writer import GraphWriter
 from schema.envelope import ValidEvent
 from schema.validate import decode_event
@@ -25,6 +37,8 @@ from supplynet.settings import Settings
 from tests.integration.test_projection import incoming, project_all
 
 DAY = 86_400_000
+FLOW_PREFIXES = ("order", "shipment", "inventory", "capacity", "quality", "equipment")
+"""Event types that write records: their times move the stream clock."""
 
 
 @pytest.fixture
@@ -40,15 +54,19 @@ def _utc_date(ms: int) -> date:
 
 
 def expected_kpis(
-    events: list[ValidEvent],
+    events: list[ValidEvent], as_of: int | None = None
 ) -> tuple[dict[str, dict[str, Any]], dict[tuple[str, str, str], dict[str, Any]]]:
-    """The KPIs by their documented definitions, straight from the events (no graph code used)."""
+    """The KPIs by their documented definitions, straight from the events (no graph code used); the
+    windows end at ``as_of`` (default: the newest record's event time, the stream clock)."""
     orders: dict[str, dict[str, Any]] = defaultdict(dict)
     incidents: list[tuple[str, str | None, str, int]] = []
     stock: dict[tuple[str, str, str], tuple[int, float, float]] = {}
     links: set[tuple[str, str, str]] = set()
     touched: set[str] = set()
+    flow_times: list[int] = []
     for ev in events:
+        if ev.type.split(".")[0] in FLOW_PREFIXES:
+            flow_times.append(ev.time_ms)
         d, t = ev.data, ev.time_ms
         if ev.type.startswith("order.") or ev.type == "shipment.delayed":
             o = orders[d.order_id]
@@ -83,6 +101,12 @@ def expected_kpis(
         usage = sum(r[2] for r in rows)
         return sum(r[1] for r in rows) / usage if usage > 0 else None
 
+    def in_window(t: int, at: int | None, n: int) -> bool:
+        if at is None:
+            return False
+        days = (_utc_date(at) - _utc_date(t)).days
+        return 0 <= days < n
+
     def window(os: list[dict[str, Any]], qs: list[int], at: int | None) -> dict[str, Any]:
         out: dict[str, Any] = {
             "openOrders": len(
@@ -90,10 +114,8 @@ def expected_kpis(
             )
         }
         for n in (30, 90):
-            dl = [
-                o for o in os if at is not None and "delivered" in o and at - n * DAY < o["delivered"] <= at
-            ]
-            iq = [q for q in qs if at is not None and at - n * DAY < q <= at]
+            dl = [o for o in os if "delivered" in o and in_window(o["delivered"], at, n)]
+            iq = [q for q in qs if in_window(q, at, n)]
             ot = [o["on"] <= o["promised"] for o in dl]
             inf = [o["full"] for o in dl]
             leads = []
@@ -112,18 +134,14 @@ def expected_kpis(
             out[f"leadTimeP90Days{n}d"] = leads[math.ceil(0.9 * len(leads)) - 1] if leads else None
             out[f"qualityIncidents{n}d"] = len(iq)
             out[f"qualityIncidentRate{n}d"] = len(iq) / len(dl) if dl else None
-        out["kpiAsOf"] = at
         return out
 
+    at = as_of if as_of is not None else (max(flow_times) if flow_times else None)
     per_supplier: dict[str, dict[str, Any]] = {}
     per_link: dict[tuple[str, str, str], dict[str, Any]] = {}
     for s in touched:
         os_ = [o for o in orders.values() if o["supplier"] == s]
         qs = [q for q in incidents if q[0] == s]
-        times = [o[k] for o in os_ for k in ("placed", "delivered", "cancelled") if k in o] + [
-            q[3] for q in qs
-        ]
-        at = max(times) if times else None
         covers = [c for c in (cover(s, sku) for (e, sku, _) in stock if e == s) if c is not None]
         per_supplier[s] = {
             **window(os_, [q[3] for q in qs], at),
@@ -148,44 +166,125 @@ def _same(actual: dict[str, Any], expected: dict[str, Any]) -> bool:
     return True
 
 
+FLOW_KPIS = [k for k in KPI_PROPERTIES if k not in ("daysOfCover", "kpiAsOf")]
+"""The KPIs the batches write themselves (days of cover and new links wait for a refresh round)."""
+
+
+async def _graph_kpis(
+    driver: neo4j.AsyncDriver, prefix: str
+) -> tuple[dict[str, dict[str, Any]], dict[tuple[str, str, str], dict[str, Any]]]:
+    records, _, _ = await driver.execute_query(
+        "MATCH (e:Enterprise) WHERE e.id STARTS WITH $p RETURN e.id AS id, properties(e) AS props",
+        p=prefix,
+    )
+    nodes = {r["id"]: r["props"] for r in records}
+    records, _, _ = await driver.execute_query(
+        "MATCH (s:Enterprise)-[x:SUPPLIES]->(b:Enterprise) WHERE s.id STARTS WITH $p "
+        "RETURN s.id AS s, b.id AS b, x.sku AS sku, properties(x) AS props",
+        p=prefix,
+    )
+    return nodes, {(r["s"], r["b"], r["sku"]): r["props"] for r in records}
+
+
+def _assert_kpis(
+    actual: dict[Any, dict[str, Any]], expected: dict[Any, dict[str, Any]], only: Sequence[str] | None = None
+) -> None:
+    for k, exp in expected.items():
+        want = {p: v for p, v in exp.items() if only is None or p in only}
+        assert _same(actual[k], want), (k, {p: (actual[k].get(p), v) for p, v in want.items()})
+
+
 async def test_kpis_equal_an_independent_computation_over_the_events(
-    driver: neo4j.AsyncDriver, stack: Settings, run_id: str
+    driver: neo4j.AsyncDriver, stack: Settings, run_id: str, sql_engine: Engine
 ) -> None:
     prefix = f"{run_id}-kpi-"
-    raw = generate(prefix=prefix, enterprises=30, events=4000, end=datetime(2026, 9, 1, tzinfo=UTC))
+    raw = generate(prefix=prefix, enterprises=30, events=4000, end=datetime(2026, 4, 1, tzinfo=UTC))
     events = [decode_event(e.value) for e in raw]
     dlq = EventProducer(stack.kafka.librdkafka(), "events.dlq")
     group = f"t4-{run_id}-kpi"
     try:
-        projector = Projector(writer=GraphWriter(driver), dlq_out=dlq, group=group)
+        projector = Projector(
+            writer=GraphWriter(driver), dlq_out=dlq, group=group, records=RecordStore(sql_engine)
+        )
         await project_all(projector, incoming(raw), 250)
-        assert await projector.refresh_kpis() > 0
         suppliers, links = expected_kpis(events)
         assert sum(v["deliveries90d"] for v in suppliers.values()) > 50
-        records, _, _ = await driver.execute_query(
-            "MATCH (e:Enterprise) WHERE e.id STARTS WITH $p RETURN e.id AS id, properties(e) AS props",
-            p=prefix,
-        )
-        actual = {r["id"]: r["props"] for r in records}
-        for s, exp in suppliers.items():
-            assert _same(actual[s], exp), (s, {k: (actual[s].get(k), v) for k, v in exp.items()})
-        records, _, _ = await driver.execute_query(
-            "MATCH (s:Enterprise)-[x:SUPPLIES]->(b:Enterprise) WHERE s.id STARTS WITH $p "
-            "RETURN s.id AS s, b.id AS b, x.sku AS sku, properties(x) AS props",
-            p=prefix,
-        )
-        actual_links = {(r["s"], r["b"], r["sku"]): r["props"] for r in records}
+        # The batches wrote the flow KPIs of the suppliers they touched: current without a refresh round.
+        with_flow = {
+            e.data.supplier_id
+            for e in events
+            if e.type.startswith("order.") or e.type in ("shipment.delayed", "quality.incident")
+        }
+        nodes, _ = await _graph_kpis(driver, prefix)
+        _assert_kpis(nodes, {s: v for s, v in suppliers.items() if s in with_flow}, FLOW_KPIS)
+        assert await projector.refresh_kpis() > 0
+        nodes, actual_links = await _graph_kpis(driver, prefix)
+        _assert_kpis(nodes, suppliers)
         assert actual_links.keys() == links.keys()
-        for k, exp in links.items():
-            assert _same(actual_links[k], exp), (k, {p: (actual_links[k].get(p), v) for p, v in exp.items()})
+        _assert_kpis(actual_links, links)
+        clock = max(e.time_ms for e in events if e.type.split(".")[0] in FLOW_PREFIXES)
+        assert all(nodes[s]["kpiAsOf"] <= clock for s in suppliers)
+
+        # As of an earlier day, from the buckets: the windows end with that day.
+        store = RecordStore(sql_engine)
+        earlier = clock - 45 * DAY
+        past, past_links = expected_kpis(events, as_of=earlier)
+        flow = store.kpis(sorted(with_flow), at=earlier)
+        _assert_kpis(
+            {r["id"]: r["props"] for r in flow.suppliers}, {s: past[s] for s in with_flow}, FLOW_KPIS
+        )
+        got_links = {(r["supplier"], r["buyer"], r["sku"]): r["props"] for r in flow.links}
+        _assert_kpis(got_links, {k: v for k, v in past_links.items() if k in got_links}, FLOW_KPIS)
+        assert any(v["deliveries30d"] for v in past.values())
+        # Network-wide: every supplier's buckets added up.
+        at, by_supplier = store.supplier_buckets(earlier)
+        network = kpis.bucket_kpis(flow_store.merged(by_supplier[s] for s in with_flow), at)
+        assert network["deliveries90d"] == sum(past[s]["deliveries90d"] for s in with_flow)
+        assert network["openOrders"] == sum(past[s]["openOrders"] for s in with_flow)
+
+        # Half a year later (one record moves the clock): every window is empty, nothing is current.
+        later = _stock_report(prefix, clock + 200 * DAY)
+        await project_all(projector, incoming([later], partitions=1), 1)
+        suppliers, links = expected_kpis([*events, decode_event(later.value)])
+        assert all(v["deliveries90d"] == 0 and v["onTimeRate30d"] is None for v in suppliers.values())
+        nodes, actual_links = await _graph_kpis(driver, prefix)
+        _assert_kpis(nodes, {s: v for s, v in suppliers.items() if s in with_flow}, FLOW_KPIS)
+        _assert_kpis(actual_links, links, FLOW_KPIS)
     finally:
         dlq.close()
         await delete_by_prefix(driver, prefix)
         await delete_offsets(driver, group)
 
 
+def _stock_report(prefix: str, t: int) -> Event:
+    """An inventory report of an enterprise outside the supply network, at epoch ms ``t``."""
+    at = datetime.fromtimestamp(t / 1000, UTC)
+    env = {
+        "specversion": "1.0",
+        "id": f"{prefix}late-stock",
+        "source": "bench-erp",
+        "type": "inventory.reported",
+        "time": at.isoformat().replace("+00:00", "Z"),
+        "subject": f"{prefix}outsider",
+        "data": {
+            "enterprise_id": f"{prefix}outsider",
+            "sku": f"{prefix}nothing",
+            "on_hand": 1.0,
+            "daily_usage": 1.0,
+        },
+    }
+    return Event(
+        key=f"{prefix}outsider".encode(),
+        value=orjson.dumps(env),
+        time_ms=t,
+        type=env["type"],
+        data=env["data"],
+        id=env["id"],
+    )
+
+
 async def test_a_refresh_cut_short_is_retaken_and_a_stale_round_never_overwrites_a_newer_one(
-    driver: neo4j.AsyncDriver, stack: Settings, run_id: str
+    driver: neo4j.AsyncDriver, stack: Settings, run_id: str, sql_engine: Engine
 ) -> None:
     """KPI rounds read outside the write lock (graph/writer.py): what that must not cost."""
     prefix = f"{run_id}-kpicut-"
@@ -196,9 +295,9 @@ async def test_a_refresh_cut_short_is_retaken_and_a_stale_round_never_overwrites
     mine = "MATCH (e:Enterprise) WHERE e.id STARTS WITH $p "
     try:
         w = GraphWriter(driver)
-        projector = Projector(writer=w, dlq_out=dlq, group=group)
+        projector = Projector(writer=w, dlq_out=dlq, group=group, records=RecordStore(sql_engine))
         await project_all(projector, incoming(raw), 250)
-        await w.refresh_kpis()  # this writer has run rounds (a live worker)
+        await projector.refresh_kpis()  # this writer has run rounds (a live worker)
         suppliers, _ = expected_kpis(events)
         ids = sorted(suppliers)
         await driver.execute_query(mine + "SET e.kpiDirty = false REMOVE e.kpiDirtyAt", p=prefix)
@@ -214,7 +313,7 @@ async def test_a_refresh_cut_short_is_retaken_and_a_stale_round_never_overwrites
         )
         assert records[0]["n"] == 0
         # ... a writer that already ran rounds leaves them to their round for a while ...
-        assert await w.refresh_kpis(limit=1000) == 0
+        assert await projector.refresh_kpis(limit=1000) == 0
         # ... until the pending time passed: then its next round takes them again and writes
         # (a restarted worker's first round does so at once).
         await driver.execute_query(
@@ -222,7 +321,7 @@ async def test_a_refresh_cut_short_is_retaken_and_a_stale_round_never_overwrites
             p=prefix,
             ms=writer_module.KPI_PENDING_MS + 1,
         )
-        assert await w.refresh_kpis(limit=1000) >= len(ids)
+        assert await projector.refresh_kpis(limit=1000) >= len(ids)
         records, _, _ = await driver.execute_query(
             mine + "RETURN e.id AS id, properties(e) AS props", p=prefix
         )
@@ -232,12 +331,20 @@ async def test_a_refresh_cut_short_is_retaken_and_a_stale_round_never_overwrites
             assert "kpiPendingAt" not in actual[s] and actual[s].get("kpiDirty") is not True
 
         # A round whose enterprises were taken again since writes nothing (the later round owns them).
-        stale = [{"id": ids[0], "props": {"openOrders": -1}}]
+        stale = [{"id": ids[0], "daysOfCover": -1.0, "flow": {"openOrders": -1}, "rev": 10**9}]
         await w._transact(lambda tx: writer_module._write_kpis(tx, "dead-round", stale, []), "write")
         records, _, _ = await driver.execute_query(
             "MATCH (e:Enterprise {id: $id}) RETURN e.openOrders AS n", id=ids[0]
         )
         assert records[0]["n"] == suppliers[ids[0]]["openOrders"]
+
+        # Flow KPIs computed from an older revision (a slower worker's batch) never replace newer ones.
+        older = FlowKpis(suppliers=[{"id": ids[0], "rev": 0, "props": {"openOrders": -1}}])
+        await w.write(Mutations(), kpis=older)
+        records, _, _ = await driver.execute_query(
+            "MATCH (e:Enterprise {id: $id}) RETURN e.openOrders AS n, e.kpiRev AS rev", id=ids[0]
+        )
+        assert records[0]["n"] == suppliers[ids[0]]["openOrders"] and records[0]["rev"] > 0
     finally:
         dlq.close()
         await delete_by_prefix(driver, prefix)

@@ -9,6 +9,7 @@ import random
 import signal
 import time
 import uuid
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -20,8 +21,10 @@ import pytest
 from sqlalchemy import Engine, Table, select
 
 from bench.workload import Event, generate
+from connectors import flow_store
 from connectors.kafka import EventProducer, Record, TopicSpec, ensure_topics
 from connectors.record_store import RecordStore
+from graph import kpis
 from graph.maintenance import delete_by_prefix, delete_offsets
 from graph.writer import GraphWriter
 from schema.envelope import ValidEvent
@@ -148,6 +151,8 @@ WRITES: dict[str, list[tuple[str, tuple[str, ...], str, Fields]]] = {
                 "quantity_delivered": _f("quantity_delivered"),
                 "delivered_on": _day("delivered_on"),
                 "due_date": _day("promised_date"),
+                "delivered_quantity_ordered": _f("quantity_ordered"),
+                "delivered_ordered_on": _day("ordered_on"),
             },
         )
     ],
@@ -272,6 +277,46 @@ def assert_records_match(engine: Engine, prefix: str, events: Sequence[Event]) -
             assert got[table][k] == pytest.approx(row), (table, k)
     assert sum(len(t) for t in want.values()) > 500
     assert want["order_record"] and want["shipment_record"] and want["stock_record"]
+    assert_aggregates_match(engine, prefix, want)
+
+
+def stored_buckets(engine: Engine, prefix: str) -> dict[kpis.Cell, int]:
+    """The flow's bucket cells of the suppliers whose id starts with ``prefix`` (zero cells left out)."""
+    out: dict[kpis.Cell, int] = {}
+    with engine.connect() as conn:
+        t = flow_store.LINK_DAY
+        for r in conn.execute(select(t).where(t.c.supplier_id.startswith(prefix))).mappings():
+            link = (r["supplier_id"], r["buyer_id"], r["sku"])
+            for f in kpis.DAY_FIELDS:
+                if r[f]:
+                    out[("day", link, r["day"], f)] = r[f]
+        t = flow_store.LINK_LEAD
+        for r in conn.execute(select(t).where(t.c.supplier_id.startswith(prefix))).mappings():
+            if r["deliveries"]:
+                link = (r["supplier_id"], r["buyer_id"], r["sku"])
+                out[("lead", link, r["day"], r["lead_days"])] = r["deliveries"]
+        t = flow_store.LINK_OPEN
+        for r in conn.execute(select(t).where(t.c.supplier_id.startswith(prefix))).mappings():
+            if r["open_orders"]:
+                out[("open", (r["supplier_id"], r["buyer_id"], r["sku"]))] = r["open_orders"]
+    return out
+
+
+def assert_aggregates_match(
+    engine: Engine, prefix: str, want: dict[str, dict[tuple[Any, ...], dict[str, Any]]]
+) -> None:
+    """The incrementally kept buckets equal a fresh aggregation of the records the events should leave."""
+    expected: dict[kpis.Cell, int] = {}
+    for table, cells in (
+        ("order_record", kpis.order_cells),
+        ("quality_incident_record", kpis.incident_cells),
+    ):
+        for row in want[table].values():
+            for cell, n in cells(defaultdict(lambda: None, row)).items():
+                expected[cell] = expected.get(cell, 0) + n
+    expected = {c: n for c, n in expected.items() if n}
+    assert any(c[0] == "day" for c in expected) and any(c[0] == "open" for c in expected)
+    assert stored_buckets(engine, prefix) == expected
 
 
 # -- in process: one projector, any order, duplicates ---------------------------------------------------

@@ -29,7 +29,7 @@ from api.policy import (
 from api.schema import build_schema
 from api.subscriptions import RiskAlertFilter, alert_matches
 from graph.views import first_tiers, timeline
-from schema.changes import CausingEvent, Change, GraphChanges, LinkChange, NodeChange
+from schema.changes import AggregateChange, CausingEvent, Change, GraphChanges, LinkChange
 from schema.tables import Role
 from supplynet.commands.api import breaking_changes, schema_sdl
 
@@ -115,17 +115,16 @@ def test_graph_changes_are_shown_per_causing_event_with_their_parties() -> None:
         key="dongfeng",
         committed_at=at,
         events=[ev["e1"], ev["e2"]],
-        nodes=[
-            NodeChange(
-                kind="orders",
-                label="Order",
-                id="po-1",
-                change=Change.CREATED,
-                aspects=["parties", "placed"],
-                event="e2",
-                version="v2",
-                enterprises=["dongfeng", "wisco"],
-            )
+        aggregates=[  # an order writes records and KPI buckets only: the KPIs it moved
+            AggregateChange(
+                kind="supply_link",
+                fields=["openOrders"],
+                supplier="wisco",
+                buyer="dongfeng",
+                sku="HRC-Q235",
+                events=["e2"],
+            ),
+            AggregateChange(kind="enterprise", fields=["openOrders"], enterprise="wisco", events=["e2"]),
         ],
         links=[
             LinkChange(
@@ -149,7 +148,10 @@ def test_graph_changes_are_shown_per_causing_event_with_their_parties() -> None:
         ("SUPPLIES", "wisco", "dongfeng", "HRC-Q235", "created")
     ]
     assert supply.enterprises() == {"wisco", "dongfeng"}
-    assert [(n.label, n.key) for n in order.nodes] == [("Order", "po-1")]
+    assert [(r.type, r.start, r.end, r.key) for r in order.relationships] == [
+        ("SUPPLIES", "wisco", "dongfeng", "HRC-Q235")
+    ]
+    assert [(n.label, n.key) for n in order.nodes] == [("Enterprise", "wisco")]
     assert order.enterprises() == {"wisco", "dongfeng"}  # the order's supplier and buyer
 
 

@@ -8,19 +8,19 @@ from pathlib import Path
 
 import orjson
 from sqlalchemy import create_engine, func, select, text
-from sqlmodel import SQLModel
 
 from connectors.record_store import RecordStore
 from schema.examples import example_event
 from schema.records import StockRecord
 from schema.validate import decode_event
 from streams.recording import RecordWriter
+from supplynet.bootstrap import create_sql_tables
 
 
 async def test_a_locked_store_holds_the_batch_until_it_is_free_then_writes_it(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'store.db'}"
     engine = create_engine(url, connect_args={"timeout": 0.05})  # "database is locked" after 50 ms
-    SQLModel.metadata.create_all(engine, tables=[StockRecord.__table__])  # type: ignore[attr-defined]
+    create_sql_tables(engine)
     events = []
     for i in range(5):
         doc = example_event("inventory.reported", event_id=f"inv-{i}")
@@ -37,6 +37,6 @@ async def test_a_locked_store_holds_the_batch_until_it_is_free_then_writes_it(tm
     finally:
         blocker.execute(text("ROLLBACK"))
         blocker.close()
-    assert await asyncio.wait_for(task, 10) == []
+    assert (await asyncio.wait_for(task, 10)).refused == []
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(StockRecord)).scalar_one() == 5  # type: ignore[arg-type]

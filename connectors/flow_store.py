@@ -1,0 +1,356 @@
+"""The flow's aggregates (``schema.aggregates``), kept in the record store's own transactions.
+
+A record batch changes the day buckets by the difference its upserts made to the stored records:
+``prepare`` (before the upserts) bumps the revision of every supplier the batch names — which makes
+concurrent writers of one supplier's flow wait for each other — and reads the touched order and
+incident records as stored; ``finish`` (after the upserts, same transaction) reads them again and
+adds (contribution after - contribution before) to the buckets. So the buckets always equal a fresh
+aggregation of the stored records: a replayed batch, a duplicate, or a version that loses
+last-writer-wins changes no record and therefore no bucket; a newer version replaces the old
+contribution. The cost is O(records in the batch), never the history.
+
+``finish`` also advances the stream's event-time clock and returns the KPI rows of every touched
+supplier and its links at that clock (``graph.kpis.bucket_kpis``), each tagged with the supplier's
+revision for the graph write (``graph.writer``). When the clock enters a new day, every supplier with
+deliveries or incidents leaving a window is recomputed as well.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Engine, Table, and_, func, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
+
+from graph import kpis
+from graph.kpis import Buckets, Cell, LinkKey
+from schema.aggregates import LinkDay, LinkLeadTime, LinkOpen, StreamClock, SupplierRevision
+from schema.records import ALL_GROUPS, ORDER_TABLE, QUALITY, Group
+
+Row = dict[str, Any]
+
+LINK_DAY: Table = LinkDay.__table__  # type: ignore[attr-defined]
+LINK_LEAD: Table = LinkLeadTime.__table__  # type: ignore[attr-defined]
+LINK_OPEN: Table = LinkOpen.__table__  # type: ignore[attr-defined]
+REVISION: Table = SupplierRevision.__table__  # type: ignore[attr-defined]
+CLOCK: Table = StreamClock.__table__  # type: ignore[attr-defined]
+INCIDENT_TABLE = QUALITY.table
+
+LONGEST_WINDOW_DAYS = max(kpis.WINDOWS_DAYS)
+_CHUNK = 2000
+_ORDER_COLUMNS = (
+    "supplier_id",
+    "buyer_id",
+    "sku",
+    "placed_t",
+    "delivered_t",
+    "cancelled_t",
+    "delivered_on",
+    "due_date",
+    "quantity_delivered",
+    "delivered_quantity_ordered",
+    "delivered_ordered_on",
+    "ordered_on",
+)
+_INCIDENT_COLUMNS = ("supplier_id", "buyer_id", "sku", "report_t")
+
+
+@dataclass(frozen=True, slots=True)
+class FlowKpis:
+    """KPI rows for the graph: ``links`` {supplier, buyer, sku, rev, props}; ``suppliers`` {id, rev,
+    props}."""
+
+    links: list[Row] = field(default_factory=list)
+    suppliers: list[Row] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.links or self.suppliers)
+
+
+@dataclass(slots=True)
+class Pending:
+    """What ``prepare`` read: the touched records' ids and their contribution before the upserts."""
+
+    order_ids: list[str]
+    incident_ids: list[str]
+    suppliers: set[str]
+    before: list[dict[Cell, int]]
+    newest_t: int | None
+
+
+def _insert(conn: Connection, table: Table) -> Any:
+    return (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table)
+
+
+def _chunks(ids: Sequence[str]) -> Iterator[Sequence[str]]:
+    for i in range(0, len(ids), _CHUNK):
+        yield ids[i : i + _CHUNK]
+
+
+def _read_cells(
+    conn: Connection, order_ids: Sequence[str], incident_ids: Sequence[str]
+) -> list[dict[Cell, int]]:
+    out: list[dict[Cell, int]] = []
+    o = ORDER_TABLE.c
+    for ids in _chunks(order_ids):
+        stmt = select(*(o[c] for c in _ORDER_COLUMNS)).where(o.order_id.in_(ids))
+        out += [kpis.order_cells(r._mapping) for r in conn.execute(stmt)]
+    q = INCIDENT_TABLE.c
+    for ids in _chunks(incident_ids):
+        stmt = select(*(q[c] for c in _INCIDENT_COLUMNS)).where(q.incident_id.in_(ids))
+        out += [kpis.incident_cells(r._mapping) for r in conn.execute(stmt)]
+    return out
+
+
+def _bump(conn: Connection, suppliers: Iterable[str]) -> None:
+    rows = [{"supplier_id": s, "revision": 1} for s in sorted(suppliers)]
+    if not rows:
+        return
+    stmt = _insert(conn, REVISION)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["supplier_id"], set_={"revision": REVISION.c.revision + 1}
+    )
+    conn.execute(stmt, rows)
+
+
+def prepare(conn: Connection, groups: Mapping[Group, Sequence[Row]]) -> Pending:
+    """Lock the batch's suppliers (revision bump) and read its order and incident records as stored."""
+    order_ids: set[str] = set()
+    incident_ids: set[str] = set()
+    suppliers: set[str] = set()
+    newest: int | None = None
+    for group, rows in groups.items():
+        t = group.version_columns[0]
+        for r in rows:
+            if r.get(t) is not None:
+                newest = r[t] if newest is None else max(newest, r[t])
+            if group.table is ORDER_TABLE:
+                order_ids.add(r["order_id"])
+                suppliers.add(r["supplier_id"])
+            elif group.table is INCIDENT_TABLE:
+                incident_ids.add(r["incident_id"])
+                suppliers.add(r["supplier_id"])
+    _bump(conn, suppliers)
+    oids, qids = sorted(order_ids), sorted(incident_ids)
+    return Pending(oids, qids, suppliers, _read_cells(conn, oids, qids), newest)
+
+
+def _add(conn: Connection, moved: Mapping[Cell, int]) -> None:
+    """Add moved cells to the buckets (one additive upsert per table, keys in order: no deadlocks)."""
+    days: dict[tuple[LinkKey, date], Row] = {}
+    leads: list[Row] = []
+    opens: dict[LinkKey, int] = {}
+    for cell, n in moved.items():
+        kind, link = cell[0], cell[1]
+        opens.setdefault(link, 0)  # every link with flow is listed in link_open (see ``links_of``)
+        if kind == "day":
+            row = days.setdefault((link, cell[2]), dict.fromkeys(kpis.DAY_FIELDS, 0))
+            row[cell[3]] += n
+        elif kind == "lead":
+            leads.append({"link": link, "day": cell[2], "lead_days": cell[3], "deliveries": n})
+        else:
+            opens[link] += n
+
+    def keyed(link: LinkKey) -> Row:
+        return {"supplier_id": link[0], "buyer_id": link[1], "sku": link[2]}
+
+    day_rows = [{**keyed(lk), "day": d, **v} for (lk, d), v in sorted(days.items())]
+    lead_rows = [
+        {**keyed(r["link"]), "day": r["day"], "lead_days": r["lead_days"], "deliveries": r["deliveries"]}
+        for r in sorted(leads, key=lambda r: (r["link"], r["day"], r["lead_days"]))
+    ]
+    open_rows = [{**keyed(lk), "open_orders": n} for lk, n in sorted(opens.items())]
+    link_pk = ["supplier_id", "buyer_id", "sku"]
+    for table, rows, pk, fields in (
+        (LINK_OPEN, open_rows, link_pk, ("open_orders",)),
+        (LINK_DAY, day_rows, [*link_pk, "day"], kpis.DAY_FIELDS),
+        (LINK_LEAD, lead_rows, [*link_pk, "day", "lead_days"], ("deliveries",)),
+    ):
+        if rows:
+            stmt = _insert(conn, table)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=pk, set_={f: table.c[f] + stmt.excluded[f] for f in fields}
+            )
+            conn.execute(stmt, rows)
+
+
+def _advance_clock(conn: Connection, newest: int | None) -> tuple[int | None, int | None]:
+    """Move the clock to ``newest`` if that is later; return (clock before, clock after)."""
+    held = conn.execute(select(CLOCK.c.newest_t).where(CLOCK.c.id == 1)).scalar()
+    if newest is None or (held is not None and newest <= held):
+        return held, held
+    stmt = _insert(conn, CLOCK).values(id=1, newest_t=newest)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["id"],
+        set_={"newest_t": stmt.excluded.newest_t},
+        where=CLOCK.c.newest_t < stmt.excluded.newest_t,
+    )
+    conn.execute(stmt)
+    return held, newest
+
+
+def clock(conn: Connection) -> int | None:
+    """The stream's event-time clock (epoch ms), None before the first record."""
+    value = conn.execute(select(CLOCK.c.newest_t).where(CLOCK.c.id == 1)).scalar()
+    return int(value) if value is not None else None
+
+
+def _leaving(conn: Connection, before: int, after: int) -> set[LinkKey]:
+    """Links with buckets that a window ending at ``before`` holds and one ending at ``after`` does not."""
+    d = LINK_DAY.c
+    ranges = [
+        and_(d.day >= kpis.window_start(before, n), d.day < kpis.window_start(after, n))
+        for n in kpis.WINDOWS_DAYS
+    ]
+    stmt = select(d.supplier_id, d.buyer_id, d.sku).where(or_(*ranges)).distinct()
+    return {(str(r.supplier_id), str(r.buyer_id), str(r.sku)) for r in conn.execute(stmt)}
+
+
+def finish(conn: Connection, p: Pending) -> FlowKpis:
+    """Apply the batch's bucket deltas, advance the clock, and return the KPI rows of the touched
+    suppliers and links (and of those whose windows lost a bucket when the clock entered a new day)."""
+    links: set[LinkKey] = set()
+    if p.order_ids or p.incident_ids:
+        after = _read_cells(conn, p.order_ids, p.incident_ids)
+        links = {cell[1] for part in (*p.before, *after) for cell in part}
+        moved = kpis.delta(p.before, after)
+        if moved:
+            _add(conn, moved)
+    before_t, now = _advance_clock(conn, p.newest_t)
+    suppliers = set(p.suppliers)
+    if before_t is not None and now is not None and kpis.day_of(now) > kpis.day_of(before_t):
+        leaving = _leaving(conn, before_t, now)
+        extra = {link[0] for link in leaving} - suppliers
+        _bump(conn, extra)
+        suppliers |= extra
+        links |= leaving
+    return read_kpis(conn, suppliers, now, links)
+
+
+def buckets(conn: Connection, suppliers: Iterable[str], at: int | None) -> dict[LinkKey, Buckets]:
+    """Every link of ``suppliers`` with its buckets of the longest window ending at ``at``."""
+    ids = sorted(set(suppliers))
+    out: dict[LinkKey, Buckets] = {}
+    for chunk in _chunks(ids):
+        o = LINK_OPEN.c
+        for r in conn.execute(
+            select(o.supplier_id, o.buyer_id, o.sku, o.open_orders).where(o.supplier_id.in_(chunk))
+        ):
+            out[(r.supplier_id, r.buyer_id, r.sku)] = Buckets({}, {}, int(r.open_orders))
+        if at is None:
+            continue
+        lo, hi = kpis.window_start(at, LONGEST_WINDOW_DAYS), kpis.day_of(at)
+        d = LINK_DAY.c
+        stmt = select(LINK_DAY).where(d.supplier_id.in_(chunk), d.day >= lo, d.day <= hi)
+        for r in conn.execute(stmt):
+            m = r._mapping
+            b = out.setdefault((m["supplier_id"], m["buyer_id"], m["sku"]), Buckets.empty())
+            b.add_day(m["day"], m)
+        lt = LINK_LEAD.c
+        stmt = select(LINK_LEAD).where(lt.supplier_id.in_(chunk), lt.day >= lo, lt.day <= hi)
+        for r in conn.execute(stmt):
+            m = r._mapping
+            b = out.setdefault((m["supplier_id"], m["buyer_id"], m["sku"]), Buckets.empty())
+            b.add_lead(m["day"], int(m["lead_days"]), int(m["deliveries"]))
+    return out
+
+
+def merged(parts: Iterable[Buckets]) -> Buckets:
+    """The buckets of several links added up (a supplier's, a region's, the network's)."""
+    total = Buckets.empty()
+    for b in parts:
+        total.open_orders += b.open_orders
+        for day, counts in b.days.items():
+            total.add_day(day, counts)
+        for (day, lead), n in b.leads.items():
+            total.add_lead(day, lead, n)
+    return total
+
+
+def _revisions(conn: Connection, suppliers: Sequence[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for chunk in _chunks(suppliers):
+        stmt = select(REVISION.c.supplier_id, REVISION.c.revision).where(REVISION.c.supplier_id.in_(chunk))
+        out.update({str(r.supplier_id): int(r.revision) for r in conn.execute(stmt)})
+    return out
+
+
+def read_kpis(
+    conn: Connection, suppliers: Iterable[str], at: int | None, links: Collection[LinkKey] | None = None
+) -> FlowKpis:
+    """KPI rows of ``suppliers`` and of their named links at ``at`` (only those in ``links`` when
+    given), tagged with the suppliers' revisions."""
+    ids = sorted(set(suppliers))
+    if not ids:
+        return FlowKpis()
+    by_link = buckets(conn, ids, at)
+    revs = _revisions(conn, ids)
+    per_supplier: dict[str, list[Buckets]] = {s: [] for s in ids}
+    rows_of_links: list[Row] = []
+    for (s, b, sku), bk in sorted(by_link.items()):
+        per_supplier[s].append(bk)
+        if b and sku and (links is None or (s, b, sku) in links):
+            props = kpis.bucket_kpis(bk, at)
+            rows_of_links.append(
+                {"supplier": s, "buyer": b, "sku": sku, "rev": revs.get(s, 0), "props": props}
+            )
+    rows = [
+        {"id": s, "rev": revs.get(s, 0), "props": kpis.bucket_kpis(merged(parts), at)}
+        for s, parts in per_supplier.items()
+    ]
+    return FlowKpis(links=rows_of_links, suppliers=rows)
+
+
+def rebuild(engine: Engine) -> None:
+    """Recompute every aggregate and the clock from the stored records (one transaction).
+
+    For a store whose records predate the aggregates; O(records), so a one-off maintenance step.
+    """
+    with engine.begin() as conn:
+        for table in (LINK_DAY, LINK_LEAD, LINK_OPEN, CLOCK):
+            conn.execute(table.delete())
+        o, q = ORDER_TABLE.c, INCIDENT_TABLE.c
+        total: dict[Cell, int] = {}
+        for stmt, cells in (
+            (select(*(o[c] for c in _ORDER_COLUMNS)), kpis.order_cells),
+            (select(*(q[c] for c in _INCIDENT_COLUMNS)), kpis.incident_cells),
+        ):
+            for r in conn.execute(stmt):
+                for cell, n in cells(r._mapping).items():
+                    total[cell] = total.get(cell, 0) + n
+        if total:
+            _add(conn, total)
+        newest = [
+            conn.execute(select(func.max(g.table.c[g.version_columns[0]]))).scalar() for g in ALL_GROUPS
+        ]
+        known = [int(t) for t in newest if t is not None]
+        _advance_clock(conn, max(known) if known else None)
+
+
+def supplier_buckets(conn: Connection, at: int) -> dict[str, Buckets]:
+    """Every supplier's buckets (all its links added up) of the longest window ending at ``at``."""
+    lo, hi = kpis.window_start(at, LONGEST_WINDOW_DAYS), kpis.day_of(at)
+    out: dict[str, Buckets] = {}
+    o = LINK_OPEN.c
+    for r in conn.execute(select(o.supplier_id, func.sum(o.open_orders)).group_by(o.supplier_id)):
+        out[str(r[0])] = Buckets({}, {}, int(r[1] or 0))
+    d = LINK_DAY.c
+    sums = [func.sum(d[f]) for f in kpis.DAY_FIELDS]
+    stmt = select(d.supplier_id, d.day, *sums).where(d.day >= lo, d.day <= hi).group_by(d.supplier_id, d.day)
+    for r in conn.execute(stmt):
+        counts = {f: int(v or 0) for f, v in zip(kpis.DAY_FIELDS, r[2:], strict=True)}
+        out.setdefault(str(r[0]), Buckets.empty()).add_day(r[1], counts)
+    lt = LINK_LEAD.c
+    stmt = (
+        select(lt.supplier_id, lt.day, lt.lead_days, func.sum(lt.deliveries))
+        .where(lt.day >= lo, lt.day <= hi)
+        .group_by(lt.supplier_id, lt.day, lt.lead_days)
+    )
+    for r in conn.execute(stmt):
+        out.setdefault(str(r[0]), Buckets.empty()).add_lead(r[1], int(r[2]), int(r[3] or 0))
+    return out

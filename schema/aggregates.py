@@ -1,0 +1,83 @@
+"""The flow's aggregates in the record store: day buckets per supply link, open orders, the stream clock.
+
+Maintained by ``connectors.flow_store`` in the same SQL transaction as the records they summarise, by
+deltas against the records' prior state, so they always equal a fresh aggregation of the stored
+records (replays, duplicates and any delivery order included). A link is (supplier, buyer, sku);
+``""`` stands for a buyer or sku the records do not name (an incident without a buyer, a delivery
+whose placement has not arrived): such rows count for the supplier, never for a named link.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import BigInteger, Column, Index
+from sqlmodel import Field, SQLModel
+
+
+class LinkDay(SQLModel, table=True):
+    """One supply link's deliveries and quality incidents on one UTC day (of the event time)."""
+
+    __tablename__ = "link_day"
+    __table_args__ = (Index("ix_link_day_day", "day"),)
+
+    supplier_id: str = Field(primary_key=True, max_length=128)
+    buyer_id: str = Field(primary_key=True, max_length=128)
+    sku: str = Field(primary_key=True, max_length=128)
+    day: date = Field(primary_key=True)
+    deliveries: int = 0
+    on_time: int = 0
+    in_full: int = 0
+    otif: int = 0
+    lead_count: int = 0
+    """Deliveries with a lead time (an order date known)."""
+    lead_sum: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    """Sum of the lead times in whole days."""
+    incidents: int = 0
+
+
+class LinkLeadTime(SQLModel, table=True):
+    """The lead-time histogram of one link's deliveries on one day: how many took ``lead_days`` days."""
+
+    __tablename__ = "link_lead_time"
+
+    supplier_id: str = Field(primary_key=True, max_length=128)
+    buyer_id: str = Field(primary_key=True, max_length=128)
+    sku: str = Field(primary_key=True, max_length=128)
+    day: date = Field(primary_key=True)
+    lead_days: int = Field(primary_key=True)
+    deliveries: int = 0
+
+
+class LinkOpen(SQLModel, table=True):
+    """Orders placed and neither delivered nor cancelled, per link (not windowed)."""
+
+    __tablename__ = "link_open"
+
+    supplier_id: str = Field(primary_key=True, max_length=128)
+    buyer_id: str = Field(primary_key=True, max_length=128)
+    sku: str = Field(primary_key=True, max_length=128)
+    open_orders: int = 0
+
+
+class SupplierRevision(SQLModel, table=True):
+    """A counter bumped by every record transaction that touches a supplier's flow.
+
+    Bumped first in the transaction, so concurrent writers of one supplier's flow run one after the
+    other; the KPIs computed in that transaction carry it, and the graph keeps the highest (an older
+    computation never overwrites a newer one).
+    """
+
+    __tablename__ = "supplier_revision"
+
+    supplier_id: str = Field(primary_key=True, max_length=128)
+    revision: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+
+
+class StreamClock(SQLModel, table=True):
+    """The stream's event-time clock: the newest event time of any record written (epoch ms)."""
+
+    __tablename__ = "stream_clock"
+
+    id: int = Field(primary_key=True)
+    newest_t: int = Field(sa_column=Column(BigInteger, nullable=False))
