@@ -6,13 +6,13 @@ Loads a synthetic genealogy under a run prefix (``bench-tr-<hex>-``): ``--levels
 made by one of ``--makers`` enterprises; every top-level lot is shipped to a customer. Then it times
 what the resolvers run (``graph.trace.LotTrace``: one round trip per level, then the holders) from
 random top lots (traceBack) and random raw lots (traceForward), full depth, staff visibility, and
-prints p50/p95/max and the lots each walk returned. The graph is deleted at the end (``--keep``
-keeps it; ``--prefix`` measures a kept graph again without loading). ``--compare`` also times the
-earlier walk statement (dedup by ``NOT n IN seen``) on the same starts, interleaved, and prints both.
+prints p50/p95/max and the lots each walk returned (traceForward: also the walk and the holders round
+trip apart). The graph is deleted at the end (``--keep`` keeps it; ``--prefix`` measures a kept graph
+again without loading it: a 1M-lot load takes ~11 minutes on a loaded 2-core machine).
 
     .venv/bin/python -m bench.trace                     # 1,000,000 lots
     .venv/bin/python -m bench.trace --lots 100000       # what fits a loaded machine
-    .venv/bin/python -m bench.trace --lots 330000 --compare
+    .venv/bin/python -m bench.trace --keep              # then: --prefix bench-tr-<hex>- (no load)
 """
 
 from __future__ import annotations
@@ -47,41 +47,6 @@ MATCH (l:Lot {id: r.lot}), (e:Enterprise {id: r.to})
 CREATE (l)-[:SHIPPED_TO {shipmentId: r.shp, supplierId: r.maker, orderId: r.shp, shippedQuantity: 10.0,
                          shippedAt: r.t}]->(e)
 """
-
-
-EARLIER_LEVEL = """
-CALL (frontier) {{
-  UNWIND frontier AS f
-  OPTIONAL MATCH (f){arrow}(i:Lot)
-  WITH f, collect(CASE WHEN i IS NULL THEN null ELSE {{lotId: i.id, quantity: m.quantity,
-                       enterpriseId: i.enterpriseId, node: i}} END) AS links
-  RETURN collect({{lot: f {{.id, .sku, .quantity, .enterpriseId, .facilityId, .producedAt, .productionId}},
-                  links: [x IN links | x {{.lotId, .quantity, .enterpriseId}}]}}) AS rows,
-         collect(links) AS linked
-}}
-WITH seen, levels + [rows] AS levels, linked
-CALL (seen, linked) {{
-  UNWIND linked AS links
-  UNWIND links AS x
-  WITH DISTINCT x.node AS n, x.enterpriseId AS e
-  WHERE size(seen) <= $max AND ($scope IS NULL OR e IN $scope) AND NOT n IN seen
-  RETURN collect(n) AS next
-}}
-WITH levels, seen + next AS seen, next AS frontier
-"""
-
-
-def earlier_walk_statement(forward: bool, max_depth: int) -> str:
-    """The walk statement before the hashed dedup (same answer): each reached lot scans the seen list."""
-    start = LotTrace.walk_statement(forward, 0).split("CALL (frontier)")[0]
-    arrow = "<-[m:MADE_FROM]-" if forward else "-[m:MADE_FROM]->"
-    return start + EARLIER_LEVEL.format(arrow=arrow) * (max_depth + 1) + "RETURN levels"
-
-
-class EarlierLotTrace(LotTrace):
-    """``LotTrace`` with the earlier walk statement, for ``--compare``."""
-
-    walk_statement = staticmethod(earlier_walk_statement)
 
 
 def _lot(prefix: str, level: int, i: int) -> str:
@@ -139,61 +104,54 @@ async def load(settings: Settings, prefix: str, *, lots: int, levels: int, fan_i
 
 
 async def measure(
-    settings: Settings,
-    prefix: str,
-    *,
-    per: int,
-    levels: int,
-    samples: int,
-    max_nodes: int,
-    compare: bool,
+    settings: Settings, prefix: str, *, per: int, levels: int, samples: int, max_nodes: int
 ) -> None:
-    """Time walks from random starts; with ``compare``, each start also with the earlier statement
-    (the two interleaved, so both see the same machine load and page cache)."""
     driver = bootstrap.async_driver(settings)
-    db = settings.neo4j.database
-    traces: dict[str, LotTrace] = {"current": LotTrace(driver, database=db)}
-    if compare:
-        traces["earlier"] = EarlierLotTrace(driver, database=db)
+    trace = LotTrace(driver, database=settings.neo4j.database)
     rnd = random.Random(11)  # noqa: S311
     try:
         for name, level, forward in (("traceBack", levels, False), ("traceForward", 0, True)):
-            times: dict[str, list[float]] = {k: [] for k in traces}
-            sizes: list[int] = []
-            for trace in traces.values():
-                await trace.walk(
-                    [_lot(prefix, level, 0)],
-                    forward=forward,
-                    max_depth=levels,
-                    max_lots=max_nodes,
-                    visible=Visibility(None),
-                )  # warm-up
+            times, walks, holds, sizes = [], [], [], []
+            await trace.walk(
+                [_lot(prefix, level, 0)],
+                forward=forward,
+                max_depth=levels,
+                max_lots=max_nodes,
+                visible=Visibility(None),
+            )  # warm-up
             for _ in range(samples):
                 start = [_lot(prefix, level, rnd.randrange(per))]
-                answers = []
-                for label, trace in traces.items():
-                    t0 = time.perf_counter()
-                    g = await trace.walk(
-                        start, forward=forward, max_depth=levels, max_lots=max_nodes, visible=Visibility(None)
-                    )
-                    if forward:
-                        await trace.holders([s["id"] for s in g.steps])
-                    times[label].append((time.perf_counter() - t0) * 1000)
-                    answers.append([(s["id"], s["depth"], s["links"]) for s in g.steps])
-                if any(a != answers[0] for a in answers):
-                    raise SystemExit(f"{name} from {start}: the statements answer differently")
-                sizes.append(len(answers[0]))
-            for label, ts in times.items():
-                ts.sort()
-                p95 = ts[max(0, int(len(ts) * 0.95) - 1)]
+                t0 = time.perf_counter()
+                g = await trace.walk(
+                    start, forward=forward, max_depth=levels, max_lots=max_nodes, visible=Visibility(None)
+                )
+                t1 = time.perf_counter()
+                if forward:
+                    await trace.holders([s["id"] for s in g.steps])
+                t2 = time.perf_counter()
+                times.append((t2 - t0) * 1000)
+                walks.append((t1 - t0) * 1000)
+                holds.append((t2 - t1) * 1000)
+                sizes.append(len(g.steps))
+            times.sort()
+            p95 = times[max(0, int(len(times) * 0.95) - 1)]
+            print(
+                f"{name:13s} depth {levels}: p50 {statistics.median(times):7.1f} ms  p95 {p95:7.1f} ms  "
+                f"max {times[-1]:7.1f} ms  lots per answer: median {statistics.median(sizes):.0f}, "
+                f"max {max(sizes)}  ({samples} walks)",
+                flush=True,
+            )
+            if forward:
                 print(
-                    f"{name:13s} {label:8s} depth {levels}: p50 {statistics.median(ts):7.1f} ms  "
-                    f"p95 {p95:7.1f} ms  max {ts[-1]:7.1f} ms  lots per answer: median "
-                    f"{statistics.median(sizes):.0f}, max {max(sizes)}  ({samples} walks)",
-                    flush=True,
+                    f"{'':13s} the walk alone: {_p50_p95(walks)}; the holders round trip: {_p50_p95(holds)}"
                 )
     finally:
         await driver.close()
+
+
+def _p50_p95(ms: list[float]) -> str:
+    ms = sorted(ms)
+    return f"p50 {statistics.median(ms):.1f} ms, p95 {ms[max(0, int(len(ms) * 0.95) - 1)]:.1f} ms"
 
 
 def main() -> None:
@@ -205,8 +163,7 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=100)
     ap.add_argument("--max-nodes", type=int, default=2_000, help="the resolvers' default maxNodes")
     ap.add_argument("--keep", action="store_true")
-    ap.add_argument("--prefix", help="measure the graph kept (--keep) under this prefix; no load")
-    ap.add_argument("--compare", action="store_true", help="also time the earlier walk statement")
+    ap.add_argument("--prefix", help="measure the genealogy kept (--keep) under this prefix; no load")
     args = ap.parse_args()
     settings = Settings()
     prefix = args.prefix or f"bench-tr-{uuid.uuid4().hex[:6]}-"
@@ -225,13 +182,7 @@ def main() -> None:
     try:
         asyncio.run(
             measure(
-                settings,
-                prefix,
-                per=per,
-                levels=args.levels,
-                samples=args.samples,
-                max_nodes=args.max_nodes,
-                compare=args.compare,
+                settings, prefix, per=per, levels=args.levels, samples=args.samples, max_nodes=args.max_nodes
             )
         )
     finally:

@@ -18,10 +18,6 @@ WITH collect(s) AS frontier
 WITH frontier, frontier AS seen, [] AS levels
 """
 
-# One level: the frontier's lots with all their links (hidden ones too: the caller counts them on the
-# boundary), then the next frontier: the visible linked lots not seen yet. "Not seen yet" is an
-# anti-join by grouping (hashed: linear in seen + reached), not ``NOT n IN seen`` (a scan of the seen
-# list for every reached lot: quadratic in the lots visited).
 _WALK_LEVEL = """
 CALL (frontier) {{
   UNWIND frontier AS f
@@ -36,19 +32,15 @@ WITH seen, levels + [rows] AS levels, linked
 CALL (seen, linked) {{
   UNWIND linked AS links
   UNWIND links AS x
-  WITH x
-  WHERE size(seen) <= $max AND ($scope IS NULL OR x.enterpriseId IN $scope)
-  WITH seen, collect(x.node) AS reached
-  UNWIND [n IN seen | {{n: n, old: 1}}] + [n IN reached | {{n: n, old: 0}}] AS r
-  WITH r.n AS n, max(r.old) AS old
-  WHERE old = 0
+  WITH DISTINCT x.node AS n, x.enterpriseId AS e
+  WHERE size(seen) <= $max AND ($scope IS NULL OR e IN $scope) AND NOT n IN seen
   RETURN collect(n) AS next
 }}
 WITH levels, seen + next AS seen, next AS frontier
 """
 
 
-def walk_statement(forward: bool, max_depth: int) -> str:
+def _walk_query(forward: bool, max_depth: int) -> str:
     """The whole walk in one statement: ``max_depth`` + 1 levels, each one's lots with their links."""
     arrow = "<-[m:MADE_FROM]-" if forward else "-[m:MADE_FROM]->"
     level = _WALK_LEVEL.format(arrow=arrow)
@@ -107,10 +99,6 @@ class Genealogy:
 class LotTrace(GraphViews):
     """Genealogy walks over ``(:Lot)-[:MADE_FROM]->(:Lot)``; see the module docstring."""
 
-    walk_statement = staticmethod(walk_statement)
-    """The Cypher of a walk (``forward``, ``max_depth``): one statement, parameters ``start``, ``scope``,
-    ``max``; a subclass may swap it (the benchmark compares it with an earlier one)."""
-
     async def lot_makers(self, ids: list[str]) -> dict[str, str | None]:
         """Lot id -> the enterprise that made it (``None``: known lot, maker not reported)."""
         rows = await self._read(
@@ -129,9 +117,7 @@ class LotTrace(GraphViews):
         superset of what is kept); the bounds and the boundaries are applied here, level by level.
         """
         scope = None if visible.scope is None else sorted(visible.scope)
-        rows = await self._read(
-            self.walk_statement(forward, max_depth), start=start, scope=scope, max=max_lots
-        )
+        rows = await self._read(_walk_query(forward, max_depth), start=start, scope=scope, max=max_lots)
         levels: list[list[Record]] = rows[0]["levels"] if rows else []
         out = Genealogy()
         seen = set(start)
