@@ -157,6 +157,38 @@ def _link_changes(b: _Batch, kind: model.LinkKind, rows: Sequence[Row], applied:
             b.links.append(link(str(rec["to"]), Change.CHANGED if rec["kept"] else Change.CREATED, row))
 
 
+def _award_changes(b: _Batch, rows: Sequence[Row], applied: Records) -> None:
+    """An award that took effect: the proposer's project membership and, where the call names a supply,
+    its new supply link to the calling enterprise (``model.CALL_AWARDS_CYPHER`` returns them)."""
+    by_key = {str(r["k"]): r for r in rows}
+    for rec in applied:
+        row = by_key[str(rec["k"])]
+        eid, version = str(row["lastEventId"]), str(row["v"])
+        joined = Change.CHANGED if rec["joinedBefore"] else Change.CREATED
+        targets: list[tuple[str, str, str, dict[str, str], Change]] = [
+            ("COLLABORATES_ON", "DesignProject", str(rec["project"]), {}, joined)
+        ]
+        if rec["sku"] is not None:
+            supplied = Change.CHANGED if rec["suppliedBefore"] else Change.CREATED
+            targets.append(("SUPPLIES", "Enterprise", str(rec["buyer"]), {"sku": str(rec["sku"])}, supplied))
+        for rel, label, end, keys, change in targets:
+            b.links.append(
+                LinkChange(
+                    kind=model.CALL_AWARDS,
+                    type=rel,
+                    start_label="Enterprise",
+                    start=str(rec["enterprise"]),
+                    end_label=label,
+                    end=end,
+                    keys=keys,
+                    change=change,
+                    aspects=["award"],
+                    event=eid,
+                    version=version,
+                )
+            )
+
+
 def _bom_changes(b: _Batch, rows: Sequence[Row], applied: Records) -> None:
     by_key = {str(r["k"]): r for r in rows}
     for rec in applied:
@@ -225,6 +257,8 @@ def graph_changes(
             _link_changes(b, _LINKS[name], rows, recs)
         elif name == model.BOMS:
             _bom_changes(b, rows, recs)
+        elif name == model.CALL_AWARDS:
+            _award_changes(b, rows, recs)
     grouped: dict[str, tuple[list[NodeChange], list[LinkChange]]] = {}
 
     def key_of(eid: str) -> str:

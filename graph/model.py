@@ -683,6 +683,10 @@ SET c.awardCheckedV = c.awardedV, c.awardRefusalReason = reason,
     c.awardedTo = CASE WHEN reason IS NULL THEN p.enterpriseId ELSE null END
 WITH c, p, r WHERE reason IS NULL
 MATCH (e:Enterprise {id: p.enterpriseId})
+WITH c, e, r,
+     EXISTS { (e)-[:COLLABORATES_ON]->(:DesignProject {id: c.projectId}) } AS joinedBefore,
+     c.materialSku IS NOT NULL AND c.supplyAnnualVolume IS NOT NULL AS supplies,
+     EXISTS { (e)-[:SUPPLIES {sku: c.materialSku}]->(:Enterprise {id: c.enterpriseId}) } AS suppliedBefore
 MERGE (project:DesignProject {id: c.projectId})
 MERGE (e)-[j:COLLABORATES_ON]->(project)
 SET j += CASE WHEN r.v > coalesce(j.joinedV, '')
@@ -690,23 +694,28 @@ SET j += CASE WHEN r.v > coalesce(j.joinedV, '')
     j += CASE WHEN r.v > coalesce(j.lastVersion, '')
     THEN {lastEventId: r.lastEventId, lastSource: r.lastSource, lastEventAt: r.lastEventAt, lastVersion: r.v}
       ELSE {} END
-WITH c, e, r WHERE c.materialSku IS NOT NULL AND c.supplyAnnualVolume IS NOT NULL
-MATCH (b:Enterprise {id: c.enterpriseId})
-MERGE (e)-[s:SUPPLIES {sku: c.materialSku}]->(b)
-SET s += CASE WHEN r.v > coalesce(s.agreedV, '') THEN {share: coalesce(c.supplyShare, 1.0),
-      leadTimeDays: c.supplyLeadTimeDays, validFrom: date(r.on), unitPrice: null, currency: null,
-      annualVolume: c.supplyAnnualVolume, agreedV: r.v} ELSE {} END,
-    s += CASE WHEN r.v > coalesce(s.validityV, '') THEN {validTo: null, endReason: null, validityV: r.v}
-      ELSE {} END,
-    s += CASE WHEN r.v > coalesce(s.lastVersion, '')
-    THEN {lastEventId: r.lastEventId, lastSource: r.lastSource, lastEventAt: r.lastEventAt, lastVersion: r.v}
-      ELSE {} END,
-    e.kpiDirty = true, e.kpiDirtyAt = coalesce(e.kpiDirtyAt, timestamp())
+WITH c, e, r, joinedBefore, supplies, suppliedBefore
+CALL (c, e, r, supplies) {
+  WITH c, e, r WHERE supplies
+  MATCH (b:Enterprise {id: c.enterpriseId})
+  MERGE (e)-[s:SUPPLIES {sku: c.materialSku}]->(b)
+  SET s += CASE WHEN r.v > coalesce(s.agreedV, '') THEN {share: coalesce(c.supplyShare, 1.0),
+        leadTimeDays: c.supplyLeadTimeDays, validFrom: date(r.on), unitPrice: null, currency: null,
+        annualVolume: c.supplyAnnualVolume, agreedV: r.v} ELSE {} END,
+      s += CASE WHEN r.v > coalesce(s.validityV, '') THEN {validTo: null, endReason: null, validityV: r.v}
+        ELSE {} END,
+      s += CASE WHEN r.v > coalesce(s.lastVersion, '') THEN {lastEventId: r.lastEventId,
+        lastSource: r.lastSource, lastEventAt: r.lastEventAt, lastVersion: r.v} ELSE {} END,
+      e.kpiDirty = true, e.kpiDirtyAt = coalesce(e.kpiDirtyAt, timestamp())
+}
+RETURN r.k AS k, e.id AS enterprise, c.projectId AS project, joinedBefore,
+       CASE WHEN supplies THEN c.materialSku END AS sku, c.enterpriseId AS buyer, suppliedBefore
 """
 """Each award the batch made takes effect once (``awardCheckedV``), if its proposal answered this call
 and was found eligible: the proposer joins the project in the award's role (``COLLABORATES_ON``) and,
 where the call names a supply, supplies that material to the calling enterprise (``SUPPLIES``, as
-``supply.agreed`` would); otherwise the call keeps ``awardRefusalReason``."""
+``supply.agreed`` would); otherwise the call keeps ``awardRefusalReason``. Returns the awards that took
+effect (what ``graph.changes`` reports: the membership and the supply link, created or changed)."""
 
 CHECKS: tuple[tuple[str, str], ...] = (
     (PROPOSAL_CHECKS, PROPOSAL_CHECKS_CYPHER),

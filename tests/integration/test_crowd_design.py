@@ -11,15 +11,19 @@ from typing import Any
 
 import msgspec
 import pytest
+from confluent_kafka import Message
 
 from api.keys import create_key
 from connectors.kafka import Record
+from graph.model import CALL_AWARDS
+from schema.changes import GraphChanges
 from schema.tables import Role
 from supplynet import bootstrap
 from supplynet.samples import envelope
 from supplynet.settings import Settings
 from tests.integration.test_api import data, error
 from tests.integration.test_design_collaboration import wait_for
+from tests.integration.topic_reader import ends, read_from
 from tests.integration.worker_proc import own_topics, running_worker, spawn_api, stop
 
 pytestmark = pytest.mark.timeout(300)
@@ -364,6 +368,21 @@ def test_an_open_call_is_answered_by_eligible_enterprises_and_the_award_makes_a_
     assert project["participants"] == [{"enterpriseId": w.X, "role": "tier1"}]
     supplied = data(url, keys["oem"], SUPPLIERS, {"id": w.O})["enterprise"]["suppliers"]
     assert {(s["partner"]["id"], s["sku"]) for s in supplied} == {(w.S, w.K), (w.X, w.K)}
+
+    # graph.changes reports both links the award made (live risk rescores the new supplier from them)
+    def award_links(msgs: list[Message]) -> set[tuple[str, str, str, str]]:
+        records = [msgspec.json.decode(m.value() or b"", type=GraphChanges) for m in msgs]
+        return {
+            (lk.type, lk.start, lk.end, lk.change.value)
+            for r in records
+            for lk in r.links
+            if lk.kind == CALL_AWARDS
+        }
+
+    topic = bootstrap.topic_names(own).changes
+    starts = dict.fromkeys(ends(own, topic), 0)
+    got = award_links(read_from(own, topic, starts, done=lambda ms: len(award_links(ms)) >= 2))
+    assert got == {("COLLABORATES_ON", w.X, w.project, "created"), ("SUPPLIES", w.X, w.O, "created")}
 
 
 def test_an_award_of_a_refused_proposal_sent_straight_to_kafka_takes_no_effect(
