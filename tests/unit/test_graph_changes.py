@@ -8,10 +8,12 @@ import orjson
 
 from graph.changes import graph_changes
 from graph.mutations import to_mutations
+from graph.writer import KPI_LINKS, KPI_SUPPLIERS
 from schema.changes import AggregateChange, CausingEvent, Change, decode, encode
 from schema.envelope import ValidEvent
 from schema.examples import example_event
 from schema.validate import decode_event
+from streams.projection import moved_aggregates
 from streams.risk import touched_by_changes
 
 AT = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -118,3 +120,34 @@ def test_aggregates_that_moved_go_under_their_enterprise_and_name_it_for_risk() 
         ("wisco", [mill], ["ev-placed"]),
     ]
     assert touched_by_changes(encode(r) for r in records).enterprises == {"wisco", "dongfeng"}
+
+
+def test_flow_kpi_rows_a_write_applied_become_aggregate_changes_naming_their_events() -> None:
+    applied = {
+        KPI_SUPPLIERS: [{"id": "wisco", "fields": ["otifRate30d", "openOrders"]}],
+        KPI_LINKS: [
+            {"supplier": "wisco", "buyer": "dongfeng", "sku": "s", "fields": ["openOrders"]},
+            {"supplier": "wisco", "buyer": "geely", "sku": "s", "fields": ["deliveries30d"]},
+        ],
+    }
+    naming = {"wisco": ["ev-1", "ev-2"], "dongfeng": ["ev-1"]}
+    assert moved_aggregates(applied, naming) == [
+        AggregateChange(
+            kind="enterprise",
+            fields=["openOrders", "otifRate30d"],
+            enterprise="wisco",
+            events=["ev-1", "ev-2"],
+        ),
+        AggregateChange(
+            kind="supply_link",
+            fields=["openOrders"],
+            supplier="wisco",
+            buyer="dongfeng",
+            sku="s",
+            events=["ev-1"],
+        ),
+        # a link whose window lost a day (the stream clock moved): no event of the batch moved it
+        AggregateChange(
+            kind="supply_link", fields=["deliveries30d"], supplier="wisco", buyer="geely", sku="s", events=[]
+        ),
+    ]
