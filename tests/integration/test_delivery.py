@@ -29,6 +29,7 @@ from confluent_kafka.admin import AdminClient
 from api.keys import create_key
 from bench.workload import Event, generate
 from connectors.kafka import EventProducer, Record, TopicSpec, ensure_topics
+from connectors.record_store import RecordStore
 from graph.maintenance import delete_by_prefix, delete_offsets
 from graph.migrations import migrate
 from graph.writer import GraphWriter
@@ -200,11 +201,14 @@ async def _same_graph_as_uninterrupted(run: Run, driver: neo4j.AsyncDriver, stac
     again = generate(prefix=reference, enterprises=60, events=len(run.events), end=END)
     dlq_out = EventProducer(stack.kafka.librdkafka(), run.names.dlq)
     writer = GraphWriter(driver)
+    store = RecordStore(bootstrap.sql_engine(stack))  # the workers' store: flow KPIs come from its buckets
     try:
         await project_all(
-            Projector(writer=writer, dlq_out=dlq_out, group=f"{run.group}-ref"), incoming(again), 1000
+            Projector(writer=writer, dlq_out=dlq_out, group=f"{run.group}-ref", records=store),
+            incoming(again),
+            1000,
         )
-        await writer.refresh_kpis()  # what the workers' timer does, for any it had not yet
+        await writer.refresh_kpis(flow=store.kpis)  # what the workers' timer does, for any it had not yet
         got, want = await dump(driver, run.ids), await dump(driver, reference)
         assert len(want["nodes"]) > 500
         assert got["nodes"].keys() == want["nodes"].keys()
