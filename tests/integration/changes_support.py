@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 
 from connectors.kafka import EventProducer
+from connectors.record_store import RecordStore
 from graph.maintenance import delete_offsets
 from graph.writer import GraphWriter
 from streams.projection import Projected, Projector
@@ -18,14 +19,21 @@ from supplynet.settings import Settings
 
 
 async def project_events(settings: Settings, events: Sequence[dict[str, Any]], *, group: str) -> Projected:
-    """Project ``events`` (JSON envelopes) in one batch; returns once the graph committed them and Kafka
+    """Project ``events`` (JSON envelopes) in one batch, records and flow KPIs included (an order moves
+    its supplier's and link's KPIs); returns once the graph committed them and Kafka
     acknowledged their ``graph.changes`` records. The group's stored offsets are forgotten after."""
     names = bootstrap.topic_names(settings)
     conf = settings.kafka.librdkafka()
     driver = bootstrap.async_driver(settings)
     dlq, changes = EventProducer(conf, names.dlq), EventProducer(conf, names.changes)
     try:
-        projector = Projector(writer=GraphWriter(driver), dlq_out=dlq, group=group, changes_out=changes)
+        projector = Projector(
+            writer=GraphWriter(driver),
+            dlq_out=dlq,
+            group=group,
+            changes_out=changes,
+            records=RecordStore(bootstrap.sql_engine(settings)),  # as the worker: flow KPIs are reported
+        )
         batch = [
             Incoming(names.valid, 0, i, str(e["subject"]).encode(), orjson.dumps(e))
             for i, e in enumerate(events)

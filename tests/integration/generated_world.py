@@ -17,12 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from connectors.record_store import RecordStore
 from graph.mutations import to_mutations
 from graph.risk.engine import RiskEngine
 from graph.risk.settings import RiskSettings
 from graph.risk.store import RiskStore
 from graph.writer import GraphWriter
 from schema.validate import decode_event
+from streams.recording import RecordWriter
 from supplynet import bootstrap
 from supplynet.settings import Settings
 
@@ -74,19 +76,27 @@ async def load(settings: Settings, events: Path) -> None:
     """Projects the world's master data and deliveries, refreshes KPIs, writes risk scores."""
     wanted = tuple(f'"type":"{t}"'.encode() for t in PROJECTED)
     driver = bootstrap.async_driver(settings)
+    flow = RecordStore(bootstrap.sql_engine(settings))
+    records: RecordWriter[None] = RecordWriter(flow)
     try:
         writer = GraphWriter(driver, database=settings.neo4j.database)
+
+        async def project(batch: list[Any]) -> None:
+            # As the project stage: records and day buckets first, their KPI rows with the graph write.
+            recorded = await records.write([(None, ev) for ev in batch])
+            await writer.write(to_mutations(batch), kpis=recorded.kpis)
+
         batch: list[Any] = []
         with events.open("rb") as f:
             for line in f:
                 if any(w in line for w in wanted):
                     batch.append(decode_event(line))
                 if len(batch) == BATCH:
-                    await writer.write(to_mutations(batch))
+                    await project(batch)
                     batch = []
         if batch:
-            await writer.write(to_mutations(batch))
-        while await writer.refresh_kpis(limit=2000):
+            await project(batch)
+        while await writer.refresh_kpis(limit=2000, flow=flow.kpis):
             pass
         store = RiskStore(driver, RiskSettings(), database=settings.neo4j.database)
         scores = RiskEngine(RiskSettings()).full(await store.network())
