@@ -472,11 +472,11 @@ def _neighbourhood_tiers_query(tiers: int) -> str:
     lines = ["MATCH (f:Enterprise {id: $id})"]
     for way, arrow in (("u", "<-[:SUPPLIES]-"), ("d", "-[:SUPPLIES]->")):
         lines.append(
-            f"CALL {{ WITH f OPTIONAL MATCH (f){arrow}(n:Enterprise) RETURN collect(DISTINCT n) AS {way}1 }}"
+            f"CALL (f) {{ OPTIONAL MATCH (f){arrow}(n:Enterprise) RETURN collect(DISTINCT n) AS {way}1 }}"
         )
         for k in range(2, tiers + 1):
             lines.append(
-                f"CALL {{ WITH {way}{k - 1} UNWIND {way}{k - 1} AS x OPTIONAL MATCH (x){arrow}(n:Enterprise) "
+                f"CALL ({way}{k - 1}) {{ UNWIND {way}{k - 1} AS x OPTIONAL MATCH (x){arrow}(n:Enterprise) "
                 f"RETURN collect(DISTINCT n) AS {way}{k} }}"
             )
     ups = ", ".join(f"[n IN u{k} | n.id]" for k in range(1, tiers + 1))
