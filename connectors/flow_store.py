@@ -281,15 +281,28 @@ def _revisions(conn: Connection, suppliers: Sequence[str]) -> dict[str, int]:
 
 
 def read_kpis(
-    conn: Connection, suppliers: Iterable[str], at: int | None, links: Collection[LinkKey] | None = None
+    conn: Connection,
+    suppliers: Iterable[str],
+    at: int | None,
+    links: Collection[LinkKey] | None = None,
+    *,
+    at_clock: bool = False,
 ) -> FlowKpis:
-    """KPI rows of ``suppliers`` and of their named links at ``at`` (only those in ``links`` when
-    given), tagged with the suppliers' revisions."""
+    """KPI rows of ``suppliers`` and of their named links at ``at`` (the stream clock when
+    ``at_clock``; only the links in ``links`` when given), tagged with the suppliers' revisions.
+
+    The revisions are read before the clock and the buckets: outside a batch's transaction each read
+    is a statement of its own while batches commit, and a row must never carry a newer revision than
+    the figures it shows (the graph applies a row whose revision is not older than the stored one, so
+    old figures under a new revision would replace a batch's newer row for good). Figures newer than
+    their revision are harmless: that revision's own row, or a newer one, follows."""
     ids = sorted(set(suppliers))
     if not ids:
         return FlowKpis()
-    by_link = buckets(conn, ids, at)
     revs = _revisions(conn, ids)
+    if at_clock:
+        at = clock(conn)
+    by_link = buckets(conn, ids, at)
     per_supplier: dict[str, list[Buckets]] = {s: [] for s in ids}
     rows_of_links: list[Row] = []
     for (s, b, sku), bk in sorted(by_link.items()):

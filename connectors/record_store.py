@@ -88,7 +88,7 @@ class RecordStore:
     def kpis(self, suppliers: Sequence[str], at: int | None = None) -> FlowKpis:
         """KPI rows of ``suppliers`` and their links at ``at`` (default: the stream clock), from buckets."""
         with self.engine.connect() as conn:
-            return flow_store.read_kpis(conn, suppliers, at if at is not None else flow_store.clock(conn))
+            return flow_store.read_kpis(conn, suppliers, at, at_clock=at is None)
 
     def supplier_buckets(self, at: int | None = None) -> tuple[int | None, dict[str, Buckets]]:
         """(the instant used, every supplier's buckets of the longest window ending there); ``at``

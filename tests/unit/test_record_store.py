@@ -168,3 +168,35 @@ def test_a_larger_sequence_wins_at_equal_time_beyond_ten_digits(sql_engine: Engi
         stock = s.get(StockRecord, ("wisco", "ORE", ""))
         assert stock is not None
         assert stock.on_hand == 2.0
+
+
+def test_kpis_read_while_a_batch_commits_never_tag_old_figures_with_the_new_revision(
+    sql_engine: Engine, monkeypatch: Any
+) -> None:
+    """A KPI refresh reads revisions and buckets in separate statements while batches commit. A row
+    tagged with a revision must show at least that revision's figures: the graph applies a row whose
+    revision is not older than the stored one, so old figures under a new revision would overwrite the
+    batch's own newer row and stay (a delivery missing from the supplier's KPIs)."""
+    from connectors import flow_store
+
+    events = _lifecycle(1)
+    placed = [ev for ev in events if ev.type != "order.delivered"]
+    delivered = [ev for ev in events if ev.type == "order.delivered"]
+    store = RecordStore(sql_engine)
+    store.write(record_rows(placed))
+    revisions = flow_store._revisions
+    committed: list[int] = []
+
+    def a_batch_commits_meanwhile(conn: Any, suppliers: Any) -> dict[str, int]:
+        if not committed:  # once (the batch's own transaction reads revisions too)
+            committed.append(0)
+            committed[0] = store.write(record_rows(delivered))
+        return revisions(conn, suppliers)
+
+    monkeypatch.setattr(flow_store, "_revisions", a_batch_commits_meanwhile)
+    raced = store.kpis(["mill-0"]).suppliers[0]
+    monkeypatch.setattr(flow_store, "_revisions", revisions)
+    now = store.kpis(["mill-0"]).suppliers[0]
+    assert committed == [1]
+    assert now["props"]["deliveries90d"] == 1
+    assert raced["rev"] < now["rev"] or raced["props"] == now["props"], (raced, now)
