@@ -220,6 +220,12 @@ class RiskService:
         self._lock = asyncio.Lock()  # rescoring, recomputes and loads never change the engine at once
         self._written: dict[str, int] = {}
         """Enterprise -> hash of the score JSON this process last wrote (unchanged ones are skipped)."""
+        self.partial = False
+        """True while this process follows only some partitions of the changes (other risk processes
+        follow the rest): the model it holds then misses their changes until it re-reads the projection."""
+        self._model_read_at = datetime.now(UTC)
+        """When the projection the held model was computed from was read (``load`` or a reloading
+        ``full``): the facts of an enterprise no rescoring re-read are at least that old."""
 
     def _downstream(self, eid: str) -> list[str]:
         """An alert's affected enterprises: within ``alert_affected_tiers`` tiers, nearest first. Bounded
@@ -249,7 +255,9 @@ class RiskService:
         (the downstream of its enterprises crosses every partition)."""
         async with self._lock:
             t0 = time.perf_counter()
+            read_at = datetime.now(UTC)
             network = await self.store.network(scope=self.scope)
+            self._model_read_at = read_at
             scores = await off_loop(lambda: self.engine.full(network))
             self.engine.changed_links, self.engine.changed_facilities = [], []
             gc.freeze()
@@ -266,9 +274,12 @@ class RiskService:
             if self.loaded
             else await self.store.previous_scores(scope=self.scope)
         )
-        network = (
-            await self.store.network(scope=self.scope) if reload or not self.loaded else self.engine.network
-        )
+        if reload or not self.loaded:
+            read_at = datetime.now(UTC)
+            network = await self.store.network(scope=self.scope)
+            self._model_read_at = read_at
+        else:
+            network = self.engine.network
         scores = await off_loop(lambda: self.engine.full(network))
         # The network and scores live until the next full recompute: move them out of the cyclic
         # GC's generations, or every gen-2 collection rescans ~10^7 objects (seconds at 100k nodes).
@@ -278,7 +289,9 @@ class RiskService:
         await self.store.write_scores(scores.values(), computed_at_ms=at, written=self._written)
         await self._write_links_and_facilities(at)
         await self.store.mark_run(at, scope=self.scope)
-        alerts, incidents = await self._alert(scores, previous, [], computed_at_ms=at)
+        alerts, incidents = await self._alert(
+            scores, previous, [], computed_at_ms=at, facts_read_at=lambda _e: self._model_read_at
+        )
         await self.resend()
         return Run(len(scores), alerts, incidents, time.perf_counter() - t0)
 
@@ -302,6 +315,7 @@ class RiskService:
             ids = {i for i in ids if i.startswith(self.scope)}
         if not ids:
             return Run(0, [], [], time.perf_counter() - t0)
+        read_at = datetime.now(UTC)
         enterprises, links = await self.store.facts_of(sorted(ids))
         if self.scope is not None:
             links = [
@@ -331,7 +345,14 @@ class RiskService:
             downstream=self._downstream,
             computed_at_ms=at,
         )
-        alerts, incidents = await self._alert(changed, self.engine.previous, disruptions, computed_at_ms=at)
+        held_at = self._model_read_at if self.partial else read_at
+
+        def facts_read_at(eid: str) -> datetime:
+            return read_at if eid in ids else held_at
+
+        alerts, incidents = await self._alert(
+            changed, self.engine.previous, disruptions, computed_at_ms=at, facts_read_at=facts_read_at
+        )
         return Run(len(changed), alerts, incidents, time.perf_counter() - t0)
 
     async def _write_links_and_facilities(self, at: int) -> None:
@@ -352,9 +373,11 @@ class RiskService:
         disruptions: list[Alert],
         *,
         computed_at_ms: int,
+        facts_read_at: Callable[[str], datetime],
     ) -> tuple[list[Alert], list[int]]:
         """Raise what is not raised yet: a threshold alert for each score at or above ``alert_threshold``
-        whose cause is not raised (re-armed when a score drops below), and the disruption alerts not
+        whose cause is not raised (re-armed when a score drops below, computed from facts read after the
+        cause was raised: ``facts_read_at``), and the disruption alerts not
         raised before. A cause claimed by another risk process is not sent again. ``ALERT_CHUNK``
         causes at a time: their claims commit (milliseconds), then the alerts go to Kafka
         (acknowledged), then their incidents are recorded; a failed send releases its claims (they are
@@ -400,8 +423,12 @@ class RiskService:
         incidents: list[int] = []
 
         def raise_() -> tuple[list[Alert], list[int]]:
+            by_read: dict[datetime, list[str]] = {}
+            for e in below:
+                by_read.setdefault(facts_read_at(e), []).append(e)
             with Session(self.sql) as session:
-                rearm(session, below=below)
+                for read_at, ids in by_read.items():
+                    rearm(session, below=ids, facts_read_at=read_at)
                 session.commit()
             alerts: list[Alert] = []
             for i in range(0, len(above), ALERT_CHUNK):

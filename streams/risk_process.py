@@ -15,8 +15,9 @@ Work sharing between several risk processes:
   record read twice rescores the same ids again, which is idempotent);
 - **full recompute** — once per period of ``full_recompute_seconds`` across the group: the process
   that inserts the period's row in the SQL store (``claim_period``) runs it; every
-  ``full_reload_every``-th period re-reads the projection, and the other processes then refresh the
-  model they hold (read and compute, no writes, no alerts);
+  ``full_reload_every``-th period re-reads the projection (every period when the winner shares the
+  changes' partitions with other processes: its model missed theirs), and the other processes then
+  refresh the model they hold (read and compute, no writes, no alerts);
 - **alerts** — every cause is claimed in SQL before it is sent (``graph/risk/coordination.py``).
 
 While a recompute or refresh runs, the loop keeps polling Kafka and collects what the batches touch;
@@ -116,6 +117,7 @@ class RiskProcess:
             "queued.max.messages.kbytes": 16_384,
         }
         self._stopping = asyncio.Event()
+        self._partition_count: int | None = None
 
     def stop(self) -> None:
         """Ask ``run`` to return: the consumer leaves the group (its partitions move at once)."""
@@ -123,10 +125,23 @@ class RiskProcess:
 
     def _assigned(self, consumer: Consumer, parts: list[TopicPartition]) -> None:
         self.status.partitions = sorted({*self.status.partitions, *(p.partition for p in parts)})
+        try:
+            topic = consumer.list_topics(self.topic, timeout=10.0).topics[self.topic]
+            self._partition_count = len(topic.partitions)
+        except KafkaException as e:  # unknown: the model counts as partial (re-read every period)
+            log.info("risk: partitions of %s not known (%s)", self.topic, e)
+        self._follow_all()
 
     def _revoked(self, consumer: Consumer, parts: list[TopicPartition]) -> None:
         gone = {p.partition for p in parts}
         self.status.partitions = [p for p in self.status.partitions if p not in gone]
+        self._follow_all()
+
+    def _follow_all(self) -> None:
+        """Whether this process reads every partition of the changes: only then does the model it holds
+        see every change (``RiskService.partial``)."""
+        held = len(self.status.partitions)
+        self.service.partial = self._partition_count is None or held < self._partition_count
 
     async def run(self) -> None:
         consumer = Consumer(self._conf)
@@ -208,7 +223,11 @@ class RiskProcess:
 
     async def _period(self, period: int) -> None:
         """The group's full recompute of ``period`` if this process wins it; otherwise refresh the held
-        model when the period re-reads the projection (or nothing is held yet)."""
+        model when the period re-reads the projection (or nothing is held yet).
+
+        A process that shares the changes with others re-reads the projection for every recompute it
+        wins: the model it holds missed the changes the others rescored, and a recompute from it would
+        write their enterprises' old scores back (and re-arm alerts they just raised)."""
         reload = period % self.reload_every == 0
 
         def claim() -> bool:
@@ -216,7 +235,7 @@ class RiskProcess:
                 return claim_period(session, group=self.group, period=period, holder=self.holder)
 
         if await asyncio.to_thread(claim):
-            run = await self.service.full(reload=reload or not self.service.loaded)
+            run = await self.service.full(reload=reload or self.service.partial or not self.service.loaded)
             self.status.full_periods.append(period)
 
             def finish() -> None:

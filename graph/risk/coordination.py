@@ -68,15 +68,22 @@ def full_runs(session: Session, *, group: str) -> list[RiskFullRun]:
     return list(session.exec(q))
 
 
-def rearm(session: Session, *, below: Collection[str]) -> int:
+def rearm(session: Session, *, below: Collection[str], facts_read_at: datetime | None = None) -> int:
     """Make the threshold cause raisable again for the enterprises in ``below`` (scores now under the
-    threshold) that had it raised; returns how many. Does not commit."""
+    threshold) that had it raised; returns how many. Does not commit.
+
+    ``facts_read_at``: when the facts behind those scores were read. A cause raised at or after it is
+    left raised: its raise saw newer facts than the score that is under the threshold (another risk
+    process rescored a change this one's model had not read yet), and re-arming it would send the
+    same crossing again on the next rescoring."""
     below = set(below)
     if not below:
         return 0
     base = select(RiskAlertState.enterprise_id).where(
         RiskAlertState.cause == THRESHOLD_CAUSE, col(RiskAlertState.active)
     )
+    if facts_read_at is not None:
+        base = base.where(col(RiskAlertState.updated_at) < facts_read_at)
     raised: list[str] = []
     if len(below) > 10 * CHUNK:  # a full recompute: the raised ones are the few, read them all
         raised = [e for e in session.exec(base) if e in below]

@@ -3,6 +3,7 @@ cause (re-armed when a score drops below the threshold), and bounded slices of r
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -59,6 +60,25 @@ def test_a_cause_is_claimed_once_until_rearmed_then_again_with_the_next_episode(
     with Session(e) as a:
         assert claim_causes(a, [mill, fire], alert_id=alert_id) == {mill: 2}  # a disruption alerts once
         a.commit()
+
+
+def test_a_score_from_facts_read_before_the_raise_does_not_rearm_it(tmp_path: Path) -> None:
+    """Process B's model was read before the fire that process A rescored and alerted on: B's score is
+    under the threshold, but it must not re-arm A's raise (the next rescoring would alert again)."""
+    e = engine(tmp_path)
+    mill = ("mill", THRESHOLD_CAUSE)
+    b_read_at = datetime.now(UTC)
+    with Session(e) as a:
+        assert claim_causes(a, [mill], alert_id=alert_id) == {mill: 1}
+        a.commit()
+    with Session(e) as b:
+        assert rearm(b, below=["mill"], facts_read_at=b_read_at) == 0
+        b.commit()
+        assert claim_causes(b, [mill], alert_id=alert_id) == {}
+    with Session(e) as a:  # facts read after the raise: the drop is real
+        assert rearm(a, below=["mill"], facts_read_at=datetime.now(UTC) + timedelta(milliseconds=1)) == 1
+        a.commit()
+        assert claim_causes(a, [mill], alert_id=alert_id) == {mill: 2}
 
 
 def test_claims_roll_back_with_their_transaction(tmp_path: Path) -> None:
