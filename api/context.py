@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +14,7 @@ from strawberry.fastapi import BaseContext
 from api.auth import Principal
 from api.errors import ClientError
 from api.policy import Policy
+from connectors.capacity_reports import capacity_sites
 from graph.risk.settings import RiskSettings
 from graph.risk_views import RiskViews
 from graph.views import NetworkViews
@@ -91,6 +92,19 @@ class Context(BaseContext):
     def check_tiers(self, tiers: int) -> None:
         if not 1 <= tiers <= self.limits.max_tiers:
             raise ClientError(f"tiers must be between 1 and {self.limits.max_tiers}, got {tiers}")
+
+    # -- the record store -------------------------------------------------------------------------
+
+    async def capacity_sites(
+        self, pairs: Collection[tuple[str, str]]
+    ) -> Mapping[tuple[str, str], list[dict[str, Any]]]:
+        """The latest capacity report of each site of each (enterprise, sku), from the record store
+        (``connectors.capacity_reports``); raises ``ClientError`` when no store is configured."""
+        if not pairs:
+            return {}
+        if self.engine is None:
+            raise ClientError("the record store is not configured on this server")
+        return await asyncio.to_thread(capacity_sites, self.engine, pairs)
 
     # -- risk --------------------------------------------------------------------------------------
 

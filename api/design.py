@@ -15,7 +15,7 @@ from api.context import Context
 from api.enterprise import Enterprise, enterprise_rows, to_date
 from api.errors import Forbidden
 from api.policy import Action
-from api.resourcing import MAX_SCAN, SourcingOption, check_need, ranked_options
+from api.resourcing import MAX_SCAN, SourcingOption, check_need, ranked_options, with_capacity
 
 
 @strawberry.type(description="A participant of a design project and its role.")
@@ -249,7 +249,7 @@ class DesignQuery:
                 limit=MAX_SCAN,
             )
         else:
-            rows = await ctx.views.sourcing_candidates(
+            found = await ctx.views.sourcing_candidates(
                 skus=[sku],
                 scope=scope,
                 exclude=[str(near_id)] if near_id else [],
@@ -258,6 +258,7 @@ class DesignQuery:
                 max_risk=max_risk,
                 scan=MAX_SCAN,
             )
+            rows = await with_capacity(ctx, found)
         ranked = ranked_options(
             rows,
             needed_per_day=quantity_per_day,

@@ -1,6 +1,7 @@
 """Re-sourcing by spare capacity: ranked sourcing options and the plan covering a lost supplier's volume.
 
-The ranking and the plan are ``graph.resourcing``'s; this module checks who may ask and turns them into
+The ranking and the plan are ``graph.resourcing``'s: candidates from the graph, their capacity reports
+from the record store (``Context.capacity_sites``); this module checks who may ask and turns them into
 GraphQL types. A partner names a buyer (and lost supplier) inside its network and gets candidates inside
 its network only.
 """
@@ -99,6 +100,11 @@ class ReSourcingPlan:
     options: list[SourcingOption] = strawberry.field(description="Every ranked option, best first")
 
 
+async def with_capacity(ctx: Context, rows: Sequence[Record]) -> list[Record]:
+    """Candidate rows with the capacity reports of their sku from the record store (``sites``)."""
+    return resourcing.with_sites(rows, await ctx.capacity_sites(resourcing.pairs(rows)))
+
+
 def ranked_options(
     rows: Sequence[Record],
     *,
@@ -158,8 +164,11 @@ class ResourcingQuery:
         if lost_supplier_id:
             await ctx.policy.check_in_scope(str(lost_supplier_id))
             exclude.append(str(lost_supplier_id))
-        rows = await ctx.views.sourcing_candidates(
-            skus=[sku], scope=ctx.policy.visible_list(), exclude=exclude, scan=MAX_SCAN
+        rows = await with_capacity(
+            ctx,
+            await ctx.views.sourcing_candidates(
+                skus=[sku], scope=ctx.policy.visible_list(), exclude=exclude, scan=MAX_SCAN
+            ),
         )
         origins = (await ctx.views.origins([buyer])).get(buyer, [])
         ranked = ranked_options(
@@ -187,4 +196,11 @@ class ResourcingQuery:
         )
 
 
-__all__ = ["ReSourcingPlan", "ResourcingQuery", "SourcingOption", "check_need", "ranked_options"]
+__all__ = [
+    "ReSourcingPlan",
+    "ResourcingQuery",
+    "SourcingOption",
+    "check_need",
+    "ranked_options",
+    "with_capacity",
+]

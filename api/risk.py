@@ -398,6 +398,7 @@ class RiskQuery:
                 max_disrupted=ctx.limits.max_disrupted,
                 max_affected=max_affected,
                 alternatives=alternatives,
+                capacity=ctx.capacity_sites,
             )
         except ScenarioTooLarge as e:
             raise ClientError(str(e)) from None

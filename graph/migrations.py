@@ -12,7 +12,6 @@ _UNIQUE: tuple[tuple[str, str, str], ...] = (
     ("region_name", "Region", "name"),
     ("material_sku", "Material", "sku"),
     ("certification_id", "Certification", "id"),
-    ("quality_incident_id", "QualityIncident", "id"),
     ("equipment_alarm_id", "EquipmentAlarm", "id"),
     ("disruption_id", "Disruption", "id"),
     ("design_project_id", "DesignProject", "id"),
@@ -41,7 +40,6 @@ STATEMENTS: tuple[str, ...] = (
     "CREATE INDEX enterprise_kpi_pending IF NOT EXISTS FOR (e:Enterprise) ON (e.kpiPendingAt)",
     # The risky-nodes list filters and orders by score (graph/risk/store.py RiskStore.risky).
     "CREATE INDEX enterprise_risk_score IF NOT EXISTS FOR (e:Enterprise) ON (e.riskScore)",
-    "CREATE INDEX quality_incident_supplier IF NOT EXISTS FOR (q:QualityIncident) ON (q.supplierId)",
     "CREATE INDEX disruption_status IF NOT EXISTS FOR (d:Disruption) ON (d.status)",
     # The certificates list reads in (validUntil, id) order, or one holder's (graph/record_views.py).
     "CREATE INDEX certification_valid_until IF NOT EXISTS FOR (c:Certification) ON (c.validUntil)",
@@ -131,6 +129,25 @@ NO_ORDER_NODES_STATEMENTS = [
     "DROP INDEX order_buyer IF EXISTS",
 ]
 
+NO_FLOW_OF_CAPACITY_OR_QUALITY = "no-capacity-or-quality-in-graph"
+"""Data migration: capacity reports and quality incidents live in the record store (incidents counted in
+its day buckets); the ``QualityIncident`` nodes earlier releases wrote, their constraint and index, and
+the capacity properties on ``PRODUCES``, ``Facility`` and ``Enterprise`` are removed (``PRODUCES``
+itself stays: the enterprise makes the material)."""
+
+_CAPACITY_PROPERTIES = "x.capacityPerDay, x.utilization, x.capacityReportedAt, x.capacityV"
+
+NO_FLOW_OF_CAPACITY_OR_QUALITY_STATEMENTS = [
+    "MATCH (q:QualityIncident) CALL (q) { DETACH DELETE q } IN TRANSACTIONS OF 10000 ROWS",
+    "DROP CONSTRAINT quality_incident_id IF EXISTS",
+    "DROP INDEX quality_incident_supplier IF EXISTS",
+    *(
+        f"MATCH {pattern} WHERE x.capacityV IS NOT NULL OR x.capacityPerDay IS NOT NULL "
+        f"CALL (x) {{ REMOVE {_CAPACITY_PROPERTIES} }} IN TRANSACTIONS OF 10000 ROWS"
+        for pattern in ("()-[x:PRODUCES]->()", "(x:Facility)", "(x:Enterprise)")
+    ),
+]
+
 
 async def migrate(driver: AsyncDriver, *, database: str = "neo4j") -> int:
     """Apply every constraint and index, then each data migration not yet applied; return how many
@@ -140,4 +157,7 @@ async def migrate(driver: AsyncDriver, *, database: str = "neo4j") -> int:
     await driver.execute_query("CALL db.awaitIndexes(60)", database_=database)
     await _data_migration(driver, WIDE_SEQUENCE, version_repad_statements(), database)
     await _data_migration(driver, NO_ORDER_NODES, NO_ORDER_NODES_STATEMENTS, database)
+    await _data_migration(
+        driver, NO_FLOW_OF_CAPACITY_OR_QUALITY, NO_FLOW_OF_CAPACITY_OR_QUALITY_STATEMENTS, database
+    )
     return len(STATEMENTS)

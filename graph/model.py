@@ -72,6 +72,9 @@ class RelKind:
     dst_key: str
     rel_keys: tuple[str, ...]
     aspects: tuple[Aspect, ...]
+    create_only: bool = False
+    """A structural fact with no aspects: the relationship is created with the provenance of the row
+    that created it, and a later row writes nothing (no per-event property write)."""
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,20 @@ def node_cypher(k: NodeKind) -> str:
 def rel_cypher(k: RelKind) -> str:
     keys = ", ".join(f"{p}: r.{p}" for p in k.rel_keys)
     keys = f" {{{keys}}}" if keys else ""
+    rel_keys = ", ".join(f"r.{p}" for p in k.rel_keys)
+    returned = f"RETURN r.a AS a, r.b AS b, [{rel_keys}] AS keys, created, moved"
+    if k.create_only:
+        prov = ", ".join([*(f"{p}: r.{p}" for p in _PROVENANCE_FIELDS), "lastVersion: r.v"])
+        return (
+            "UNWIND $rows AS r\n"
+            f"MERGE (a:{k.src_label} {{{k.src_key}: r.a}})\n"
+            f"MERGE (b:{k.dst_label} {{{k.dst_key}: r.b}})\n"
+            f"MERGE (a)-[x:{k.rel}{keys}]->(b)\n"
+            "WITH x, r, x.lastVersion IS NULL AS created, ['provenance'] AS moved\n"
+            "WHERE created\n"
+            f"SET x += {{{prov}}}\n"
+            f"{returned}"
+        )
     sets = ",\n    ".join(_aspect_sets(k.aspects))
     return (
         "UNWIND $rows AS r\n"
@@ -147,7 +164,7 @@ def rel_cypher(k: RelKind) -> str:
         f"WITH x, r, x.lastVersion IS NULL AS created, {_moved(k.aspects)} AS moved\n"
         f"SET {sets}\n"
         "WITH r, created, moved WHERE size(moved) > 0\n"
-        f"RETURN r.a AS a, r.b AS b, [{', '.join(f'r.{p}' for p in k.rel_keys)}] AS keys, created, moved"
+        f"{returned}"
     )
 
 
@@ -176,8 +193,6 @@ def link_cypher(k: LinkKind) -> str:
 
 # -- the model -----------------------------------------------------------------------------------
 
-CAPACITY = Aspect("capacity", ("capacityPerDay", "utilization", "capacityReportedAt"))
-
 ENTERPRISE = NodeKind(
     "enterprises",
     "Enterprise",
@@ -187,14 +202,13 @@ ENTERPRISE = NodeKind(
         Aspect("industry", ("industry",)),
         Aspect("country", ("country",)),
         Aspect("capabilities", ("capabilities",)),
-        CAPACITY,
     ),
 )
 FACILITY = NodeKind(
     "facilities",
     "Facility",
     "id",
-    (Aspect("registered", ("name", "kind", "latitude", "longitude")), CAPACITY),
+    (Aspect("registered", ("name", "kind", "latitude", "longitude")),),
 )
 MATERIAL = NodeKind("materials", "Material", "sku", (Aspect("defined", ("name", "category", "unit")),))
 CERTIFICATION = NodeKind(
@@ -207,17 +221,6 @@ CERTIFICATION = NodeKind(
     ),
     derived="x.status = CASE WHEN coalesce(x.expiredV, '') > coalesce(x.grantedV, '') "
     "THEN 'expired' ELSE 'active' END",
-)
-QUALITY_INCIDENT = NodeKind(
-    "quality_incidents",
-    "QualityIncident",
-    "id",
-    (
-        Aspect(
-            "reported",
-            ("supplierId", "buyerId", "sku", "severity", "defectPpm", "description", "reportedAt"),
-        ),
-    ),
 )
 EQUIPMENT_ALARM = NodeKind(
     "equipment_alarms",
@@ -366,7 +369,6 @@ NODE_KINDS: tuple[NodeKind, ...] = (
     FACILITY,
     MATERIAL,
     CERTIFICATION,
-    QUALITY_INCIDENT,
     EQUIPMENT_ALARM,
     DISRUPTION,
     DESIGN_PROJECT,
@@ -414,9 +416,6 @@ DISRUPTION_FACILITY = LinkKind(
 )
 DISRUPTION_REGION = LinkKind(
     "disruption_region", "Disruption", "id", "AFFECTS", "Region", "name", "affectsRegionV"
-)
-INCIDENT_SUPPLIER = LinkKind(
-    "incident_supplier", "QualityIncident", "id", "AGAINST", "Enterprise", "id", "supplierLinkV"
 )
 ALARM_SITE = LinkKind("alarm_site", "EquipmentAlarm", "id", "RAISED_AT", "Enterprise", "id", "siteV")
 PROJECT_OWNER = LinkKind(
@@ -480,7 +479,6 @@ LINK_KINDS: tuple[LinkKind, ...] = (
     DISRUPTION_ENTERPRISE,
     DISRUPTION_FACILITY,
     DISRUPTION_REGION,
-    INCIDENT_SUPPLIER,
     ALARM_SITE,
     PROJECT_OWNER,
     PROJECT_PRODUCT,
@@ -522,7 +520,11 @@ STOCKS = RelKind(
     ("site",),
     (Aspect("stock", ("onHand", "dailyUsage", "daysOfCover", "stockReportedAt")),),
 )
-PRODUCES = RelKind("produces", "PRODUCES", "Enterprise", "id", "Material", "sku", ("site",), (CAPACITY,))
+PRODUCES = RelKind(
+    "produces", "PRODUCES", "Enterprise", "id", "Material", "sku", ("site",), (), create_only=True
+)
+"""The enterprise makes the material at a site (``""``: not named): network, created by the first capacity
+report of the sku there. Capacity and utilisation are flow: records (``schema.records.CapacityRecord``)."""
 COLLABORATES_ON = RelKind(
     "collaborates_on",
     "COLLABORATES_ON",

@@ -1,7 +1,9 @@
 """Re-sourcing by spare capacity: who could take over a lost supplier's volume, ranked, and a plan.
 
-Spare capacity comes from the capacity reports the projector writes on ``(Enterprise)-[:PRODUCES
-{site}]->(Material)``: per site ``capacityPerDay * max(0, 1 - utilization)``, summed over the
+The graph names the candidates (enterprises that produce a material, ``(Enterprise)-[:PRODUCES]->
+(Material)``, or currently supply it); their capacity comes from the latest capacity reports in the
+record store (``connectors.capacity_reports``, one per enterprise, sku and site), attached to the graph's
+rows by ``with_sites``: per site ``capacityPerDay * max(0, 1 - utilization)``, summed over the
 enterprise's sites of the material. A report older than ``max_report_age_days`` counts as no spare
 capacity (it is listed, marked stale, with its age).
 
@@ -24,11 +26,15 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 Record = dict[str, Any]
+
+CapacityLookup = Callable[[Collection[tuple[str, str]]], Awaitable[Mapping[tuple[str, str], list[Record]]]]
+"""(enterprise id, sku) pairs -> the latest capacity report of each of their sites, as
+``{"capacityPerDay", "utilization", "capacityReportedAt"}`` (``connectors.capacity_reports``)."""
 
 WEIGHTS: Mapping[str, float] = {
     "cover": 0.40,
@@ -67,11 +73,6 @@ WITH DISTINCT sku, e
 ORDER BY coalesce(e.riskScore, 0.0), e.id
 WITH sku, collect(e)[..$scan] AS found
 UNWIND found AS e
-CALL (e, sku) {
-  OPTIONAL MATCH (e)-[p:PRODUCES]->(:Material {sku: sku})
-  WHERE p.capacityPerDay IS NOT NULL
-  RETURN collect(p {.capacityPerDay, .utilization, .capacityReportedAt}) AS sites
-}
 CALL (e) {
   OPTIONAL MATCH (e)<-[:OPERATED_BY]-(fa:Facility)
   WHERE fa.latitude IS NOT NULL AND fa.longitude IS NOT NULL
@@ -88,13 +89,13 @@ CALL (e, sku) {
 }
 RETURN collect({sku: sku, e: e {.id, .name, .industry, .region, .country, .riskScore, .capabilities,
                                 .otifRate90d},
-                 sites: sites, coordinates: coordinates, certifications: certifications,
+                 coordinates: coordinates, certifications: certifications,
                  leadTimeDays: leadTimeDays}) AS rows
 """
 """One row: per sku, up to ``$scan`` enterprises that produce it or supply it on one of ``$links``
-current links (least risky first, in ``$scope`` when given, none of ``$exclude``), with their capacity
-reports of it, facility coordinates, active certifications and mean lead time of their current links
-of it."""
+current links (least risky first, in ``$scope`` when given, none of ``$exclude``), with their facility
+coordinates, active certifications and mean lead time of their current links of it. Their capacity
+reports are records: ``with_sites`` attaches them."""
 
 ORIGINS = """
 UNWIND $ids AS id
@@ -104,6 +105,16 @@ WITH id, collect([fa.latitude, fa.longitude])[..20] AS coordinates
 RETURN collect({id: id, coordinates: coordinates}) AS rows
 """
 """The facility coordinates of each enterprise (where distances are measured from)."""
+
+
+def pairs(rows: Iterable[Record]) -> set[tuple[str, str]]:
+    """The (enterprise id, sku) of each candidate row whose capacity reports are wanted."""
+    return {(str(r["e"]["id"]), str(r["sku"])) for r in rows if r.get("sku") is not None}
+
+
+def with_sites(rows: Iterable[Record], sites: Mapping[tuple[str, str], list[Record]]) -> list[Record]:
+    """Candidate rows with ``sites``: their capacity reports of the row's sku (none: no spare capacity)."""
+    return [{**r, "sites": sites.get((str(r["e"]["id"]), str(r.get("sku"))), [])} for r in rows]
 
 
 def haversine_km(a: Sequence[float], b: Sequence[float]) -> float:
@@ -349,6 +360,7 @@ __all__ = [
     "WEIGHTS",
     "Allocation",
     "Candidate",
+    "CapacityLookup",
     "Plan",
     "SourcingOption",
     "SpareCapacity",
@@ -357,8 +369,10 @@ __all__ = [
     "haversine_km",
     "nearest_km",
     "option",
+    "pairs",
     "plan",
     "rank",
     "score",
     "spare_capacity",
+    "with_sites",
 ]

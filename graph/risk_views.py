@@ -23,7 +23,17 @@ from typing import Any
 
 from neo4j import AsyncDriver
 
-from graph.resourcing import LINKS_SCAN, SOURCING_CANDIDATES, Candidate, SourcingOption, best, candidate
+from graph.resourcing import (
+    LINKS_SCAN,
+    SOURCING_CANDIDATES,
+    Candidate,
+    CapacityLookup,
+    SourcingOption,
+    best,
+    candidate,
+    pairs,
+    with_sites,
+)
 from graph.risk.facts import Enterprise, Network, SupplyLink
 from graph.risk.settings import RiskSettings
 from graph.risk.structure import (
@@ -335,9 +345,12 @@ class RiskViews:
             return []
         return list(rows[0]["rows"])  # in-links stay lists (a dict each cost ~0.15 s at 70k links)
 
-    async def alternatives(self, skus: Sequence[str], *, scan: int) -> dict[str, list[Record]]:
+    async def alternatives(
+        self, skus: Sequence[str], *, scan: int, capacity: CapacityLookup | None = None
+    ) -> dict[str, list[Record]]:
         """Per sku, up to ``scan`` of the least risky enterprises that produce or currently supply it, with
-        what ``graph.resourcing`` ranks them by."""
+        what ``graph.resourcing`` ranks them by: their capacity reports from ``capacity`` (``None``: none
+        known, so no spare capacity)."""
         if not skus:
             return {}
         rows = await self._read(
@@ -351,8 +364,10 @@ class RiskViews:
             scan=scan,
             links=LINKS_SCAN,
         )
+        found = list(rows[0]["rows"]) if rows else []
+        sites = await capacity(pairs(found)) if capacity is not None and found else {}
         out: dict[str, list[Record]] = {}
-        for r in rows[0]["rows"] if rows else []:
+        for r in with_sites(found, sites):
             out.setdefault(r["sku"], []).append(r)
         return out
 
@@ -369,8 +384,10 @@ class RiskViews:
         max_disrupted: int,
         max_affected: int,
         alternatives: int,
+        capacity: CapacityLookup | None = None,
     ) -> Scenario:
-        """The scenario's cascade over its downstream closure (see the module docstring)."""
+        """The scenario's cascade over its downstream closure (see the module docstring); alternatives
+        ranked with the capacity reports ``capacity`` returns (``None``: none known)."""
         cands = await self.candidates(
             enterprises=enterprises, facilities=facilities, region=region, cap=max_disrupted + 1
         )
@@ -393,7 +410,9 @@ class RiskViews:
         origins: dict[str, list[list[float]]] = {}
         volumes = lost_per_day(result, rows)
         if alternatives:
-            found = await self.alternatives(lost, scan=ALTERNATIVES_SCAN + alternatives + min(down, 50))
+            found = await self.alternatives(
+                lost, scan=ALTERNATIVES_SCAN + alternatives + min(down, 50), capacity=capacity
+            )
             origins = {r["e"]["id"]: r["e"].get("coordinates") or [] for r in rows}
         rows_by_id = {c["e"]["id"]: c["e"] for c in cands if c["e"]["id"] in hit}
         rows_by_id.update({r["e"]["id"]: r["e"] for r in rows})

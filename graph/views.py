@@ -650,8 +650,9 @@ class NetworkViews(GraphViews):
         max_risk: float | None = None,
         scan: int = 500,
     ) -> list[Record]:
-        """Per sku, enterprises that produce or currently supply it, with their capacity reports of it,
-        coordinates, certifications and lead time (see ``graph.resourcing.SOURCING_CANDIDATES``)."""
+        """Per sku, enterprises that produce or currently supply it, with their coordinates,
+        certifications and lead time (see ``graph.resourcing.SOURCING_CANDIDATES``; their capacity
+        reports are records: ``graph.resourcing.with_sites``)."""
         if not skus:
             return []
         rows = await self._read(

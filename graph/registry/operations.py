@@ -29,13 +29,10 @@ def _inventory_records(d: InventoryReported, st: Stamp) -> RecordRows:
 
 
 def _capacity(b: GraphRows, d: CapacityReported, st: Stamp) -> None:
-    fields = {"capacityPerDay": d.capacity_per_day, "utilization": d.utilization, "capacityReportedAt": st.t}
+    """A report of a sku makes the enterprise a producer of it at the site (network, written once);
+    capacity and utilisation are records only."""
     if d.sku is not None:
-        b.rel(model.PRODUCES, d.enterprise_id, d.sku, {"site": d.facility_id or ""}, "capacity", fields, st)
-    elif d.facility_id is not None:
-        b.node(model.FACILITY, d.facility_id, "capacity", fields, st)
-    else:
-        b.node(model.ENTERPRISE, d.enterprise_id, "capacity", fields, st)
+        b.rel(model.PRODUCES, d.enterprise_id, d.sku, {"site": d.facility_id or ""}, "", {}, st)
 
 
 def _capacity_records(d: CapacityReported, st: Stamp) -> RecordRows:
@@ -49,17 +46,8 @@ def _site(d: InventoryReported | CapacityReported | EquipmentAlarm) -> Named:
 
 
 def _quality(b: GraphRows, d: QualityIncident, st: Stamp) -> None:
-    reported = {
-        "supplierId": d.supplier_id,
-        "buyerId": d.buyer_id,
-        "sku": d.sku,
-        "severity": d.severity.value,
-        "defectPpm": d.defect_ppm,
-        "description": d.description,
-        "reportedAt": st.t,
-    }
-    b.node(model.QUALITY_INCIDENT, d.incident_id, "reported", reported, st)
-    b.link(model.INCIDENT_SUPPLIER, d.incident_id, d.supplier_id, st)
+    """Quality incidents write no graph rows: they are records, and the supplier's and link's KPI
+    buckets count them (``connectors.flow_store``)."""
 
 
 def _quality_records(d: QualityIncident, st: Stamp) -> RecordRows:

@@ -90,15 +90,13 @@ def test_an_ending_event_ends_and_a_moved_link_ends_its_old_target() -> None:
 
 
 def test_a_key_with_many_changes_is_split_into_records_of_bounded_size() -> None:
-    incidents = [_event("quality.incident", f"ev-{i}", incident_id=f"qi-{i}") for i in range(7)]
-    m = to_mutations(incidents)
-    applied = {
-        "quality_incidents": [{"k": f"qi-{i}", "created": True, "moved": ["reported"]} for i in range(7)]
-    }
-    records = graph_changes(m, applied, _causing(*incidents), batch="b", committed_at=AT, max_changes=3)
+    lots = [_event("lot.produced", f"ev-{i}", lot_id=f"lot-{i}") for i in range(7)]
+    m = to_mutations(lots)
+    applied = {"lots": [{"k": f"lot-{i}", "created": True, "moved": ["produced"]} for i in range(7)]}
+    records = graph_changes(m, applied, _causing(*lots), batch="b", committed_at=AT, max_changes=3)
     assert [len(r.nodes) for r in records] == [3, 3, 1]
     assert len({r.id for r in records}) == 3
-    assert all(n.enterprises for r in records for n in r.nodes)  # an incident names its supplier
+    assert all(n.enterprises for r in records for n in r.nodes)  # a lot names the enterprise that made it
 
 
 def test_aggregates_that_moved_go_under_their_enterprise_and_name_it_for_risk() -> None:

@@ -34,8 +34,11 @@ def event(
     )
 
 
-RECORDS_ONLY = frozenset(t for t, p in CATALOG.items() if p.GROUP == "orders and logistics")
-"""Orders and shipments: records and KPI buckets only, no graph rows (docs/graph-model.md)."""
+RECORDS_ONLY = frozenset(t for t, p in CATALOG.items() if p.GROUP == "orders and logistics") | {
+    "quality.incident"
+}
+"""Orders, shipments and quality incidents: records and KPI buckets only, no graph rows
+(docs/graph-model.md)."""
 
 
 @pytest.mark.parametrize("type_", sorted(CATALOG))
