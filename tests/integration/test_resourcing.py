@@ -1,9 +1,11 @@
-"""Re-sourcing by spare capacity on the real stack: ERP events through Kafka and the worker into Neo4j,
+"""Re-sourcing by spare capacity on the real stack: ERP events through Kafka and the worker into Neo4j
+(the network) and the record store (capacity reports, quality incidents; SQLite and PostgreSQL),
 answers through GraphQL (``reSourcing``, ``candidatePartners``, ``whatIf`` alternatives), for an
 analyst and for a partner that must not see past its network."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import time
 import uuid
@@ -13,11 +15,16 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import neo4j
 import pytest
+from sqlalchemy import create_engine, make_url, text
 
 from api.keys import create_key
 from connectors.kafka import Record
+from graph.mutations import to_mutations
+from graph.writer import GraphWriter
 from schema.tables import Role
+from schema.validate import decode_event
 from supplynet import bootstrap
 from supplynet.samples import envelope
 from supplynet.settings import Settings
@@ -42,6 +49,9 @@ CANDIDATES = """query($sku: String, $q: Float, $near: ID) {
 WHAT_IF = """query($e: [ID!]) { whatIf(enterprises: $e, days: 30) {
   exposures(first: 10) { enterprise { id } alternatives { sku lostPerDay suppliers { id }
     options { enterprise { id } spareCapacityPerDay coversPerDay } } } } }"""
+
+INCIDENTS = """query($s: ID!) { qualityIncidents(supplierId: $s) { edges { node { incidentId } } }
+  supplierKpis(id: $s) { qualityIncidents90d } }"""
 
 
 class SpareWorld:
@@ -120,6 +130,7 @@ class SpareWorld:
                 at,
             )
 
+        capacity(self.C1, 120, 0.9, now - timedelta(days=2))  # an older report of the same site
         capacity(self.C1, 200, 0.5)
         capacity(self.C2, 100, 0.2)
         capacity(self.C3, 1000, 0.5)
@@ -135,18 +146,68 @@ class SpareWorld:
                 "valid_until": "2030-01-01",
             },
         )
+        # Flow that must not reach the graph: capacity of a whole enterprise and of a facility (no sku),
+        # and a quality incident B reports against C1.
+        add(
+            "capacity.reported",
+            self.C1,
+            {"enterprise_id": self.C1, "capacity_per_day": 900.0, "utilization": 0.4},
+        )
+        add(
+            "capacity.reported",
+            self.C2,
+            {
+                "enterprise_id": self.C2,
+                "facility_id": self.C2 + "-site",
+                "capacity_per_day": 300.0,
+                "utilization": 0.1,
+            },
+        )
+        self.INCIDENT = p + "qi-1"
+        add(
+            "quality.incident",
+            self.C1,
+            {
+                "incident_id": self.INCIDENT,
+                "supplier_id": self.C1,
+                "buyer_id": self.B,
+                "sku": self.S,
+                "severity": "high",
+                "defect_ppm": 850.0,
+            },
+        )
         self.events = evs
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def record_store(request: pytest.FixtureRequest, stack: Settings) -> Iterator[Settings]:
+    """The stack's settings over a record store of the module's own: the session's SQLite file, or a
+    fresh database on the local PostgreSQL."""
+    if request.param == "sqlite":
+        yield stack
+        return
+    base = make_url(request.getfixturevalue("postgres_url"))
+    name = f"rs_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    s = stack.model_copy(update={"sql_url": base.set(database=name).render_as_string(hide_password=False)})
+    bootstrap.create_sql_tables(bootstrap.sql_engine(s))
+    yield s
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 @pytest.fixture(scope="module")
 def spare_world(
-    stack: Settings, tmp_path_factory: pytest.TempPathFactory
+    record_store: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[SpareWorld, str, dict[str, str]]]:
     """The world's events sent to Kafka (topics of its own), one worker projecting them and one API
-    serving, for the whole module."""
+    serving, for the whole module (once per record store)."""
     run_id = uuid.uuid4().hex[:8]
     logs = tmp_path_factory.mktemp("resourcing")
-    own = own_topics(stack, f"rstest-{run_id}.")
+    own = own_topics(record_store, f"rstest-{run_id}.")
     with running_worker(own, f"supplynet-test-rs-{run_id}", logs / "worker.log") as proc:
         server, url = spawn_api(own, logs / "api.log")
         try:
@@ -178,13 +239,19 @@ def _loaded(
             o["certified"] is None for o in got["reSourcing"]["options"]
         ):
             found = {o["enterprise"]["id"]: o for o in got["reSourcing"]["options"]}
-            if found[w.C2]["distanceKm"] is not None and found[w.C1]["spareCapacityPerDay"] > 0:
+            flow = data(api, keys["analyst"], INCIDENTS, {"s": w.C1})
+            incident_counted = (flow["supplierKpis"] or {}).get("qualityIncidents90d") == 1
+            if (
+                found[w.C2]["distanceKm"] is not None
+                and found[w.C1]["spareCapacityPerDay"] > 0
+                and incident_counted
+            ):
                 break
         if proc.poll() is not None:
             pytest.fail(f"the worker exited:\n{log.read_text()[-3000:]}")
         time.sleep(0.5)
     else:
-        pytest.fail(f"the capacity reports never reached the graph; worker log:\n{log.read_text()[-3000:]}")
+        pytest.fail(f"the world was never projected; worker log:\n{log.read_text()[-3000:]}")
     yield w, api, keys
 
 
@@ -273,3 +340,80 @@ def test_what_if_alternatives_say_how_much_of_the_lost_volume_each_covers(
         covers = {o["enterprise"]["id"]: o["coversPerDay"] for o in alt["options"]}
         assert covers[w.C1] == pytest.approx(100.0)
         assert covers[w.C2] == pytest.approx(80.0)
+
+
+def test_capacity_and_quality_incidents_are_records_and_the_graph_keeps_only_who_produces_what(
+    spare_world: tuple[SpareWorld, str, dict[str, str]], record_store: Settings
+) -> None:
+    w, url, keys = spare_world
+    flow = data(url, keys["analyst"], INCIDENTS, {"s": w.C1})
+    assert [e["node"]["incidentId"] for e in flow["qualityIncidents"]["edges"]] == [w.INCIDENT]
+    assert flow["supplierKpis"]["qualityIncidents90d"] == 1
+    prefix = w.B[: -len("b")]
+
+    async def read() -> dict[str, Any]:
+        driver = bootstrap.async_driver(record_store)
+        try:
+            rec, _, _ = await driver.execute_query(
+                """
+                CALL () { MATCH (q:QualityIncident) WHERE q.id STARTS WITH $p RETURN count(q) AS incidents }
+                CALL () { MATCH (:Enterprise)-[r:AGAINST]-() RETURN count(r) AS against }
+                CALL () {
+                  MATCH (x) WHERE (x:Enterprise OR x:Facility) AND x.id STARTS WITH $p
+                    AND (x.capacityPerDay IS NOT NULL OR x.utilization IS NOT NULL OR x.capacityV IS NOT NULL)
+                  RETURN count(x) AS nodes
+                }
+                CALL () {
+                  MATCH (e:Enterprise)-[x:PRODUCES]->(m:Material) WHERE e.id STARTS WITH $p
+                  RETURN collect([e.id, m.sku, x.site, keys(x)]) AS produces
+                }
+                RETURN incidents, against, nodes, produces
+                """,
+                p=prefix,
+            )
+            return dict(rec[0])
+        finally:
+            await driver.close()
+
+    got = asyncio.run(read())
+    assert (got["incidents"], got["against"], got["nodes"]) == (0, 0, 0)
+    producers = {(e, sku, site): set(props) for e, sku, site, props in got["produces"]}
+    assert set(producers) == {(x, w.S, "") for x in (w.C1, w.C2, w.C3, w.C4, w.L)}
+    for props in producers.values():  # the structural fact and its provenance, no capacity figures
+        assert props == {"site", "lastEventId", "lastSource", "lastEventAt", "lastVersion"}
+
+
+async def test_a_later_capacity_report_writes_nothing_to_an_existing_produces(
+    driver: neo4j.AsyncDriver, prefix: str
+) -> None:
+    def report(n: int, at: datetime, cap: float) -> Any:
+        return decode_event(
+            msgspec.json.encode(
+                envelope(
+                    eid=f"{prefix}cap-{n}",
+                    type_="capacity.reported",
+                    subject=prefix + "mill",
+                    time=at,
+                    data={
+                        "enterprise_id": prefix + "mill",
+                        "sku": prefix + "hrc",
+                        "capacity_per_day": cap,
+                        "utilization": 0.5,
+                    },
+                )
+            )
+        )
+
+    t0 = datetime.now(UTC) - timedelta(hours=1)
+    writer = GraphWriter(driver)
+    await writer.write(to_mutations([report(1, t0, 100.0)]))
+    await writer.write(to_mutations([report(2, t0 + timedelta(minutes=5), 300.0)]))
+    rec, _, _ = await driver.execute_query(
+        "MATCH (:Enterprise {id: $e})-[x:PRODUCES]->(:Material {sku: $s}) "
+        "RETURN collect(properties(x)) AS xs",
+        e=prefix + "mill",
+        s=prefix + "hrc",
+    )
+    [only] = rec[0]["xs"]
+    assert only["lastEventId"] == f"{prefix}cap-1"  # created once; the newer report wrote nothing
+    assert not {"capacityPerDay", "utilization", "capacityReportedAt", "capacityV"} & set(only)
