@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ import neo4j
 import orjson
 
 from api.keys import create_key
+from connectors.capacity_reports import capacity_sites
 from graph.risk.settings import RiskSettings
 from graph.risk_views import RiskViews, critical_nodes, sourcing_report
 from graph.views import NETWORK_QUERIES, NetworkViews, read_records, search_query
@@ -404,6 +405,9 @@ async def main() -> None:
                 sourcing_report, found[0], found[1], buyers=buyers, truncated=False
             )
 
+        async def capacity(pairs: Collection[tuple[str, str]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+            return await asyncio.to_thread(capacity_sites, engine, pairs)
+
         def what_if(enterprises: list[str], region: str | None, tiers: int) -> DriverSide:
             async def run() -> Any:
                 return await risk.what_if(
@@ -417,6 +421,7 @@ async def main() -> None:
                     max_disrupted=5000,
                     max_affected=5000,
                     alternatives=3,
+                    capacity=capacity,  # the API's lookup: spare capacity from the record store
                 )
 
             return run
