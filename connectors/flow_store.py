@@ -233,7 +233,7 @@ def finish(conn: Connection, p: Pending) -> FlowKpis:
     links: set[LinkKey] = set(p.agreed)
     if p.order_ids or p.incident_ids:
         after = _read_cells(conn, p.order_ids, p.incident_ids)
-        links = {cell[1] for part in (*p.before, *after) for cell in part}
+        links |= {cell[1] for part in (*p.before, *after) for cell in part}
         moved = kpis.delta(p.before, after)
         if moved:
             _add(conn, moved)

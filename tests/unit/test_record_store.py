@@ -285,3 +285,7 @@ def test_an_agreed_link_gets_its_kpi_row_with_the_batch_even_without_flow(sql_en
     props = written.kpis.links[0]["props"]
     assert props["openOrders"] == 0 and props["deliveries90d"] == 0 and props["otifRate90d"] is None
     assert [r["id"] for r in written.kpis.suppliers] == ["mill-1"]
+    # Agreed in a batch whose orders move other links: its row is written all the same.
+    written = store.apply(record_rows(_lifecycle(2)), [("mill-9", "dongfeng", "HRC")])
+    agreed = {(r["supplier"], r["buyer"], r["sku"]) for r in written.kpis.links}
+    assert {("mill-9", "dongfeng", "HRC"), ("mill-0", "dongfeng", "HRC")} <= agreed
