@@ -215,7 +215,8 @@ KPI_PROPERTIES: tuple[str, ...] = tuple(
         )
     ]
 )
-"""Every KPI property written on ``Enterprise`` and ``SUPPLIES``."""
+"""Every KPI property written on ``Enterprise`` and ``SUPPLIES`` (``daysOfCover`` on ``Enterprise`` only,
+with ``coverSkus`` / ``coverDays``: a link reads its buyer's, ``link_cover``)."""
 
 
 # -- the flow's day buckets (``schema.aggregates``) ------------------------------------------------
