@@ -202,6 +202,12 @@ async def _same_graph_as_uninterrupted(run: Run, driver: neo4j.AsyncDriver, stac
         )
         got, want = await dump(driver, run.ids), await dump(driver, reference)
         assert len(want["nodes"]) > 500
+        # Stock is a record: the workers wrote no STOCKS; their batches gave the enterprises their cover.
+        assert not any(k[0] == "STOCKS" for k in got["relationships"])
+        covered = [
+            p for (label, _), p in got["nodes"].items() if label == "Enterprise" and dict(p).get("coverSkus")
+        ]
+        assert len(covered) > 5
         assert got["nodes"].keys() == want["nodes"].keys()
         for k in want["nodes"]:
             assert got["nodes"][k] == want["nodes"][k], k
