@@ -858,9 +858,6 @@ async def execute(ctx: Context, code: str, drive: Drive, *, drain_timeout_s: flo
     out.notes.append(
         f"first batch projected {startup:.1f}s after the start" if startup else "nothing projected"
     )
-    # What the workers' KPI timer does, for any enterprise it had not reached (a fresh writer also
-    # takes back rounds a killed worker left half done).
-    await GraphWriter(ctx.writer.driver).refresh_kpis()
     dump = await canonical_dump(ctx.writer.driver, run.ids)
     out.dump_size = dump.size
     if ctx.reference is None:

@@ -49,7 +49,8 @@ BATCH = 5_000
 
 ENTERPRISES = """
 UNWIND $rows AS r
-CREATE (e:Enterprise {id: r.id, name: r.name, industry: r.industry, region: r.region, daysOfCover: r.cover})
+CREATE (e:Enterprise {id: r.id, name: r.name, industry: r.industry, region: r.region, daysOfCover: r.cover,
+                      coverSkus: r.coverSkus, coverDays: r.coverDays})
 CREATE (f:Facility {id: r.id + '-f1', region: r.region})-[:OPERATED_BY]->(e)
 FOREACH (d IN r.disruptions |
   CREATE (:Disruption {id: d.id, status: 'open', severity: d.severity, kind: d.kind,
@@ -63,15 +64,27 @@ UNWIND $rows AS r
 MATCH (a:Enterprise {id: r.s}), (b:Enterprise {id: r.b})
 CREATE (a)-[:SUPPLIES {sku: r.sku, share: r.share, leadTimeDays: r.lt, otifRate90d: r.otif,
                        leadTimeMeanDays90d: r.ltMean, leadTimeP90Days90d: r.ltP90,
-                       qualityIncidentRate90d: r.quality, daysOfCover: r.cover,
+                       qualityIncidentRate90d: r.quality,
                        validFrom: date('2025-01-01')}]->(b)
 """
+
+
+def buyer_cover(net: Network) -> dict[str, dict[str, float]]:
+    """buyer -> sku -> days of cover, from the first link of each (buyer, sku) that gives one: the graph
+    keeps a link's cover on its buyer (``coverSkus`` / ``coverDays``), so links of one buyer and sku
+    share it."""
+    out: dict[str, dict[str, float]] = {}
+    for lk in net.links:
+        if lk.days_of_cover is not None:
+            out.setdefault(lk.buyer, {}).setdefault(lk.sku, lk.days_of_cover)
+    return out
 
 
 async def load(driver: AsyncDriver, net: Network) -> float:
     """Write the network as the projector would have left it; returns the seconds it took."""
     t0 = time.perf_counter()
     now = int(time.time() * 1000)
+    cover = buyer_cover(net)
     ents = [
         {
             "id": e.id,
@@ -79,6 +92,8 @@ async def load(driver: AsyncDriver, net: Network) -> float:
             "industry": e.industry,
             "region": e.region,
             "cover": e.days_of_cover,
+            "coverSkus": sorted(cover.get(e.id, {})),
+            "coverDays": [cover[e.id][s] for s in sorted(cover.get(e.id, {}))],
             "disruptions": [
                 {"id": d.id, "severity": d.severity, "kind": d.kind, "days": d.expected_recovery_days}
                 for d in e.disruptions
@@ -99,7 +114,6 @@ async def load(driver: AsyncDriver, net: Network) -> float:
             "ltMean": lk.lead_time_mean,
             "ltP90": lk.lead_time_p90,
             "quality": lk.quality_incident_rate,
-            "cover": lk.days_of_cover,
         }
         for lk in net.links
     ]

@@ -10,9 +10,12 @@ last-writer-wins changes no record and therefore no bucket; a newer version repl
 contribution. The cost is O(records in the batch), never the history.
 
 ``finish`` also advances the stream's event-time clock and returns the KPI rows of every touched
-supplier and its links at that clock (``graph.kpis.bucket_kpis``), each tagged with the supplier's
-revision for the graph write (``graph.writer``). When the clock enters a new day, every supplier with
-deliveries or incidents leaving a window is recomputed as well.
+enterprise and its links at that clock (``graph.kpis.bucket_kpis``), each tagged with the
+enterprise's revision for the graph write (``graph.writer``). When the clock enters a new day, every
+supplier with deliveries or incidents leaving a window is recomputed as well. An enterprise's row also
+carries its days of cover (``graph.kpis.cover_kpis``), computed from its stored stock records in the
+same transaction, so a stock report (a touched enterprise: bumped, recomputed) and a replayed or
+older one (no record changes, same figures) need nothing else. A link reads its buyer's cover.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from sqlalchemy.engine import Connection
 from graph import kpis
 from graph.kpis import Buckets, Cell, LinkKey
 from schema.aggregates import LinkDay, LinkLeadTime, LinkOpen, StreamClock, SupplierRevision
-from schema.records import ALL_GROUPS, ORDER_TABLE, QUALITY, Group
+from schema.records import ALL_GROUPS, ORDER_TABLE, QUALITY, STOCK, Group
 
 Row = dict[str, Any]
 
@@ -40,6 +43,7 @@ LINK_OPEN: Table = LinkOpen.__table__  # type: ignore[attr-defined]
 REVISION: Table = SupplierRevision.__table__  # type: ignore[attr-defined]
 CLOCK: Table = StreamClock.__table__  # type: ignore[attr-defined]
 INCIDENT_TABLE = QUALITY.table
+STOCK_TABLE = STOCK.table
 
 LONGEST_WINDOW_DAYS = max(kpis.WINDOWS_DAYS)
 _CHUNK = 2000
@@ -79,8 +83,12 @@ class Pending:
     order_ids: list[str]
     incident_ids: list[str]
     suppliers: set[str]
+    """The enterprises whose KPI row the batch rewrites: suppliers of its orders and incidents, and
+    holders of its stock reports (their days of cover)."""
     before: list[dict[Cell, int]]
     newest_t: int | None
+    agreed: set[LinkKey] = field(default_factory=set)
+    """Supply links the batch agreed: their KPI rows are written even without flow (empty windows)."""
 
 
 def _insert(conn: Connection, table: Table) -> Any:
@@ -118,8 +126,12 @@ def _bump(conn: Connection, suppliers: Iterable[str]) -> None:
     conn.execute(stmt, rows)
 
 
-def prepare(conn: Connection, groups: Mapping[Group, Sequence[Row]]) -> Pending:
-    """Lock the batch's suppliers (revision bump) and read its order and incident records as stored."""
+def prepare(
+    conn: Connection, groups: Mapping[Group, Sequence[Row]], links: Iterable[LinkKey] = ()
+) -> Pending:
+    """Lock the batch's enterprises (revision bump: suppliers of its orders and incidents, holders of
+    its stock, suppliers of the supply ``links`` it agreed) and read its order and incident records as
+    stored."""
     order_ids: set[str] = set()
     incident_ids: set[str] = set()
     suppliers: set[str] = set()
@@ -135,9 +147,13 @@ def prepare(conn: Connection, groups: Mapping[Group, Sequence[Row]]) -> Pending:
             elif group.table is INCIDENT_TABLE:
                 incident_ids.add(r["incident_id"])
                 suppliers.add(r["supplier_id"])
+            elif group.table is STOCK_TABLE:
+                suppliers.add(r["enterprise_id"])
+    agreed = set(links)
+    suppliers |= {link[0] for link in agreed}
     _bump(conn, suppliers)
     oids, qids = sorted(order_ids), sorted(incident_ids)
-    return Pending(oids, qids, suppliers, _read_cells(conn, oids, qids), newest)
+    return Pending(oids, qids, suppliers, _read_cells(conn, oids, qids), newest, agreed)
 
 
 def _add(conn: Connection, moved: Mapping[Cell, int]) -> None:
@@ -214,10 +230,10 @@ def _leaving(conn: Connection, before: int, after: int) -> set[LinkKey]:
 def finish(conn: Connection, p: Pending) -> FlowKpis:
     """Apply the batch's bucket deltas, advance the clock, and return the KPI rows of the touched
     suppliers and links (and of those whose windows lost a bucket when the clock entered a new day)."""
-    links: set[LinkKey] = set()
+    links: set[LinkKey] = set(p.agreed)
     if p.order_ids or p.incident_ids:
         after = _read_cells(conn, p.order_ids, p.incident_ids)
-        links = {cell[1] for part in (*p.before, *after) for cell in part}
+        links |= {cell[1] for part in (*p.before, *after) for cell in part}
         moved = kpis.delta(p.before, after)
         if moved:
             _add(conn, moved)
@@ -288,21 +304,27 @@ def read_kpis(
     *,
     at_clock: bool = False,
 ) -> FlowKpis:
-    """KPI rows of ``suppliers`` and of their named links at ``at`` (the stream clock when
-    ``at_clock``; only the links in ``links`` when given), tagged with the suppliers' revisions.
+    """KPI rows of ``suppliers`` (flow KPIs and days of cover: ``kpis.cover_kpis`` of their stored
+    stock) and of their named links at ``at`` (the stream clock when ``at_clock``; only the links in
+    ``links`` when given, with empty windows for one without flow), tagged with the suppliers'
+    revisions.
 
     The revisions are read before the clock and the buckets: outside a batch's transaction each read
     is a statement of its own while batches commit, and a row must never carry a newer revision than
     the figures it shows (the graph applies a row whose revision is not older than the stored one, so
     old figures under a new revision would replace a batch's newer row for good). Figures newer than
     their revision are harmless: that revision's own row, or a newer one, follows."""
-    ids = sorted(set(suppliers))
+    per_id = set(suppliers)
+    ids = sorted(per_id)
     if not ids:
         return FlowKpis()
     revs = _revisions(conn, ids)
     if at_clock:
         at = clock(conn)
     by_link = buckets(conn, ids, at)
+    for link in links or ():  # a named link without flow (a new agreement): empty windows
+        if link[0] in per_id:
+            by_link.setdefault(link, Buckets.empty())
     per_supplier: dict[str, list[Buckets]] = {s: [] for s in ids}
     rows_of_links: list[Row] = []
     for (s, b, sku), bk in sorted(by_link.items()):
@@ -312,11 +334,33 @@ def read_kpis(
             rows_of_links.append(
                 {"supplier": s, "buyer": b, "sku": sku, "rev": revs.get(s, 0), "props": props}
             )
+    stock = stocks(conn, ids)
     rows = [
-        {"id": s, "rev": revs.get(s, 0), "props": kpis.bucket_kpis(merged(parts), at)}
+        {
+            "id": s,
+            "rev": revs.get(s, 0),
+            "props": {**kpis.bucket_kpis(merged(parts), at), **kpis.cover_kpis(stock.get(s, ()))},
+        }
         for s, parts in per_supplier.items()
     ]
     return FlowKpis(links=rows_of_links, suppliers=rows)
+
+
+def stocks(conn: Connection, enterprises: Sequence[str]) -> dict[str, list[kpis.Stock]]:
+    """The stored stock of ``enterprises`` (every sku and site with an on-hand figure)."""
+    out: dict[str, list[kpis.Stock]] = {}
+    c = STOCK_TABLE.c
+    for chunk in _chunks(enterprises):
+        stmt = (
+            select(c.enterprise_id, c.sku, c.on_hand, c.daily_usage)
+            .where(c.enterprise_id.in_(chunk), c.on_hand.is_not(None))
+            .order_by(c.enterprise_id, c.sku, c.facility_id)
+        )
+        for r in conn.execute(stmt):
+            out.setdefault(str(r.enterprise_id), []).append(
+                kpis.Stock(sku=str(r.sku), on_hand=float(r.on_hand), daily_usage=float(r.daily_usage or 0.0))
+            )
+    return out
 
 
 def rebuild(engine: Engine) -> None:

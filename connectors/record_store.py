@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 
 from connectors import flow_store
 from connectors.flow_store import FlowKpis
-from graph.kpis import Buckets
+from graph.kpis import Buckets, LinkKey
 from schema.records import Group
 
 Row = dict[str, Any]
@@ -68,17 +68,18 @@ class RecordStore:
         """Upsert folded rows (one per key and group) in one transaction; return the rows offered."""
         return self.apply(groups).rows
 
-    def apply(self, groups: Mapping[Group, Sequence[Row]]) -> Written:
-        """Upsert folded rows (one per key and group) and move the flow's aggregates, in one transaction.
+    def apply(self, groups: Mapping[Group, Sequence[Row]], links: Sequence[LinkKey] = ()) -> Written:
+        """Upsert folded rows (one per key and group) and move the flow's aggregates, in one transaction;
+        return with the KPI rows of what they touched, and of the supply ``links`` the batch agreed.
 
         Idempotent and order-independent (last-writer-wins per field group; the aggregates move by what
         the upserts changed). Raises SQLAlchemy's errors (``OperationalError`` when the store is away):
         the caller must not ack the batch then.
         """
-        if not any(groups.values()):
+        if not any(groups.values()) and not links:
             return Written()
         with self.engine.begin() as conn:
-            pending = flow_store.prepare(conn, groups)
+            pending = flow_store.prepare(conn, groups, links)
             for group in sorted(groups, key=lambda g: (g.table.name, g.name)):
                 if groups[group]:
                     _upsert(conn, group, groups[group])

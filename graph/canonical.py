@@ -3,9 +3,9 @@
 Two projections of the same events (an uninterrupted reference and a run with faults, a rebuild from
 the log and the live graph) must dump equal: every node whose business key starts with the run's id
 prefix and every relationship leaving one, with all their properties, the prefix replaced by
-``<run>`` and the bookkeeping of work in progress left out (KPI refresh marks and tokens, the
-revision and stream-clock instant a KPI set was computed at, risk scores computed on their own
-schedule). Refresh the KPIs before dumping (``GraphWriter.refresh_kpis``).
+``<run>`` and the bookkeeping of work in progress left out (the revision and stream-clock instant a
+KPI set was computed at, risk scores computed on their own schedule). The KPIs commit with the
+batches, so a dump taken once every batch committed is complete.
 """
 
 from __future__ import annotations
@@ -21,10 +21,6 @@ from graph.names import name_search_keys
 
 VOLATILE = frozenset(
     {
-        "kpiDirty",
-        "kpiDirtyAt",
-        "kpiToken",
-        "kpiPendingAt",
         "kpiRev",
         "kpiAsOf",
         "riskScore",

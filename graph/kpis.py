@@ -68,13 +68,40 @@ def cover(stocks: Iterable[Stock]) -> float | None:
     return on_hand / usage if usage > 0 else None
 
 
-def lowest_cover(stocks: Iterable[Stock]) -> float | None:
-    """The lowest per-sku cover (the material that runs out first); None when none is used."""
+def sku_covers(stocks: Iterable[Stock]) -> dict[str, float]:
+    """Days of cover per sku (``cover`` over its sites), skus without usage left out."""
     by_sku: dict[str, list[Stock]] = {}
     for s in stocks:
         by_sku.setdefault(s.sku, []).append(s)
-    covers = [c for c in (cover(v) for v in by_sku.values()) if c is not None]
+    out = {sku: cover(v) for sku, v in sorted(by_sku.items())}
+    return {sku: c for sku, c in out.items() if c is not None}
+
+
+def lowest_cover(stocks: Iterable[Stock]) -> float | None:
+    """The lowest per-sku cover (the material that runs out first); None when none is used."""
+    covers = sku_covers(stocks).values()
     return min(covers) if covers else None
+
+
+def cover_kpis(stocks: Iterable[Stock]) -> Props:
+    """An enterprise's cover properties: ``daysOfCover`` (the lowest) and the per-sku cover as two
+    parallel lists, ``coverSkus`` (sorted) and ``coverDays`` (a link reads its buyer's, ``link_cover``)."""
+    covers = sku_covers(stocks)
+    return {
+        "daysOfCover": min(covers.values()) if covers else None,
+        "coverSkus": list(covers),
+        "coverDays": list(covers.values()),
+    }
+
+
+def link_cover(link: str, buyer: str) -> str:
+    """Cypher for a supply link's days of cover: its buyer's cover of the link's sku (null if none).
+
+    ``link`` and ``buyer`` are the query's variable names (code, never request text)."""
+    return (
+        f"[i IN range(0, size(coalesce({buyer}.coverSkus, [])) - 1) "
+        f"WHERE {buyer}.coverSkus[i] = {link}.sku | {buyer}.coverDays[i]][0]"
+    )
 
 
 def p90(values: Sequence[float]) -> float | None:
@@ -188,7 +215,8 @@ KPI_PROPERTIES: tuple[str, ...] = tuple(
         )
     ]
 )
-"""Every KPI property written on ``Enterprise`` and ``SUPPLIES``."""
+"""Every KPI property written on ``Enterprise`` and ``SUPPLIES`` (``daysOfCover`` on ``Enterprise`` only,
+with ``coverSkus`` / ``coverDays``: a link reads its buyer's, ``link_cover``)."""
 
 
 # -- the flow's day buckets (``schema.aggregates``) ------------------------------------------------

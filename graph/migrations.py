@@ -36,8 +36,6 @@ STATEMENTS: tuple[str, ...] = (
     "CREATE INDEX enterprise_industry IF NOT EXISTS FOR (e:Enterprise) ON (e.industry)",
     "CREATE INDEX enterprise_region IF NOT EXISTS FOR (e:Enterprise) ON (e.region)",
     "CREATE TEXT INDEX enterprise_name_pinyin IF NOT EXISTS FOR (e:Enterprise) ON (e.namePinyin)",
-    "CREATE INDEX enterprise_kpi_dirty IF NOT EXISTS FOR (e:Enterprise) ON (e.kpiDirty)",
-    "CREATE INDEX enterprise_kpi_pending IF NOT EXISTS FOR (e:Enterprise) ON (e.kpiPendingAt)",
     # The risky-nodes list filters and orders by score (graph/risk/store.py RiskStore.risky).
     "CREATE INDEX enterprise_risk_score IF NOT EXISTS FOR (e:Enterprise) ON (e.riskScore)",
     "CREATE INDEX disruption_status IF NOT EXISTS FOR (d:Disruption) ON (d.status)",
@@ -50,7 +48,6 @@ STATEMENTS: tuple[str, ...] = (
     "CREATE INDEX supplies_valid_to IF NOT EXISTS FOR ()-[s:SUPPLIES]-() ON (s.validTo)",
     "CREATE INDEX lot_enterprise IF NOT EXISTS FOR (l:Lot) ON (l.enterpriseId)",
     "CREATE INDEX shipped_to_order IF NOT EXISTS FOR ()-[s:SHIPPED_TO]-() ON (s.orderId)",
-    "CREATE INDEX stocks_site IF NOT EXISTS FOR ()-[s:STOCKS]-() ON (s.site)",
     # A call's proposals, a proposer's proposals (graph/crowd_views.py).
     "CREATE INDEX design_proposal_call IF NOT EXISTS FOR (p:DesignProposal) ON (p.callId)",
     "CREATE INDEX design_proposal_enterprise IF NOT EXISTS FOR (p:DesignProposal) ON (p.enterpriseId)",
@@ -149,6 +146,31 @@ NO_FLOW_OF_CAPACITY_OR_QUALITY_STATEMENTS = [
 ]
 
 
+NO_STOCK_RELATIONSHIPS = "no-stock-relationships"
+"""Data migration: stock lives in the record store and its days of cover reach the enterprise with each
+batch's KPI row (``coverSkus`` / ``coverDays``; a link reads its buyer's). The ``STOCKS``
+relationships earlier releases wrote are turned into those properties once, then removed with their
+index, the links' stored ``daysOfCover`` and the refresh rounds' marks and indexes."""
+
+NO_STOCK_RELATIONSHIPS_STATEMENTS = [
+    """MATCH (e:Enterprise)-[st:STOCKS]->(m:Material) WHERE st.onHand IS NOT NULL
+WITH e, m.sku AS sku, sum(toFloat(st.onHand)) AS onHand, sum(toFloat(coalesce(st.dailyUsage, 0))) AS usage
+WHERE usage > 0
+WITH e, sku, onHand / usage AS cover ORDER BY e.id, sku
+WITH e, collect(sku) AS skus, collect(cover) AS days
+CALL (e, skus, days) { SET e.coverSkus = skus, e.coverDays = days } IN TRANSACTIONS OF 10000 ROWS""",
+    "MATCH ()-[st:STOCKS]->() CALL (st) { DELETE st } IN TRANSACTIONS OF 10000 ROWS",
+    "MATCH ()-[x:SUPPLIES]->() WHERE x.daysOfCover IS NOT NULL "
+    "CALL (x) { REMOVE x.daysOfCover } IN TRANSACTIONS OF 10000 ROWS",
+    "MATCH (e:Enterprise) WHERE e.kpiDirty IS NOT NULL OR e.kpiPendingAt IS NOT NULL "
+    "OR e.kpiToken IS NOT NULL OR e.kpiDirtyAt IS NOT NULL "
+    "CALL (e) { REMOVE e.kpiDirty, e.kpiDirtyAt, e.kpiPendingAt, e.kpiToken } IN TRANSACTIONS OF 10000 ROWS",
+    "DROP INDEX stocks_site IF EXISTS",
+    "DROP INDEX enterprise_kpi_dirty IF EXISTS",
+    "DROP INDEX enterprise_kpi_pending IF EXISTS",
+]
+
+
 async def migrate(driver: AsyncDriver, *, database: str = "neo4j") -> int:
     """Apply every constraint and index, then each data migration not yet applied; return how many
     schema statements ran. Safe to run again (and to re-run after an interrupted data migration)."""
@@ -160,4 +182,5 @@ async def migrate(driver: AsyncDriver, *, database: str = "neo4j") -> int:
     await _data_migration(
         driver, NO_FLOW_OF_CAPACITY_OR_QUALITY, NO_FLOW_OF_CAPACITY_OR_QUALITY_STATEMENTS, database
     )
+    await _data_migration(driver, NO_STOCK_RELATIONSHIPS, NO_STOCK_RELATIONSHIPS_STATEMENTS, database)
     return len(STATEMENTS)

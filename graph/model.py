@@ -510,16 +510,6 @@ SUPPLIES = RelKind(
         Aspect("validity", ("validTo", "endReason")),
     ),
 )
-STOCKS = RelKind(
-    "stocks",
-    "STOCKS",
-    "Enterprise",
-    "id",
-    "Material",
-    "sku",
-    ("site",),
-    (Aspect("stock", ("onHand", "dailyUsage", "daysOfCover", "stockReportedAt")),),
-)
 PRODUCES = RelKind(
     "produces", "PRODUCES", "Enterprise", "id", "Material", "sku", ("site",), (), create_only=True
 )
@@ -581,7 +571,6 @@ UNIT_SHIPPED = RelKind(
 
 REL_KINDS: tuple[RelKind, ...] = (
     SUPPLIES,
-    STOCKS,
     PRODUCES,
     COLLABORATES_ON,
     CHANGES,
@@ -707,8 +696,7 @@ CALL (c, e, r, supplies) {
       s += CASE WHEN r.v > coalesce(s.validityV, '') THEN {validTo: null, endReason: null, validityV: r.v}
         ELSE {} END,
       s += CASE WHEN r.v > coalesce(s.lastVersion, '') THEN {lastEventId: r.lastEventId,
-        lastSource: r.lastSource, lastEventAt: r.lastEventAt, lastVersion: r.v} ELSE {} END,
-      e.kpiDirty = true, e.kpiDirtyAt = coalesce(e.kpiDirtyAt, timestamp())
+        lastSource: r.lastSource, lastEventAt: r.lastEventAt, lastVersion: r.v} ELSE {} END
 }
 RETURN r.k AS k, e.id AS enterprise, c.projectId AS project, joinedBefore,
        CASE WHEN supplies THEN c.materialSku END AS sku, c.enterpriseId AS buyer, suppliedBefore

@@ -23,6 +23,7 @@ from typing import Any
 
 from neo4j import AsyncDriver
 
+from graph.kpis import link_cover
 from graph.resourcing import (
     LINKS_SCAN,
     SOURCING_CANDIDATES,
@@ -86,7 +87,7 @@ UNWIND $ids AS id
 MATCH (e:Enterprise {{id: id}})
 OPTIONAL MATCH (s:Enterprise)-[x:SUPPLIES WHERE {_VALID}]->(e)
 WITH e, collect(CASE WHEN s IS NULL THEN null ELSE
-  [s.id, x.sku, x.share, x.annualVolume, x.daysOfCover, s.riskScore] END) AS inflow
+  [s.id, x.sku, x.share, x.annualVolume, {link_cover("x", "e")}, s.riskScore] END) AS inflow
 RETURN collect({{e: {{{_E}, daysOfCover: e.daysOfCover,
   coordinates: [(e)<-[:OPERATED_BY]-(fa:Facility)
                 WHERE fa.latitude IS NOT NULL AND fa.longitude IS NOT NULL

@@ -46,13 +46,9 @@ class Stamp:
 
 @dataclass
 class Mutations:
-    """Rows per mutation kind, plus what the KPI stage must recompute."""
+    """Rows per mutation kind, and the master-data owners the batch claims."""
 
     rows: dict[str, list[Row]] = field(default_factory=dict)
-    kpi_enterprises: set[str] = field(default_factory=set)
-    """Suppliers (and stock holders) whose KPIs the batch may change."""
-    kpi_stock: set[tuple[str, str]] = field(default_factory=set)
-    """(enterprise, sku) whose stock changed: the suppliers of that sku to it are recomputed."""
     owners: dict[tuple[str, str], str] = field(default_factory=dict)
     """(label, key) -> source: owners the batch's master data claims (``graph.ownership``); a stored
     owner is never replaced."""
@@ -104,8 +100,6 @@ class GraphRows:
 
     def __init__(self) -> None:
         self.folds: dict[str, _Fold] = {name: _Fold() for name in model.KIND_NAMES}
-        self.kpi_enterprises: set[str] = set()
-        self.kpi_stock: set[tuple[str, str]] = set()
 
     def node(self, kind: model.NodeKind, key: str, aspect: str, fields: Row, st: Stamp) -> None:
         self.folds[kind.name].put((key,), {"k": key}, aspect, fields, st)
@@ -150,7 +144,7 @@ class GraphRows:
 
     def result(self) -> Mutations:
         rows = {name: f.sorted_rows() for name, f in self.folds.items() if f.rows}
-        return Mutations(rows=rows, kpi_enterprises=self.kpi_enterprises, kpi_stock=self.kpi_stock)
+        return Mutations(rows=rows)
 
 
 def _wire(v: Any) -> Any:

@@ -9,6 +9,7 @@ from typing import Any
 from neo4j import READ_ACCESS, AsyncDriver, Query
 from neo4j.exceptions import ServiceUnavailable, SessionExpired, TransientError
 
+from graph import kpis
 from graph.names import pinyin_query_key
 from graph.resourcing import LINKS_SCAN, ORIGINS, SOURCING_CANDIDATES
 
@@ -163,11 +164,6 @@ RETURN total, collect(e {{{_E_FIELDS}, sortKey: k}}) AS page
 MAX_TIERS = 10
 
 _VALID = "coalesce(x.validFrom, date('0001-01-01')) <= $asOf AND (x.validTo IS NULL OR x.validTo >= $asOf)"
-_LINK_FIELDS = (
-    ".sku, .share, .leadTimeDays, .unitPrice, .currency, .annualVolume, .validFrom, .validTo, "
-    ".otifRate90d, .onTimeRate90d, .inFullRate90d, .leadTimeMeanDays90d, .qualityIncidentRate90d, "
-    ".daysOfCover"
-)
 
 
 NETWORK_CAP = 25_000
@@ -206,7 +202,10 @@ def _network_query(direction: str, tiers: int) -> str:
     inward = direction == "UPSTREAM"
     hop = f"<-[x:SUPPLIES WHERE {_VALID}]-" if inward else f"-[x:SUPPLIES WHERE {_VALID}]->"
     supplier, buyer = ("s", "n") if inward else ("n", "s")
-    link = ", ".join(f"x.{k}" for k in NET_EDGE_KEYS[2:-2])
+    # A link's days of cover is its buyer's cover of the sku (``kpis.link_cover``).
+    link = ", ".join(
+        kpis.link_cover("x", buyer) if k == "daysOfCover" else f"x.{k}" for k in NET_EDGE_KEYS[2:-2]
+    )
     return f"""
 MATCH (f:Enterprise {{id: $id}})
 CALL (f) {{

@@ -1,14 +1,14 @@
 """The batched graph writer: one transaction per batch, one ``UNWIND`` statement per mutation kind.
 
 In the same transaction it writes the KPIs the batch's record transaction computed from the flow's
-day buckets (``connectors.flow_store``: one row per touched supplier and link, each applied only
-when its supplier revision is not older than the stored one), marks the enterprises whose days of
-cover or supply links the batch changed (refreshed behind the batches, ``refresh_kpis``), writes the
-batch's change messages to the outbox (built from what the statements returned, KPI rows included:
-``graph.changes``) and stores the consumer offsets the batch covers (one ``KafkaOffset`` node per
-group/topic/partition), so graph state, changes and offsets commit together or not at all. Every
-statement is idempotent (versioned aspects, MERGE on business keys, monotonic offsets), so the
-driver's retries and a replay after a crash are safe.
+day buckets and the stored stock (``connectors.flow_store``: one row per touched enterprise — flow
+KPIs and days of cover — and per touched supply link, each applied only when its enterprise's
+revision is not older than the stored one), writes the batch's change messages to the outbox (built
+from what the statements returned, KPI rows included: ``graph.changes``) and stores the consumer
+offsets the batch covers (one ``KafkaOffset`` node per group/topic/partition), so graph state,
+changes and offsets commit together or not at all. Every statement is idempotent (versioned aspects,
+MERGE on business keys, monotonic offsets), so the driver's retries and a replay after a crash are
+safe.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from neo4j import AsyncDriver, AsyncTransaction, RoutingControl
 from neo4j.exceptions import DriverError, Neo4jError, ServiceUnavailable, SessionExpired, TransientError
 
 from connectors.flow_store import FlowKpis
-from graph import kpis, model, ownership
+from graph import model, ownership
 from graph.rows import Mutations, Row
 
 log = logging.getLogger(__name__)
@@ -34,87 +34,7 @@ T = TypeVar("T")
 
 STATEMENTS: tuple[tuple[str, str], ...] = tuple(model.statements())
 
-# Enterprises whose supply links for a sku end at a buyer that reported stock of that sku.
-# ``kpiDirtyAt`` keeps the time of the first mark since the last refresh: the oldest marks are
-# refreshed first, so under load every enterprise's KPIs lag by a bounded time (none starves).
-_MARK_ENTERPRISES = """
-UNWIND $ids AS id
-MERGE (e:Enterprise {id: id})
-SET e.kpiDirty = true, e.kpiDirtyAt = coalesce(e.kpiDirtyAt, timestamp())
-"""
-
-_MARK_STOCK_SUPPLIERS = """
-UNWIND $pairs AS p
-MATCH (s:Enterprise)-[:SUPPLIES {sku: p.sku}]->(:Enterprise {id: p.buyer})
-SET s.kpiDirty = true, s.kpiDirtyAt = coalesce(s.kpiDirtyAt, timestamp())
-"""
-
-# A refresh round is three steps, so that only the short ones hold the writer (and its locks):
-# 1. take (write tx): the oldest marks; each taken enterprise gets the round's ``kpiToken`` and a
-#    ``kpiPendingAt`` time, and loses its mark;
-# 2. read (auto-commit read, no locks, concurrent with batch writes) and compute in Python;
-# 3. write (write tx): the KPIs, only where ``kpiToken`` is still this round's (a later round that
-#    took the enterprise again computed from newer state and owns the write), clearing
-#    ``kpiPendingAt`` and the token. A batch that changes an enterprise after step 1 marks it
-#    again, so a value computed from older state is always followed by a fresh one.
-# A round that never reached step 3 (a worker killed in between) leaves ``kpiPendingAt``; a writer's
-# first take marks every such enterprise again (a restarted worker redoes what its predecessor left),
-# later takes those pending longer than ``KPI_PENDING_MS`` (a worker that died for good), so no
-# refresh is lost. Retaking a live round's enterprise only repeats work: the token decides the write.
-KPI_PENDING_MS = 60_000
-
-_RETAKE_STALE = """
-MATCH (e:Enterprise) WHERE e.kpiPendingAt < timestamp() - $pendingMs
-SET e.kpiDirty = true, e.kpiDirtyAt = coalesce(e.kpiDirtyAt, e.kpiPendingAt)
-REMOVE e.kpiPendingAt
-"""
-
-_TAKE_DIRTY = """
-MATCH (e:Enterprise) WHERE e.kpiDirty = true
-WITH e ORDER BY e.kpiDirtyAt, e.id LIMIT $limit
-SET e.kpiDirty = false, e.kpiToken = $token, e.kpiPendingAt = timestamp()
-REMOVE e.kpiDirtyAt
-RETURN e.id AS id
-"""
-
-_DIRTY = """
-MATCH (e:Enterprise)
-WHERE ($prefix IS NULL OR e.id STARTS WITH $prefix) AND (e.kpiDirty = true OR e.kpiPendingAt IS NOT NULL)
-RETURN count(e) AS n, min(coalesce(e.kpiDirtyAt, e.kpiPendingAt)) AS oldest
-"""
-
-_KPI_INPUTS = """
-UNWIND $ids AS sid
-OPTIONAL MATCH (:Enterprise {id: sid})-[st:STOCKS]->(m:Material)
-WITH sid, collect({sku: m.sku, onHand: st.onHand, dailyUsage: st.dailyUsage}) AS stock
-OPTIONAL MATCH (:Enterprise {id: sid})-[x:SUPPLIES]->(b:Enterprise)
-OPTIONAL MATCH (b)-[bs:STOCKS]->(:Material {sku: x.sku})
-WITH sid, stock, b.id AS buyer, x.sku AS sku,
-     collect({sku: x.sku, onHand: bs.onHand, dailyUsage: bs.dailyUsage}) AS buyerStock
-RETURN sid, stock, collect({buyer: buyer, sku: sku, stock: buyerStock}) AS links
-"""
-
-# A refresh round writes days of cover under its token, and the flow KPIs (when it read any) only
-# where no newer revision was written since (a batch may have written newer ones meanwhile).
-_KPI_SUPPLIERS = """
-UNWIND $rows AS r
-MATCH (e:Enterprise {id: r.id}) WHERE e.kpiToken = $token
-SET e.daysOfCover = r.daysOfCover
-REMOVE e.kpiPendingAt, e.kpiToken
-WITH e, r WHERE r.flow IS NOT NULL AND coalesce(e.kpiRev, -1) <= r.rev
-SET e += r.flow, e.kpiRev = r.rev
-"""
-
-_KPI_LINKS = """
-UNWIND $rows AS r
-MATCH (s:Enterprise {id: r.supplier}) WHERE s.kpiToken = $token
-MATCH (s)-[x:SUPPLIES {sku: r.sku}]->(:Enterprise {id: r.buyer})
-SET x.daysOfCover = r.daysOfCover
-WITH x, r WHERE r.flow IS NOT NULL AND coalesce(x.kpiRev, -1) <= r.rev
-SET x += r.flow, x.kpiRev = r.rev
-"""
-
-# The batch's own flow KPIs: newest supplier revision wins (two workers may commit out of order).
+# The batch's own KPIs: newest enterprise revision wins (two workers may commit out of order).
 _FLOW_SUPPLIERS = """
 UNWIND $rows AS r
 MERGE (e:Enterprise {id: r.id})
@@ -135,9 +55,6 @@ KPI_SUPPLIERS = "kpi_suppliers"
 """The key, in what a write applied, of the suppliers whose flow KPIs it wrote (``id``, ``fields``)."""
 KPI_LINKS = "kpi_links"
 """The key of the supply links whose flow KPIs it wrote (``supplier``, ``buyer``, ``sku``, ``fields``)."""
-
-FlowSource = Callable[[Sequence[str]], FlowKpis]
-"""Reads the flow KPIs of suppliers (and their links) from the record store's buckets, at its clock."""
 
 _OFFSETS = """
 UNWIND $offsets AS o
@@ -251,72 +168,6 @@ def _native(v: Any) -> Any:
     return v.to_native() if hasattr(v, "to_native") else v
 
 
-def _stock(rows: Sequence[Mapping[str, Any]]) -> list[kpis.Stock]:
-    return [
-        kpis.Stock(sku=s["sku"], on_hand=s["onHand"], daily_usage=s["dailyUsage"])
-        for s in rows
-        if s["onHand"] is not None and s["sku"] is not None
-    ]
-
-
-async def _mark_kpis(tx: AsyncTransaction, m: Mutations) -> None:
-    if m.kpi_enterprises:
-        await (await tx.run(_MARK_ENTERPRISES, ids=sorted(m.kpi_enterprises))).consume()
-    if m.kpi_stock:
-        pairs = [{"buyer": b, "sku": s} for b, s in sorted(m.kpi_stock)]
-        await (await tx.run(_MARK_STOCK_SUPPLIERS, pairs=Rows(pairs))).consume()
-
-
-async def _take_kpis(tx: AsyncTransaction, limit: int, token: str, pending_ms: int) -> list[str]:
-    await (await tx.run(_RETAKE_STALE, pendingMs=pending_ms)).consume()
-    return [r["id"] async for r in await tx.run(_TAKE_DIRTY, limit=limit, token=token)]
-
-
-def _compute_kpis(records: Sequence[Any], flow: FlowKpis | None) -> tuple[list[Row], list[Row]]:
-    """KPI rows of the suppliers and of their links: days of cover from ``_KPI_INPUTS`` records, the
-    flow KPIs from ``flow`` (a link without flow gets empty windows); pure."""
-    flow_suppliers = {r["id"]: r for r in flow.suppliers} if flow is not None else {}
-    flow_links = {(r["supplier"], r["buyer"], r["sku"]): r for r in flow.links} if flow is not None else {}
-    suppliers: list[Row] = []
-    links: list[Row] = []
-    for r in records:
-        sid = r["sid"]
-        fs = flow_suppliers.get(sid)
-        at = fs["props"]["kpiAsOf"] if fs is not None else None
-        suppliers.append(
-            {
-                "id": sid,
-                "daysOfCover": kpis.lowest_cover(_stock(r["stock"])),
-                "flow": fs["props"] if fs is not None else None,
-                "rev": fs["rev"] if fs is not None else None,
-            }
-        )
-        for link in r["links"]:
-            if link["buyer"] is None:
-                continue
-            fl = flow_links.get((sid, link["buyer"], link["sku"]))
-            props = fl["props"] if fl is not None else kpis.bucket_kpis(kpis.Buckets.empty(), at)
-            links.append(
-                {
-                    "supplier": sid,
-                    "buyer": link["buyer"],
-                    "sku": link["sku"],
-                    "daysOfCover": kpis.cover(_stock(link["stock"])),
-                    "flow": props if fs is not None else None,
-                    "rev": fs["rev"] if fs is not None else None,
-                }
-            )
-    suppliers.sort(key=lambda x: str(x["id"]))
-    links.sort(key=lambda x: (x["buyer"], x["supplier"], x["sku"]))
-    return suppliers, links
-
-
-async def _write_kpis(tx: AsyncTransaction, token: str, suppliers: list[Row], links: list[Row]) -> None:
-    if links:
-        await (await tx.run(_KPI_LINKS, rows=Rows(links), token=token)).consume()
-    await (await tx.run(_KPI_SUPPLIERS, rows=Rows(suppliers), token=token)).consume()
-
-
 async def _apply(
     tx: AsyncTransaction,
     m: Mutations,
@@ -336,7 +187,6 @@ async def _apply(
         if flow.links:
             applied[KPI_LINKS] = await (await tx.run(_FLOW_LINKS, rows=Rows(flow.links))).data()
     entry = await _put_outbox(tx, outbox, applied, published)
-    await _mark_kpis(tx, m)
     claims: dict[str, list[Row]] = {}
     for (label, key), owner in sorted(m.owners.items()):
         claims.setdefault(label, []).append({"k": key, "owner": owner})
@@ -386,8 +236,7 @@ class GraphWriter:
 
     Transient errors are retried with capped exponential backoff, forever: a batch is never
     skipped. Anything else raises ``GraphWriteRejected`` so the caller can isolate the culprit.
-    Batch writes and KPI refresh rounds of one writer run one at a time: they lock the same
-    enterprises, and run concurrently they deadlocked each other on every batch.
+    Writes of one writer (batches, outbox deletes) run one at a time.
     """
 
     def __init__(self, driver: AsyncDriver, *, database: str = "neo4j", max_backoff_s: float = 5.0) -> None:
@@ -395,7 +244,6 @@ class GraphWriter:
         self.database = database
         self.max_backoff_s = max_backoff_s
         self._serial = asyncio.Lock()
-        self._kpi_started = False
 
     async def _transact(self, work: Callable[[AsyncTransaction], Awaitable[T]], what: str) -> T:
         """Run ``work`` in one explicit write transaction; retry transient failures until it commits.
@@ -464,42 +312,6 @@ class GraphWriter:
         if ids:
             await self._transact(lambda tx: _put_outbox(tx, None, {}, ids), "outbox delete")
 
-    async def refresh_kpis(
-        self, *, limit: int = 2000, rounds: int | None = None, flow: FlowSource | None = None
-    ) -> int:
-        """Recompute the KPIs of enterprises a committed batch marked, oldest mark first; return how many.
-
-        Marks come from stock reports (days of cover) and new supply links; ``flow`` reads the flow
-        KPIs of the marked suppliers from the record store (without it only days of cover are written).
-
-        Each round is one transaction over at most ``limit`` enterprises. ``rounds=None`` refreshes
-        until none is marked; the worker passes a small budget per tick so that, under load, KPI
-        work takes a bounded share of the time and ingest keeps its pace (KPIs then lag by the
-        time it takes to work through the marks, see ``kpi_backlog``).
-        """
-        total = 0
-        done = 0
-        while rounds is None or done < rounds:
-            n = await self._refresh_round(limit, flow)
-            total += n
-            done += 1
-            if n < limit:
-                break
-        return total
-
-    async def _refresh_round(self, limit: int, flow: FlowSource | None) -> int:
-        token = uuid.uuid4().hex
-        pending_ms = KPI_PENDING_MS if self._kpi_started else 0
-        ids = await self._transact(lambda tx: _take_kpis(tx, limit, token, pending_ms), "KPI take")
-        self._kpi_started = True
-        if not ids:
-            return 0
-        records = await self._read(_KPI_INPUTS, ids=ids)
-        flow_kpis = await asyncio.to_thread(flow, ids) if flow is not None else None
-        suppliers, links = _compute_kpis(records, flow_kpis)
-        await self._transact(lambda tx: _write_kpis(tx, token, suppliers, links), "KPI write")
-        return len(ids)
-
     async def _read(self, query: str, **params: Any) -> list[Any]:
         """An auto-commit read (no locks), retried on transient errors like the writes."""
         delay = 0.02
@@ -512,18 +324,9 @@ class GraphWriter:
             except (Neo4jError, DriverError) as e:
                 if not is_transient(e):
                     raise
-                log.warning("KPI read failed transiently (%s); retrying in %.2fs", e, delay)
+                log.warning("graph read failed transiently (%s); retrying in %.2fs", e, delay)
                 await asyncio.sleep(delay * (0.5 + random.random()))  # noqa: S311  (jitter, not a secret)
                 delay = min(delay * 2, self.max_backoff_s)
-
-    async def kpi_backlog(self, *, prefix: str | None = None) -> tuple[int, int | None]:
-        """(enterprises marked or in a refresh round, epoch ms of the oldest mark or None); ``prefix``
-        counts only the enterprises whose id starts with it."""
-        result = await self.driver.execute_query(
-            _DIRTY, prefix=prefix, routing_=RoutingControl.READ, database_=self.database
-        )
-        r = result.records[0]
-        return int(r["n"]), (int(r["oldest"]) if r["oldest"] is not None else None)
 
     async def owners(self, keys: Mapping[str, Sequence[str]]) -> dict[tuple[str, str], str]:
         """(label, key) -> owning source of the given master-data records that have one (committed)."""

@@ -31,8 +31,6 @@ def create_app(
     web_port: int,
     pipeline_factory: Callable[[], Pipeline],
     topic_names: Topics | None = None,
-    kpi_seconds: float = 1.0,
-    kpi_batch: int = 250,
     consumer_conf: Mapping[str, Any] | None = None,
     admin_sources: Sequence[str] = (),
     metrics: WorkerMetrics | None = None,
@@ -42,7 +40,8 @@ def create_app(
     retention: Callable[[], None] | None = None,
     retention_seconds: float = 3600.0,
 ) -> faust.App:
-    """The worker: the validate stage (events.raw), the project stage (events.valid), the KPI timer.
+    """The worker: the validate stage (events.raw), the project stage (events.valid) — its KPIs are
+    written with each batch — and record retention.
     Never live risk: that is the risk process's (``streams/risk_process.py``), in a group of its own.
 
     ``pipeline_factory`` is called once, inside the worker's event loop, on first use. Both stages
@@ -129,29 +128,6 @@ def create_app(
     # endpoint (/metrics), the tasks and the timers are what faust hosts.
     app.boot_strategy = app.BootStrategy(app, enable_kafka_consumer=False, enable_kafka_producer=False)
 
-    async def refresh_kpis() -> None:
-        # Marked KPIs are refreshed behind the batches: one round of ``kpi_batch`` enterprises per
-        # ``kpi_seconds`` while batches are flowing (KPI work then takes a bounded share of Neo4j),
-        # back-to-back rounds for most of the tick while the project stage is idle, so a backlog
-        # left by a flood drains at full speed once the flood is over.
-        running["kpi"] = asyncio.current_task()  # type: ignore[assignment]
-        loop = asyncio.get_running_loop()
-        while True:
-            await asyncio.sleep(kpi_seconds)
-            if "p" not in state:  # nothing to refresh before the first batch
-                continue
-            deadline = loop.time() + 0.9 * kpi_seconds
-            n = 0
-            while True:
-                done = await projector().refresh_kpis(limit=kpi_batch, rounds=1)
-                n += done
-                if done < kpi_batch or projection.busy(within=kpi_seconds) or loop.time() > deadline:
-                    break
-            if n:
-                log.info("project: KPIs of %d enterprise(s) refreshed", n)
-
-    app.task(refresh_kpis)
-
     async def retain_records() -> None:
         # Record-store retention (connectors/retention.py) off the event loop, every retention_seconds.
         while retention is not None:
@@ -164,9 +140,6 @@ def create_app(
     app.task(retain_records)
 
     async def _close(sender: Any, *args: Any, **kwargs: Any) -> None:
-        if "kpi" in running:  # before the driver closes under it (a round is safe to cut short)
-            running["kpi"].cancel()
-            await asyncio.wait([running["kpi"]], timeout=30)
         validation.stop()  # forwards and commits the batch in flight
         projection.stop()  # commits the batch in flight
         if "v" in running:
@@ -201,7 +174,6 @@ def create_app(
             body = await metrics.scrape(
                 lag=lags["lag"],
                 consumed=consumed,
-                kpis=writer.kpi_backlog if writer else None,
                 risk=risk_at if writer else None,
             )
             # aiohttp refuses a charset in content_type=; the exposition format names one.

@@ -5,7 +5,7 @@ Why not a faust agent: profiled under full load (py-spy, 300k events), faust's p
 about 45% of the worker's main thread, ≈ 135 µs per event, more than decoding, mapping and the
 Neo4j client together. ``confluent_kafka.Consumer.consume(n, timeout)`` hands over a size- and
 time-bounded batch in one C call, in a thread (the GIL is released while it waits). The worker
-stays a faust app: the validate agent, the KPI timer, the risk agent and the web endpoint are
+stays a faust app: the validate agent, the retention timer, the risk agent and the web endpoint are
 faust's; this loop runs as one of its tasks and stops with it.
 
 Exactly once stays where it was: the graph. Each batch's offsets commit in the batch's Neo4j

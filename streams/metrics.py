@@ -87,8 +87,6 @@ class GroupLag:
         return {tp.partition: f.result(timeout=self._timeout_s).offset for tp, f in futures.items()}
 
 
-Freshness = Callable[[], Awaitable[tuple[int, int | None]]]
-"""Returns (how many items wait, epoch ms of the oldest) — e.g. ``GraphWriter.kpi_backlog``."""
 LastRun = Callable[[], Awaitable[int | None]]
 """Returns the epoch ms of the last risk computation, or None if none is known."""
 
@@ -119,14 +117,6 @@ class WorkerMetrics:
             ["stage", "topic", "partition"],
             registry=r,
         )
-        self.kpi_pending = Gauge(
-            "supplynet_kpi_pending_enterprises", "Enterprises whose KPIs wait for a refresh", registry=r
-        )
-        self.kpi_age = Gauge(
-            "supplynet_kpi_oldest_pending_seconds",
-            "Age of the oldest pending KPI mark (0 when none waits): how stale KPIs may be",
-            registry=r,
-        )
         self.risk_age = Gauge(
             "supplynet_risk_age_seconds",
             "Time since the newest risk score was computed (absent until one was)",
@@ -154,7 +144,6 @@ class WorkerMetrics:
         *,
         lag: GroupLag | None = None,
         consumed: Sequence[ConsumedTopic] = (),
-        kpis: Freshness | None = None,
         risk: LastRun | None = None,
     ) -> bytes:
         """Measure the scrape-time gauges, then render every metric (Prometheus text format).
@@ -172,13 +161,6 @@ class WorkerMetrics:
                     continue
                 for partition, n in per_partition.items():
                     self.lag.labels(c.stage, c.topic, str(partition)).set(n)
-        if kpis is not None:
-            try:
-                pending, oldest = await kpis()
-                self.kpi_pending.set(pending)
-                self.kpi_age.set(max(now_ms - oldest, 0) / 1000 if oldest is not None else 0)
-            except Exception as e:
-                self._failed("kpi", e)
         if risk is not None:
             try:
                 last = await risk()

@@ -350,12 +350,6 @@ class Projector:
                 culprits += await self._isolate(half)
         return culprits
 
-    async def refresh_kpis(self, *, limit: int = 2000, rounds: int | None = None) -> int:
-        """Recompute the KPIs the committed batches marked (see ``GraphWriter.refresh_kpis``), the flow
-        KPIs read from the record store's buckets."""
-        flow = self.records.store.kpis if self.records is not None else None
-        return await self.writer.refresh_kpis(limit=limit, rounds=rounds, flow=flow)
-
     async def stored_offsets(self, topic: str) -> dict[int, int]:
         """partition -> next offset to read, as committed with the graph for this group."""
         return await self.writer.stored_offsets(self.group, topic)

@@ -25,7 +25,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exp
 
 from connectors.flow_store import FlowKpis
 from connectors.record_store import RecordStore, Written
-from graph.registry import record_rows
+from graph.registry import agreed_links, record_rows
 from schema.envelope import ValidEvent
 from schema.errors import EventRejected
 
@@ -71,7 +71,8 @@ class RecordWriter(Generic[M]):
 
     async def _write(self, events: Sequence[tuple[M, ValidEvent]]) -> Written:
         rows = record_rows(ev for _, ev in events)
-        if not rows:
+        links = agreed_links(ev for _, ev in events)
+        if not rows and not links:
             return Written()
         retrying = AsyncRetrying(
             retry=retry_if_exception(unavailable),
@@ -83,7 +84,7 @@ class RecordWriter(Generic[M]):
         )
         async for attempt in retrying:
             with attempt:
-                return await asyncio.to_thread(self.store.apply, rows)
+                return await asyncio.to_thread(self.store.apply, rows, links)
         raise AssertionError("unreachable: tenacity retries until the write succeeds or reraises")
 
     async def write(self, events: Sequence[tuple[M, ValidEvent]]) -> Recorded[M]:

@@ -193,8 +193,6 @@ def worker_app(settings: Settings) -> Any:
         broker_credentials=faust_credentials(settings),
         batch_size=settings.stream.batch_size,
         batch_seconds=settings.stream.batch_seconds,
-        kpi_seconds=settings.stream.kpi_seconds,
-        kpi_batch=settings.stream.kpi_batch,
         consumer_conf=settings.kafka.librdkafka(),
         instance_id=settings.stream.member_id(),
         session_timeout_s=settings.stream.session_timeout_s,

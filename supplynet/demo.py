@@ -381,11 +381,10 @@ class WaysIn:
 
 @dataclass
 class Gauges:
-    """One look at the pipeline: worker lag and KPI backlog (its /metrics), the graph, live risk."""
+    """One look at the pipeline: worker lag (its /metrics), the graph, live risk."""
 
     lag: dict[str, int] = field(default_factory=dict)
     projected: int = 0
-    kpi_pending: int | None = None
     enterprises: int = 0
     links: int = 0
     scored: int = 0
@@ -435,8 +434,6 @@ class Monitor:
                 for s in family.samples:
                     if s.name == "supplynet_consumer_lag":
                         lag[s.labels["stage"]] += int(s.value)
-                    elif s.name == "supplynet_kpi_pending_enterprises":
-                        g.kpi_pending = int(s.value)
                     elif s.name == "supplynet_events_total" and s.labels.get("stage") == "project":
                         lag["_projected"] += int(s.value)
             g.projected = lag.pop("_projected", 0)
@@ -461,8 +458,8 @@ class Monitor:
 
 
 def caught_up(g: Gauges) -> bool:
-    """The worker has committed everything on both stages and no KPI refresh is pending."""
-    return {"validate", "project"} <= g.lag.keys() and not any(g.lag.values()) and g.kpi_pending == 0
+    """The worker has committed everything on both stages (the KPIs commit with the batches)."""
+    return {"validate", "project"} <= g.lag.keys() and not any(g.lag.values())
 
 
 def skip_risk_backlog(settings: Settings) -> None:
@@ -517,7 +514,7 @@ def progress_view(phase: str, sent: Counter[Way], started: float, g: Gauges) -> 
         f"{total:,} ({', '.join(f'{w.value} {sent[w]:,}' for w in Way)}) · {total / seconds:,.0f} events/s",
     )
     lag = " · ".join(f"{k} {v:,}" for k, v in sorted(g.lag.items())) or "…"
-    t.add_row("worker", f"projected {g.projected:,} · lag {lag} · KPI refreshes pending {g.kpi_pending}")
+    t.add_row("worker", f"projected {g.projected:,} · lag {lag}")
     t.add_row("graph", f"{g.enterprises:,} enterprises · {g.links:,} supply links · {g.scored:,} risk-scored")
     running = "full recompute running" if g.risk.get("fullRunning") else "incremental"
     pending = g.risk.get("pendingEnterprises", "…")
@@ -531,7 +528,7 @@ def progress_line(phase: str, sent: Counter[Way], started: float, g: Gauges) -> 
     lag = ", ".join(f"{k} {v:,}" for k, v in sorted(g.lag.items())) or "-"
     return (
         f"[{time.monotonic() - started:5.0f} s] {phase}: {sum(sent.values()):,} sent, "
-        f"{g.projected:,} projected, lag {lag}, KPI refreshes pending {g.kpi_pending}, "
+        f"{g.projected:,} projected, lag {lag}, "
         f"{g.enterprises:,} enterprises / {g.links:,} links, {g.scored:,} scored"
     )
 

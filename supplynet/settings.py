@@ -162,13 +162,6 @@ class StreamSettings(BaseModel):
     app_id: str = Field("supplynet", description="faust app id = the Kafka consumer group of the workers")
     batch_size: int = Field(1000, ge=1, description="Most events the projector writes in one transaction")
     batch_seconds: float = Field(0.5, gt=0, description="Longest a partial batch waits before it is written")
-    kpi_seconds: float = Field(1.0, gt=0, description="How often the worker refreshes marked KPIs")
-    kpi_batch: int = Field(
-        250,
-        ge=1,
-        description="Most enterprises whose KPIs one refresh tick recomputes (oldest marks first); "
-        "bounds KPI work to about a third of a worker's time under full load",
-    )
     web_port: int = Field(6066, description="The faust worker's own web port (health, stats)")
     topic_prefix: str = Field(
         "", description="Prefix of every topic name (a test's or benchmark's own topics); empty = none"

@@ -27,10 +27,10 @@ from graph.registry import (
 from graph.registry.unit import EventUnit, Named, RecordRows
 from graph.rows import Row, Stamp
 from schema.envelope import ValidEvent
-from schema.events import CATALOG, Payload
+from schema.events import CATALOG, Payload, SupplyAgreed
 from schema.records import Group
 
-__all__ = ["REGISTRY", "EventUnit", "Named", "RecordRows", "missing_units", "record_rows"]
+__all__ = ["REGISTRY", "EventUnit", "Named", "RecordRows", "agreed_links", "missing_units", "record_rows"]
 
 FLOW_GROUPS = frozenset({"orders and logistics", "operations"})
 """Catalog groups whose events are the flow: each of their types writes records."""
@@ -87,3 +87,15 @@ def record_rows(events: Iterable[ValidEvent]) -> dict[Group, list[Row]]:
             if held is None or (held[t], held[seq], held[eid]) < version:
                 rows[key] = row
     return {g: list(rows.values()) for g, rows in newest.items()}
+
+
+def agreed_links(events: Iterable[ValidEvent]) -> list[tuple[str, str, str]]:
+    """(supplier, buyer, sku) of the batch's supply agreements, sorted: links whose KPI row the batch
+    writes with them (a new link starts with its flow so far, empty windows if none). Pure."""
+    return sorted(
+        {
+            (ev.data.supplier_id, ev.data.buyer_id, ev.data.sku)
+            for ev in events
+            if isinstance(ev.data, SupplyAgreed)
+        }
+    )

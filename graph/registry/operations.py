@@ -12,15 +12,8 @@ from schema.records import ALARM, CAPACITY, QUALITY, STOCK
 
 
 def _inventory(b: GraphRows, d: InventoryReported, st: Stamp) -> None:
-    stock = {
-        "onHand": d.on_hand,
-        "dailyUsage": d.daily_usage,
-        "daysOfCover": d.days_of_cover,
-        "stockReportedAt": st.t,
-    }
-    b.rel(model.STOCKS, d.enterprise_id, d.sku, {"site": d.facility_id or ""}, "stock", stock, st)
-    b.kpi_enterprises.add(d.enterprise_id)
-    b.kpi_stock.add((d.enterprise_id, d.sku))
+    """No graph rows: the stock is a record (``_inventory_records``) and its days of cover reach the
+    enterprise with the batch's KPI row (``connectors.flow_store``)."""
 
 
 def _inventory_records(d: InventoryReported, st: Stamp) -> RecordRows:

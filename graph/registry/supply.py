@@ -30,7 +30,6 @@ def _agreed(b: GraphRows, d: SupplyAgreed, st: Stamp) -> None:
         {"validTo": d.valid_to, "endReason": None},
         st,
     )
-    b.kpi_enterprises.add(d.supplier_id)
 
 
 def _ended(b: GraphRows, d: SupplyEnded, st: Stamp) -> None:

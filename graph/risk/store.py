@@ -15,6 +15,7 @@ from typing import Any, Literal
 import orjson
 from neo4j import AsyncDriver, RoutingControl
 
+from graph.kpis import link_cover
 from graph.risk.facts import Enterprise, Facility, Network, OpenDisruption, SupplyLink
 from graph.risk.memory import gc_paused
 from graph.risk.scoring import FacilityScore, LinkScore, RiskScore
@@ -51,7 +52,7 @@ CHUNK_ROWS = 2_000
 
 _LINK_ROW = f"""[b.id, x.sku, x.share, x.leadTimeDays, x.annualVolume, x.otifRate{KPI_WINDOW},
  x.leadTimeMeanDays{KPI_WINDOW}, x.leadTimeP90Days{KPI_WINDOW}, x.qualityIncidentRate{KPI_WINDOW},
- x.daysOfCover]"""
+ {link_cover("x", "b")}]"""
 """A link's fields, in ``_link_row``'s order."""
 
 LINKS = f"""
@@ -63,15 +64,19 @@ WITH [supplier, links] AS row
 """The whole material-flow projection (current links only): a row per supplier, its links as lists in
 ``_link_row``'s order, ``$chunk`` rows per record (see ``IN_CHUNKS``)."""
 
-_LINK_FIELDS = f"""x.sku, x.share, x.leadTimeDays, x.annualVolume, x.otifRate{KPI_WINDOW},
+
+def _link_fields(buyer: str) -> str:
+    """A link ``x``'s fields after its ends, in ``_link_row``'s order (its cover is ``buyer``'s)."""
+    return f"""x.sku, x.share, x.leadTimeDays, x.annualVolume, x.otifRate{KPI_WINDOW},
  x.leadTimeMeanDays{KPI_WINDOW}, x.leadTimeP90Days{KPI_WINDOW}, x.qualityIncidentRate{KPI_WINDOW},
- x.daysOfCover"""
+ {link_cover("x", buyer)}"""
+
 
 LINKS_OF = f"""
 UNWIND $ids AS id
 MATCH (e:Enterprise {{id: id}})
-RETURN [(e)-[x:SUPPLIES]->(b:Enterprise) WHERE {_CURRENT} | [e.id, b.id, {_LINK_FIELDS}]]
-     + [(s:Enterprise)-[x:SUPPLIES]->(e) WHERE {_CURRENT} | [s.id, e.id, {_LINK_FIELDS}]] AS links
+RETURN [(e)-[x:SUPPLIES]->(b:Enterprise) WHERE {_CURRENT} | [e.id, b.id, {_link_fields("b")}]]
+     + [(s:Enterprise)-[x:SUPPLIES]->(e) WHERE {_CURRENT} | [s.id, e.id, {_link_fields("e")}]] AS links
 """
 """The current links (out and in) of the given enterprises: one record per enterprise, each link as
 ``[supplier, buyer, …]`` in ``_link_row``'s order after the supplier.

@@ -1,5 +1,5 @@
 """A generated world (``supplynet generate``) loaded into Neo4j for browser tests: its master data and
-its deliveries projected by the real ``GraphWriter`` in batches, supplier KPIs refreshed and the risk
+its deliveries projected by the real ``GraphWriter`` in batches (with their KPI rows) and the risk
 engine's full recompute written — what a worker and the risk worker make of those events.
 
 Only master data (materials, BOMs, enterprises, facilities, certificates, supply links) and
@@ -73,7 +73,7 @@ def generate(folder: Path, *, prefix: str, size: str = "demo", seed: int = 3) ->
 
 
 async def load(settings: Settings, events: Path) -> None:
-    """Projects the world's master data and deliveries, refreshes KPIs, writes risk scores."""
+    """Projects the world's master data and deliveries (and their KPIs), writes risk scores."""
     wanted = tuple(f'"type":"{t}"'.encode() for t in PROJECTED)
     driver = bootstrap.async_driver(settings)
     flow = RecordStore(bootstrap.sql_engine(settings))
@@ -96,8 +96,6 @@ async def load(settings: Settings, events: Path) -> None:
                     batch = []
         if batch:
             await project(batch)
-        while await writer.refresh_kpis(limit=2000, flow=flow.kpis):
-            pass
         store = RiskStore(driver, RiskSettings(), database=settings.neo4j.database)
         scores = RiskEngine(RiskSettings()).full(await store.network())
         await store.write_scores(list(scores.values()), computed_at_ms=int(time.time() * 1000))

@@ -23,7 +23,6 @@ from connectors.flow_store import FlowKpis
 from connectors.kafka import EventProducer
 from connectors.record_store import RecordStore
 from graph import kpis
-from graph import writer as writer_module
 from graph.kpis import KPI_PROPERTIES
 from graph.maintenance import delete_by_prefix, delete_offsets
 from graph.migrations import migrate
@@ -167,7 +166,7 @@ def _same(actual: dict[str, Any], expected: dict[str, Any]) -> bool:
 
 
 FLOW_KPIS = [k for k in KPI_PROPERTIES if k not in ("daysOfCover", "kpiAsOf")]
-"""The KPIs the batches write themselves (days of cover and new links wait for a refresh round)."""
+"""The KPIs of the order and incident buckets (days of cover comes from the stock records)."""
 
 
 async def _graph_kpis(
@@ -178,9 +177,11 @@ async def _graph_kpis(
         p=prefix,
     )
     nodes = {r["id"]: r["props"] for r in records}
+    # A link's days of cover is its buyer's cover of the sku (no property of the link).
     records, _, _ = await driver.execute_query(
         "MATCH (s:Enterprise)-[x:SUPPLIES]->(b:Enterprise) WHERE s.id STARTS WITH $p "
-        "RETURN s.id AS s, b.id AS b, x.sku AS sku, properties(x) AS props",
+        "RETURN s.id AS s, b.id AS b, x.sku AS sku, "
+        f"x {{.*, daysOfCover: {kpis.link_cover('x', 'b')}}} AS props",
         p=prefix,
     )
     return nodes, {(r["s"], r["b"], r["sku"]): r["props"] for r in records}
@@ -209,15 +210,14 @@ async def test_kpis_equal_an_independent_computation_over_the_events(
         await project_all(projector, incoming(raw), 250)
         suppliers, links = expected_kpis(events)
         assert sum(v["deliveries90d"] for v in suppliers.values()) > 50
-        # The batches wrote the flow KPIs of the suppliers they touched: current without a refresh round.
+        assert sum(1 for v in suppliers.values() if v["daysOfCover"] is not None) > 5
+        # The batches wrote every KPI of the enterprises and links they touched, days of cover and
+        # new links included: current once the last batch committed (no refresh behind them).
         with_flow = {
             e.data.supplier_id
             for e in events
             if e.type.startswith("order.") or e.type in ("shipment.delayed", "quality.incident")
         }
-        nodes, _ = await _graph_kpis(driver, prefix)
-        _assert_kpis(nodes, {s: v for s, v in suppliers.items() if s in with_flow}, FLOW_KPIS)
-        assert await projector.refresh_kpis() > 0
         nodes, actual_links = await _graph_kpis(driver, prefix)
         _assert_kpis(nodes, suppliers)
         assert actual_links.keys() == links.keys()
@@ -283,68 +283,41 @@ def _stock_report(prefix: str, t: int) -> Event:
     )
 
 
-async def test_a_refresh_cut_short_is_retaken_and_a_stale_round_never_overwrites_a_newer_one(
+async def test_kpi_rows_of_an_older_revision_never_replace_newer_ones(
     driver: neo4j.AsyncDriver, stack: Settings, run_id: str, sql_engine: Engine
 ) -> None:
-    """KPI rounds read outside the write lock (graph/writer.py): what that must not cost."""
-    prefix = f"{run_id}-kpicut-"
+    """Two workers may commit out of order: the graph keeps the row of the newest revision."""
+    prefix = f"{run_id}-kpirev-"
     raw = generate(prefix=prefix, enterprises=20, events=1500, end=datetime(2026, 9, 1, tzinfo=UTC))
     events = [decode_event(e.value) for e in raw]
     dlq = EventProducer(stack.kafka.librdkafka(), "events.dlq")
-    group = f"t4-{run_id}-kpicut"
-    mine = "MATCH (e:Enterprise) WHERE e.id STARTS WITH $p "
+    group = f"t4-{run_id}-kpirev"
     try:
         w = GraphWriter(driver)
         projector = Projector(writer=w, dlq_out=dlq, group=group, records=RecordStore(sql_engine))
         await project_all(projector, incoming(raw), 250)
-        await projector.refresh_kpis()  # this writer has run rounds (a live worker)
         suppliers, _ = expected_kpis(events)
         ids = sorted(suppliers)
-        await driver.execute_query(mine + "SET e.kpiDirty = false REMOVE e.kpiDirtyAt", p=prefix)
-        await driver.execute_query(
-            "UNWIND $ids AS id MATCH (e:Enterprise {id: id}) SET e.kpiDirty = true", ids=ids
-        )
-
-        # A round takes the marks, then its worker dies before writing: the marks are gone ...
-        taken = await w._transact(lambda tx: writer_module._take_kpis(tx, 1000, "dead-round", 0), "take")
-        assert sorted(taken) == ids
         records, _, _ = await driver.execute_query(
-            mine + "AND e.kpiDirty = true RETURN count(e) AS n", p=prefix
-        )
-        assert records[0]["n"] == 0
-        # ... a writer that already ran rounds leaves them to their round for a while ...
-        assert await projector.refresh_kpis(limit=1000) == 0
-        # ... until the pending time passed: then its next round takes them again and writes
-        # (a restarted worker's first round does so at once).
-        await driver.execute_query(
-            mine + "AND e.kpiToken = 'dead-round' SET e.kpiPendingAt = e.kpiPendingAt - $ms",
+            "MATCH (e:Enterprise) WHERE e.id STARTS WITH $p RETURN e.id AS id, properties(e) AS props",
             p=prefix,
-            ms=writer_module.KPI_PENDING_MS + 1,
-        )
-        assert await projector.refresh_kpis(limit=1000) >= len(ids)
-        records, _, _ = await driver.execute_query(
-            mine + "RETURN e.id AS id, properties(e) AS props", p=prefix
         )
         actual = {r["id"]: r["props"] for r in records}
         for s, exp in suppliers.items():
             assert _same(actual[s], exp), s
-            assert "kpiPendingAt" not in actual[s] and actual[s].get("kpiDirty") is not True
 
-        # A round whose enterprises were taken again since writes nothing (the later round owns them).
-        stale = [{"id": ids[0], "daysOfCover": -1.0, "flow": {"openOrders": -1}, "rev": 10**9}]
-        await w._transact(lambda tx: writer_module._write_kpis(tx, "dead-round", stale, []), "write")
-        records, _, _ = await driver.execute_query(
-            "MATCH (e:Enterprise {id: $id}) RETURN e.openOrders AS n", id=ids[0]
+        # Flow KPIs and cover computed from an older revision (a slower worker's batch) never replace
+        # newer ones.
+        older = FlowKpis(
+            suppliers=[{"id": ids[0], "rev": 0, "props": {"openOrders": -1, "daysOfCover": -1.0}}]
         )
-        assert records[0]["n"] == suppliers[ids[0]]["openOrders"]
-
-        # Flow KPIs computed from an older revision (a slower worker's batch) never replace newer ones.
-        older = FlowKpis(suppliers=[{"id": ids[0], "rev": 0, "props": {"openOrders": -1}}])
         await w.write(Mutations(), kpis=older)
         records, _, _ = await driver.execute_query(
-            "MATCH (e:Enterprise {id: $id}) RETURN e.openOrders AS n, e.kpiRev AS rev", id=ids[0]
+            "MATCH (e:Enterprise {id: $id}) RETURN e.openOrders AS n, e.daysOfCover AS c, e.kpiRev AS rev",
+            id=ids[0],
         )
         assert records[0]["n"] == suppliers[ids[0]]["openOrders"] and records[0]["rev"] > 0
+        assert records[0]["c"] == suppliers[ids[0]]["daysOfCover"]
     finally:
         dlq.close()
         await delete_by_prefix(driver, prefix)

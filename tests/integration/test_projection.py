@@ -137,7 +137,6 @@ async def test_duplicates_and_any_delivery_order_give_the_same_graph(
             incoming(scrambled),
             170,
         )
-        await first.refresh_kpis()
         a, b = await dump(driver, in_order), await dump(driver, shuffled)
         assert sum(1 for props in a["nodes"].values() if dict(props).get("deliveries90d")) > 5
         assert len(a["nodes"]) > 500

@@ -19,7 +19,6 @@ import pytest
 
 from bench.workload import generate
 from connectors.kafka import EventProducer, Record, TopicSpec, ensure_topics
-from connectors.record_store import RecordStore
 from graph.maintenance import delete_by_prefix, delete_offsets
 from graph.migrations import migrate
 from graph.writer import GraphWriter
@@ -171,9 +170,6 @@ async def test_a_killed_worker_and_two_workers_leave_the_graph_of_one_uninterrup
     try:
         for mode in ("one", "killed", "two"):
             runs[mode] = await _run(stack, driver, run_id, tmp_path, mode)
-        # What the workers' timer does, for any it had not yet (flow KPIs from the shared record store).
-        store = RecordStore(bootstrap.sql_engine(stack))
-        await GraphWriter(driver).refresh_kpis(flow=store.kpis)
         one = await dump(driver, runs["one"][0])
         assert len(one["nodes"]) > 1000
         for mode in ("killed", "two"):

@@ -4,16 +4,21 @@ disruption within one call, and an alert reaches risk.alerts (Kafka) and a risk 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import neo4j
 import orjson
 import pytest
 from confluent_kafka.admin import AdminClient
+from sqlalchemy import create_engine
+from sqlalchemy.pool import StaticPool
 from sqlmodel import Session
 
 from connectors.kafka import TopicSpec, ensure_topics
+from connectors.record_store import RecordStore
 from graph.mutations import to_mutations
+from graph.registry import agreed_links, record_rows
 from graph.risk.incidents import list_incidents
 from graph.risk.settings import RiskSettings
 from graph.risk.store import RiskStore
@@ -31,6 +36,7 @@ from schema.events import (
 )
 from schema.tables import IncidentState
 from streams.risk import touched_by
+from supplynet import bootstrap
 from supplynet.settings import Settings
 from tests.integration.risk_support import event, service
 from tests.integration.topic_reader import ends, read_from
@@ -91,10 +97,17 @@ def network_events(p: str) -> list[ValidEvent]:
 
 
 async def projected(driver: neo4j.AsyncDriver, p: str) -> GraphWriter:
-    """``network_events`` projected into Neo4j, KPIs refreshed (days of cover come from them)."""
+    """``network_events`` projected into Neo4j as the project stage does: records first (a scratch
+    store), their KPI rows (days of cover from the stock records) with the graph write."""
     writer = GraphWriter(driver)
-    await writer.write(to_mutations(network_events(p)))
-    await writer.refresh_kpis()  # the worker's KPI timer does this
+    evs = network_events(p)
+    engine = create_engine("sqlite://", poolclass=StaticPool)
+    bootstrap.create_sql_tables(engine)
+    try:
+        recorded = RecordStore(engine).apply(record_rows(evs), agreed_links(evs))
+    finally:
+        engine.dispose()
+    await writer.write(to_mutations(evs), kpis=recorded.kpis)
     return writer
 
 
@@ -224,7 +237,7 @@ async def test_the_whole_projection_reads_back_field_for_field_across_chunks(
 ) -> None:
     """``RiskStore.network`` (grouped per supplier, several rows per record) returns exactly what is in
     the graph: every current link with its KPIs, every enterprise's facts, every facility."""
-    from bench.risk_full import load
+    from bench.risk_full import buyer_cover, load
     from graph.risk import synthetic
     from graph.risk.facts import Facility
     from graph.risk.store import CHUNK_ROWS
@@ -237,8 +250,12 @@ async def test_the_whole_projection_reads_back_field_for_field_across_chunks(
     def key(lk: Any) -> tuple[str, str, str]:
         return (lk.supplier, lk.buyer, lk.sku)
 
+    # A link's cover is its buyer's cover of the sku (the graph keeps it on the buyer).
+    cover = buyer_cover(net)
+    want = [replace(lk, days_of_cover=cover.get(lk.buyer, {}).get(lk.sku)) for lk in net.links]
+    assert sum(1 for lk in want if lk.days_of_cover is not None) > n
     assert len(got.links) == len(net.links) > 2 * n
-    assert sorted(got.links, key=key) == sorted(net.links, key=key)
+    assert sorted(got.links, key=key) == sorted(want, key=key)
     assert got.enterprises == net.enterprises  # names, industries, regions, cover, disruptions, alarms
     assert any(e.disruptions for e in got.enterprises.values())
     assert any(e.recent_alarms for e in got.enterprises.values())

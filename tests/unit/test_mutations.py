@@ -11,7 +11,7 @@ import pytest
 
 from graph import model
 from graph.mutations import to_mutations, version
-from graph.registry import REGISTRY
+from graph.registry import REGISTRY, agreed_links, record_rows
 from schema.envelope import ValidEvent
 from schema.events import CATALOG
 from schema.examples import EXAMPLES
@@ -35,9 +35,10 @@ def event(
 
 
 RECORDS_ONLY = frozenset(t for t, p in CATALOG.items() if p.GROUP == "orders and logistics") | {
-    "quality.incident"
+    "quality.incident",
+    "inventory.reported",
 }
-"""Orders, shipments and quality incidents: records and KPI buckets only, no graph rows
+"""Orders, shipments, quality incidents and stock: records and their aggregates only, no graph rows
 (docs/graph-model.md)."""
 
 
@@ -102,21 +103,18 @@ def test_relationship_rows_are_sorted_by_end_node_then_start_node() -> None:
     assert [(r["b"], r["a"]) for r in rows] == [("b1", "s9"), ("b2", "s1"), ("b2", "s2")]
 
 
-def test_flow_events_mark_nothing_while_new_links_and_stock_mark_for_a_refresh() -> None:
-    """Order and quality KPIs come with the batch (connectors/flow_store.py); a refresh round is only
-    for days of cover and a supply link that is new to the graph."""
-    order = event("order.delivered", EXAMPLES["order.delivered"])
-    quality = event("quality.incident", EXAMPLES["quality.incident"])
-    assert not to_mutations([order, quality]).kpi_enterprises
-    m = to_mutations(
-        [
-            event("supply.agreed", EXAMPLES["supply.agreed"]),
-            event("inventory.reported", EXAMPLES["inventory.reported"]),
-        ]
-    )
-    assert EXAMPLES["supply.agreed"]["supplier_id"] in m.kpi_enterprises
+def test_stock_writes_no_graph_rows_and_agreed_links_ride_the_record_batch() -> None:
+    """Stock is a record (its days of cover come with the batch's KPI row, connectors/flow_store.py);
+    an agreed supply link is named to the record batch so its KPI row is written with the link."""
+    stock = event("inventory.reported", EXAMPLES["inventory.reported"])
+    assert len(to_mutations([stock])) == 0
     inv = EXAMPLES["inventory.reported"]
-    assert (inv["enterprise_id"], inv["sku"]) in m.kpi_stock
+    assert [(inv["enterprise_id"], inv["sku"])] == [
+        (r["enterprise_id"], r["sku"]) for rows in record_rows([stock]).values() for r in rows
+    ]
+    agreed = EXAMPLES["supply.agreed"]
+    events = [event("supply.agreed", agreed), stock]
+    assert agreed_links(events) == [(agreed["supplier_id"], agreed["buyer_id"], agreed["sku"])]
 
 
 def test_every_kind_has_a_statement() -> None:

@@ -9,10 +9,12 @@ import random
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, select
 from sqlmodel import Session
 
 from connectors.record_store import RecordStore
+from graph import kpis
 from graph.registry import record_rows
 from schema.envelope import ValidEvent
 from schema.events import CATALOG
@@ -200,3 +202,90 @@ def test_kpis_read_while_a_batch_commits_never_tag_old_figures_with_the_new_revi
     assert committed == [1]
     assert now["props"]["deliveries90d"] == 1
     assert raced["rev"] < now["rev"] or raced["props"] == now["props"], (raced, now)
+
+
+def _stock_reports() -> list[ValidEvent]:
+    """Stock of three enterprises, two skus at two sites each, reported four times per key (the newest
+    wins), plus a sku nobody uses (no cover)."""
+    rnd = random.Random(11)
+    out: list[ValidEvent] = []
+    for e in ("dongfeng", "wisco", "byd"):
+        for sku in ("HRC", "COIL"):
+            for site in ("", "wuhan-1"):
+                for n in range(4):
+                    data = {
+                        "enterprise_id": e,
+                        "sku": sku,
+                        "facility_id": site or None,
+                        "on_hand": float(rnd.randint(0, 500)),
+                        "daily_usage": float(rnd.randint(1, 40)),
+                    }
+                    out.append(_event("inventory.reported", f"{e}-{sku}-{site}-{n}", n * 10, data))
+        idle = {"enterprise_id": e, "sku": "SPARE", "on_hand": 5.0, "daily_usage": 0.0}
+        out.append(_event("inventory.reported", f"{e}-spare", 1, idle))
+    return out
+
+
+def _fresh_cover(events: list[ValidEvent]) -> dict[str, dict[str, Any]]:
+    """Days of cover straight from the newest report per (enterprise, sku, site), by definition."""
+    newest: dict[tuple[str, str, str], ValidEvent] = {}
+    for ev in events:
+        d = ev.data
+        k = (d.enterprise_id, d.sku, d.facility_id or "")
+        if k not in newest or ev.time_ms > newest[k].time_ms:
+            newest[k] = ev
+    by: dict[str, list[kpis.Stock]] = {}
+    for (e, sku, _), ev in sorted(newest.items()):
+        by.setdefault(e, []).append(kpis.Stock(sku, ev.data.on_hand, ev.data.daily_usage))
+    return {e: kpis.cover_kpis(v) for e, v in by.items()}
+
+
+def _same_cover(got: dict[str, Any], want: dict[str, Any]) -> None:
+    assert got["coverSkus"] == want["coverSkus"]
+    assert got["coverDays"] == pytest.approx(want["coverDays"], rel=1e-12)
+    assert got["daysOfCover"] == pytest.approx(want["daysOfCover"], rel=1e-12)
+
+
+def test_days_of_cover_ride_each_batch_and_equal_a_fresh_computation_whatever_the_order(
+    sql_engine: Engine,
+) -> None:
+    """Every batch with stock returns its enterprises' KPI rows with the cover of the stored stock; the
+    row the graph keeps (highest revision, ``graph.writer``) equals a fresh computation, for shuffled,
+    duplicated and replayed batches alike."""
+    events = _stock_reports()
+    want = _fresh_cover(events)
+    assert want["dongfeng"]["coverSkus"] == ["COIL", "HRC"]  # SPARE is stocked but never used
+    store = RecordStore(sql_engine)
+    kept: dict[str, dict[str, Any]] = {}
+    again = [*events, *events[::3]]
+    random.Random(5).shuffle(again)
+    for i in range(0, len(again), 7):
+        batch = again[i : i + 7]
+        rows = store.apply(record_rows(batch)).kpis.suppliers
+        assert {r["id"] for r in rows} == {ev.data.enterprise_id for ev in batch}
+        for r in rows:
+            if r["id"] not in kept or kept[r["id"]]["rev"] <= r["rev"]:
+                kept[r["id"]] = r
+    assert kept.keys() == want.keys()
+    for e, w in want.items():
+        _same_cover(kept[e]["props"], w)
+    # A replay of everything changes no record: the rows it returns show the same figures.
+    for r in store.apply(record_rows(events)).kpis.suppliers:
+        assert r["rev"] > kept[r["id"]]["rev"]
+        _same_cover(r["props"], want[r["id"]])
+
+
+def test_an_agreed_link_gets_its_kpi_row_with_the_batch_even_without_flow(sql_engine: Engine) -> None:
+    """A new supply link starts with empty windows (and its supplier's row), no refresh needed."""
+    store = RecordStore(sql_engine)
+    written = store.apply({}, [("mill-1", "dongfeng", "HRC")])
+    assert [(r["supplier"], r["buyer"], r["sku"]) for r in written.kpis.links] == [
+        ("mill-1", "dongfeng", "HRC")
+    ]
+    props = written.kpis.links[0]["props"]
+    assert props["openOrders"] == 0 and props["deliveries90d"] == 0 and props["otifRate90d"] is None
+    assert [r["id"] for r in written.kpis.suppliers] == ["mill-1"]
+    # Agreed in a batch whose orders move other links: its row is written all the same.
+    written = store.apply(record_rows(_lifecycle(2)), [("mill-9", "dongfeng", "HRC")])
+    agreed = {(r["supplier"], r["buyer"], r["sku"]) for r in written.kpis.links}
+    assert {("mill-9", "dongfeng", "HRC"), ("mill-0", "dongfeng", "HRC")} <= agreed
