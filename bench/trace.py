@@ -4,25 +4,31 @@ Loads a synthetic genealogy under a run prefix (``bench-tr-<hex>-``): ``--levels
 ``--lots`` / (levels + 1) lots each; level 0 are raw-material lots, every lot above is made from
 ``--fan-in`` random lots of the level below (so a top lot's genealogy holds up to fan-in^levels lots),
 made by one of ``--makers`` enterprises; every top-level lot is shipped to a customer. Then it times
-what the resolvers run (``graph.trace.LotTrace``: one round trip per level, then the holders) from
-random top lots (traceBack) and random raw lots (traceForward), full depth, staff visibility, and
-prints p50/p95/max and the lots each walk returned (traceForward: also the walk and the holders round
-trip apart). The graph is deleted at the end (``--keep`` keeps it; ``--prefix`` measures a kept graph
-again without loading it: a 1M-lot load takes ~11 minutes on a loaded 2-core machine).
+what the resolvers run (``graph.trace.LotTrace``: one statement per walk, traceForward's with the
+holders folded in) from random top lots (traceBack) and random raw lots (traceForward), full depth,
+staff visibility, and prints p50/p95/max, the lots each walk returned and the machine's load average.
+``--compare`` times traceForward's earlier form beside it on the same starts, interleaved (ABBA): the
+walk, then the holders in a second round trip. The graph is deleted at the end (``--keep`` keeps it;
+``--prefix`` measures a kept graph again without loading it: a 1M-lot load takes ~11 minutes on a
+loaded 2-core machine).
 
     .venv/bin/python -m bench.trace                     # 1,000,000 lots
     .venv/bin/python -m bench.trace --lots 100000       # what fits a loaded machine
     .venv/bin/python -m bench.trace --keep              # then: --prefix bench-tr-<hex>- (no load)
+    .venv/bin/python -m bench.trace --prefix bench-tr-<hex>- --compare   # one statement vs two round trips
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import statistics
 import time
 import uuid
+
+from neo4j import AsyncDriver, RoutingControl
 
 from graph.maintenance import delete_by_prefix
 from graph.migrations import migrate
@@ -47,6 +53,26 @@ MATCH (l:Lot {id: r.lot}), (e:Enterprise {id: r.to})
 CREATE (l)-[:SHIPPED_TO {shipmentId: r.shp, supplierId: r.maker, orderId: r.shp, shippedQuantity: 10.0,
                          shippedAt: r.t}]->(e)
 """
+
+
+TWO_TRIP_HOLDERS = """
+UNWIND $ids AS id
+MATCH (l:Lot {id: id})
+CALL (l) {
+  MATCH (l)-[s:SHIPPED_TO]->(e:Enterprise)
+  RETURN {enterpriseId: e.id, shipmentId: s.shipmentId, supplierId: s.supplierId, orderId: s.orderId,
+          quantity: coalesce(s.receivedQuantity, s.shippedQuantity), shippedAt: s.shippedAt,
+          receivedAt: s.receivedAt, unitId: null} AS h
+  UNION
+  MATCH (l)-[p:PACKED_IN]->(u:ShippingUnit)-[s:SHIPPED_TO]->(e:Enterprise)
+  RETURN {enterpriseId: e.id, shipmentId: s.shipmentId, supplierId: s.supplierId, orderId: s.orderId,
+          quantity: p.packedQuantity, shippedAt: s.shippedAt, receivedAt: s.receivedAt, unitId: u.id} AS h
+}
+WITH l, collect(h) AS holders
+RETURN collect({lotId: l.id, holders: holders}) AS rows
+"""
+"""traceForward's holders as the resolvers read them before the walk took them in: a second round trip
+over the walk's lots (``--compare`` times it as the A side)."""
 
 
 def _lot(prefix: str, level: int, i: int) -> str:
@@ -103,48 +129,87 @@ async def load(settings: Settings, prefix: str, *, lots: int, levels: int, fan_i
     return per
 
 
+def _load() -> str:
+    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+async def _two_trips(
+    trace: LotTrace, driver: AsyncDriver, db: str, start: list[str], levels: int, max_nodes: int
+) -> tuple[float, int]:
+    """traceForward's earlier form, timed: the walk, then its lots' holders in a second round trip.
+    Returns the milliseconds and the holders found."""
+    t0 = time.perf_counter()
+    g = await trace.walk(start, forward=True, max_depth=levels, max_lots=max_nodes, visible=Visibility(None))
+    res = await driver.execute_query(
+        TWO_TRIP_HOLDERS, ids=[s["id"] for s in g.steps], database_=db, routing_=RoutingControl.READ
+    )
+    rows = res.records[0]["rows"] if res.records else []
+    return (time.perf_counter() - t0) * 1000, sum(len(r["holders"]) for r in rows)
+
+
 async def measure(
-    settings: Settings, prefix: str, *, per: int, levels: int, samples: int, max_nodes: int
+    settings: Settings,
+    prefix: str,
+    *,
+    per: int,
+    levels: int,
+    samples: int,
+    max_nodes: int,
+    compare: bool,
 ) -> None:
     driver = bootstrap.async_driver(settings)
-    trace = LotTrace(driver, database=settings.neo4j.database)
+    db = settings.neo4j.database
+    trace = LotTrace(driver, database=db)
     rnd = random.Random(11)  # noqa: S311
     try:
         for name, level, forward in (("traceBack", levels, False), ("traceForward", 0, True)):
-            times, walks, holds, sizes = [], [], [], []
+            print(f"{name}: {_load()} before", flush=True)
             await trace.walk(
                 [_lot(prefix, level, 0)],
                 forward=forward,
                 max_depth=levels,
                 max_lots=max_nodes,
                 visible=Visibility(None),
+                with_holders=forward,
             )  # warm-up
-            for _ in range(samples):
+            times, before, sizes, held = [], [], [], []
+            for n in range(samples):
                 start = [_lot(prefix, level, rnd.randrange(per))]
+                if forward and compare and n % 2 == 0:  # ABBA: neither side always runs second
+                    ms, n_held = await _two_trips(trace, driver, db, start, levels, max_nodes)
+                    before.append(ms)
                 t0 = time.perf_counter()
                 g = await trace.walk(
-                    start, forward=forward, max_depth=levels, max_lots=max_nodes, visible=Visibility(None)
+                    start,
+                    forward=forward,
+                    max_depth=levels,
+                    max_lots=max_nodes,
+                    visible=Visibility(None),
+                    with_holders=forward,
                 )
-                t1 = time.perf_counter()
-                if forward:
-                    await trace.holders([s["id"] for s in g.steps])
-                t2 = time.perf_counter()
-                times.append((t2 - t0) * 1000)
-                walks.append((t1 - t0) * 1000)
-                holds.append((t2 - t1) * 1000)
+                times.append((time.perf_counter() - t0) * 1000)
                 sizes.append(len(g.steps))
-            times.sort()
-            p95 = times[max(0, int(len(times) * 0.95) - 1)]
+                held.append(sum(len(h) for h in g.holders.values()))
+                if forward and compare and n % 2 == 1:
+                    ms, n_held = await _two_trips(trace, driver, db, start, levels, max_nodes)
+                    before.append(ms)
+                if forward and compare and n_held != held[-1]:
+                    raise SystemExit(f"{start}: {n_held} holders in two round trips, {held[-1]} in one")
             print(
-                f"{name:13s} depth {levels}: p50 {statistics.median(times):7.1f} ms  p95 {p95:7.1f} ms  "
-                f"max {times[-1]:7.1f} ms  lots per answer: median {statistics.median(sizes):.0f}, "
-                f"max {max(sizes)}  ({samples} walks)",
+                f"{name:13s} depth {levels}: {_p50_p95(times)}, max {max(times):.1f} ms; lots per answer: "
+                f"median {statistics.median(sizes):.0f}, max {max(sizes)}"
+                + (f"; holders per answer: median {statistics.median(held):.0f}" if forward else "")
+                + f"  ({samples} walks)",
                 flush=True,
             )
-            if forward:
+            if before:
+                ratio = statistics.median(times) / statistics.median(before)
                 print(
-                    f"{'':13s} the walk alone: {_p50_p95(walks)}; the holders round trip: {_p50_p95(holds)}"
+                    f"{'':13s} the same starts, walk + holders round trip (before): {_p50_p95(before)}, "
+                    f"max {max(before):.1f} ms; one statement / two round trips at p50: {ratio:.2f}",
+                    flush=True,
                 )
+            print(f"{name}: {_load()} after", flush=True)
     finally:
         await driver.close()
 
@@ -163,6 +228,9 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=100)
     ap.add_argument("--max-nodes", type=int, default=2_000, help="the resolvers' default maxNodes")
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument(
+        "--compare", action="store_true", help="time traceForward's two-round-trip form beside it"
+    )
     ap.add_argument("--prefix", help="measure the genealogy kept (--keep) under this prefix; no load")
     args = ap.parse_args()
     settings = Settings()
@@ -182,7 +250,13 @@ def main() -> None:
     try:
         asyncio.run(
             measure(
-                settings, prefix, per=per, levels=args.levels, samples=args.samples, max_nodes=args.max_nodes
+                settings,
+                prefix,
+                per=per,
+                levels=args.levels,
+                samples=args.samples,
+                max_nodes=args.max_nodes,
+                compare=args.compare,
             )
         )
     finally:
