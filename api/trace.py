@@ -176,9 +176,11 @@ async def _start(
     return trace, visible, makers
 
 
-def _holders(g: Genealogy, visible: Visibility, *, since_ms: float | None = None) -> list[LotHolder]:
+async def _holders(
+    trace: LotTrace, g: Genealogy, visible: Visibility, *, since_ms: float | None = None
+) -> list[LotHolder]:
     """The walk's holders the caller may see; the others are counted on the lot's boundary."""
-    held = g.holders
+    held = await trace.holders([s["id"] for s in g.steps])
     out: list[LotHolder] = []
     hidden: dict[str, int] = defaultdict(int)
     for s in g.steps:
@@ -232,14 +234,9 @@ class TraceQuery:
         if str(lot) not in makers:
             return None
         g = await trace.walk(
-            [str(lot)],
-            forward=True,
-            max_depth=max_depth,
-            max_lots=max_nodes,
-            visible=visible,
-            with_holders=True,
+            [str(lot)], forward=True, max_depth=max_depth, max_lots=max_nodes, visible=visible
         )
-        holders = _holders(g, visible)
+        holders = await _holders(trace, g, visible)
         return LotTraceResult(
             lot_id=lot,
             steps=[_step(s, back=False) for s in g.steps],
@@ -265,13 +262,11 @@ class TraceQuery:
         start = sorted({str(x) for x in lots})
         trace, visible, makers = await _start(info, start)
         known = [x for x in start if x in makers]
-        g = await trace.walk(
-            known, forward=True, max_depth=max_depth, max_lots=max_nodes, visible=visible, with_holders=True
-        )
+        g = await trace.walk(known, forward=True, max_depth=max_depth, max_lots=max_nodes, visible=visible)
         since_ms = (
             datetime(since.year, since.month, since.day, tzinfo=UTC).timestamp() * 1000 if since else None
         )
-        holders = _holders(g, visible, since_ms=since_ms)
+        holders = await _holders(trace, g, visible, since_ms=since_ms)
         per: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0, 0.0])
         for s in g.steps:
             if s.get("enterpriseId"):

@@ -4,18 +4,18 @@ Loads a synthetic genealogy under a run prefix (``bench-tr-<hex>-``): ``--levels
 ``--lots`` / (levels + 1) lots each; level 0 are raw-material lots, every lot above is made from
 ``--fan-in`` random lots of the level below (so a top lot's genealogy holds up to fan-in^levels lots),
 made by one of ``--makers`` enterprises; every top-level lot is shipped to a customer. Then it times
-what the resolvers run (``graph.trace.LotTrace``: one statement per walk, traceForward's with the
-holders folded in) from random top lots (traceBack) and random raw lots (traceForward), full depth,
-staff visibility, and prints p50/p95/max, the lots each walk returned and the machine's load average.
-``--compare`` times traceForward's earlier form beside it on the same starts, interleaved (ABBA): the
-walk, then the holders in a second round trip. The graph is deleted at the end (``--keep`` keeps it;
-``--prefix`` measures a kept graph again without loading it: a 1M-lot load takes ~11 minutes on a
-loaded 2-core machine).
+what the resolvers run (``graph.trace.LotTrace``: one statement per walk, then traceForward's holders
+in a second round trip) from random top lots (traceBack) and random raw lots (traceForward), full
+depth, staff visibility, and prints p50/p95/max and the machine's load average. ``--compare`` times
+traceForward with the holders read inside the walk's statement (``with_holders``) beside it on the
+same starts, interleaved (ABBA), with the lots and holders per answer. The graph is deleted at the
+end (``--keep`` keeps it; ``--prefix`` measures a kept graph again without loading it: a 1M-lot load
+took 11-28 minutes on a loaded 2-core machine).
 
     .venv/bin/python -m bench.trace                     # 1,000,000 lots
     .venv/bin/python -m bench.trace --lots 100000       # what fits a loaded machine
     .venv/bin/python -m bench.trace --keep              # then: --prefix bench-tr-<hex>- (no load)
-    .venv/bin/python -m bench.trace --prefix bench-tr-<hex>- --compare   # one statement vs two round trips
+    .venv/bin/python -m bench.trace --prefix bench-tr-<hex>- --compare   # two round trips vs one statement
 """
 
 from __future__ import annotations
@@ -27,8 +27,6 @@ import random
 import statistics
 import time
 import uuid
-
-from neo4j import AsyncDriver, RoutingControl
 
 from graph.maintenance import delete_by_prefix
 from graph.migrations import migrate
@@ -53,26 +51,6 @@ MATCH (l:Lot {id: r.lot}), (e:Enterprise {id: r.to})
 CREATE (l)-[:SHIPPED_TO {shipmentId: r.shp, supplierId: r.maker, orderId: r.shp, shippedQuantity: 10.0,
                          shippedAt: r.t}]->(e)
 """
-
-
-TWO_TRIP_HOLDERS = """
-UNWIND $ids AS id
-MATCH (l:Lot {id: id})
-CALL (l) {
-  MATCH (l)-[s:SHIPPED_TO]->(e:Enterprise)
-  RETURN {enterpriseId: e.id, shipmentId: s.shipmentId, supplierId: s.supplierId, orderId: s.orderId,
-          quantity: coalesce(s.receivedQuantity, s.shippedQuantity), shippedAt: s.shippedAt,
-          receivedAt: s.receivedAt, unitId: null} AS h
-  UNION
-  MATCH (l)-[p:PACKED_IN]->(u:ShippingUnit)-[s:SHIPPED_TO]->(e:Enterprise)
-  RETURN {enterpriseId: e.id, shipmentId: s.shipmentId, supplierId: s.supplierId, orderId: s.orderId,
-          quantity: p.packedQuantity, shippedAt: s.shippedAt, receivedAt: s.receivedAt, unitId: u.id} AS h
-}
-WITH l, collect(h) AS holders
-RETURN collect({lotId: l.id, holders: holders}) AS rows
-"""
-"""traceForward's holders as the resolvers read them before the walk took them in: a second round trip
-over the walk's lots (``--compare`` times it as the A side)."""
 
 
 def _lot(prefix: str, level: int, i: int) -> str:
@@ -133,18 +111,28 @@ def _load() -> str:
     return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-async def _two_trips(
-    trace: LotTrace, driver: AsyncDriver, db: str, start: list[str], levels: int, max_nodes: int
-) -> tuple[float, int]:
-    """traceForward's earlier form, timed: the walk, then its lots' holders in a second round trip.
-    Returns the milliseconds and the holders found."""
+async def _two_trips(trace: LotTrace, start: list[str], levels: int, max_nodes: int) -> tuple[float, int]:
+    """traceForward as the resolvers run it, timed: the walk, then its lots' holders in a second round
+    trip. Returns the milliseconds and the holders found."""
     t0 = time.perf_counter()
     g = await trace.walk(start, forward=True, max_depth=levels, max_lots=max_nodes, visible=Visibility(None))
-    res = await driver.execute_query(
-        TWO_TRIP_HOLDERS, ids=[s["id"] for s in g.steps], database_=db, routing_=RoutingControl.READ
+    held = await trace.holders([s["id"] for s in g.steps])
+    return (time.perf_counter() - t0) * 1000, sum(len(h) for h in held.values())
+
+
+async def _one_statement(
+    trace: LotTrace, start: list[str], levels: int, max_nodes: int, sizes: list[int], held: list[int]
+) -> float:
+    """traceForward with the holders read in the walk's own statement, timed (milliseconds); appends the
+    answer's lots and holders to ``sizes`` and ``held``."""
+    t0 = time.perf_counter()
+    g = await trace.walk(
+        start, forward=True, max_depth=levels, max_lots=max_nodes, visible=Visibility(None), with_holders=True
     )
-    rows = res.records[0]["rows"] if res.records else []
-    return (time.perf_counter() - t0) * 1000, sum(len(r["holders"]) for r in rows)
+    ms = (time.perf_counter() - t0) * 1000
+    sizes.append(len(g.steps))
+    held.append(sum(len(h) for h in g.holders.values()))
+    return ms
 
 
 async def measure(
@@ -170,43 +158,46 @@ async def measure(
                 max_depth=levels,
                 max_lots=max_nodes,
                 visible=Visibility(None),
-                with_holders=forward,
             )  # warm-up
-            times, before, sizes, held = [], [], [], []
+            times: list[float] = []
+            folded: list[float] = []
+            sizes: list[int] = []
+            held: list[int] = []
             for n in range(samples):
                 start = [_lot(prefix, level, rnd.randrange(per))]
-                if forward and compare and n % 2 == 0:  # ABBA: neither side always runs second
-                    ms, n_held = await _two_trips(trace, driver, db, start, levels, max_nodes)
-                    before.append(ms)
-                t0 = time.perf_counter()
-                g = await trace.walk(
-                    start,
-                    forward=forward,
-                    max_depth=levels,
-                    max_lots=max_nodes,
-                    visible=Visibility(None),
-                    with_holders=forward,
-                )
-                times.append((time.perf_counter() - t0) * 1000)
-                sizes.append(len(g.steps))
-                held.append(sum(len(h) for h in g.holders.values()))
-                if forward and compare and n % 2 == 1:
-                    ms, n_held = await _two_trips(trace, driver, db, start, levels, max_nodes)
-                    before.append(ms)
-                if forward and compare and n_held != held[-1]:
+                if not forward:
+                    t0 = time.perf_counter()
+                    g = await trace.walk(
+                        start, forward=False, max_depth=levels, max_lots=max_nodes, visible=Visibility(None)
+                    )
+                    times.append((time.perf_counter() - t0) * 1000)
+                    sizes.append(len(g.steps))
+                    continue
+                # ABBA: with --compare, neither form always runs on the cache the other warmed.
+                if compare and n % 2 == 0:
+                    folded.append(await _one_statement(trace, start, levels, max_nodes, sizes, held))
+                ms, n_held = await _two_trips(trace, start, levels, max_nodes)
+                times.append(ms)
+                if compare and n % 2 == 1:
+                    folded.append(await _one_statement(trace, start, levels, max_nodes, sizes, held))
+                if compare and n_held != held[-1]:
                     raise SystemExit(f"{start}: {n_held} holders in two round trips, {held[-1]} in one")
             print(
-                f"{name:13s} depth {levels}: {_p50_p95(times)}, max {max(times):.1f} ms; lots per answer: "
-                f"median {statistics.median(sizes):.0f}, max {max(sizes)}"
-                + (f"; holders per answer: median {statistics.median(held):.0f}" if forward else "")
+                f"{name:13s} depth {levels}: {_p50_p95(times)}, max {max(times):.1f} ms"
+                + (
+                    f"; lots per answer: median {statistics.median(sizes):.0f}, max {max(sizes)}"
+                    if sizes
+                    else ""
+                )
+                + (f"; holders per answer: median {statistics.median(held):.0f}" if held else "")
                 + f"  ({samples} walks)",
                 flush=True,
             )
-            if before:
-                ratio = statistics.median(times) / statistics.median(before)
+            if folded:
+                ratio = statistics.median(folded) / statistics.median(times)
                 print(
-                    f"{'':13s} the same starts, walk + holders round trip (before): {_p50_p95(before)}, "
-                    f"max {max(before):.1f} ms; one statement / two round trips at p50: {ratio:.2f}",
+                    f"{'':13s} the same starts, the holders in the walk's statement: {_p50_p95(folded)}, "
+                    f"max {max(folded):.1f} ms; one statement / two round trips at p50: {ratio:.2f}",
                     flush=True,
                 )
             print(f"{name}: {_load()} after", flush=True)

@@ -3,8 +3,9 @@
 A walk is one Neo4j statement that expands level by level (a batched ``UNWIND`` over each level's lots)
 so that a caller's scope stops it at its network's edge, and so that ``max_depth`` and ``max_lots``
 bound the work whatever the graph's size. A lot reached twice is visited once. Holders of a lot are the
-enterprises it was shipped to, loose or packed in a shipping unit (``PACKED_IN`` then ``SHIPPED_TO``);
-a walk asked for them reads them in the same statement, per lot it reaches.
+enterprises it was shipped to, loose or packed in a shipping unit (``PACKED_IN`` then ``SHIPPED_TO``),
+read after the walk for the lots it kept (``holders``); a walk ``with_holders`` reads them in its own
+statement instead, for every lot it reaches.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ WITH levels, seen + next AS seen, next AS frontier
 """
 
 
-_HOLDERS = """,
+_LEVEL_HOLDERS = """,
                   holders: [(f)-[s:SHIPPED_TO]->(e:Enterprise) |
                             {enterpriseId: e.id, shipmentId: s.shipmentId, supplierId: s.supplierId,
                              orderId: s.orderId, quantity: coalesce(s.receivedQuantity, s.shippedQuantity),
@@ -57,8 +58,26 @@ def _walk_query(forward: bool, max_depth: int, *, with_holders: bool = False) ->
     """The whole walk in one statement: ``max_depth`` + 1 levels, each one's lots with their links
     (and, ``with_holders``, each lot's holders)."""
     arrow = "<-[m:MADE_FROM]-" if forward else "-[m:MADE_FROM]->"
-    level = _WALK_LEVEL.format(arrow=arrow, holders=_HOLDERS if with_holders else "")
+    level = _WALK_LEVEL.format(arrow=arrow, holders=_LEVEL_HOLDERS if with_holders else "")
     return _WALK_START + level * (max_depth + 1) + "RETURN levels"
+
+
+_HOLDERS = """
+UNWIND $ids AS id
+MATCH (l:Lot {id: id})
+CALL (l) {
+  MATCH (l)-[s:SHIPPED_TO]->(e:Enterprise)
+  RETURN {enterpriseId: e.id, shipmentId: s.shipmentId, supplierId: s.supplierId, orderId: s.orderId,
+          quantity: coalesce(s.receivedQuantity, s.shippedQuantity), shippedAt: s.shippedAt,
+          receivedAt: s.receivedAt, unitId: null} AS h
+  UNION
+  MATCH (l)-[p:PACKED_IN]->(u:ShippingUnit)-[s:SHIPPED_TO]->(e:Enterprise)
+  RETURN {enterpriseId: e.id, shipmentId: s.shipmentId, supplierId: s.supplierId, orderId: s.orderId,
+          quantity: p.packedQuantity, shippedAt: s.shippedAt, receivedAt: s.receivedAt, unitId: u.id} AS h
+}
+WITH l, collect(h) AS holders
+RETURN collect({lotId: l.id, holders: holders}) AS rows
+"""
 
 
 def _distinct(holders: list[Record]) -> list[Record]:
@@ -164,3 +183,12 @@ class LotTrace(GraphViews):
             level = nxt
             depth += 1
         return out
+
+    async def holders(self, ids: list[str]) -> dict[str, list[Record]]:
+        """Lot id -> the shipments that took it to an enterprise (loose or in a shipping unit), in a
+        round trip of its own: only for the lots a walk kept. What the resolvers use; a walk
+        ``with_holders`` answered faster at the median but slower at p95 (docs/traceability.md)."""
+        if not ids:
+            return {}
+        rows = await self._read(_HOLDERS, ids=ids)
+        return {r["lotId"]: r["holders"] for r in (rows[0]["rows"] if rows else [])}
