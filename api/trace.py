@@ -179,6 +179,7 @@ async def _start(
 async def _holders(
     trace: LotTrace, g: Genealogy, visible: Visibility, *, since_ms: float | None = None
 ) -> list[LotHolder]:
+    """The walk's holders the caller may see; the others are counted on the lot's boundary."""
     held = await trace.holders([s["id"] for s in g.steps])
     out: list[LotHolder] = []
     hidden: dict[str, int] = defaultdict(int)

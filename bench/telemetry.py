@@ -1,11 +1,13 @@
 """Telemetry benchmark: ``equipment.telemetry`` at a steady rate through the real stream (Kafka ->
 pipeline worker: validate, project -> the service job), with the figures that matter: the rate offered
-and absorbed, the consumer lag of each stage while it runs, the time to drain, and the graph's node and
-relationship counts before and after (readings must not grow the graph).
+and absorbed, the consumer lag of each stage while it runs, the time to drain, the graph's node and
+relationship counts before and after (readings must not grow the graph), and each process's CPU time
+per reading (what it would take of a core at a given rate, whatever the machine's load).
 
     python -m bench.telemetry --rate 10000 --seconds 60 --equipment 1000    # the run docs/service.md reports
     python -m bench.telemetry --rate 10000 --seconds 60 --job-only          # the service job alone
     python -m bench.telemetry --rate 2000 --seconds 10 --equipment 100      # a quick run
+    python -m bench.telemetry --rate 10000 --seconds 30 --workers 2         # two pipeline workers
 
 Everything it writes has its own id prefix and topics, and is deleted at the end.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import subprocess
 import sys
 import tempfile
@@ -101,8 +104,6 @@ def _lag(settings: Settings, group: str, topic: str) -> int:
 
 
 def _spawn(settings: Settings, app_id: str, role: str, log: Path) -> subprocess.Popen[bytes]:
-    import os
-
     env = {
         **os.environ,
         "SUPPLYNET_SQL_URL": settings.database_url(),
@@ -127,8 +128,16 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _cpu_seconds(proc: subprocess.Popen[bytes] | None) -> float | None:
+    """CPU time (user + system) a running process used so far (Linux ``/proc``; else None)."""
+    try:
+        fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split() if proc else []
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK") if fields else None
+
+
 def _stop(proc: subprocess.Popen[bytes]) -> None:
-    import os
     import signal
 
     if proc.poll() is None:
@@ -140,10 +149,11 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 def run(
-    rate: int, seconds: float, equipment: int, customers: int, *, job_only: bool = False
+    rate: int, seconds: float, equipment: int, customers: int, *, job_only: bool = False, workers: int = 1
 ) -> dict[str, Any]:
     """``job_only``: no pipeline worker; readings go straight to ``events.valid`` with the validate
-    stage's type header (the service job's own capacity)."""
+    stage's type header (the service job's own capacity). ``workers``: pipeline worker processes in
+    one consumer group (they share the partitions of ``events.raw`` and ``events.valid``)."""
     run_id = uuid.uuid4().hex[:8]
     prefix = f"bt{run_id}-"
     base = Settings()
@@ -157,11 +167,15 @@ def run(
     logs = Path(tempfile.mkdtemp(prefix="bench-telemetry-"))
     producer = Producer({**settings.kafka.librdkafka(), "linger.ms": 20, "compression.type": "lz4"})
     eqs = [(f"{prefix}eq-{i:05d}", f"{prefix}plant-{i % customers}") for i in range(equipment)]
-    worker = None if job_only else _spawn(settings, app_id, "pipeline", logs / "worker.log")
+    pipeline = (
+        []
+        if job_only
+        else [_spawn(settings, app_id, "pipeline", logs / f"worker-{i}.log") for i in range(workers)]
+    )
     topic = names.valid if job_only else names.raw
     headers = [("supplynet.event.type", b"equipment.telemetry")]
     job = _spawn(settings, app_id, "service", logs / "service.log")
-    out: dict[str, Any] = {"rate": rate, "seconds": seconds, "equipment": equipment}
+    out: dict[str, Any] = {"rate": rate, "seconds": seconds, "equipment": equipment, "workers": workers}
     try:
         for i, (eq, customer) in enumerate(eqs):
             data = {
@@ -239,13 +253,20 @@ def run(
             lag=lags,
             max_lag={k: max((x[k] for x in lags), default=0) for k in lags[0] if k != "at_s"} if lags else {},
         )
+        # CPU per reading: a figure of the code, unlike the rates, which follow the machine's load.
+        for role, procs in (("pipeline", pipeline), ("service", [job])):
+            cpus = [_cpu_seconds(proc) for proc in procs]
+            if procs and None not in cpus:
+                total = sum(c for c in cpus if c is not None)
+                out[f"{role}_cpu_us_per_reading"] = round(total / (sent + equipment) * 1e6, 1)
+        out["load_average"] = [round(x, 2) for x in os.getloadavg()]
         nodes1, rels1 = asyncio.run(_counts(settings, prefix))
         out["graph_after"] = {"nodes": nodes1, "relationships": rels1}
         return out
     finally:
         _stop(job)
-        if worker is not None:
-            _stop(worker)
+        for proc in pipeline:
+            _stop(proc)
         asyncio.run(_cleanup(settings, prefix, app_id))
         admin = AdminClient(settings.kafka.librdkafka())
         for fut in admin.delete_topics(
@@ -286,8 +307,9 @@ def main() -> None:
         action="store_true",
         help="readings straight to events.valid, no pipeline worker: the service job's own capacity",
     )
+    p.add_argument("--workers", type=int, default=1, help="pipeline worker processes (one consumer group)")
     a = p.parse_args()
-    out = run(a.rate, a.seconds, a.equipment, a.customers, job_only=a.job_only)
+    out = run(a.rate, a.seconds, a.equipment, a.customers, job_only=a.job_only, workers=a.workers)
     before, after = out["graph_before"], out["graph_after"]
     print(orjson.dumps({k: v for k, v in out.items() if k != "lag"}, option=orjson.OPT_INDENT_2).decode())
     print(
@@ -295,7 +317,9 @@ def main() -> None:
         f"{out['absorbed']:,} at {out['absorbed_per_s']:,}/s (drained {out['drain_after_produce_s']} s after "
         f"the last); max lag {', '.join(f'{k} {v:,}' for k, v in out['max_lag'].items())}; "
         f"graph nodes {before['nodes']:,} -> {after['nodes']:,}, "
-        f"relationships {before['relationships']:,} -> {after['relationships']:,}"
+        f"relationships {before['relationships']:,} -> {after['relationships']:,}; CPU per reading: "
+        f"pipeline worker(s) {out.get('pipeline_cpu_us_per_reading')} µs, service job "
+        f"{out.get('service_cpu_us_per_reading')} µs; load average {out['load_average']}"
     )
 
 

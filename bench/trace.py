@@ -4,21 +4,25 @@ Loads a synthetic genealogy under a run prefix (``bench-tr-<hex>-``): ``--levels
 ``--lots`` / (levels + 1) lots each; level 0 are raw-material lots, every lot above is made from
 ``--fan-in`` random lots of the level below (so a top lot's genealogy holds up to fan-in^levels lots),
 made by one of ``--makers`` enterprises; every top-level lot is shipped to a customer. Then it times
-what the resolvers run (``graph.trace.LotTrace``: one round trip per level, then the holders) from
-random top lots (traceBack) and random raw lots (traceForward), full depth, staff visibility, and
-prints p50/p95/max and the lots each walk returned (traceForward: also the walk and the holders round
-trip apart). The graph is deleted at the end (``--keep`` keeps it; ``--prefix`` measures a kept graph
-again without loading it: a 1M-lot load takes ~11 minutes on a loaded 2-core machine).
+what the resolvers run (``graph.trace.LotTrace``: one statement per walk, then traceForward's holders
+in a second round trip) from random top lots (traceBack) and random raw lots (traceForward), full
+depth, staff visibility, and prints p50/p95/max and the machine's load average. ``--compare`` times
+traceForward with the holders read inside the walk's statement (``with_holders``) beside it on the
+same starts, interleaved (ABBA), with the lots and holders per answer. The graph is deleted at the
+end (``--keep`` keeps it; ``--prefix`` measures a kept graph again without loading it: a 1M-lot load
+took 11-28 minutes on a loaded 2-core machine).
 
     .venv/bin/python -m bench.trace                     # 1,000,000 lots
     .venv/bin/python -m bench.trace --lots 100000       # what fits a loaded machine
     .venv/bin/python -m bench.trace --keep              # then: --prefix bench-tr-<hex>- (no load)
+    .venv/bin/python -m bench.trace --prefix bench-tr-<hex>- --compare   # two round trips vs one statement
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import statistics
 import time
@@ -103,15 +107,51 @@ async def load(settings: Settings, prefix: str, *, lots: int, levels: int, fan_i
     return per
 
 
+def _load() -> str:
+    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+async def _two_trips(trace: LotTrace, start: list[str], levels: int, max_nodes: int) -> tuple[float, int]:
+    """traceForward as the resolvers run it, timed: the walk, then its lots' holders in a second round
+    trip. Returns the milliseconds and the holders found."""
+    t0 = time.perf_counter()
+    g = await trace.walk(start, forward=True, max_depth=levels, max_lots=max_nodes, visible=Visibility(None))
+    held = await trace.holders([s["id"] for s in g.steps])
+    return (time.perf_counter() - t0) * 1000, sum(len(h) for h in held.values())
+
+
+async def _one_statement(
+    trace: LotTrace, start: list[str], levels: int, max_nodes: int, sizes: list[int], held: list[int]
+) -> float:
+    """traceForward with the holders read in the walk's own statement, timed (milliseconds); appends the
+    answer's lots and holders to ``sizes`` and ``held``."""
+    t0 = time.perf_counter()
+    g = await trace.walk(
+        start, forward=True, max_depth=levels, max_lots=max_nodes, visible=Visibility(None), with_holders=True
+    )
+    ms = (time.perf_counter() - t0) * 1000
+    sizes.append(len(g.steps))
+    held.append(sum(len(h) for h in g.holders.values()))
+    return ms
+
+
 async def measure(
-    settings: Settings, prefix: str, *, per: int, levels: int, samples: int, max_nodes: int
+    settings: Settings,
+    prefix: str,
+    *,
+    per: int,
+    levels: int,
+    samples: int,
+    max_nodes: int,
+    compare: bool,
 ) -> None:
     driver = bootstrap.async_driver(settings)
-    trace = LotTrace(driver, database=settings.neo4j.database)
+    db = settings.neo4j.database
+    trace = LotTrace(driver, database=db)
     rnd = random.Random(11)  # noqa: S311
     try:
         for name, level, forward in (("traceBack", levels, False), ("traceForward", 0, True)):
-            times, walks, holds, sizes = [], [], [], []
+            print(f"{name}: {_load()} before", flush=True)
             await trace.walk(
                 [_lot(prefix, level, 0)],
                 forward=forward,
@@ -119,32 +159,48 @@ async def measure(
                 max_lots=max_nodes,
                 visible=Visibility(None),
             )  # warm-up
-            for _ in range(samples):
+            times: list[float] = []
+            folded: list[float] = []
+            sizes: list[int] = []
+            held: list[int] = []
+            for n in range(samples):
                 start = [_lot(prefix, level, rnd.randrange(per))]
-                t0 = time.perf_counter()
-                g = await trace.walk(
-                    start, forward=forward, max_depth=levels, max_lots=max_nodes, visible=Visibility(None)
-                )
-                t1 = time.perf_counter()
-                if forward:
-                    await trace.holders([s["id"] for s in g.steps])
-                t2 = time.perf_counter()
-                times.append((t2 - t0) * 1000)
-                walks.append((t1 - t0) * 1000)
-                holds.append((t2 - t1) * 1000)
-                sizes.append(len(g.steps))
-            times.sort()
-            p95 = times[max(0, int(len(times) * 0.95) - 1)]
+                if not forward:
+                    t0 = time.perf_counter()
+                    g = await trace.walk(
+                        start, forward=False, max_depth=levels, max_lots=max_nodes, visible=Visibility(None)
+                    )
+                    times.append((time.perf_counter() - t0) * 1000)
+                    sizes.append(len(g.steps))
+                    continue
+                # ABBA: with --compare, neither form always runs on the cache the other warmed.
+                if compare and n % 2 == 0:
+                    folded.append(await _one_statement(trace, start, levels, max_nodes, sizes, held))
+                ms, n_held = await _two_trips(trace, start, levels, max_nodes)
+                times.append(ms)
+                if compare and n % 2 == 1:
+                    folded.append(await _one_statement(trace, start, levels, max_nodes, sizes, held))
+                if compare and n_held != held[-1]:
+                    raise SystemExit(f"{start}: {n_held} holders in two round trips, {held[-1]} in one")
             print(
-                f"{name:13s} depth {levels}: p50 {statistics.median(times):7.1f} ms  p95 {p95:7.1f} ms  "
-                f"max {times[-1]:7.1f} ms  lots per answer: median {statistics.median(sizes):.0f}, "
-                f"max {max(sizes)}  ({samples} walks)",
+                f"{name:13s} depth {levels}: {_p50_p95(times)}, max {max(times):.1f} ms"
+                + (
+                    f"; lots per answer: median {statistics.median(sizes):.0f}, max {max(sizes)}"
+                    if sizes
+                    else ""
+                )
+                + (f"; holders per answer: median {statistics.median(held):.0f}" if held else "")
+                + f"  ({samples} walks)",
                 flush=True,
             )
-            if forward:
+            if folded:
+                ratio = statistics.median(folded) / statistics.median(times)
                 print(
-                    f"{'':13s} the walk alone: {_p50_p95(walks)}; the holders round trip: {_p50_p95(holds)}"
+                    f"{'':13s} the same starts, the holders in the walk's statement: {_p50_p95(folded)}, "
+                    f"max {max(folded):.1f} ms; one statement / two round trips at p50: {ratio:.2f}",
+                    flush=True,
                 )
+            print(f"{name}: {_load()} after", flush=True)
     finally:
         await driver.close()
 
@@ -163,6 +219,9 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=100)
     ap.add_argument("--max-nodes", type=int, default=2_000, help="the resolvers' default maxNodes")
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument(
+        "--compare", action="store_true", help="time traceForward's two-round-trip form beside it"
+    )
     ap.add_argument("--prefix", help="measure the genealogy kept (--keep) under this prefix; no load")
     args = ap.parse_args()
     settings = Settings()
@@ -182,7 +241,13 @@ def main() -> None:
     try:
         asyncio.run(
             measure(
-                settings, prefix, per=per, levels=args.levels, samples=args.samples, max_nodes=args.max_nodes
+                settings,
+                prefix,
+                per=per,
+                levels=args.levels,
+                samples=args.samples,
+                max_nodes=args.max_nodes,
+                compare=args.compare,
             )
         )
     finally:

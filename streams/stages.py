@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+
+import msgspec
 
 from connectors.kafka import Record
 from schema.envelope import ValidEvent
@@ -12,9 +14,8 @@ from schema.errors import EventRejected
 from schema.validate import MAX_FUTURE, decode_event
 
 
-@dataclass(frozen=True, slots=True)
-class Incoming:
-    """A consumed Kafka message, as much of it as the stages need."""
+class Incoming(msgspec.Struct, frozen=True):
+    """A consumed Kafka message, as much of it as the stages need (immutable; made once per message)."""
 
     topic: str
     partition: int
@@ -32,12 +33,14 @@ class Routed:
 def route(messages: Iterable[Incoming], *, max_future: timedelta | None = MAX_FUTURE) -> Routed:
     """Validate each message; never raises for bad input (it is routed to ``rejected``).
 
-    ``max_future``: how far an event's time may be ahead of the clock (``None``: not checked).
+    ``max_future``: how far an event's time may be ahead of the clock (``None``: not checked); the clock
+    is read once, when the batch's routing starts.
     """
     out = Routed()
+    now = datetime.now(UTC)
     for msg in messages:
         try:
-            out.valid.append((msg, decode_event(msg.value, max_future=max_future)))
+            out.valid.append((msg, decode_event(msg.value, now=now, max_future=max_future)))
         except EventRejected as e:
             out.rejected.append((msg, e))
     return out

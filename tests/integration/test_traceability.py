@@ -32,6 +32,7 @@ import pytest
 
 from api.keys import create_key
 from graph.migrations import migrate
+from graph.trace import LotTrace, Visibility
 from schema.tables import Role
 from supplynet import bootstrap
 from supplynet.samples import envelope
@@ -334,6 +335,40 @@ def test_a_partner_sees_its_network_and_only_an_opaque_boundary_beyond_it(
     assert "is outside your network" in refused["errors"][0]["message"]
     erp = _ask(served.url, tokens["erp"], BACK, {"lot": n.b1})
     assert erp["errors"][0]["message"].startswith("role erp may not do this")
+
+
+def test_a_walk_with_its_holders_in_one_statement_finds_what_the_holders_round_trip_finds(
+    served: Server, tr_settings: Settings, tokens: dict[str, str], names: Names
+) -> None:
+    """``with_holders`` (benchmarked against the resolvers' second round trip) gives each lot the same
+    shipments, loose and on the pallet, as ``holders``."""
+    n = names
+    _settled(served.url, tokens["admin"], n)
+
+    async def both() -> tuple[dict[str, list[dict[str, Any]]], dict[str, list[dict[str, Any]]]]:
+        driver = bootstrap.async_driver(tr_settings)
+        try:
+            trace = LotTrace(driver, database=tr_settings.neo4j.database)
+            g = await trace.walk(
+                [n.ore],
+                forward=True,
+                max_depth=10,
+                max_lots=2000,
+                visible=Visibility(None),
+                with_holders=True,
+            )
+            return g.holders, await trace.holders([s["id"] for s in g.steps])
+        finally:
+            await driver.close()
+
+    one, two = asyncio.run(both())
+
+    def keyed(held: dict[str, list[dict[str, Any]]]) -> set[tuple[str, str, str | None, float | None]]:
+        return {(lot, h["shipmentId"], h["unitId"], h["quantity"]) for lot, hs in held.items() for h in hs}
+
+    assert keyed(one) == keyed(two)
+    assert len(keyed(one)) == 4
+    assert any(h["unitId"] for hs in one.values() for h in hs)  # the pallet's shipment is among them
 
 
 # -- order and duplicates ----------------------------------------------------------------------------

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
 import pytest
 
 from schema import EventRejected, PartnerRegistered, SupplyAgreed, decode_event
+from streams.stages import Incoming, route
 
 NOW = datetime(2026, 6, 1, 1, tzinfo=UTC)  # just after the examples' time (00:30 UTC)
 
@@ -163,3 +164,39 @@ def test_impossible_values_are_rejected(
     err = rejected(enc(obj))
     assert err.field == field
     assert reason_part in err.reason
+
+
+def test_a_batch_of_readings_keeps_each_valid_one_and_names_the_broken_one() -> None:
+    """The validate stage's high-rate path: one clock read per batch still refuses a future reading,
+    and a broken reading is rejected naming event, field and reason, the others kept in order."""
+
+    def reading(i: int, when: datetime, value: Any = 50.0) -> Incoming:
+        raw = enc(
+            {
+                "specversion": "1.0",
+                "id": f"r{i}",
+                "source": "plc-7",
+                "type": "equipment.telemetry",
+                "time": when.isoformat(),
+                "subject": "plant-1",
+                "data": {"equipment_id": "eq-1", "customer_id": "plant-1", "metric": "rms", "value": value},
+            }
+        )
+        return Incoming("events.raw", 0, i, b"plant-1", raw)
+
+    now = datetime.now(UTC)
+    batch = [
+        reading(0, now),
+        reading(1, now + timedelta(hours=1)),
+        reading(2, now, value="high"),
+        reading(3, now - timedelta(seconds=1)),
+    ]
+    routed = route(batch)
+    assert [ev.id for _, ev in routed.valid] == ["r0", "r3"]
+    [(_, future), (_, bad)] = routed.rejected
+    assert (future.event_id, future.field, future.error_class) == ("r1", "$.time", "future")
+    assert (bad.event_id, bad.field) == ("r2", "$.data.value")
+    assert "Expected `float`" in bad.reason
+    ev = routed.valid[0][1]
+    with pytest.raises(AttributeError):
+        ev.id = "other"  # type: ignore[misc]
