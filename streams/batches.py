@@ -27,7 +27,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 
 from streams.metrics import WorkerMetrics
 from streams.projection import Projected, Projector
-from streams.stages import Incoming
+from streams.stages import Incoming, event_type
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +118,7 @@ def incoming(m: Message) -> Incoming:
         offset=m.offset() or 0,
         key=m.key(),
         value=m.value() or b"",
+        event_type=event_type(m),
     )
 
 

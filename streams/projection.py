@@ -55,6 +55,14 @@ from streams.stages import Incoming, dlq_record, route
 
 log = logging.getLogger(__name__)
 
+NOTHING_TO_PROJECT = frozenset(
+    cls.TYPE for cls, unit in REGISTRY.items() if unit.streamed and unit.records is None
+)
+"""Event types the project stage passes over by their ``supplynet.event.type`` header, undecoded: no graph
+rows, no records (``equipment.telemetry``, aggregated by the service job). Why: at the rates such a
+type comes in, decoding each reading again to write nothing was ~29% of the worker's busy thread
+(docs/service.md)."""
+
 Pair = tuple[Incoming, ValidEvent]
 
 SWEEP_SECONDS = 30.0
@@ -119,6 +127,9 @@ class Prepared:
     dead_lettered: int
     kpis: FlowKpis = field(default_factory=FlowKpis)
     """The KPI rows the batch's record transaction computed (written with the graph transaction)."""
+    passed_over: int = 0
+    """Events of a type with nothing to project (``NOTHING_TO_PROJECT``), not decoded; their offsets
+    are stored with the batch like the others'."""
 
 
 class Projector:
@@ -166,7 +177,8 @@ class Projector:
         the batch's records are written while the previous batch's graph transaction runs, and always
         before this batch's (``commit`` follows ``prepare``).
         """
-        routed = route(batch, max_future=None)  # checked at validation; time only moves on
+        todo = [m for m in batch if m.event_type not in NOTHING_TO_PROJECT]
+        routed = route(todo, max_future=None)  # checked at validation; time only moves on
         rejected = routed.rejected
         valid = routed.valid
         kpis = FlowKpis()
@@ -182,12 +194,15 @@ class Projector:
             log.warning("project: rejected %s", err.describe())
         await self._dead_letter(dead)
         mutations = to_mutations(ev for _, ev in valid)
-        return Prepared(valid, mutations, positions(batch, self.group), len(dead), kpis)
+        return Prepared(
+            valid, mutations, positions(batch, self.group), len(dead), kpis, len(batch) - len(todo)
+        )
 
     async def commit(self, p: Prepared) -> Projected:
         """Write a prepared batch and its offsets in one transaction (culprits to the DLQ)."""
         done = await self.apply(p.valid, p.offsets, mutations=p.mutations, kpis=p.kpis)
         done.dead_lettered += p.dead_lettered
+        done.applied += p.passed_over
         return done
 
     async def apply(

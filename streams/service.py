@@ -43,6 +43,7 @@ from schema.events import (
     MaintenanceCompleted,
 )
 from schema.validate import decode_event
+from streams.stages import event_type
 
 log = logging.getLogger(__name__)
 
@@ -162,16 +163,6 @@ class Table:
         out = [self.equipment[i] for i in sorted(self.changed)]
         self.changed.clear()
         return out
-
-
-def event_type(m: Message) -> str | None:
-    """The ``supplynet.event.type`` header the validate stage sets (``None``: absent)."""
-    headers = m.headers() or []
-    pairs = headers.items() if isinstance(headers, dict) else headers
-    for k, v in pairs:
-        if k == "supplynet.event.type":
-            return v.decode() if isinstance(v, bytes) else v
-    return None
 
 
 class ServiceJob:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import msgspec
+from confluent_kafka import Message
 
 from connectors.kafka import Record
 from schema.envelope import ValidEvent
@@ -22,6 +23,19 @@ class Incoming(msgspec.Struct, frozen=True):
     offset: int
     key: bytes | None
     value: bytes
+    event_type: str | None = None
+    """The ``supplynet.event.type`` header the validate stage sets on ``events.valid`` (``None``: absent,
+    e.g. on ``events.raw``): lets a stage pass over a type it has nothing to do for without decoding it."""
+
+
+def event_type(m: Message) -> str | None:
+    """The ``supplynet.event.type`` header the validate stage sets (``None``: absent)."""
+    headers = m.headers() or []
+    pairs = headers.items() if isinstance(headers, dict) else headers
+    for k, v in pairs:
+        if k == "supplynet.event.type":
+            return v.decode() if isinstance(v, bytes) else v
+    return None
 
 
 @dataclass

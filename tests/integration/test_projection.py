@@ -216,6 +216,39 @@ def _dlq_records(settings: Settings, topic: str) -> list[dict[str, bytes]]:
     return out
 
 
+async def test_telemetry_is_passed_over_by_its_type_header_and_its_offsets_stored_with_the_batch(
+    driver: neo4j.AsyncDriver, run_id: str, dlq: tuple[str, EventProducer]
+) -> None:
+    """A type with nothing to project (``equipment.telemetry``: no graph rows, no records) is not decoded
+    again by the project stage: its messages count as done and their offsets commit with the batch.
+    Without the header (not from the validate stage) a message is decoded as always."""
+    e = f"{run_id}-tel-ent"
+    proj = Projector(writer=GraphWriter(driver), dlq_out=dlq[1], group=f"t4-{run_id}-tel")
+    reg = _valid(
+        f"{run_id}-r", PartnerRegistered(enterprise_id=e, name="东风设备", industry=Industry.MACHINERY), 0
+    )
+    undecodable = b"{not an event"  # proves the stage never decodes it
+    reading = Incoming(
+        topic="test.events.valid",
+        partition=0,
+        offset=1,
+        key=b"eq-1",
+        value=undecodable,
+        event_type="equipment.telemetry",
+    )
+    unmarked = Incoming(topic="test.events.valid", partition=0, offset=2, key=b"eq-1", value=undecodable)
+    try:
+        done = await proj.project([_msg(reg, 0), reading])
+        assert (done.applied, done.dead_lettered) == (2, 0)
+        assert await proj.stored_offsets("test.events.valid") == {0: 2}
+        done = await proj.project([unmarked])
+        assert (done.applied, done.dead_lettered) == (0, 1)
+        assert await proj.stored_offsets("test.events.valid") == {0: 3}
+    finally:
+        await driver.execute_query("MATCH (x:Enterprise {id: $e}) DETACH DELETE x", e=e)
+        await delete_offsets(driver, f"t4-{run_id}-tel")
+
+
 async def test_an_event_the_graph_refuses_is_isolated_and_dead_lettered_and_the_rest_applied(
     driver: neo4j.AsyncDriver, run_id: str, dlq: tuple[str, EventProducer], stack: Settings
 ) -> None:
