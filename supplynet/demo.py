@@ -517,7 +517,8 @@ def progress_view(phase: str, sent: Counter[Way], started: float, g: Gauges) -> 
         f"{total:,} ({', '.join(f'{w.value} {sent[w]:,}' for w in Way)}) · {total / seconds:,.0f} events/s",
     )
     lag = " · ".join(f"{k} {v:,}" for k, v in sorted(g.lag.items())) or "…"
-    t.add_row("worker", f"projected {g.projected:,} · lag {lag} · KPI refreshes pending {g.kpi_pending}")
+    kpis = "…" if g.kpi_pending is None else f"{g.kpi_pending:,}"
+    t.add_row("worker", f"projected {g.projected:,} · lag {lag} · KPI refreshes pending {kpis}")
     t.add_row("graph", f"{g.enterprises:,} enterprises · {g.links:,} supply links · {g.scored:,} risk-scored")
     running = "full recompute running" if g.risk.get("fullRunning") else "incremental"
     pending = g.risk.get("pendingEnterprises", "…")
@@ -529,9 +530,10 @@ def progress_view(phase: str, sent: Counter[Way], started: float, g: Gauges) -> 
 def progress_line(phase: str, sent: Counter[Way], started: float, g: Gauges) -> str:
     """One line of progress, for output that is not a terminal (a log, a pipe)."""
     lag = ", ".join(f"{k} {v:,}" for k, v in sorted(g.lag.items())) or "-"
+    kpis = "-" if g.kpi_pending is None else f"{g.kpi_pending:,}"
     return (
         f"[{time.monotonic() - started:5.0f} s] {phase}: {sum(sent.values()):,} sent, "
-        f"{g.projected:,} projected, lag {lag}, KPI refreshes pending {g.kpi_pending}, "
+        f"{g.projected:,} projected, lag {lag}, KPI refreshes pending {kpis}, "
         f"{g.enterprises:,} enterprises / {g.links:,} links, {g.scored:,} scored"
     )
 
