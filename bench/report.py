@@ -1,7 +1,7 @@
 """One benchmark report on a generated world (``python -m bench`` or ``supplynet bench``).
 
-    python -m bench --size demo            # 344 enterprises, ~122k events: a few minutes
-    python -m bench --size 10k --events 300000
+    python -m bench --size demo                                # 344 enterprises, ~64k events: ~10 min
+    python -m bench --size 10k --events 150000 --requests 20   # 10,008 enterprises: ~30 min
 
 Every figure stands beside its ceiling or peer, measured in the same run on the same events:
 

@@ -112,6 +112,7 @@ def create_app(
         session_timeout_s=session_timeout_s,
     )
     running: dict[str, asyncio.Task[None]] = {}
+    lags: dict[str, GroupLag] = {}
 
     async def validate() -> None:
         running["v"] = asyncio.current_task()  # type: ignore[assignment]
@@ -153,6 +154,8 @@ def create_app(
         if "p" in state:
             state["p"].close()
             await state["p"].writer.driver.close()
+        if "lag" in lags:
+            lags["lag"].close()
 
     app.on_before_shutdown.connect(cast(Any, _close))
 
@@ -161,7 +164,6 @@ def create_app(
             ConsumedTopic("validate", validate_group(app_id), names.raw),
             ConsumedTopic("project", kafka_group(app_id), names.valid),
         )
-        lags: dict[str, GroupLag] = {}
 
         async def metrics_page(web: Any, request: Any) -> Any:
             if "lag" not in lags:  # the admin client is made on first scrape, never at build time

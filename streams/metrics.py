@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+from confluent_kafka import TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec  # type: ignore[attr-defined]
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -24,6 +24,8 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+
+from streams.group_offsets import GroupOffsets
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +54,16 @@ class ConsumedTopic:
 class GroupLag:
     """Lag of consumer groups per partition: log end offset minus the group's committed offset.
 
-    Read from the brokers (admin API), so it is the lag Kafka tooling shows, whichever client the
-    stage uses; a partition without a committed offset counts from its earliest offset. Blocking.
+    Read from the brokers, so it is the lag Kafka tooling shows, whichever client the stage uses: the
+    log's ends through the admin API, the committed offsets through an idle consumer handle of each
+    group (``streams.group_offsets``: the admin API's way crashes the process against a broker whose
+    coordinator is still loading). A partition without a committed offset counts from its earliest
+    offset. Blocking.
     """
 
     def __init__(self, conf: Mapping[str, Any], *, timeout_s: float = 5.0) -> None:
         self._admin = AdminClient(dict(conf))
+        self._groups = GroupOffsets(conf)
         self._timeout_s = timeout_s
 
     def measure(self, consumed: ConsumedTopic) -> dict[int, int]:
@@ -65,11 +71,11 @@ class GroupLag:
         if meta is None or meta.error is not None or not meta.partitions:
             return {}
         tps = [TopicPartition(consumed.topic, p) for p in sorted(meta.partitions)]
-        request = [ConsumerGroupTopicPartitions(consumed.group, tps)]
-        committed_of = self._admin.list_consumer_group_offsets(request, request_timeout=self._timeout_s)
         committed = {
-            tp.partition: tp.offset
-            for tp in committed_of[consumed.group].result(timeout=self._timeout_s).topic_partitions
+            partition: offset
+            for (_, partition), offset in self._groups.committed(
+                consumed.group, tps, timeout_s=self._timeout_s
+            ).items()
         }
         latest = self._offsets(tps, OffsetSpec.latest())  # type: ignore[no-untyped-call]
         earliest = self._offsets(tps, OffsetSpec.earliest())  # type: ignore[no-untyped-call]
@@ -85,6 +91,10 @@ class GroupLag:
     def _offsets(self, tps: Sequence[TopicPartition], spec: OffsetSpec) -> dict[int, int]:
         futures = self._admin.list_offsets({tp: spec for tp in tps}, request_timeout=self._timeout_s)
         return {tp.partition: f.result(timeout=self._timeout_s).offset for tp, f in futures.items()}
+
+    def close(self) -> None:
+        """Close the groups' consumer handles."""
+        self._groups.close()
 
 
 LastRun = Callable[[], Awaitable[int | None]]
