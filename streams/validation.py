@@ -33,13 +33,11 @@ from typing import Any
 
 from confluent_kafka import (
     Consumer,
-    ConsumerGroupTopicPartitions,
     KafkaError,
     KafkaException,
     Message,
     TopicPartition,
 )
-from confluent_kafka.admin import AdminClient
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -58,6 +56,7 @@ from streams.batches import (
     replacing_lost_consumers,
     validate_group,
 )
+from streams.group_offsets import GroupOffsets
 from streams.pipeline import Pipeline
 from streams.stages import Incoming
 
@@ -121,7 +120,7 @@ class BatchValidation:
         self.batch_size = batch_size
         self.batch_seconds = batch_seconds
         self.app_id = app_id
-        self._admin_conf = dict(conf)
+        self._offsets_conf = dict(conf)
         self._conf = group_conf(
             conf,
             group=validate_group(app_id),
@@ -136,14 +135,17 @@ class BatchValidation:
         self._stopping.set()
 
     def _legacy_offsets(self, partitions: list[TopicPartition]) -> dict[int, int]:
-        """Offsets the faust agent's group (``app_id``) committed for ``partitions``."""
-        admin = AdminClient(self._admin_conf)
-        request = ConsumerGroupTopicPartitions(
-            self.app_id, [TopicPartition(self.topic, tp.partition) for tp in partitions]
-        )
-        futures = admin.list_consumer_group_offsets([request], request_timeout=30)
-        result = futures[self.app_id].result(timeout=30)
-        return {tp.partition: tp.offset for tp in result.topic_partitions or [] if tp.offset >= 0}
+        """Offsets the faust agent's group (``app_id``) committed for ``partitions``: through a consumer
+        handle of that group, never the admin client (librdkafka #5040, ``streams.group_offsets``: on a
+        fresh broker the admin call killed the worker with SIGSEGV on its first assignment)."""
+        reader = GroupOffsets(self._offsets_conf)
+        try:
+            got = reader.committed(
+                self.app_id, [TopicPartition(self.topic, tp.partition) for tp in partitions], timeout_s=30
+            )
+        finally:
+            reader.close()
+        return {partition: offset for (_, partition), offset in got.items()}
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # Runs in the consumer thread, inside ``consume``.
