@@ -55,6 +55,10 @@ class GraphChange:
         return out
 
 
+def _same_link(a: RelRef, b: RelRef) -> bool:
+    return (a.type, a.start, a.end, a.key) == (b.type, b.start, b.end, b.key)
+
+
 def event_changes(record: GraphChanges) -> list[GraphChange]:
     """The record's changes per causing event, in the order of its ``events`` (then event id)."""
     types = {e.id: e.type for e in record.events}
@@ -74,13 +78,19 @@ def event_changes(record: GraphChanges) -> list[GraphChange]:
         of(lk.event).relationships.append(
             RelRef(lk.type, lk.start_label, lk.start, lk.end_label, lk.end, key, lk.change.value)
         )
-    for a in record.aggregates:  # KPI properties the commit moved on an enterprise or a supply link
+    # KPI properties the commit moved on an enterprise or a supply link: listed once per event, and not
+    # at all for an event that already lists the same node or link (e.g. a link it agreed, whose first
+    # KPI row rides the same batch).
+    for a in record.aggregates:
         for eid in a.events:
+            c = of(eid)
             if a.kind == "supply_link" and a.supplier is not None and a.buyer is not None:
-                of(eid).relationships.append(
-                    RelRef("SUPPLIES", "Enterprise", a.supplier, "Enterprise", a.buyer, a.sku)
-                )
-            elif a.enterprise is not None:
-                of(eid).nodes.append(NodeRef("Enterprise", a.enterprise))
+                ref = RelRef("SUPPLIES", "Enterprise", a.supplier, "Enterprise", a.buyer, a.sku)
+                if not any(_same_link(ref, r) for r in c.relationships):
+                    c.relationships.append(ref)
+            elif a.enterprise is not None and not any(
+                (n.label, n.key) == ("Enterprise", a.enterprise) for n in c.nodes
+            ):
+                c.nodes.append(NodeRef("Enterprise", a.enterprise))
     order = {e.id: i for i, e in enumerate(record.events)}
     return sorted(by_event.values(), key=lambda c: (order.get(c.event_id, len(order)), c.event_id))

@@ -125,6 +125,14 @@ def test_graph_changes_are_shown_per_causing_event_with_their_parties() -> None:
                 events=["e2"],
             ),
             AggregateChange(kind="enterprise", fields=["openOrders"], enterprise="wisco", events=["e2"]),
+            AggregateChange(  # the agreed link's first KPI row, in the batch that agreed it
+                kind="supply_link",
+                fields=["deliveries30d"],
+                supplier="wisco",
+                buyer="dongfeng",
+                sku="HRC-Q235",
+                events=["e1"],
+            ),
         ],
         links=[
             LinkChange(
@@ -146,7 +154,7 @@ def test_graph_changes_are_shown_per_causing_event_with_their_parties() -> None:
     assert (supply.event_id, supply.event_type, supply.committed_at) == ("e1", "supply.agreed", at)
     assert [(r.type, r.start, r.end, r.key, r.change) for r in supply.relationships] == [
         ("SUPPLIES", "wisco", "dongfeng", "HRC-Q235", "created")
-    ]
+    ]  # once: its own KPI row is not a second change of the link it created
     assert supply.enterprises() == {"wisco", "dongfeng"}
     assert [(r.type, r.start, r.end, r.key) for r in order.relationships] == [
         ("SUPPLIES", "wisco", "dongfeng", "HRC-Q235")
