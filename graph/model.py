@@ -73,8 +73,9 @@ class RelKind:
     rel_keys: tuple[str, ...]
     aspects: tuple[Aspect, ...]
     create_only: bool = False
-    """A structural fact with no aspects: the relationship is created with the provenance of the row
-    that created it, and a later row writes nothing (no per-event property write)."""
+    """A structural fact with no aspects: the relationship carries the provenance of the oldest event
+    that names it (whatever the delivery order: an older row arriving later takes its place), and a
+    newer row writes nothing (no per-event property write)."""
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,7 @@ def rel_cypher(k: RelKind) -> str:
             f"MERGE (b:{k.dst_label} {{{k.dst_key}: r.b}})\n"
             f"MERGE (a)-[x:{k.rel}{keys}]->(b)\n"
             "WITH x, r, x.lastVersion IS NULL AS created, ['provenance'] AS moved\n"
-            "WHERE created\n"
+            "WHERE created OR r.v < x.lastVersion\n"
             f"SET x += {{{prov}}}\n"
             f"{returned}"
         )

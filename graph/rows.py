@@ -78,6 +78,19 @@ class _Fold:
         if st.v > row["v"]:
             row.update(v=st.v, lastEventId=st.eid, lastSource=st.src, lastEventAt=st.t)
 
+    def first(self, key: Key, base: Row, st: Stamp) -> None:
+        """A create-only row (``model.RelKind.create_only``): the oldest version wins, as in the graph,
+        so the stored provenance is the earliest event's whatever the delivery order."""
+        row = self.rows.get(key)
+        if row is None or st.v < row["v"]:
+            self.rows[key] = {
+                **base,
+                "v": st.v,
+                "lastEventId": st.eid,
+                "lastSource": st.src,
+                "lastEventAt": st.t,
+            }
+
     def link(self, key: Key, to: str | None, st: Stamp) -> None:
         """A single-target link: the newest row wins whole."""
         row = self.rows.get(key)
@@ -109,7 +122,10 @@ class GraphRows:
     ) -> None:
         # Sorted by (end node, start node, key props): relationships lock both ends in one order.
         k = (b, a, *(str(keys[p]) for p in kind.rel_keys))
-        self.folds[kind.name].put(k, {"a": a, "b": b, **keys}, aspect, fields, st)
+        if kind.create_only:
+            self.folds[kind.name].first(k, {"a": a, "b": b, **keys}, st)
+        else:
+            self.folds[kind.name].put(k, {"a": a, "b": b, **keys}, aspect, fields, st)
 
     def link(self, kind: model.LinkKind, key: str, to: str | None, st: Stamp) -> None:
         self.folds[kind.name].link((key,), to, st)

@@ -70,6 +70,20 @@ def test_the_newest_aspect_wins_within_a_batch_whatever_the_order() -> None:
         assert row["lastEventId"] == new.id
 
 
+def test_a_create_only_relationship_keeps_the_oldest_event_within_a_batch_whatever_the_order() -> None:
+    """PRODUCES carries the provenance of the oldest report naming it (the graph applies an older row
+    arriving later too), so the stored relationship does not depend on how events were batched."""
+    data = {"enterprise_id": "wisco", "sku": "HRC", "capacity_per_day": 100.0, "utilization": 0.5}
+    old = event("capacity.reported", data, at=5)
+    new = event("capacity.reported", {**data, "utilization": 0.9}, at=10)
+    for batch in ([new, old], [old, new]):
+        [row] = to_mutations(batch).kind(model.PRODUCES.name)
+        assert (row["lastEventId"], row["v"]) == (
+            old.id,
+            version(int(old.time.timestamp() * 1000), 0, old.id),
+        )
+
+
 def test_a_partial_update_writes_only_the_fields_it_names() -> None:
     [row] = to_mutations([event("partner.updated", {"enterprise_id": "w", "country": "CN"})]).kind(
         "enterprises"
