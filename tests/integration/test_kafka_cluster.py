@@ -79,7 +79,7 @@ def test_three_nodes_are_listed_each_answering_and_replicate_internal_topics(clu
 async def test_one_node_killed_mid_stream_loses_nothing(stack: Settings, cluster: StackManager) -> None:
     settings = stack.model_copy(update={"kafka": cluster.settings.kafka})
     reference, broker_kill = await drill(
-        settings, events=2000, only=["broker-kill"], kafka_stack=cluster, drain_timeout_s=600
+        settings, events=3000, only=["broker-kill"], kafka_stack=cluster, drain_timeout_s=600
     )
     assert broker_kill.skipped is None, broker_kill.skipped
     assert reference.dump_size > 1000
