@@ -135,7 +135,7 @@ async def _run(
     prefix, names = _topics(stack, tag)
     ids = f"{tag}-"
     group = f"t4-{tag}"
-    ends = _load(stack, names.valid, ids, 8000)  # > 1000 nodes: orders are records, not nodes
+    ends = _load(stack, names.valid, ids, 12000)  # > 1000 nodes: the flow is records, not nodes
     writer = GraphWriter(driver)
     log = tmp_path / f"{mode}.log"
     if mode == "two":
