@@ -328,14 +328,18 @@ class WaysIn:
     export files read by the ``ingest`` command's importer. ``send`` returns after acknowledgement."""
 
     def __init__(self, settings: Settings, *, api_url: str, token: str, exports: Path) -> None:
+        from connectors.kafka import EventProducer
         from connectors.sdk import HttpTransport
         from supplynet import bootstrap
         from supplynet.commands.ingest import Importer
 
         raw = bootstrap.topic_names(settings).raw
         self.http = HttpTransport(api_url, api_key=token, timeout_s=60)
-        self.kafka = bootstrap.producer(settings, raw)
-        self.file_producer = bootstrap.producer(settings, raw)
+        # Errors only from librdkafka: a freshly formatted Kafka answers the first idempotent producers
+        # "coordinator load in progress" (a warning librdkafka retries by itself), which is noise here.
+        quiet = {**settings.kafka.librdkafka(), "log_level": 3}
+        self.kafka = EventProducer(quiet, raw)
+        self.file_producer = EventProducer(quiet, raw)
         self.rejected: list[str] = []
         self.importer = Importer(self.file_producer, self._file_reject, batch_size=2_000)
         self.exports = exports
