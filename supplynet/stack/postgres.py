@@ -102,6 +102,11 @@ def _prepare(paths: StackPaths) -> None:
     link = paths.data(NAME)
     account = _account()
     if account is not None:
+        if not (paths.state / NAME / "password").exists() and (data / "PG_VERSION").exists():
+            # The cluster outlived the state folder that held its password (the folder was deleted and
+            # made again at the same path): nothing can log in to it, and its data went with that
+            # folder's, so it is made again rather than left to fail every login.
+            shutil.rmtree(data)
         try:
             data.mkdir(mode=0o700)
             os.chown(data, account.pw_uid, account.pw_gid)

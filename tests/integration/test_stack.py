@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
 from pathlib import Path
 
 import pytest
 
 from supplynet.cli import run_init
-from supplynet.settings import KafkaSettings, Settings
+from supplynet.settings import KafkaSettings, PostgresSettings, Settings
+from supplynet.stack import postgres
 from supplynet.stack.manager import StackError, StackManager
 
 
@@ -59,3 +62,26 @@ def test_a_configured_server_is_not_started(tmp_path: Path) -> None:
     StackManager(settings, echo=said.append).up(["kafka"])
     assert said == ["kafka: using configured server 127.0.0.1:1 (not started here)"]
     assert not (tmp_path / "run").exists()
+
+
+def test_a_postgres_cluster_left_by_a_deleted_state_folder_is_made_again(tmp_path: Path) -> None:
+    """Deleting the state folder takes the password with it; the next start must not meet the old cluster."""
+    if os.geteuid() != 0:
+        pytest.skip("the cluster lives outside the state folder only when running as root")
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    state = tmp_path / "state"
+    settings = Settings(state_dir=state, postgres=PostgresSettings(local_port=port))
+    manager = StackManager(settings, echo=lambda m: None)
+    cluster = postgres.cluster_dir(manager.paths)
+    try:
+        manager.up(["postgres"])
+        manager.down(["postgres"])
+        shutil.rmtree(state)
+        assert (cluster / "PG_VERSION").exists()  # left behind, with the old password
+        manager.up(["postgres"])  # waits until the new password logs in
+        assert postgres.ready(port, manager.paths)
+    finally:
+        manager.down(["postgres"])
+        shutil.rmtree(cluster, ignore_errors=True)
