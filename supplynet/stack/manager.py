@@ -295,7 +295,8 @@ class StackManager:
 
     def _start(self, spec: ServerSpec, cp: str) -> subprocess.Popen[bytes]:
         for d in (self.paths.data(spec.name), self.paths.conf(spec.name), self.paths.pid(spec.name).parent):
-            d.mkdir(parents=True, exist_ok=True)
+            if not d.is_symlink():  # a link (PostgreSQL's cluster folder) is the server's prepare() to mend
+                d.mkdir(parents=True, exist_ok=True)
         try:
             spec.prepare()
         except Exception as e:

@@ -118,6 +118,8 @@ def _prepare(paths: StackPaths) -> None:
                 ) from None
         if link.is_dir() and not link.is_symlink() and not any(link.iterdir()):
             link.rmdir()  # the manager makes the folder before prepare(); the link replaces it
+        if link.is_symlink() and link.resolve() != data.resolve():
+            link.unlink()  # a link to a cluster folder that is gone or is another one
         if not link.exists():
             link.parent.mkdir(parents=True, exist_ok=True)
             link.symlink_to(data)

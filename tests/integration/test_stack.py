@@ -82,6 +82,10 @@ def test_a_postgres_cluster_left_by_a_deleted_state_folder_is_made_again(tmp_pat
         assert (cluster / "PG_VERSION").exists()  # left behind, with the old password
         manager.up(["postgres"])  # waits until the new password logs in
         assert postgres.ready(port, manager.paths)
+        manager.down(["postgres"])
+        shutil.rmtree(cluster)  # the state folder's link now points nowhere
+        manager.up(["postgres"])
+        assert postgres.ready(port, manager.paths)
     finally:
         manager.down(["postgres"])
         shutil.rmtree(cluster, ignore_errors=True)
