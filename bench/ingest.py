@@ -64,9 +64,10 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _spawn(
+def spawn_worker(
     settings: Settings, prefix: str, group: str, batch: int, batch_seconds: float, log: Path
 ) -> subprocess.Popen[bytes]:
+    """A ``supplynet worker`` on the run's topics (``prefix``) and consumer group, logging to ``log``."""
     env = {
         **os.environ,
         "SUPPLYNET_STREAM__TOPIC_PREFIX": prefix,
@@ -92,14 +93,16 @@ def _spawn(
     )
 
 
-def _peak_rss_mb(pid: int) -> float:
+def peak_rss_mb(pid: int) -> float:
+    """The process's peak resident set so far (``VmHWM``), MiB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
+def stop_worker(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the worker's process group; SIGKILL after 30 s."""
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -108,7 +111,8 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
 
 
-def _load(settings: Settings, topic: str, events: Sequence[Event]) -> dict[int, int]:
+def load_events(settings: Settings, topic: str, events: Sequence[Event]) -> dict[int, int]:
+    """Produce ``events`` to ``topic``; the end offset per partition."""
     producer = EventProducer(settings.kafka.librdkafka(), topic)
     ends: dict[int, int] = {}
     for i in range(0, len(events), 50_000):
@@ -188,12 +192,12 @@ async def end_to_end(
         ],
     )
     t = time.perf_counter()
-    ends = _load(settings, names.valid, events)
+    ends = load_events(settings, names.valid, events)
     load_s = time.perf_counter() - t
     group = f"{tag}-e2e"
     log = Path(tempfile.gettempdir()) / f"{tag}-e2e.log"
     t_start = time.perf_counter()
-    procs = [_spawn(settings, prefix, group, batch, batch_seconds, log) for _ in range(workers)]
+    procs = [spawn_worker(settings, prefix, group, batch, batch_seconds, log) for _ in range(workers)]
     first = None
     peak = 0.0
     try:
@@ -202,7 +206,7 @@ async def end_to_end(
             done = sum(min(stored.get(p, 0), o) for p, o in ends.items())
             if done and first is None:
                 first = (time.perf_counter(), done)
-            peak = max([peak, *(_peak_rss_mb(p.pid) for p in procs if p.poll() is None)])
+            peak = max([peak, *(peak_rss_mb(p.pid) for p in procs if p.poll() is None)])
             if all(stored.get(p, 0) >= o for p, o in ends.items()):
                 break
             if any(p.poll() is not None for p in procs):
@@ -212,7 +216,7 @@ async def end_to_end(
         kpi_lag = await _kpis_current(settings, writer, f"{tag}-e-", t_end)
     finally:
         for p in procs:
-            _stop(p)
+            stop_worker(p)
     assert first is not None
     n = len(events)
     records = record_figures(settings, f"{tag}-e-")
@@ -358,7 +362,7 @@ async def latency(
     events = generate(prefix=f"{tag}-l{rate}-", enterprises=enterprises, events=rate * seconds)
     group = f"{tag}-lat{rate}"
     log = Path(tempfile.gettempdir()) / f"{tag}-lat{rate}.log"
-    proc = _spawn(settings, prefix, group, batch, batch_seconds, log)
+    proc = spawn_worker(settings, prefix, group, batch, batch_seconds, log)
     # Warm up: wait until the worker committed its first (empty-topic) assignment.
     await asyncio.sleep(12)
     producer = Producer({**settings.kafka.librdkafka(), "linger.ms": 1, "acks": "all"})
@@ -409,9 +413,9 @@ async def latency(
             if time.perf_counter() - t0 > seconds + 60:
                 break
             await asyncio.sleep(0.01)
-        rss = _peak_rss_mb(proc.pid) if proc.poll() is None else float("nan")
+        rss = peak_rss_mb(proc.pid) if proc.poll() is None else float("nan")
     finally:
-        _stop(proc)
+        stop_worker(proc)
     latencies.sort()
     q = statistics.quantiles(latencies, n=100) if len(latencies) > 100 else [float("nan")] * 99
     return {

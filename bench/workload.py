@@ -54,8 +54,9 @@ def _day(ms: int) -> str:
 
 
 class _Gen:
-    def __init__(self, prefix: str, seed: int, start_ms: int) -> None:
+    def __init__(self, prefix: str, seed: int, start_ms: int, tag: str = "") -> None:
         self.prefix = prefix
+        self.tag = tag
         self.rnd = random.Random(seed)  # noqa: S311  (reproducible test data, not secrets)
         self.start = start_ms
         self.n = 0
@@ -63,7 +64,7 @@ class _Gen:
 
     def emit(self, type_: str, subject_field: str, data: dict[str, Any], t: int) -> None:
         self.n += 1
-        eid = f"{self.prefix}e{self.n}"
+        eid = f"{self.prefix}{self.tag}e{self.n}"
         subject = data[subject_field]
         env = {
             "specversion": "1.0",
@@ -86,15 +87,23 @@ def generate(
     days: int = 150,
     resend_every: int = 0,
     end: datetime | None = None,
+    chunk: int = 0,
+    chunks: int = 1,
 ) -> list[Event]:
     """About ``events`` events over ``enterprises`` enterprises, sorted by event time (ties kept).
 
     Event times end before ``end`` (default: yesterday). ``resend_every`` > 0 appends a re-sent copy
     (same id, same bytes) of every n-th event.
+
+    ``chunks`` > 1 cuts one long history into parts that can be generated one at a time (a run larger
+    than memory): part ``chunk`` holds ``events`` flow events drawn in its ``1/chunks`` of the days, over
+    the same enterprises, materials and links; only part 0 carries the master data, and the other parts'
+    event and business ids carry ``c<chunk>`` so no two parts share one.
     """
     now = end or (datetime.now(UTC) - timedelta(days=1))
     start = int((now - timedelta(days=days)).timestamp() * 1000)
-    g = _Gen(prefix, seed, start)
+    tag = f"c{chunk}" if chunk else ""
+    g = _Gen(prefix, seed, start, tag)
     r = g.rnd
     p = prefix
     ents = [f"{p}ent{i}" for i in range(enterprises)]
@@ -219,10 +228,17 @@ def generate(
         )
     span = (days - 5) * DAY_MS
     base = t0 + 3 * DAY_MS
+    part_span = span // chunks
+    part_base = base + chunk * part_span
+    if chunk:
+        g.out.clear()  # part 0 carries the master data; this part needs only the same structure
+        g.n = 0
+        r.seed(seed * 1_000_003 + chunk)
     order_n = 0
+    p = f"{prefix}{tag}"  # the flow's business ids (orders, incidents, alarms, disruptions) per part
     while g.n < events:
         x = r.random()
-        t = base + r.randrange(span)
+        t = part_base + r.randrange(part_span)
         if x < 0.17:  # one order lifecycle, ~4.3 events
             s, b, sku, lead = r.choice(links)
             order_n += 1
