@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
+import signal
 import tempfile
 import time
 import uuid
@@ -193,6 +194,10 @@ async def run(args: argparse.Namespace) -> None:
         await driver.close()
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # a SIGTERM stops the run like ^C: the worker is stopped, the data deleted
+
+
 def cli() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--events", type=int, default=10_000_000)
@@ -203,6 +208,7 @@ def cli() -> None:
     ap.add_argument("--batch-seconds", type=float, default=0.5, help="worker batch time bound")
     ap.add_argument("--minutes", type=float, default=0, help="stop after this many minutes (0: all)")
     ap.add_argument("--keep", action="store_true", help="keep the data (default: delete it)")
+    signal.signal(signal.SIGTERM, _interrupt)
     asyncio.run(run(ap.parse_args()))
 
 
