@@ -1,5 +1,6 @@
-"""Telemetry benchmark: ``equipment.telemetry`` at a steady rate through the real stream (Kafka ->
-pipeline worker: validate, project -> the service job), with the figures that matter: the rate offered
+"""Telemetry benchmark: ``equipment.telemetry`` at a steady rate through the real stream (events.raw ->
+pipeline worker: validate -> events.telemetry -> the service job; the project stage never sees a
+reading), with the figures that matter: the rate offered
 and absorbed, the consumer lag of each stage while it runs, the time to drain, the graph's node and
 relationship counts before and after (readings must not grow the graph), and each process's CPU time
 per reading (what it would take of a core at a given rate, whatever the machine's load).
@@ -151,7 +152,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 def run(
     rate: int, seconds: float, equipment: int, customers: int, *, job_only: bool = False, workers: int = 1
 ) -> dict[str, Any]:
-    """``job_only``: no pipeline worker; readings go straight to ``events.valid`` with the validate
+    """``job_only``: no pipeline worker; readings go straight to ``events.telemetry`` with the validate
     stage's type header (the service job's own capacity). ``workers``: pipeline worker processes in
     one consumer group (they share the partitions of ``events.raw`` and ``events.valid``)."""
     run_id = uuid.uuid4().hex[:8]
@@ -172,7 +173,7 @@ def run(
         if job_only
         else [_spawn(settings, app_id, "pipeline", logs / f"worker-{i}.log") for i in range(workers)]
     )
-    topic = names.valid if job_only else names.raw
+    topic = names.telemetry if job_only else names.raw
     headers = [("supplynet.event.type", b"equipment.telemetry")]
     job = _spawn(settings, app_id, "service", logs / "service.log")
     out: dict[str, Any] = {"rate": rate, "seconds": seconds, "equipment": equipment, "workers": workers}
@@ -193,7 +194,13 @@ def run(
             )
         producer.flush(30)
         deadline = time.monotonic() + 300
-        while asyncio.run(_absorbed(settings, prefix))[1] < equipment:  # every equipment has a health row
+        # every equipment has a health row (the service job) and its links (the project stage: maker,
+        # customer, product; a pipeline-less run has no project stage)
+        links = 0 if job_only else 3 * equipment
+        while (
+            asyncio.run(_absorbed(settings, prefix))[1] < equipment
+            or asyncio.run(_counts(settings, prefix))[1] < links
+        ):
             if time.monotonic() > deadline:
                 raise SystemExit(f"installed base not in the graph after 300 s; logs in {logs}")
             time.sleep(1)
@@ -203,6 +210,7 @@ def run(
             f"installed base of {equipment} in the graph: {nodes0} nodes, {rels0} relationships", flush=True
         )
 
+        out["load_average_start"] = [round(x, 2) for x in os.getloadavg()]
         sent = 0
         lags: list[dict[str, int]] = []
         start = time.monotonic()
@@ -231,7 +239,7 @@ def run(
                 if not job_only:  # without the pipeline worker no one consumes events.raw
                     sample["validate"] = _lag(settings, validate_group(app_id), names.raw)
                     sample["project"] = _lag(settings, kafka_group(app_id), names.valid)
-                sample["service"] = _lag(settings, service_group(app_id), names.valid)
+                sample["service"] = _lag(settings, service_group(app_id), names.telemetry)
                 lags.append(sample)
                 print(f"  {lags[-1]}", flush=True)
                 next_sample += 5
@@ -270,7 +278,15 @@ def run(
         asyncio.run(_cleanup(settings, prefix, app_id))
         admin = AdminClient(settings.kafka.librdkafka())
         for fut in admin.delete_topics(
-            [names.raw, names.valid, names.dlq, names.alerts, names.service_alerts]
+            [
+                names.raw,
+                names.valid,
+                names.dlq,
+                names.alerts,
+                names.service_alerts,
+                names.changes,
+                names.telemetry,
+            ]
         ).values():
             try:
                 fut.result(30)
@@ -305,7 +321,7 @@ def main() -> None:
     p.add_argument(
         "--job-only",
         action="store_true",
-        help="readings straight to events.valid, no pipeline worker: the service job's own capacity",
+        help="readings straight to events.telemetry, no pipeline worker: the service job's own capacity",
     )
     p.add_argument("--workers", type=int, default=1, help="pipeline worker processes (one consumer group)")
     a = p.parse_args()
@@ -319,7 +335,8 @@ def main() -> None:
         f"graph nodes {before['nodes']:,} -> {after['nodes']:,}, "
         f"relationships {before['relationships']:,} -> {after['relationships']:,}; CPU per reading: "
         f"pipeline worker(s) {out.get('pipeline_cpu_us_per_reading')} µs, service job "
-        f"{out.get('service_cpu_us_per_reading')} µs; load average {out['load_average']}"
+        f"{out.get('service_cpu_us_per_reading')} µs; load average {out['load_average_start']} at the start, "
+        f"{out['load_average']} at the end"
     )
 
 

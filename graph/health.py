@@ -145,11 +145,15 @@ class Health:
                 worst = (name, m.outside / m.total)
         return worst
 
-    def score(self, s: HealthSettings) -> Score:
-        metric, share = self.worst_metric(s)
+    def _health(self, share: float, s: HealthSettings) -> tuple[float, float, float]:
+        """(health, alarm pressure, threshold crossings), unrounded."""
         a = min(1.0, self.alarm_rate / s.alarm_rate_limit)
         x = min(1.0, share / s.exceedance_limit)
-        health = (1.0 - a) * (1.0 - x)
+        return (1.0 - a) * (1.0 - x), a, x
+
+    def score(self, s: HealthSettings) -> Score:
+        metric, share = self.worst_metric(s)
+        health, a, x = self._health(share, s)
         status = "alert" if health < s.alert_below else "watch" if health < s.rearm_above else "ok"
         reasons = []
         if a > 0.005:
@@ -171,14 +175,15 @@ class Health:
 
     def step_alert(self, s: HealthSettings) -> Score | None:
         """The score if it raises a new alert (and mark the episode), else ``None``; re-arms when the
-        health is back at ``rearm_above``."""
-        sc = self.score(s)
-        if self.alerted and sc.health >= s.rearm_above:
+        health is back at ``rearm_above``. Called for every event: the score's words are made only
+        for an alert (the same decisions as ``score``'s rounded health and status)."""
+        health, _, _ = self._health(self.worst_metric(s)[1], s)
+        if self.alerted and round(health, 4) >= s.rearm_above:
             self.alerted = False
-        if not self.alerted and sc.status == "alert":
+        if not self.alerted and health < s.alert_below:
             self.alerted = True
             self.episode += 1
-            return sc
+            return self.score(s)
         return None
 
     # -- checkpoint -------------------------------------------------------------------------------

@@ -154,6 +154,13 @@ def asyncapi() -> dict[str, Any]:
                 "description": "Events that passed their contract.",
                 "messages": refs,
             },
+            "eventsTelemetry": {
+                "address": "events.telemetry",
+                "description": "The service job's input, written by the validate stage: readings "
+                "(equipment.telemetry, which never go to events.valid) and a copy of each installation, "
+                "alarm and completed maintenance, in their order on events.raw. See docs/service.md.",
+                "messages": {k: v for k, v in refs.items() if k in {_message_name(t) for t in SERVICE_INPUT}},
+            },
             "eventsDlq": {
                 "address": "events.dlq",
                 "description": "Rejected events with the reason.",
@@ -178,6 +185,12 @@ def asyncapi() -> dict[str, Any]:
                 "channel": {"$ref": "#/channels/eventsValid"},
                 "summary": "Projectors read validated events",
             },
+            "consumeServiceInput": {
+                "action": "receive",
+                "channel": {"$ref": "#/channels/eventsTelemetry"},
+                "summary": "The predictive-maintenance job folds readings, alarms, installations and "
+                "completed maintenance into equipment health",
+            },
             "inspectDeadLetters": {
                 "action": "receive",
                 "channel": {"$ref": "#/channels/eventsDlq"},
@@ -191,6 +204,10 @@ def asyncapi() -> dict[str, Any]:
         },
         "components": {"messages": {**messages, "deadLetter": dlq, "graphChanges": graph_changes}},
     }
+
+
+SERVICE_INPUT = ("equipment.installed", "equipment.telemetry", "equipment.alarm", "maintenance.completed")
+"""The event types on ``events.telemetry`` (``streams.routing.SERVICE_TYPES``)."""
 
 
 def _type_text(prop: dict[str, Any], defs: dict[str, Any]) -> str:
@@ -246,6 +263,11 @@ def events_markdown() -> str:
         "created, changed or ended, aggregates that moved, and the events that caused them), never an event",
         "the graph ignored or refused: contract `docs/contracts/" + CHANGES_SCHEMA + "`, described in",
         "[graph-changes.md](graph-changes.md).",
+        "",
+        "The validate stage forwards `equipment.telemetry` to `events.telemetry` only, never to",
+        "`events.valid`, and copies the other types the predictive-maintenance job folds there",
+        "(`equipment.installed`, `equipment.alarm`, `maintenance.completed`): that job's one input,",
+        "described in [service.md](service.md#the-telemetry-path-eventstelemetry).",
         "",
     ]
     groups: dict[str, list[type[Payload]]] = {}

@@ -111,14 +111,16 @@ def next_offsets(batch: Sequence[Incoming]) -> dict[int, int]:
     return top
 
 
-def incoming(m: Message) -> Incoming:
+def incoming(m: Message, *, typed: bool = True) -> Incoming:
+    """``typed``: read the validate stage's ``supplynet.event.type`` header (the project stage); the
+    validate stage itself passes ``False``: on ``events.raw`` that header is the sender's, never read."""
     return Incoming(
         topic=m.topic() or "",
         partition=m.partition() or 0,
         offset=m.offset() or 0,
         key=m.key(),
         value=m.value() or b"",
-        event_type=event_type(m),
+        event_type=event_type(m) if typed else None,
     )
 
 

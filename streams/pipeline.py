@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 from datetime import timedelta
 
-from connectors.kafka import EventProducer
+from connectors.kafka import EventProducer, Refused
 from connectors.record_store import RecordStore
 from graph.writer import GraphWriter
 from schema.envelope import ValidEvent
@@ -20,7 +20,7 @@ from schema.validate import MAX_FUTURE
 from streams.dedup import SeenEvents
 from streams.forwarding import Forwarder
 from streams.metrics import WorkerMetrics
-from streams.stages import Incoming, Routed, dlq_record, route, split_records
+from streams.stages import Incoming, Routed, dlq_record, forwards, route
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,10 @@ def refusal(ev: ValidEvent, reason: str) -> EventRejected:
         event_type=ev.type,
         error_class="kafka",
     )
+
+
+async def _nothing_refused() -> list[Refused]:
+    return []
 
 
 class Pipeline:
@@ -56,8 +60,12 @@ class Pipeline:
         max_backoff_s: float = 10.0,
         records: RecordStore | None = None,
         changes_out: EventProducer | None = None,
+        telemetry_out: EventProducer | None = None,
     ) -> None:
         self.valid_out = valid_out
+        self.telemetry_out = telemetry_out
+        """Where the types the service job folds go (``streams.routing``); None: everything to
+        ``events.valid``, as before ``events.telemetry`` existed."""
         self.changes_out = changes_out
         """Where the project stage publishes what each graph commit applied (None: nowhere)."""
         self.dlq_out = dlq_out
@@ -71,9 +79,15 @@ class Pipeline:
         self.metrics = metrics
         self._to_valid = Forwarder(valid_out, stage="validate", max_backoff_s=max_backoff_s)
         self._to_dlq = Forwarder(dlq_out, stage="validate", max_backoff_s=max_backoff_s)
+        self._to_telemetry = (
+            Forwarder(telemetry_out, stage="validate", max_backoff_s=max_backoff_s)
+            if telemetry_out is not None
+            else None
+        )
 
     async def validate(self, batch: Sequence[Incoming]) -> tuple[int, int]:
-        """Route valid events to ``events.valid`` and the rest to ``events.dlq``; return the counts.
+        """Route valid events to ``events.valid`` and/or ``events.telemetry`` (``streams.routing``) and
+        the rest to ``events.dlq``; return the counts.
 
         With a dedup ledger: a redelivered copy of a forwarded event is dropped (logged), an id reused
         for other content is dead-lettered, and ids are recorded only after Kafka acked the forward.
@@ -87,23 +101,28 @@ class Pipeline:
             if verdict.redelivered:
                 log.info("validate: dropped %d redelivered duplicate(s)", len(verdict.redelivered))
             routed = Routed(valid=verdict.forward, rejected=[*routed.rejected, *verdict.reused])
-        valid, dead = split_records(routed, stage="validate")
+        out = forwards(routed, stage="validate", telemetry=self._to_telemetry is not None)
         for _, err in routed.rejected:
             log.warning("rejected %s", err.describe())
-        refused, _ = await asyncio.gather(self._to_valid.send(valid), self._to_dlq.keep(dead))
+        to_telemetry = self._to_telemetry
+        refused_valid, refused_telemetry, _ = await asyncio.gather(
+            self._to_valid.send([r for r, _ in out.valid]),
+            to_telemetry.send([r for r, _ in out.telemetry]) if to_telemetry else _nothing_refused(),
+            self._to_dlq.keep(out.dead),
+        )
+        refused = [*refused_valid, *refused_telemetry]
         forwarded = routed.valid
+        failed: dict[int, tuple[tuple[Incoming, ValidEvent], str]] = {}
         if refused:
-            # events.valid will never take these as they are (e.g. larger than its max.message.bytes):
+            # A topic will never take these as they are (e.g. larger than its max.message.bytes):
             # dead-lettered with Kafka's reason, and not recorded as forwarded.
             reasons = {id(r.record): r.reason for r in refused}
-            pairs = list(zip(valid, routed.valid, strict=True))
-            forwarded = [pair for rec, pair in pairs if id(rec) not in reasons]
+            for rec, pair in [*out.valid, *out.telemetry]:
+                if id(rec) in reasons:
+                    failed.setdefault(id(pair), (pair, reasons[id(rec)]))
+            forwarded = [pair for pair in routed.valid if id(pair) not in failed]
             await self._to_dlq.keep(
-                [
-                    dlq_record(m, refusal(ev, reasons[id(rec)]), stage="validate")
-                    for rec, (m, ev) in pairs
-                    if id(rec) in reasons
-                ]
+                [dlq_record(m, refusal(ev, reason), stage="validate") for (m, ev), reason in failed.values()]
             )
         if self.seen is not None:
             await asyncio.to_thread(self.seen.record, forwarded)
@@ -113,13 +132,15 @@ class Pipeline:
                 size=len(batch),
                 seconds=time.monotonic() - started,
                 valid=len(forwarded),
-                dlq=len(dead) + len(refused),
+                dlq=len(out.dead) + len(failed),
                 duplicate=duplicates,
             )
-        return len(forwarded), len(dead) + len(refused)
+        return len(forwarded), len(out.dead) + len(failed)
 
     def close(self) -> None:
         self.valid_out.close()
         self.dlq_out.close()
+        if self.telemetry_out is not None:
+            self.telemetry_out.close()
         if self.changes_out is not None:
             self.changes_out.close()

@@ -1,12 +1,13 @@
 """The predictive-maintenance job (``supplynet worker --role service``): equipment telemetry, alarms,
-installations and maintenance from ``events.valid`` folded into one health indicator per equipment
+installations and maintenance from ``events.telemetry`` folded into one health indicator per equipment
 (``graph/health.py``), service alerts to ``service.alerts``, and at most one health row per equipment
 and flush to the graph.
 
 Why not a faust agent with a table: faust's per-event machinery was measured here at ≈ 135 µs per event
 (``streams/batches.py``); at 10,000 readings/s that alone is more than a core. This job reads whole
-batches with librdkafka, skips other event types by their ``supplynet.event.type`` header without
-decoding them, and keeps its table in memory.
+batches with librdkafka and keeps its table in memory. Its topic, ``events.telemetry``, holds only
+the types it folds (``streams.routing``): readings, which go nowhere else, and the validate stage's
+copies of installations, alarms and completed maintenance, in their order on ``events.raw``.
 
 Exactly once where it matters: every ``flush_seconds`` the health rows of the equipment that changed
 and the job's offsets (group ``<app_id>-service``) commit in one Neo4j transaction; each row carries
@@ -43,19 +44,12 @@ from schema.events import (
     MaintenanceCompleted,
 )
 from schema.validate import decode_event
-from streams.stages import event_type
+from streams.routing import SERVICE_TYPES
 
 log = logging.getLogger(__name__)
 
-TYPES = frozenset(
-    {
-        EquipmentInstalled.TYPE,
-        EquipmentTelemetry.TYPE,
-        EquipmentAlarm.TYPE,
-        MaintenanceCompleted.TYPE,
-    }
-)
-"""The event types the job folds; it skips every other one without decoding it."""
+TYPES = SERVICE_TYPES
+"""The event types the job folds (all that ``events.telemetry`` holds); it skips any other one."""
 
 
 def service_group(app_id: str) -> str:
@@ -228,18 +222,17 @@ class ServiceJob:
 
     def fold(self, messages: Sequence[Message]) -> None:
         """Fold a batch into the table; bad bytes are skipped with a log line (validate already sent
-        them to the DLQ: ``events.valid`` holds only events that passed)."""
+        them to the DLQ: ``events.telemetry`` holds only events that passed)."""
         for m in messages:
             p, o = m.partition() or 0, m.offset() or 0
             self._offsets[p] = max(self._offsets.get(p, 0), o + 1)
-            kind = event_type(m)
-            if kind is not None and kind not in TYPES:
-                self.skipped += 1
-                continue
             try:
                 ev = decode_event(m.value() or b"", max_future=None)
             except EventRejected as e:
                 log.warning("service: skipped an event at %s[%d]@%d: %s", m.topic(), p, o, e.describe())
+                continue
+            if ev.type not in TYPES:
+                self.skipped += 1
                 continue
             alert = self.table.apply(ev)
             self.absorbed += 1

@@ -13,6 +13,7 @@ from connectors.kafka import Record
 from schema.envelope import ValidEvent
 from schema.errors import EventRejected
 from schema.validate import MAX_FUTURE, decode_event
+from streams.routing import to_telemetry, to_valid
 
 
 class Incoming(msgspec.Struct, frozen=True):
@@ -95,3 +96,27 @@ def split_records(routed: Routed, *, stage: str) -> tuple[Sequence[Record], Sequ
         [valid_record(m, ev) for m, ev in routed.valid],
         [dlq_record(m, e, stage=stage) for m, e in routed.rejected],
     )
+
+
+@dataclass
+class Forwards:
+    """A routed batch's records by destination (``streams.routing``), each with the pair it came from."""
+
+    valid: list[tuple[Record, tuple[Incoming, ValidEvent]]] = field(default_factory=list)
+    telemetry: list[tuple[Record, tuple[Incoming, ValidEvent]]] = field(default_factory=list)
+    dead: list[Record] = field(default_factory=list)
+
+
+def forwards(routed: Routed, *, stage: str, telemetry: bool = True) -> Forwards:
+    """The records of a routed batch, in batch order: ``events.valid`` for what has graph rows or
+    records, ``events.telemetry`` for what the service job folds (both, for some types). Without
+    ``telemetry`` (no such topic), every valid event to ``events.valid``."""
+    out = Forwards(dead=[dlq_record(m, e, stage=stage) for m, e in routed.rejected])
+    for pair in routed.valid:
+        m, ev = pair
+        rec = valid_record(m, ev)
+        if not telemetry or to_valid(ev.type):
+            out.valid.append((rec, pair))
+        if telemetry and to_telemetry(ev.type):
+            out.telemetry.append((rec, pair))
+    return out

@@ -18,8 +18,12 @@ events that caused it; published by the project stage after the commit, at least
 
 SERVICE_ALERTS = "service.alerts"
 """Service alerts on installed equipment from the predictive-maintenance job (JSON, keyed by equipment)."""
+TELEMETRY = "events.telemetry"
+"""The service job's input, written by the validate stage, keyed by subject: the streamed types
+(``equipment.telemetry``, which go nowhere else) and a copy of each other type the job folds
+(installations, alarms, completed maintenance), in their order on ``events.raw``."""
 
-ALL = (RAW, VALID, DLQ, ALERTS, SERVICE_ALERTS, CHANGES)
+ALL = (RAW, VALID, DLQ, ALERTS, SERVICE_ALERTS, CHANGES, TELEMETRY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +37,7 @@ class Topics:
     alerts: str = ALERTS
     service_alerts: str = SERVICE_ALERTS
     changes: str = CHANGES
+    telemetry: str = TELEMETRY
 
     @property
     def risk_input(self) -> str:

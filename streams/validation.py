@@ -207,7 +207,7 @@ class BatchValidation:
         for m in messages:
             err = m.error()
             if err is None:
-                batch.append(incoming(m))
+                batch.append(incoming(m, typed=False))
             elif is_fatal(err):
                 raise ConsumerLost(err.str())
             elif err.code() != KafkaError._PARTITION_EOF:

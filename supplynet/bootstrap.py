@@ -77,6 +77,8 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(names.service_alerts, k.alerts_partitions, rf, isr),
         # Keyed like events.valid (by subject): as many partitions, so the risk processes share it alike.
         TopicSpec(names.changes, k.partitions, rf, isr),
+        # Keyed by subject like events.raw: as many partitions, so several service jobs share it alike.
+        TopicSpec(names.telemetry, k.partitions, rf, isr),
     ]
 
 
@@ -136,6 +138,7 @@ def pipeline(settings: Settings, metrics: WorkerMetrics | None = None) -> Pipeli
         valid_out=producer(settings, topic_names(settings).valid),
         dlq_out=producer(settings, topic_names(settings).dlq),
         changes_out=producer(settings, topic_names(settings).changes),
+        telemetry_out=producer(settings, topic_names(settings).telemetry),
         writer=GraphWriter(async_driver(settings), database=settings.neo4j.database),
         seen=SeenEvents(engine, retention_days=settings.stream.dedup_retention_days),
         max_future=max_future(settings),
@@ -390,7 +393,7 @@ def risk_process(settings: Settings) -> Any:
 
 def service_job(settings: Settings) -> Any:
     """The predictive-maintenance job (``supplynet worker --role service``): its own consumer group on
-    ``events.valid``, health rows to Neo4j, alerts to ``service.alerts``."""
+    ``events.telemetry``, health rows to Neo4j, alerts to ``service.alerts``."""
     from graph.writer import GraphWriter
     from streams.service import ServiceJob
 
@@ -400,7 +403,7 @@ def service_job(settings: Settings) -> Any:
         alerts_out=producer(settings, names.service_alerts),
         conf=settings.kafka.librdkafka(),
         app_id=settings.stream.app_id,
-        topic=names.valid,
+        topic=names.telemetry,
         settings=settings.service,
         batch_size=settings.service.batch_size,
         batch_seconds=settings.stream.batch_seconds,

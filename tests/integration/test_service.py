@@ -303,7 +303,7 @@ def test_a_killed_service_job_resumes_from_its_checkpoint_without_counting_a_rea
     log = tmp_path / "service.log"
     job = spawn_service_job(settings, group, log)
     try:
-        EventProducer(settings.kafka.librdkafka(), names.valid).send_many(records)
+        EventProducer(settings.kafka.librdkafka(), names.telemetry).send_many(records)
         deadline = time.monotonic() + 300
         while sum(_absorbed(settings, prefix).values()) < total // 4:
             assert time.monotonic() < deadline and job.poll() is None, log.read_text()[-3000:]

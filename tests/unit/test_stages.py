@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import msgspec
 
-from streams.stages import Incoming, route, split_records
+from streams.stages import Incoming, forwards, route, split_records
 from supplynet.samples import sample_events
 
 
@@ -38,3 +40,52 @@ def test_dlq_headers_name_event_and_field() -> None:
     assert headers["supplynet.field"] == b"$.data.share"
     assert headers["supplynet.event.id"] == ev["id"].encode()
     assert b"<= 1.0" in headers["supplynet.reason"]
+
+
+def _equipment_event(eid: str, type_: str, data: dict[str, object]) -> bytes:
+    return msgspec.json.encode(
+        {
+            "specversion": "1.0",
+            "id": eid,
+            "source": "test",
+            "type": type_,
+            "time": datetime.now(UTC).isoformat(),
+            "subject": "plant-1",
+            "data": data,
+        }
+    )
+
+
+def test_readings_go_to_events_telemetry_alone_and_what_the_service_job_folds_is_copied_there() -> None:
+    installed = _equipment_event(
+        "i1",
+        "equipment.installed",
+        {
+            "equipment_id": "eq-1",
+            "maker_id": "maker",
+            "customer_id": "plant-1",
+            "sku": "EAF",
+            "serial": "SN1",
+            "installed_on": "2025-01-01",
+            "limits": [{"metric": "bearing-temp", "high": 90.0}],
+        },
+    )
+    reading = _equipment_event(
+        "r1",
+        "equipment.telemetry",
+        {"equipment_id": "eq-1", "customer_id": "plant-1", "metric": "bearing-temp", "value": 71.5},
+    )
+    erp = [msgspec.json.encode(e) for e in sample_events()]
+    batch = [msg(v, i) for i, v in enumerate([installed, *erp, reading, b"not json"])]
+    out = forwards(route(batch), stage="validate")
+    assert [r.value for r, _ in out.valid] == [installed, *erp]
+    assert [r.value for r, _ in out.telemetry] == [installed, reading], "in batch order"
+    assert [dict(r.headers)["supplynet.event.type"] for r, _ in out.telemetry] == [
+        b"equipment.installed",
+        b"equipment.telemetry",
+    ]
+    assert [r.value for r in out.dead] == [b"not json"]
+    # without an events.telemetry (a pipeline built without one) every valid event goes to events.valid
+    legacy = forwards(route(batch), stage="validate", telemetry=False)
+    assert [r.value for r, _ in legacy.valid] == [installed, *erp, reading]
+    assert legacy.telemetry == []
