@@ -151,8 +151,8 @@ def prepare(
     conn: Connection, groups: Mapping[Group, Sequence[Row]], links: Iterable[LinkKey] = ()
 ) -> Pending:
     """Lock the batch's enterprises (revision bump: suppliers of its orders and incidents, holders of
-    its stock, sites of its alarms, suppliers of the supply ``links`` it agreed) and read its order,
-    incident and alarm records as stored."""
+    its stock, enterprises of its high/critical alarms as sent and as stored, suppliers of the supply
+    ``links`` it agreed) and read its order, incident and alarm records as stored."""
     order_ids: set[str] = set()
     incident_ids: set[str] = set()
     alarm_ids: set[str] = set()
@@ -173,14 +173,17 @@ def prepare(
                 suppliers.add(r["enterprise_id"])
             elif group.table is ALARM_TABLE:
                 alarm_ids.add(r["alarm_id"])
-                suppliers.add(r["enterprise_id"])
+                if r.get("severity") in kpis.ALARM_SEVERITIES:  # a low or medium one counts nowhere
+                    suppliers.add(r["enterprise_id"])
     agreed = set(links)
     suppliers |= {link[0] for link in agreed}
     _bump(conn, suppliers)
     oids, qids, aids = sorted(order_ids), sorted(incident_ids), sorted(alarm_ids)
     alarms_before = _read_alarm_cells(conn, aids)
+    # A stored high/critical alarm that a newer version lowers or moves to another enterprise leaves
+    # the count of the enterprise it was raised at.
     moved_from = {site[0] for part in alarms_before for site in part} - suppliers
-    _bump(conn, moved_from)  # an alarm a newer version moves to another enterprise leaves this one
+    _bump(conn, moved_from)
     suppliers |= moved_from
     return Pending(oids, qids, suppliers, _read_cells(conn, oids, qids), newest, agreed, aids, alarms_before)
 
