@@ -170,6 +170,6 @@ class RiskSettings(BaseModel):
         4,
         ge=1,
         description="Every n-th full recompute first re-reads the whole projection from Neo4j (catching "
-        "what no event announced: alarm and certificate windows, ended links); the others "
+        "what no event announced: certificate windows, ended links); the others "
         "recompute from the network the worker holds, kept current by the incremental path. 1 = always",
     )
