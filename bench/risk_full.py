@@ -36,6 +36,7 @@ from neo4j import AsyncDriver
 from sqlmodel import Session, col, delete
 
 from connectors.kafka import EventProducer, TopicSpec, ensure_topics
+from graph.kpis import ALARM_PROPERTIES
 from graph.maintenance import delete_by_prefix
 from graph.risk import synthetic
 from graph.risk.facts import Network
@@ -47,18 +48,22 @@ from supplynet.settings import Settings
 
 BATCH = 5_000
 
-ENTERPRISES = """
+_COUNT, _FACILITIES, _COUNTS = ALARM_PROPERTIES
+
+ENTERPRISES = f"""
 UNWIND $rows AS r
-CREATE (e:Enterprise {id: r.id, name: r.name, industry: r.industry, region: r.region, daysOfCover: r.cover,
-                      coverSkus: r.coverSkus, coverDays: r.coverDays})
-CREATE (f:Facility {id: r.id + '-f1', region: r.region})-[:OPERATED_BY]->(e)
+CREATE (e:Enterprise {{id: r.id, name: r.name, industry: r.industry, region: r.region, daysOfCover: r.cover,
+                      coverSkus: r.coverSkus, coverDays: r.coverDays}})
+CREATE (f:Facility {{id: r.id + '-f1', region: r.region}})-[:OPERATED_BY]->(e)
 FOREACH (d IN r.disruptions |
-  CREATE (:Disruption {id: d.id, status: 'open', severity: d.severity, kind: d.kind,
-                       expectedRecoveryDays: d.days})-[:AFFECTS]->(e))
-FOREACH (i IN range(1, r.alarms) |
-  CREATE (:EquipmentAlarm {id: r.id + '-a' + i, severity: 'high', facilityId: r.id + '-f1',
-                           raisedAt: r.now})-[:RAISED_AT]->(e))
+  CREATE (:Disruption {{id: d.id, status: 'open', severity: d.severity, kind: d.kind,
+                       expectedRecoveryDays: d.days}})-[:AFFECTS]->(e))
+SET e.{_COUNT} = r.alarms,
+    e.{_FACILITIES} = CASE WHEN r.alarms > 0 THEN [r.id + '-f1'] ELSE [] END,
+    e.{_COUNTS} = CASE WHEN r.alarms > 0 THEN [r.alarms] ELSE [] END
 """
+"""An enterprise with its facility, open disruptions and recent alarms (all at its facility), as the
+projection leaves them: the alarms as the counts of its KPI row (``graph.kpis.alarm_kpis``)."""
 LINKS = """
 UNWIND $rows AS r
 MATCH (a:Enterprise {id: r.s}), (b:Enterprise {id: r.b})
@@ -83,7 +88,6 @@ def buyer_cover(net: Network) -> dict[str, dict[str, float]]:
 async def load(driver: AsyncDriver, net: Network) -> float:
     """Write the network as the projector would have left it; returns the seconds it took."""
     t0 = time.perf_counter()
-    now = int(time.time() * 1000)
     cover = buyer_cover(net)
     ents = [
         {
@@ -99,7 +103,6 @@ async def load(driver: AsyncDriver, net: Network) -> float:
                 for d in e.disruptions
             ],
             "alarms": e.recent_alarms,
-            "now": now,
         }
         for e in net.enterprises.values()
     ]

@@ -16,6 +16,12 @@ supplier with deliveries or incidents leaving a window is recomputed as well. An
 carries its days of cover (``graph.kpis.cover_kpis``), computed from its stored stock records in the
 same transaction, so a stock report (a touched enterprise: bumped, recomputed) and a replayed or
 older one (no record changes, same figures) need nothing else. A link reads its buyer's cover.
+
+Equipment alarms go the same way: high and critical ones are counted per enterprise site and day
+(``alarm_day``, by the same before/after difference of the touched alarm records), and an enterprise's
+row carries their count over ``graph.kpis.ALARM_WINDOW_DAYS`` days at the clock, in total and per
+facility (``graph.kpis.alarm_kpis``); an enterprise whose alarms leave that window when the clock enters
+a new day is recomputed too.
 """
 
 from __future__ import annotations
@@ -31,9 +37,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from graph import kpis
-from graph.kpis import Buckets, Cell, LinkKey
-from schema.aggregates import LinkDay, LinkLeadTime, LinkOpen, StreamClock, SupplierRevision
-from schema.records import ALL_GROUPS, ORDER_TABLE, QUALITY, STOCK, Group
+from graph.kpis import Buckets, Cell, LinkKey, SiteDay
+from schema.aggregates import AlarmDay, LinkDay, LinkLeadTime, LinkOpen, StreamClock, SupplierRevision
+from schema.records import ALARM, ALL_GROUPS, ORDER_TABLE, QUALITY, STOCK, Group
 
 Row = dict[str, Any]
 
@@ -42,8 +48,10 @@ LINK_LEAD: Table = LinkLeadTime.__table__  # type: ignore[attr-defined]
 LINK_OPEN: Table = LinkOpen.__table__  # type: ignore[attr-defined]
 REVISION: Table = SupplierRevision.__table__  # type: ignore[attr-defined]
 CLOCK: Table = StreamClock.__table__  # type: ignore[attr-defined]
+ALARM_DAY: Table = AlarmDay.__table__  # type: ignore[attr-defined]
 INCIDENT_TABLE = QUALITY.table
 STOCK_TABLE = STOCK.table
+ALARM_TABLE = ALARM.table
 
 LONGEST_WINDOW_DAYS = max(kpis.WINDOWS_DAYS)
 _CHUNK = 2000
@@ -62,6 +70,7 @@ _ORDER_COLUMNS = (
     "ordered_on",
 )
 _INCIDENT_COLUMNS = ("supplier_id", "buyer_id", "sku", "report_t")
+_ALARM_COLUMNS = ("enterprise_id", "facility_id", "severity", "report_t")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +98,9 @@ class Pending:
     newest_t: int | None
     agreed: set[LinkKey] = field(default_factory=set)
     """Supply links the batch agreed: their KPI rows are written even without flow (empty windows)."""
+    alarm_ids: list[str] = field(default_factory=list)
+    alarms_before: list[dict[SiteDay, int]] = field(default_factory=list)
+    """The touched alarm records' counts as stored before the upserts."""
 
 
 def _insert(conn: Connection, table: Table) -> Any:
@@ -115,6 +127,15 @@ def _read_cells(
     return out
 
 
+def _read_alarm_cells(conn: Connection, alarm_ids: Sequence[str]) -> list[dict[SiteDay, int]]:
+    a = ALARM_TABLE.c
+    out: list[dict[SiteDay, int]] = []
+    for ids in _chunks(alarm_ids):
+        stmt = select(*(a[c] for c in _ALARM_COLUMNS)).where(a.alarm_id.in_(ids))
+        out += [kpis.alarm_cells(r._mapping) for r in conn.execute(stmt)]
+    return out
+
+
 def _bump(conn: Connection, suppliers: Iterable[str]) -> None:
     rows = [{"supplier_id": s, "revision": 1} for s in sorted(suppliers)]
     if not rows:
@@ -130,10 +151,11 @@ def prepare(
     conn: Connection, groups: Mapping[Group, Sequence[Row]], links: Iterable[LinkKey] = ()
 ) -> Pending:
     """Lock the batch's enterprises (revision bump: suppliers of its orders and incidents, holders of
-    its stock, suppliers of the supply ``links`` it agreed) and read its order and incident records as
-    stored."""
+    its stock, enterprises of its high/critical alarms as sent and as stored, suppliers of the supply
+    ``links`` it agreed) and read its order, incident and alarm records as stored."""
     order_ids: set[str] = set()
     incident_ids: set[str] = set()
+    alarm_ids: set[str] = set()
     suppliers: set[str] = set()
     newest: int | None = None
     for group, rows in groups.items():
@@ -149,11 +171,21 @@ def prepare(
                 suppliers.add(r["supplier_id"])
             elif group.table is STOCK_TABLE:
                 suppliers.add(r["enterprise_id"])
+            elif group.table is ALARM_TABLE:
+                alarm_ids.add(r["alarm_id"])
+                if r.get("severity") in kpis.ALARM_SEVERITIES:  # a low or medium one counts nowhere
+                    suppliers.add(r["enterprise_id"])
     agreed = set(links)
     suppliers |= {link[0] for link in agreed}
     _bump(conn, suppliers)
-    oids, qids = sorted(order_ids), sorted(incident_ids)
-    return Pending(oids, qids, suppliers, _read_cells(conn, oids, qids), newest, agreed)
+    oids, qids, aids = sorted(order_ids), sorted(incident_ids), sorted(alarm_ids)
+    alarms_before = _read_alarm_cells(conn, aids)
+    # A stored high/critical alarm that a newer version lowers or moves to another enterprise leaves
+    # the count of the enterprise it was raised at.
+    moved_from = {site[0] for part in alarms_before for site in part} - suppliers
+    _bump(conn, moved_from)
+    suppliers |= moved_from
+    return Pending(oids, qids, suppliers, _read_cells(conn, oids, qids), newest, agreed, aids, alarms_before)
 
 
 def _add(conn: Connection, moved: Mapping[Cell, int]) -> None:
@@ -195,6 +227,21 @@ def _add(conn: Connection, moved: Mapping[Cell, int]) -> None:
             conn.execute(stmt, rows)
 
 
+def _add_alarms(conn: Connection, moved: Mapping[SiteDay, int]) -> None:
+    """Add moved alarm counts to ``alarm_day`` (one additive upsert, keys in order)."""
+    rows = [
+        {"enterprise_id": e, "facility_id": f, "day": d, "alarms": n}
+        for (e, f, d), n in sorted(moved.items())
+    ]
+    if rows:
+        stmt = _insert(conn, ALARM_DAY)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["enterprise_id", "facility_id", "day"],
+            set_={"alarms": ALARM_DAY.c.alarms + stmt.excluded.alarms},
+        )
+        conn.execute(stmt, rows)
+
+
 def _advance_clock(conn: Connection, newest: int | None) -> tuple[int | None, int | None]:
     """Move the clock to ``newest`` if that is later; return (clock before, clock after)."""
     held = conn.execute(select(CLOCK.c.newest_t).where(CLOCK.c.id == 1)).scalar()
@@ -227,9 +274,22 @@ def _leaving(conn: Connection, before: int, after: int) -> set[LinkKey]:
     return {(str(r.supplier_id), str(r.buyer_id), str(r.sku)) for r in conn.execute(stmt)}
 
 
+def _alarms_leaving(conn: Connection, before: int, after: int) -> set[str]:
+    """Enterprises with alarms that the alarm window ending at ``before`` holds and one at ``after`` not."""
+    a = ALARM_DAY.c
+    n = kpis.ALARM_WINDOW_DAYS
+    stmt = (
+        select(a.enterprise_id)
+        .where(a.day >= kpis.window_start(before, n), a.day < kpis.window_start(after, n), a.alarms != 0)
+        .distinct()
+    )
+    return {str(r.enterprise_id) for r in conn.execute(stmt)}
+
+
 def finish(conn: Connection, p: Pending) -> FlowKpis:
-    """Apply the batch's bucket deltas, advance the clock, and return the KPI rows of the touched
-    suppliers and links (and of those whose windows lost a bucket when the clock entered a new day)."""
+    """Apply the batch's bucket and alarm deltas, advance the clock, and return the KPI rows of the
+    touched enterprises and links (and of those whose windows lost a bucket or an alarm day when the
+    clock entered a new day)."""
     links: set[LinkKey] = set(p.agreed)
     if p.order_ids or p.incident_ids:
         after = _read_cells(conn, p.order_ids, p.incident_ids)
@@ -237,11 +297,13 @@ def finish(conn: Connection, p: Pending) -> FlowKpis:
         moved = kpis.delta(p.before, after)
         if moved:
             _add(conn, moved)
+    if p.alarm_ids:
+        _add_alarms(conn, kpis.delta(p.alarms_before, _read_alarm_cells(conn, p.alarm_ids)))
     before_t, now = _advance_clock(conn, p.newest_t)
     suppliers = set(p.suppliers)
     if before_t is not None and now is not None and kpis.day_of(now) > kpis.day_of(before_t):
         leaving = _leaving(conn, before_t, now)
-        extra = {link[0] for link in leaving} - suppliers
+        extra = ({link[0] for link in leaving} | _alarms_leaving(conn, before_t, now)) - suppliers
         _bump(conn, extra)
         suppliers |= extra
         links |= leaving
@@ -276,6 +338,24 @@ def buckets(conn: Connection, suppliers: Iterable[str], at: int | None) -> dict[
     return out
 
 
+def alarm_days(
+    conn: Connection, enterprises: Iterable[str], at: int | None
+) -> dict[str, dict[tuple[str, date], int]]:
+    """The (facility, day) alarm counts of ``enterprises`` in the alarm window ending at ``at``."""
+    out: dict[str, dict[tuple[str, date], int]] = {}
+    if at is None:
+        return out
+    lo, hi = kpis.window_start(at, kpis.ALARM_WINDOW_DAYS), kpis.day_of(at)
+    a = ALARM_DAY.c
+    for chunk in _chunks(sorted(set(enterprises))):
+        stmt = select(a.enterprise_id, a.facility_id, a.day, a.alarms).where(
+            a.enterprise_id.in_(chunk), a.day >= lo, a.day <= hi
+        )
+        for r in conn.execute(stmt):
+            out.setdefault(str(r.enterprise_id), {})[(str(r.facility_id), r.day)] = int(r.alarms)
+    return out
+
+
 def merged(parts: Iterable[Buckets]) -> Buckets:
     """The buckets of several links added up (a supplier's, a region's, the network's)."""
     total = Buckets.empty()
@@ -304,10 +384,10 @@ def read_kpis(
     *,
     at_clock: bool = False,
 ) -> FlowKpis:
-    """KPI rows of ``suppliers`` (flow KPIs and days of cover: ``kpis.cover_kpis`` of their stored
-    stock) and of their named links at ``at`` (the stream clock when ``at_clock``; only the links in
-    ``links`` when given, with empty windows for one without flow), tagged with the suppliers'
-    revisions.
+    """KPI rows of ``suppliers`` (flow KPIs, days of cover: ``kpis.cover_kpis`` of their stored stock,
+    and recent alarms: ``kpis.alarm_kpis``) and of their named links at ``at`` (the stream clock when
+    ``at_clock``; only the links in ``links`` when given, with empty windows for one without flow),
+    tagged with the suppliers' revisions.
 
     The revisions are read before the clock and the buckets: outside a batch's transaction each read
     is a statement of its own while batches commit, and a row must never carry a newer revision than
@@ -335,11 +415,16 @@ def read_kpis(
                 {"supplier": s, "buyer": b, "sku": sku, "rev": revs.get(s, 0), "props": props}
             )
     stock = stocks(conn, ids)
+    alarms = alarm_days(conn, ids, at)
     rows = [
         {
             "id": s,
             "rev": revs.get(s, 0),
-            "props": {**kpis.bucket_kpis(merged(parts), at), **kpis.cover_kpis(stock.get(s, ()))},
+            "props": {
+                **kpis.bucket_kpis(merged(parts), at),
+                **kpis.cover_kpis(stock.get(s, ())),
+                **kpis.alarm_kpis(alarms.get(s, {}), at),
+            },
         }
         for s, parts in per_supplier.items()
     ]
@@ -371,6 +456,7 @@ def rebuild(engine: Engine) -> None:
     with engine.begin() as conn:
         for table in (LINK_DAY, LINK_LEAD, LINK_OPEN, CLOCK):
             conn.execute(table.delete())
+        rebuild_alarms(conn)
         o, q = ORDER_TABLE.c, INCIDENT_TABLE.c
         total: dict[Cell, int] = {}
         for stmt, cells in (
@@ -387,6 +473,28 @@ def rebuild(engine: Engine) -> None:
         ]
         known = [int(t) for t in newest if t is not None]
         _advance_clock(conn, max(known) if known else None)
+
+
+def rebuild_alarms(conn: Connection) -> None:
+    """Recount ``alarm_day`` from the stored alarm records (for a store whose alarms predate it)."""
+    conn.execute(ALARM_DAY.delete())
+    total: dict[SiteDay, int] = {}
+    a = ALARM_TABLE.c
+    for r in conn.execute(select(*(a[c] for c in _ALARM_COLUMNS))):
+        for site, n in kpis.alarm_cells(r._mapping).items():
+            total[site] = total.get(site, 0) + n
+    _add_alarms(conn, total)
+
+
+def alarmed(conn: Connection) -> list[str]:
+    """The enterprises with high/critical alarms in the alarm window at the stream clock."""
+    now = clock(conn)
+    if now is None:
+        return []
+    a = ALARM_DAY.c
+    lo = kpis.window_start(now, kpis.ALARM_WINDOW_DAYS)
+    stmt = select(a.enterprise_id).where(a.day >= lo, a.alarms != 0).distinct()
+    return sorted(str(r.enterprise_id) for r in conn.execute(stmt))
 
 
 def supplier_buckets(conn: Connection, at: int) -> dict[str, Buckets]:

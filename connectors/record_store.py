@@ -8,8 +8,8 @@ rows come folded to one per key and group (``graph.registry.record_rows``), so a
 touches a row twice.
 
 The same transaction keeps the flow's aggregates (``connectors.flow_store``: day buckets per supply
-link, open orders, the stream clock) equal to the stored records, and yields the KPI rows of the
-suppliers it touched.
+link, open orders, alarms per site and day, the stream clock) equal to the stored records, and yields
+the KPI rows of the enterprises it touched.
 """
 
 from __future__ import annotations
@@ -90,6 +90,12 @@ class RecordStore:
         """KPI rows of ``suppliers`` and their links at ``at`` (default: the stream clock), from buckets."""
         with self.engine.connect() as conn:
             return flow_store.read_kpis(conn, suppliers, at, at_clock=at is None)
+
+    def alarmed_kpis(self) -> FlowKpis:
+        """KPI rows (no link rows) of every enterprise with high/critical alarms in the alarm window at the
+        stream clock: what fills the graph's alarm properties once (``graph.migrations``)."""
+        with self.engine.connect() as conn:
+            return flow_store.read_kpis(conn, flow_store.alarmed(conn), None, set(), at_clock=True)
 
     def supplier_buckets(self, at: int | None = None) -> tuple[int | None, dict[str, Buckets]]:
         """(the instant used, every supplier's buckets of the longest window ending there); ``at``

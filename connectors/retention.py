@@ -96,6 +96,6 @@ def retain(engine: Engine, *, record_days: int, bucket_days: int, archive_dir: P
             files.append(path)
         oldest = kpis.window_start(now, bucket_days)
         dropped = 0
-        for table in (flow_store.LINK_DAY, flow_store.LINK_LEAD):
+        for table in (flow_store.LINK_DAY, flow_store.LINK_LEAD, flow_store.ALARM_DAY):
             dropped += conn.execute(table.delete().where(table.c.day < oldest)).rowcount or 0
     return Retained(archived, dropped, files)

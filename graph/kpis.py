@@ -23,7 +23,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 WINDOWS_DAYS: tuple[int, ...] = (30, 90)
 DAY_MS = 86_400_000
@@ -240,6 +240,8 @@ DAY_FIELDS: tuple[str, ...] = (
     "incidents",
 )
 
+K = TypeVar("K")
+
 Cell = tuple[Any, ...]
 """A bucket cell: ("day", link, day, field) | ("lead", link, day, lead_days) | ("open", link)."""
 
@@ -289,9 +291,9 @@ def incident_cells(q: Mapping[Any, Any]) -> dict[Cell, int]:
     return {("day", link, _date(q["report_t"]), "incidents"): 1}
 
 
-def delta(before: Iterable[Mapping[Cell, int]], after: Iterable[Mapping[Cell, int]]) -> dict[Cell, int]:
+def delta(before: Iterable[Mapping[K, int]], after: Iterable[Mapping[K, int]]) -> dict[K, int]:
     """after - before, cell by cell, without the cells that did not move."""
-    out: dict[Cell, int] = {}
+    out: dict[K, int] = {}
     for sign, parts in ((-1, before), (1, after)):
         for part in parts:
             for cell, n in part.items():
@@ -367,3 +369,66 @@ def histogram_p90(hist: Mapping[int, int]) -> float | None:
         if seen >= rank:
             return float(value)
     raise AssertionError("unreachable: the ranks add up to the total")
+
+
+# -- equipment alarms (``schema.aggregates.AlarmDay``) ---------------------------------------------
+#
+# High and critical alarms are counted per enterprise site and UTC day; an enterprise's KPI row carries
+# their count over the ``ALARM_WINDOW_DAYS`` days ending with the stream clock's day, in total and per
+# facility (two parallel lists, like ``coverSkus`` / ``coverDays``). An alarm leaves the count when the
+# clock's day moves past its window, with or without a new alarm.
+
+ALARM_WINDOW_DAYS = 14
+"""Days an equipment alarm counts for: the UTC days ``(day(clock) - 14, day(clock)]``."""
+
+ALARM_SEVERITIES: tuple[str, ...] = ("high", "critical")
+"""The severities an alarm is counted with."""
+
+ALARM_PROPERTIES: tuple[str, ...] = (
+    f"alarmsHigh{ALARM_WINDOW_DAYS}d",
+    "alarmsHighFacilities",
+    f"alarmsHighFacilityCounts{ALARM_WINDOW_DAYS}d",
+)
+"""The alarm properties on ``Enterprise``: the count, the facilities with alarms (sorted) and their
+counts (parallel to the facilities)."""
+
+SiteDay = tuple[str, str, date]
+"""(enterprise, facility or ``""``, UTC day)."""
+
+
+def alarm_cells(a: Mapping[Any, Any]) -> dict[SiteDay, int]:
+    """The count one stored alarm record (``schema.records.EquipmentAlarmRecord``) contributes: one on
+    its site's day when high or critical, nothing otherwise."""
+    if a["report_t"] is None or a["severity"] not in ALARM_SEVERITIES:
+        return {}
+    return {(str(a["enterprise_id"]), a["facility_id"] or "", _date(a["report_t"])): 1}
+
+
+def alarm_kpis(days: Mapping[tuple[str, date], int], at: int | None) -> Props:
+    """An enterprise's alarm properties (``ALARM_PROPERTIES``) from its (facility, day) counts, the
+    window ending with ``at``'s day (no alarms before the first record)."""
+    per_facility: dict[str, int] = {}
+    total = 0
+    if at is not None:
+        lo, hi = window_start(at, ALARM_WINDOW_DAYS), _date(at)
+        for (facility, day), n in days.items():
+            if lo <= day <= hi and n:
+                total += n
+                if facility:
+                    per_facility[facility] = per_facility.get(facility, 0) + n
+    facilities = sorted(f for f, n in per_facility.items() if n)
+    return {
+        ALARM_PROPERTIES[0]: total,
+        ALARM_PROPERTIES[1]: facilities,
+        ALARM_PROPERTIES[2]: [per_facility[f] for f in facilities],
+    }
+
+
+def facility_alarms(facility: str, operator: str) -> str:
+    """Cypher for a facility's recent high/critical alarms: its operator's count of the facility (0 if
+    none). ``facility`` and ``operator`` are the query's variable names (code, never request text)."""
+    ids, counts = f"{operator}.{ALARM_PROPERTIES[1]}", f"{operator}.{ALARM_PROPERTIES[2]}"
+    return (
+        f"coalesce([i IN range(0, size(coalesce({ids}, [])) - 1) "
+        f"WHERE {ids}[i] = {facility}.id | {counts}[i]][0], 0)"
+    )

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from neo4j import AsyncDriver
 
 from graph import model
+
+if TYPE_CHECKING:
+    from connectors.record_store import RecordStore
 
 _UNIQUE: tuple[tuple[str, str, str], ...] = (
     ("enterprise_id", "Enterprise", "id"),
@@ -12,7 +17,6 @@ _UNIQUE: tuple[tuple[str, str, str], ...] = (
     ("region_name", "Region", "name"),
     ("material_sku", "Material", "sku"),
     ("certification_id", "Certification", "id"),
-    ("equipment_alarm_id", "EquipmentAlarm", "id"),
     ("disruption_id", "Disruption", "id"),
     ("design_project_id", "DesignProject", "id"),
     ("design_revision_id", "DesignRevision", "id"),
@@ -171,9 +175,42 @@ CALL (e, skus, days) { SET e.coverSkus = skus, e.coverDays = days } IN TRANSACTI
 ]
 
 
-async def migrate(driver: AsyncDriver, *, database: str = "neo4j") -> int:
+NO_ALARM_NODES = "no-equipment-alarms-in-graph"
+"""Data migration: equipment alarms live in the record store (high and critical ones counted per
+enterprise site and day); the ``EquipmentAlarm`` nodes and ``RAISED_AT`` links earlier releases wrote and
+their constraint are removed. The enterprises' alarm properties (``graph.kpis.ALARM_PROPERTIES``) are
+then filled from the record store (``fill_alarm_kpis``)."""
+
+NO_ALARM_NODES_STATEMENTS = [
+    "MATCH (a:EquipmentAlarm) CALL (a) { DETACH DELETE a } IN TRANSACTIONS OF 10000 ROWS",
+    "DROP CONSTRAINT equipment_alarm_id IF EXISTS",
+]
+
+_ALARM_KPIS = """
+UNWIND $rows AS r
+MATCH (e:Enterprise {id: r.id})
+WITH e, r WHERE coalesce(e.kpiRev, -1) <= r.rev
+SET e += r.props, e.kpiRev = r.rev
+"""
+"""An enterprise's KPI row, applied like a batch's (``graph.writer``): a newer revision is never undone."""
+
+
+async def fill_alarm_kpis(driver: AsyncDriver, records: RecordStore, *, database: str = "neo4j") -> int:
+    """Write the KPI rows of every enterprise with recent high/critical alarms in the record store (the
+    alarm counts at the stream clock); return how many. Idempotent."""
+    rows = records.alarmed_kpis().suppliers
+    for i in range(0, len(rows), 5_000):
+        await driver.execute_query(_ALARM_KPIS, rows=rows[i : i + 5_000], database_=database)
+    return len(rows)
+
+
+async def migrate(driver: AsyncDriver, *, database: str = "neo4j", records: RecordStore | None = None) -> int:
     """Apply every constraint and index, then each data migration not yet applied; return how many
-    schema statements ran. Safe to run again (and to re-run after an interrupted data migration)."""
+    schema statements ran. Safe to run again (and to re-run after an interrupted data migration).
+
+    ``records``: the record store, whose recent alarms reach the enterprises' alarm properties when
+    the alarm nodes are removed (without it those properties come with each enterprise's next KPI
+    row)."""
     for statement in STATEMENTS:
         await driver.execute_query(statement, database_=database)
     await driver.execute_query("CALL db.awaitIndexes(60)", database_=database)
@@ -183,4 +220,6 @@ async def migrate(driver: AsyncDriver, *, database: str = "neo4j") -> int:
         driver, NO_FLOW_OF_CAPACITY_OR_QUALITY, NO_FLOW_OF_CAPACITY_OR_QUALITY_STATEMENTS, database
     )
     await _data_migration(driver, NO_STOCK_RELATIONSHIPS, NO_STOCK_RELATIONSHIPS_STATEMENTS, database)
+    if await _data_migration(driver, NO_ALARM_NODES, NO_ALARM_NODES_STATEMENTS, database) and records:
+        await fill_alarm_kpis(driver, records, database=database)
     return len(STATEMENTS)

@@ -223,17 +223,6 @@ CERTIFICATION = NodeKind(
     derived="x.status = CASE WHEN coalesce(x.expiredV, '') > coalesce(x.grantedV, '') "
     "THEN 'expired' ELSE 'active' END",
 )
-EQUIPMENT_ALARM = NodeKind(
-    "equipment_alarms",
-    "EquipmentAlarm",
-    "id",
-    (
-        Aspect(
-            "raised",
-            ("equipmentId", "signal", "severity", "facilityId", "predictedFailureDays", "raisedAt"),
-        ),
-    ),
-)
 DISRUPTION = NodeKind(
     "disruptions",
     "Disruption",
@@ -370,7 +359,6 @@ NODE_KINDS: tuple[NodeKind, ...] = (
     FACILITY,
     MATERIAL,
     CERTIFICATION,
-    EQUIPMENT_ALARM,
     DISRUPTION,
     DESIGN_PROJECT,
     DESIGN_REVISION,
@@ -418,7 +406,6 @@ DISRUPTION_FACILITY = LinkKind(
 DISRUPTION_REGION = LinkKind(
     "disruption_region", "Disruption", "id", "AFFECTS", "Region", "name", "affectsRegionV"
 )
-ALARM_SITE = LinkKind("alarm_site", "EquipmentAlarm", "id", "RAISED_AT", "Enterprise", "id", "siteV")
 PROJECT_OWNER = LinkKind(
     "project_owner",
     "DesignProject",
@@ -480,7 +467,6 @@ LINK_KINDS: tuple[LinkKind, ...] = (
     DISRUPTION_ENTERPRISE,
     DISRUPTION_FACILITY,
     DISRUPTION_REGION,
-    ALARM_SITE,
     PROJECT_OWNER,
     PROJECT_PRODUCT,
     REVISION_PROJECT,

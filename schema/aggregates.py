@@ -1,4 +1,5 @@
-"""The flow's aggregates in the record store: day buckets per supply link, open orders, the stream clock.
+"""The flow's aggregates in the record store: day buckets per supply link, open orders, high/critical
+equipment alarms per enterprise site and day, the stream clock.
 
 Maintained by ``connectors.flow_store`` in the same SQL transaction as the records they summarise, by
 deltas against the records' prior state, so they always equal a fresh aggregation of the stored
@@ -34,6 +35,19 @@ class LinkDay(SQLModel, table=True):
     lead_sum: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
     """Sum of the lead times in whole days."""
     incidents: int = 0
+
+
+class AlarmDay(SQLModel, table=True):
+    """High and critical equipment alarms raised at one enterprise's site on one UTC day (of the event
+    time); ``facility_id`` is ``""`` for an alarm that names no facility."""
+
+    __tablename__ = "alarm_day"
+    __table_args__ = (Index("ix_alarm_day_day", "day"),)
+
+    enterprise_id: str = Field(primary_key=True, max_length=128)
+    facility_id: str = Field(primary_key=True, max_length=128)
+    day: date = Field(primary_key=True)
+    alarms: int = 0
 
 
 class LinkLeadTime(SQLModel, table=True):

@@ -242,7 +242,7 @@ class RiskService:
         ``full_reload_every``-th run); the other runs recompute from the network this process holds,
         which the incremental path keeps current. Why: at 100k enterprises / 1M links the read is
         24–35 s of an ~83 s run (``bench/risk_full.py``); what it catches beyond the events (KPI
-        refreshes, alarm and certificate windows, ended links) can wait for the next reload.
+        refreshes, certificate windows, ended links) can wait for the next reload.
         The computation runs in a thread of its own (``off_loop``); calls are serialised with
         ``touched`` and ``load``.
         """

@@ -100,11 +100,16 @@ def create_sql_tables(engine: Engine) -> None:
 
     for attempt in range(5):
         try:
-            had_aggregates = sa_inspect(engine).has_table(flow_store.LINK_OPEN.name)
+            held = sa_inspect(engine)
+            had_aggregates = held.has_table(flow_store.LINK_OPEN.name)
+            had_alarm_days = held.has_table(flow_store.ALARM_DAY.name)
             SQLModel.metadata.create_all(engine)
             _add_missing_columns(engine)
             if not had_aggregates:
                 flow_store.rebuild(engine)
+            elif not had_alarm_days:  # alarms stored by a release that kept them in the graph
+                with engine.begin() as conn:
+                    flow_store.rebuild_alarms(conn)
             return
         except DBAPIError:
             if attempt == 4:

@@ -184,15 +184,20 @@ def init_topics(settings: Settings) -> list[tuple[str, str]]:
 
 def init_graph(settings: Settings) -> list[tuple[str, str]]:
     """Create the Neo4j constraints and indexes (idempotent). Returns (what, result) rows."""
+    from connectors.record_store import RecordStore
     from graph.migrations import migrate
     from supplynet import bootstrap
 
     async def _graph() -> int:
         driver = bootstrap.async_driver(settings)
+        engine = bootstrap.sql_engine(settings)
         try:
-            return await migrate(driver, database=settings.neo4j.database)
+            bootstrap.create_sql_tables(engine)
+            records = RecordStore(engine)
+            return await migrate(driver, database=settings.neo4j.database, records=records)
         finally:
             await driver.close()
+            engine.dispose()
 
     return [("neo4j constraints and indexes", f"{asyncio.run(_graph())} ensured")]
 

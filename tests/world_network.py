@@ -2,8 +2,9 @@
 
 Follows docs/graph-model.md and graph/risk/store.py: links carry their 90-day KPIs (computed by
 ``graph.kpis`` from the order and quality records), enterprises their open disruptions (at them, at
-their facilities, in their region), high/critical alarms of the last 14 days and certificates expired
-or expiring within 60 days.
+their facilities, in their region), high/critical alarms of the 14 UTC days ending with the stream
+clock's day (the newest event time of the types that write records) and certificates expired or
+expiring within 60 days.
 """
 
 from __future__ import annotations
@@ -13,7 +14,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from graph.kpis import IncidentRecord, OrderRecord, Stock, as_of, link_kpis, lowest_cover
+from graph.kpis import (
+    ALARM_SEVERITIES,
+    ALARM_WINDOW_DAYS,
+    IncidentRecord,
+    OrderRecord,
+    Stock,
+    as_of,
+    day_of,
+    link_kpis,
+    lowest_cover,
+)
+from graph.registry import REGISTRY
 from graph.risk.facts import Enterprise, Facility, Network, OpenDisruption, SupplyLink
 from graph.risk.settings import RiskSettings
 from schema.validate import decode_event
@@ -47,8 +59,10 @@ class Fold:
     incidents: dict[str, list[IncidentRecord]] = field(default_factory=lambda: defaultdict(list))
     stock: dict[tuple[str, str, str | None], Stock] = field(default_factory=dict)
     disruptions: dict[str, tuple[OpenDisruption, str, str]] = field(default_factory=dict)
-    alarms: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    facility_alarms: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    raised: list[tuple[str, str | None, int]] = field(default_factory=list)
+    """High/critical alarms: (enterprise, facility, event time)."""
+    clock: int | None = None
+    """The stream clock: the newest event time of the types that write records."""
     certificates: dict[str, tuple[str, date | None, bool]] = field(default_factory=dict)
 
     def add(self, raw: bytes) -> None:
@@ -56,6 +70,8 @@ class Fold:
         d = ev.data
         at = ev.time_ms
         t = ev.type
+        if REGISTRY[type(d)].records is not None:  # a record's time moves the stream clock
+            self.clock = at if self.clock is None else max(self.clock, at)
         if t == "partner.registered":
             self.enterprises[d.enterprise_id] = {
                 "name": d.name,
@@ -98,19 +114,31 @@ class Fold:
         elif t == "disruption.resolved":
             self.disruptions.pop(d.disruption_id, None)
         elif t == "equipment.alarm":
-            recent = at >= (self.now - timedelta(days=self.settings.alarm_window_days)).timestamp() * 1000
-            if recent and d.severity.value in ("high", "critical"):
-                self.alarms[d.enterprise_id] += 1
-                if d.facility_id:
-                    self.facility_alarms[d.facility_id] += 1
+            if d.severity.value in ALARM_SEVERITIES:
+                self.raised.append((d.enterprise_id, d.facility_id, at))
         elif t == "certification.granted":
             self.certificates[d.certificate_id] = (d.enterprise_id, d.valid_until, False)
         elif t == "certification.expired":
             owner, until, _ = self.certificates.get(d.certificate_id, (d.enterprise_id, None, True))
             self.certificates[d.certificate_id] = (owner, until, True)
 
+    def recent_alarms(self) -> tuple[dict[str, int], dict[str, int]]:
+        """High/critical alarms in the alarm window at the stream clock: per enterprise, per facility."""
+        per_enterprise: dict[str, int] = defaultdict(int)
+        per_facility: dict[str, int] = defaultdict(int)
+        if self.clock is not None:
+            last = day_of(self.clock)
+            first = last - timedelta(days=ALARM_WINDOW_DAYS - 1)
+            for eid, fid, at in self.raised:
+                if first <= day_of(at) <= last:
+                    per_enterprise[eid] += 1
+                    if fid:
+                        per_facility[fid] += 1
+        return per_enterprise, per_facility
+
     def network(self) -> Network:
         """The risk model's input: enterprises with their facts, current links with their KPIs."""
+        alarms, facility_alarms = self.recent_alarms()
         by_supplier: dict[str, list[OrderRecord]] = defaultdict(list)
         for o in self.orders.values():
             by_supplier[o.supplier].append(
@@ -180,7 +208,7 @@ class Fold:
                     region=region if isinstance(region, str) else None,
                     days_of_cover=lowest_cover(stock_of.get(eid, [])),
                     disruptions=tuple(disruptions),
-                    recent_alarms=self.alarms.get(eid, 0),
+                    recent_alarms=alarms.get(eid, 0),
                     expiring_certificates=expiring.get(eid, 0),
                     facilities=tuple(facs),
                 )
@@ -195,7 +223,7 @@ class Fold:
                     OpenDisruption(d.id, d.severity, "region", d.expected_recovery_days, d.kind)
                     for d in in_region.get(region, [])
                 ),
-                recent_alarms=self.facility_alarms.get(fid, 0),
+                recent_alarms=facility_alarms.get(fid, 0),
             )
             for fid, (operator, region) in self.facilities.items()
         ]

@@ -58,16 +58,8 @@ def _quality_records(d: QualityIncident, st: Stamp) -> RecordRows:
 
 
 def _alarm(b: GraphRows, d: EquipmentAlarm, st: Stamp) -> None:
-    raised = {
-        "equipmentId": d.equipment_id,
-        "signal": d.signal,
-        "severity": d.severity.value,
-        "facilityId": d.facility_id,
-        "predictedFailureDays": d.predicted_failure_days,
-        "raisedAt": st.t,
-    }
-    b.node(model.EQUIPMENT_ALARM, d.alarm_id, "raised", raised, st)
-    b.link(model.ALARM_SITE, d.alarm_id, d.enterprise_id, st)
+    """No graph rows: the alarm is a record (``_alarm_records``); a high or critical one is counted in
+    its enterprise's and facility's recent alarms on the enterprise's KPI row (``connectors.flow_store``)."""
 
 
 def _alarm_records(d: EquipmentAlarm, st: Stamp) -> RecordRows:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from graph.kpis import ALARM_WINDOW_DAYS
 from graph.risk.facts import SEVERITY_WEIGHT, Enterprise, Facility, Network, SupplyLink, dependency_shares
 from graph.risk.settings import RiskSettings
 from graph.risk.structure import Concentration, SoleSource
@@ -131,7 +132,7 @@ def events(e: Enterprise, s: RiskSettings) -> Factor:
         reasons.append(f"open {d.severity} {kind}disruption {_WHERE.get(d.where, d.where)}{recovery}")
     if e.recent_alarms:
         parts.append(clamp(s.alarm_weight * e.recent_alarms))
-        reasons.append(f"{e.recent_alarms} equipment alarm(s) in the last {s.alarm_window_days} days")
+        reasons.append(f"{e.recent_alarms} equipment alarm(s) in the last {ALARM_WINDOW_DAYS} days")
     if e.failing_equipment:
         parts.append(clamp(s.failing_equipment_weight * e.failing_equipment))
         reasons.append(f"{e.failing_equipment} installed equipment in service alert (predictive maintenance)")
@@ -586,7 +587,7 @@ def facility_score(f: Facility, operator: RiskScore | None, s: RiskSettings) -> 
         reasons.append(f"open {d.severity} {kind}disruption {where}{recovery}")
     if f.recent_alarms:
         parts.append(clamp(s.alarm_weight * f.recent_alarms))
-        reasons.append(f"{f.recent_alarms} equipment alarm(s) in the last {s.alarm_window_days} days")
+        reasons.append(f"{f.recent_alarms} equipment alarm(s) in the last {ALARM_WINDOW_DAYS} days")
     if f.failing_equipment:
         parts.append(clamp(s.failing_equipment_weight * f.failing_equipment))
         reasons.append(f"{f.failing_equipment} installed equipment in service alert (predictive maintenance)")

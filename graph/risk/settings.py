@@ -35,7 +35,6 @@ class RiskSettings(BaseModel):
     )
     disruption_in_region: float = Field(0.6, ge=0, le=1, description="Open disruption in its region")
     alarm_weight: float = Field(0.25, ge=0, le=1, description="Risk per recent high/critical equipment alarm")
-    alarm_window_days: int = Field(14, ge=1, description="An equipment alarm counts this many days")
     failing_equipment_weight: float = Field(
         0.3, ge=0, le=1, description="Risk per installed equipment at it in service alert (failing health)"
     )
@@ -171,6 +170,6 @@ class RiskSettings(BaseModel):
         4,
         ge=1,
         description="Every n-th full recompute first re-reads the whole projection from Neo4j (catching "
-        "what no event announced: alarm and certificate windows, ended links); the others "
+        "what no event announced: certificate windows, ended links); the others "
         "recompute from the network the worker holds, kept current by the incremental path. 1 = always",
     )

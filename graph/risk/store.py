@@ -15,13 +15,12 @@ from typing import Any, Literal
 import orjson
 from neo4j import AsyncDriver, RoutingControl
 
-from graph.kpis import link_cover
+from graph.kpis import ALARM_PROPERTIES, facility_alarms, link_cover
 from graph.risk.facts import Enterprise, Facility, Network, OpenDisruption, SupplyLink
 from graph.risk.memory import gc_paused
 from graph.risk.scoring import FacilityScore, LinkScore, RiskScore
 from graph.risk.settings import RiskSettings
 
-DAY_MS = 86_400_000
 BATCH = 5_000
 
 WRITE_BATCH = 1_000
@@ -104,11 +103,6 @@ CALL (e) {
   RETURN collect(d {.id, .severity, .kind, .expectedRecoveryDays, where: 'region'}) AS inRegion
 }
 CALL (e) {
-  OPTIONAL MATCH (a:EquipmentAlarm)-[:RAISED_AT]->(e)
-  WHERE a.raisedAt >= $alarmsSince AND a.severity IN ['high', 'critical']
-  RETURN count(a) AS alarms
-}
-CALL (e) {
   OPTIONAL MATCH (e)-[:HOLDS]->(c:Certification)
   WHERE c.status = 'expired' OR c.validUntil <= $certificatesUntil
   RETURN count(c) AS certificates
@@ -118,9 +112,12 @@ CALL (e) {
   RETURN count(q) AS failing
 }
 """
-_FACTS_ROW = """{id: e.id, name: e.name, industry: e.industry, region: e.region, cover: e.daysOfCover,
- facilities: facilities, disruptions: atNode + atFacility + inRegion, alarms: alarms,
- certificates: certificates, failing: failing}"""
+_ALARMS = f"coalesce(e.{ALARM_PROPERTIES[0]}, 0)"
+"""An enterprise's recent high/critical alarms: the count its KPI row carries (``graph.kpis.alarm_kpis``)."""
+
+_FACTS_ROW = f"""{{id: e.id, name: e.name, industry: e.industry, region: e.region, cover: e.daysOfCover,
+ facilities: facilities, disruptions: atNode + atFacility + inRegion, alarms: {_ALARMS},
+ certificates: certificates, failing: failing}}"""
 
 FACTS = (
     "MATCH (e:Enterprise) WHERE $scope IS NULL OR e.id STARTS WITH $scope\n"
@@ -128,8 +125,8 @@ FACTS = (
     + f"WITH {_FACTS_ROW} AS row"
     + IN_CHUNKS
 )
-"""Every enterprise's facts (open disruptions at it, its facilities, its region; alarms; certificates),
-``$chunk`` per record."""
+"""Every enterprise's facts (open disruptions at it, its facilities, its region; recent alarms from its
+KPI row; certificates), ``$chunk`` per record."""
 
 _OPEN = "d:Disruption AND d.status = 'open'"
 _DISRUPTION = "d {.id, .severity, .kind, .expectedRecoveryDays, where: '%s'}"
@@ -143,8 +140,7 @@ RETURN {{id: e.id, name: e.name, industry: e.industry, region: e.region, cover: 
    [d IN [(e)<-[:AFFECTS]-(x) | x] WHERE {_OPEN} | {_DISRUPTION % "enterprise"}]
  + [d IN [(e)<-[:OPERATED_BY]-()<-[:AFFECTS]-(x) | x] WHERE {_OPEN} | {_DISRUPTION % "facility"}]
  + [d IN [(e)-[:LOCATED_IN]->()<-[:AFFECTS]-(x) | x] WHERE {_OPEN} | {_DISRUPTION % "region"}],
- alarms: size([(e)<-[:RAISED_AT]-(a:EquipmentAlarm)
-               WHERE a.raisedAt >= $alarmsSince AND a.severity IN ['high', 'critical'] | a]),
+ alarms: {_ALARMS},
  certificates: size([(e)-[:HOLDS]->(c:Certification)
                      WHERE c.status = 'expired' OR c.validUntil <= $certificatesUntil | c]),
  failing: size([(e)<-[:OWNED_BY]-(q:Equipment) WHERE q.healthStatus = 'alert' | q])}} AS row
@@ -220,18 +216,13 @@ CALL (f) {
   OPTIONAL MATCH (d:Disruption {status: 'open'})-[:AFFECTS]->(:Region)<-[:LOCATED_IN]-(f)
   RETURN collect(d {.id, .severity, .kind, .expectedRecoveryDays, where: 'region'}) AS inRegion
 }
-CALL (f, op) {
-  OPTIONAL MATCH (a:EquipmentAlarm)-[:RAISED_AT]->(op)
-  WHERE a.facilityId = f.id AND a.raisedAt >= $alarmsSince AND a.severity IN ['high', 'critical']
-  RETURN count(a) AS alarms
-}
 CALL (f) {
   OPTIONAL MATCH (q:Equipment)-[:INSTALLED_AT]->(f) WHERE q.healthStatus = 'alert'
   RETURN count(q) AS failing
 }
 """
-_FACILITY_ROW = """{id: f.id, operator: op.id, region: f.region, disruptions: atFacility + inRegion,
- alarms: alarms, failing: failing}"""
+_FACILITY_ROW = f"""{{id: f.id, operator: op.id, region: f.region, disruptions: atFacility + inRegion,
+ alarms: {facility_alarms("f", "op")}, failing: failing}}"""
 
 FACILITIES = (
     "MATCH (f:Facility) WHERE $scope IS NULL OR f.id STARTS WITH $scope\n"
@@ -240,7 +231,7 @@ FACILITIES = (
     + IN_CHUNKS
 )
 """Every facility's facts: operator, region, open disruptions at it or in its region, recent alarms
-(alarms are found through the operator's ``RAISED_AT`` and matched on ``facilityId``), ``$chunk`` per
+(its entry in the operator's per-facility alarm counts, ``graph.kpis.facility_alarms``), ``$chunk`` per
 record."""
 
 FACILITIES_OF = (
@@ -395,10 +386,7 @@ class RiskStore:
         until = datetime.fromtimestamp(now / 1000, UTC).date() + timedelta(
             days=self.settings.certificate_window_days
         )
-        return {
-            "alarmsSince": now - self.settings.alarm_window_days * DAY_MS,
-            "certificatesUntil": until,
-        }
+        return {"certificatesUntil": until}
 
     async def network(self, *, scope: str | None = None, now_ms: int | None = None) -> Network:
         """The whole projection (or the ``scope`` id prefix): every enterprise's facts and current link."""

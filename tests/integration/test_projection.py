@@ -123,10 +123,10 @@ async def test_duplicates_and_any_delivery_order_give_the_same_graph(
     store = RecordStore(sql_engine)
     in_order, shuffled = f"{run_id}-io-", f"{run_id}-sh-"
     end = datetime(2026, 9, 1, tzinfo=UTC)
-    # Enough events for > 500 nodes: orders, shipments, stock, capacity and quality incidents are
-    # records, not nodes.
-    events = generate(prefix=in_order, enterprises=40, events=6000, end=end)
-    other = generate(prefix=shuffled, enterprises=40, events=6000, end=end)
+    # Enough enterprises for > 500 nodes: orders, shipments, stock, capacity, quality incidents and
+    # equipment alarms are records, not nodes.
+    events = generate(prefix=in_order, enterprises=200, events=6000, end=end)
+    other = generate(prefix=shuffled, enterprises=200, events=6000, end=end)
     rnd = random.Random(4)
     scrambled = other + rnd.sample(other, len(other) // 5)  # 20% re-sent (same id, new offset)
     rnd.shuffle(scrambled)

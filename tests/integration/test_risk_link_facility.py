@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from pathlib import Path
 from typing import Any
 
 import neo4j
 import orjson
 import pytest
 from confluent_kafka.admin import AdminClient
+from sqlmodel import create_engine
 
 from api.keys import create_key
-from connectors.kafka import TopicSpec, ensure_topics
+from connectors.kafka import EventProducer, TopicSpec, ensure_topics
+from connectors.record_store import RecordStore
 from graph.freshness import risk_computed_at
 from graph.maintenance import delete_by_prefix
 from graph.migrations import migrate
@@ -34,18 +37,27 @@ from schema.events import (
     SupplyAgreed,
 )
 from schema.tables import Role
-from streams.risk import touched_by
+from streams.projection import Projector
+from streams.risk import touched_by, touched_by_changes
+from streams.stages import Incoming
 from supplynet import bootstrap
 from supplynet.settings import Settings
 from tests.integration.risk_support import event as risk_event
 from tests.integration.risk_support import service
 from tests.integration.test_api import counting_server, data
+from tests.integration.topic_reader import ends, read_from
 
 PLANT = "MATCH (f:Facility {id: $id}) RETURN f.riskScore AS s, f.riskFactors AS f, f.riskComputedAt AS at"
 
 
 def event(kind: str, subject: str, data: Any, at: int) -> ValidEvent:
     return risk_event(kind, subject, data, at, source="risk-link-test")
+
+
+def _incoming(ev: ValidEvent, offset: int) -> Incoming:
+    return Incoming(
+        topic="test.events.valid", partition=0, offset=offset, key=ev.subject.encode(), value=ev.to_json()
+    )
 
 
 def network_events(p: str) -> list[ValidEvent]:
@@ -119,13 +131,15 @@ async def _link_props(driver: neo4j.AsyncDriver, p: str) -> dict[tuple[str, str]
 
 
 async def test_link_and_facility_scores_are_written_back_kept_fresh_and_explained(
-    stack: Settings, driver: neo4j.AsyncDriver, prefix: str
+    stack: Settings, driver: neo4j.AsyncDriver, prefix: str, tmp_path: Path
 ) -> None:
     p = prefix
     writer = GraphWriter(driver)
     await writer.write(to_mutations(network_events(p)))
-    topic = f"{p}risk.alerts"
-    ensure_topics(stack.kafka.librdkafka(), [TopicSpec(topic, 1)])
+    topic, changes_topic = f"{p}risk.alerts", f"{p}graph.changes"
+    ensure_topics(stack.kafka.librdkafka(), [TopicSpec(topic, 1), TopicSpec(changes_topic, 1)])
+    scratch = create_engine(f"sqlite:///{tmp_path / 'records.db'}")
+    bootstrap.create_sql_tables(scratch)
     sql = bootstrap.sql_engine(stack)
     bootstrap.create_sql_tables(sql)
     s = RiskSettings()
@@ -196,8 +210,28 @@ async def test_link_and_facility_scores_are_written_back_kept_fresh_and_explaine
             ),
             4,
         )
-        await writer.write(to_mutations([fire, alarm]))
-        await svc.touched(touched_by([fire.to_json(), alarm.to_json()]))
+        # as the live path goes: the projector writes the alarm's record (no graph row) and the mill's KPI
+        # row with its alarm counts; the risk process rescores what graph.changes names
+        proj = Projector(
+            writer=writer,
+            dlq_out=EventProducer(stack.kafka.librdkafka(), changes_topic),
+            group=f"{p}group",
+            changes_out=EventProducer(stack.kafka.librdkafka(), changes_topic),
+            records=RecordStore(scratch),
+        )
+        starts = ends(stack, changes_topic)
+        await proj.project([_incoming(fire, 0), _incoming(alarm, 1)])
+        await proj.flush()
+        published = read_from(stack, changes_topic, starts, done=lambda got: len(got) >= 2, settle_s=1.0)
+        touched = touched_by_changes(m.value() or b"" for m in published)
+        assert p + "mill" in touched.enterprises and p + "plant" in touched.facilities
+        rec, _, _ = await driver.execute_query(
+            "MATCH (e:Enterprise {id: $id}) RETURN e.alarmsHigh14d AS n, e.alarmsHighFacilities AS f, "
+            "e.alarmsHighFacilityCounts14d AS c, COUNT { (e)<--(:EquipmentAlarm) } AS nodes",
+            id=p + "mill",
+        )
+        assert dict(rec[0]) == {"n": 1, "f": [p + "plant"], "c": [1], "nodes": 0}
+        await svc.touched(touched)
         at = svc.engine.computed_at_ms
         assert at > first_at
         rec, _, _ = await driver.execute_query(
@@ -246,7 +280,8 @@ async def test_link_and_facility_scores_are_written_back_kept_fresh_and_explaine
         ]
     finally:
         svc.close()
-        AdminClient(stack.kafka.librdkafka()).delete_topics([topic])
+        scratch.dispose()
+        AdminClient(stack.kafka.librdkafka()).delete_topics([topic, changes_topic])
 
 
 SUPPLIERS = """query($id: ID!) { enterprise(id: $id) {

@@ -72,3 +72,41 @@ def test_windows_are_whole_utc_days_ending_with_the_clock_day() -> None:
     assert props["deliveries90d"] == 3
     later = kpis.bucket_kpis(b, at + 2 * kpis.DAY_MS)  # 1 May left the 30-day window
     assert later["deliveries30d"] == 0 and later["onTimeRate30d"] is None
+
+
+def _ms(d: date, hour: int = 12) -> int:
+    return int(datetime(d.year, d.month, d.day, hour, tzinfo=UTC).timestamp() * 1000)
+
+
+def test_alarms_count_high_and_critical_on_the_14_utc_days_ending_with_the_clock_day() -> None:
+    def alarm(e: str, f: str | None, severity: str, d: date) -> dict[str, object]:
+        return {"enterprise_id": e, "facility_id": f, "severity": severity, "report_t": _ms(d, 23)}
+
+    clock = _ms(date(2026, 5, 20), 1)
+    alarms = [
+        alarm("mill", "plant", "high", date(2026, 5, 7)),  # the window's first day
+        alarm("mill", "plant", "critical", date(2026, 5, 20)),  # the clock's day
+        alarm("mill", "yard", "high", date(2026, 5, 10)),
+        alarm("mill", None, "critical", date(2026, 5, 12)),  # no facility: the enterprise only
+        alarm("mill", "plant", "high", date(2026, 5, 6)),  # a day before the window
+        alarm("mill", "plant", "medium", date(2026, 5, 15)),  # below high: not counted
+        alarm("mill", "plant", "low", date(2026, 5, 15)),
+        alarm("other", "plant", "high", date(2026, 5, 15)),  # another enterprise's
+    ]
+    cells = kpis.delta([], (kpis.alarm_cells(a) for a in alarms))
+    mill = {(f, d): n for (e, f, d), n in cells.items() if e == "mill"}
+    assert kpis.alarm_kpis(mill, clock) == {
+        "alarmsHigh14d": 4,
+        "alarmsHighFacilities": ["plant", "yard"],
+        "alarmsHighFacilityCounts14d": [2, 1],
+    }
+    # a day later the alarm of the window's first day has aged out; before any record, nothing counts
+    assert kpis.alarm_kpis(mill, clock + kpis.DAY_MS)["alarmsHighFacilityCounts14d"] == [1, 1]
+    assert kpis.alarm_kpis(mill, None) == {
+        "alarmsHigh14d": 0,
+        "alarmsHighFacilities": [],
+        "alarmsHighFacilityCounts14d": [],
+    }
+    # a newer version that lowers an alarm's severity takes its count back
+    lowered = kpis.delta([kpis.alarm_cells(alarms[1])], [kpis.alarm_cells({**alarms[1], "severity": "low"})])
+    assert lowered == {("mill", "plant", date(2026, 5, 20)): -1}

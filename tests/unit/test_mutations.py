@@ -37,9 +37,10 @@ def event(
 RECORDS_ONLY = frozenset(t for t, p in CATALOG.items() if p.GROUP == "orders and logistics") | {
     "quality.incident",
     "inventory.reported",
+    "equipment.alarm",
 }
-"""Orders, shipments, quality incidents and stock: records and their aggregates only, no graph rows
-(docs/graph-model.md)."""
+"""Orders, shipments, quality incidents, stock and equipment alarms: records and their aggregates only,
+no graph rows (docs/graph-model.md)."""
 
 
 @pytest.mark.parametrize("type_", sorted(CATALOG))

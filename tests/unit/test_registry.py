@@ -27,13 +27,14 @@ def test_every_catalog_type_has_a_complete_unit() -> None:
 RECORDS_ONLY = frozenset(t for t, p in CATALOG.items() if p.GROUP == "orders and logistics") | {
     "quality.incident",
     "inventory.reported",
+    "equipment.alarm",
 }
 
 
 @pytest.mark.parametrize("event_type", sorted(CATALOG))
 def test_each_unit_writes_graph_rows_and_the_flow_writes_records(event_type: str) -> None:
-    """Every type writes graph rows except orders, shipments, quality incidents and stock reports
-    (records and the aggregates the batch writes only)."""
+    """Every type writes graph rows except orders, shipments, quality incidents, stock reports and
+    equipment alarms (records and the aggregates the batch writes only)."""
     ev = decode_event(orjson.dumps(example_event(event_type)))
     unit = REGISTRY[type(ev.data)]
     rows = GraphRows()
