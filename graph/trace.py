@@ -27,6 +27,7 @@ CALL (frontier) {{
   UNWIND range(0, size(frontier) - 1) AS k
   WITH k, frontier[k] AS f
   MATCH (f){arrow}(i:Lot)
+  WITH k, m, i ORDER BY k, i.id
   RETURN collect(k) AS at, collect(m) AS made, collect(i) AS linked
 }}
 WITH seen, linked, levels + [[
@@ -38,8 +39,9 @@ WITH seen, linked, levels + [[
 CALL (seen, linked) {{
   UNWIND linked AS n
   WITH DISTINCT n
-  WHERE size(seen) <= $max AND ($scope IS NULL OR n.enterpriseId IN $scope) AND NOT n IN seen
-  RETURN collect(n) AS next
+  WHERE size(seen) < $max AND ($scope IS NULL OR n.enterpriseId IN $scope) AND NOT n IN seen
+  WITH collect(n) AS next
+  RETURN CASE WHEN size(seen) < $max THEN next[0..$max - size(seen)] ELSE [] END AS next
 }}
 WITH levels, seen + next AS seen, next AS frontier
 """
