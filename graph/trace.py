@@ -145,8 +145,9 @@ class LotTrace(GraphViews):
 
         A linked lot whose maker ``visible`` refuses is not entered: it is counted on the boundary of
         the lot it links to. ``truncated`` says a bound stopped the walk before its end. One round trip:
-        Neo4j expands the levels (into visible lots, until more than ``max_lots`` are reached: a
-        superset of what is kept); the bounds and the boundaries are applied here, level by level.
+        Neo4j expands the levels into visible lots, each lot's links in id order, and stops at
+        ``max_lots`` lots in the order kept here; the bounds and the boundaries are applied here, level
+        by level, over each kept lot's links.
         """
         scope = None if visible.scope is None else sorted(visible.scope)
         rows = await self._read(_walk_query(forward, max_depth), start=start, scope=scope, max=max_lots)
