@@ -180,7 +180,7 @@ async def _holders(
     trace: LotTrace, g: Genealogy, visible: Visibility, *, since_ms: float | None = None
 ) -> list[LotHolder]:
     """The walk's holders the caller may see; the others are counted on the lot's boundary."""
-    held = await trace.holders([s["id"] for s in g.steps])
+    held = await trace.holders([s["id"] for s in g.steps if s["id"] in g.shipped])
     out: list[LotHolder] = []
     hidden: dict[str, int] = defaultdict(int)
     for s in g.steps:

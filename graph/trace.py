@@ -4,13 +4,15 @@ A walk is one Neo4j statement that expands level by level (a batched ``UNWIND`` 
 so that a caller's scope stops it at its network's edge, and so that ``max_depth`` and ``max_lots``
 bound the work whatever the graph's size. A lot reached twice is visited once. Holders of a lot are the
 enterprises it was shipped to, loose or packed in a shipping unit (``PACKED_IN`` then ``SHIPPED_TO``),
-read after the walk for the lots it kept (``holders``); a walk ``with_holders`` reads them in its own
-statement instead, for every lot it reaches.
+read after the walk for the lots it kept that were shipped or packed at all (``holders``). Both
+statements answer in one record of lists, not a map per lot: decoding ~2,000 maps in the driver cost
+more than Neo4j's own time (docs/traceability.md).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from graph.views import GraphViews, Record
 
@@ -22,43 +24,40 @@ WITH frontier, frontier AS seen, [] AS levels
 
 _WALK_LEVEL = """
 CALL (frontier) {{
-  UNWIND frontier AS f
-  OPTIONAL MATCH (f){arrow}(i:Lot)
-  WITH f, collect(CASE WHEN i IS NULL THEN null ELSE {{lotId: i.id, quantity: m.quantity,
-                       enterpriseId: i.enterpriseId, node: i}} END) AS links
-  RETURN collect({{lot: f {{.id, .sku, .quantity, .enterpriseId, .facilityId, .producedAt, .productionId}},
-                  links: [x IN links | x {{.lotId, .quantity, .enterpriseId}}]{holders}}}) AS rows,
-         collect(links) AS linked
+  UNWIND range(0, size(frontier) - 1) AS k
+  WITH k, frontier[k] AS f
+  MATCH (f){arrow}(i:Lot)
+  WITH k, m, i ORDER BY k, i.id
+  RETURN collect(k) AS at, collect(m) AS made, collect(i) AS linked
 }}
-WITH seen, levels + [rows] AS levels, linked
+WITH seen, linked, levels + [[
+  [f IN frontier | f.id], [f IN frontier | f.sku], [f IN frontier | f.quantity],
+  [f IN frontier | f.enterpriseId], [f IN frontier | f.facilityId], [f IN frontier | f.producedAt],
+  [f IN frontier | f.productionId], {shipped},
+  at, [m IN made | m.quantity], [i IN linked | i.id],
+  [i IN linked | $scope IS NULL OR coalesce(i.enterpriseId IN $scope, false)]]] AS levels
 CALL (seen, linked) {{
-  UNWIND linked AS links
-  UNWIND links AS x
-  WITH DISTINCT x.node AS n, x.enterpriseId AS e
-  WHERE size(seen) <= $max AND ($scope IS NULL OR e IN $scope) AND NOT n IN seen
-  RETURN collect(n) AS next
+  UNWIND linked AS n
+  WITH DISTINCT n
+  WHERE size(seen) < $max AND ($scope IS NULL OR n.enterpriseId IN $scope) AND NOT n IN seen
+  WITH collect(n) AS next
+  RETURN CASE WHEN size(seen) < $max THEN next[0..$max - size(seen)] ELSE [] END AS next
 }}
 WITH levels, seen + next AS seen, next AS frontier
 """
+"""One level, as parallel lists (decoded far faster than a map per lot): the frontier's lots (id, sku,
+quantity, maker, facility, production time and id, whether shipped or packed: forward walks only), then
+its links (the position of the frontier lot, the link's quantity, the linked lot and whether the caller
+sees it)."""
+
+_SHIPPED = "[f IN frontier | EXISTS { (f)-[:SHIPPED_TO|PACKED_IN]->() }]"
+"""Per lot of a forward level: whether it has any holder to look for (a degree check, no lookup)."""
 
 
-_LEVEL_HOLDERS = """,
-                  holders: [(f)-[s:SHIPPED_TO]->(e:Enterprise) |
-                            {enterpriseId: e.id, shipmentId: s.shipmentId, supplierId: s.supplierId,
-                             orderId: s.orderId, quantity: coalesce(s.receivedQuantity, s.shippedQuantity),
-                             shippedAt: s.shippedAt, receivedAt: s.receivedAt, unitId: null}]
-                         + [(f)-[p:PACKED_IN]->(u:ShippingUnit)-[s:SHIPPED_TO]->(e:Enterprise) |
-                            {enterpriseId: e.id, shipmentId: s.shipmentId, supplierId: s.supplierId,
-                             orderId: s.orderId, quantity: p.packedQuantity, shippedAt: s.shippedAt,
-                             receivedAt: s.receivedAt, unitId: u.id}]"""
-"""Per lot of a level: the shipments that took it to an enterprise, loose, then in a shipping unit."""
-
-
-def _walk_query(forward: bool, max_depth: int, *, with_holders: bool = False) -> str:
-    """The whole walk in one statement: ``max_depth`` + 1 levels, each one's lots with their links
-    (and, ``with_holders``, each lot's holders)."""
+def _walk_query(forward: bool, max_depth: int) -> str:
+    """The whole walk in one statement: ``max_depth`` + 1 levels, each one's lots with their links."""
     arrow = "<-[m:MADE_FROM]-" if forward else "-[m:MADE_FROM]->"
-    level = _WALK_LEVEL.format(arrow=arrow, holders=_LEVEL_HOLDERS if with_holders else "")
+    level = _WALK_LEVEL.format(arrow=arrow, shipped=_SHIPPED if forward else "[]")
     return _WALK_START + level * (max_depth + 1) + "RETURN levels"
 
 
@@ -67,22 +66,27 @@ UNWIND $ids AS id
 MATCH (l:Lot {id: id})
 CALL (l) {
   MATCH (l)-[s:SHIPPED_TO]->(e:Enterprise)
-  RETURN {enterpriseId: e.id, shipmentId: s.shipmentId, supplierId: s.supplierId, orderId: s.orderId,
-          quantity: coalesce(s.receivedQuantity, s.shippedQuantity), shippedAt: s.shippedAt,
-          receivedAt: s.receivedAt, unitId: null} AS h
+  RETURN [e.id, s.shipmentId, s.supplierId, s.orderId, coalesce(s.receivedQuantity, s.shippedQuantity),
+          s.shippedAt, s.receivedAt, null] AS h
   UNION
   MATCH (l)-[p:PACKED_IN]->(u:ShippingUnit)-[s:SHIPPED_TO]->(e:Enterprise)
-  RETURN {enterpriseId: e.id, shipmentId: s.shipmentId, supplierId: s.supplierId, orderId: s.orderId,
-          quantity: p.packedQuantity, shippedAt: s.shippedAt, receivedAt: s.receivedAt, unitId: u.id} AS h
+  RETURN [e.id, s.shipmentId, s.supplierId, s.orderId, p.packedQuantity, s.shippedAt, s.receivedAt,
+          u.id] AS h
 }
-WITH l, collect(h) AS holders
-RETURN collect({lotId: l.id, holders: holders}) AS rows
+RETURN collect([l.id] + h) AS rows
 """
+"""One row of lists (lot id, then the holder's fields in ``_HOLDER_FIELDS`` order)."""
 
-
-def _distinct(holders: list[Record]) -> list[Record]:
-    """Each shipment once (a lot's loose and packed shipments are told apart by ``unitId``)."""
-    return list({tuple(sorted(h.items())): h for h in holders}.values())
+_HOLDER_FIELDS = (
+    "enterpriseId",
+    "shipmentId",
+    "supplierId",
+    "orderId",
+    "quantity",
+    "shippedAt",
+    "receivedAt",
+    "unitId",
+)
 
 
 @dataclass(frozen=True)
@@ -114,8 +118,8 @@ class Genealogy:
     steps: list[Record] = field(default_factory=list)
     boundaries: list[Boundary] = field(default_factory=list)
     truncated: bool = False
-    holders: dict[str, list[Record]] = field(default_factory=dict)
-    """Lot id -> the shipments that took it to an enterprise (a walk ``with_holders``; every step's lot)."""
+    shipped: set[str] = field(default_factory=set)
+    """Forward walks: the steps' lots shipped or packed at all (the only ones that can have holders)."""
 
 
 class LotTrace(GraphViews):
@@ -136,59 +140,75 @@ class LotTrace(GraphViews):
         max_depth: int,
         max_lots: int,
         visible: Visibility,
-        with_holders: bool = False,
     ) -> Genealogy:
         """Breadth-first from ``start`` (depth 0), at most ``max_depth`` levels and ``max_lots`` lots.
 
         A linked lot whose maker ``visible`` refuses is not entered: it is counted on the boundary of
         the lot it links to. ``truncated`` says a bound stopped the walk before its end. One round trip:
-        Neo4j expands the levels (into visible lots, until more than ``max_lots`` are reached: a
-        superset of what is kept); the bounds and the boundaries are applied here, level by level.
-        ``with_holders``: every step's holders (``Genealogy.holders``, unfiltered: the caller applies
-        its visibility), read in the same statement.
+        Neo4j expands the levels into visible lots, each lot's links in id order, and stops at
+        ``max_lots`` lots in the order kept here; the bounds and the boundaries are applied here, level
+        by level, over each kept lot's links.
         """
         scope = None if visible.scope is None else sorted(visible.scope)
-        query = _walk_query(forward, max_depth, with_holders=with_holders)
-        rows = await self._read(query, start=start, scope=scope, max=max_lots)
-        levels: list[list[Record]] = rows[0]["levels"] if rows else []
+        rows = await self._read(_walk_query(forward, max_depth), start=start, scope=scope, max=max_lots)
+        levels: list[list[list[Any]]] = rows[0]["levels"] if rows else []
         out = Genealogy()
         seen = set(start)
         level = list(start)
         depth = 0
         while level and depth < len(levels):
-            found = {r["lot"]["id"]: r for r in levels[depth]}
+            ids, skus, quantities, makers, facilities, produced, productions, shipped = levels[depth][:8]
+            at, link_quantities, linked, seeable = levels[depth][8:]
+            position = {lot_id: j for j, lot_id in enumerate(ids)}
+            links: list[list[tuple[str, float | None, bool]]] = [[] for _ in ids]
+            for j, quantity, lot_id, seen_by_caller in zip(at, link_quantities, linked, seeable, strict=True):
+                links[j].append((lot_id, quantity, seen_by_caller))
             nxt: list[str] = []
             for lot_id in level:
-                r = found.get(lot_id)
-                if r is None:
+                j = position.get(lot_id)
+                if j is None:
                     continue
-                lot = r["lot"]
                 shown, hidden = [], 0
-                for link in sorted(r["links"], key=lambda x: x["lotId"]):
-                    if visible(link["enterpriseId"]):
-                        shown.append({"lotId": link["lotId"], "quantity": link["quantity"]})
-                        if link["lotId"] not in seen:
+                for link_id, quantity, seen_by_caller in sorted(links[j], key=lambda x: x[0]):
+                    if seen_by_caller:
+                        shown.append({"lotId": link_id, "quantity": quantity})
+                        if link_id not in seen:
                             if depth >= max_depth or len(seen) >= max_lots:
                                 out.truncated = True
                                 continue
-                            seen.add(link["lotId"])
-                            nxt.append(link["lotId"])
+                            seen.add(link_id)
+                            nxt.append(link_id)
                     else:
                         hidden += 1
                 if hidden:
-                    out.boundaries.append(Boundary(lot_id, lot.get("enterpriseId"), hidden_lots=hidden))
-                out.steps.append({**lot, "depth": depth, "links": shown})
-                if with_holders:
-                    out.holders[lot_id] = _distinct(r["holders"])
+                    out.boundaries.append(Boundary(lot_id, makers[j], hidden_lots=hidden))
+                out.steps.append(
+                    {
+                        "id": lot_id,
+                        "sku": skus[j],
+                        "quantity": quantities[j],
+                        "enterpriseId": makers[j],
+                        "facilityId": facilities[j],
+                        "producedAt": produced[j],
+                        "productionId": productions[j],
+                        "depth": depth,
+                        "links": shown,
+                    }
+                )
+                if shipped and shipped[j]:
+                    out.shipped.add(lot_id)
             level = nxt
             depth += 1
         return out
 
     async def holders(self, ids: list[str]) -> dict[str, list[Record]]:
         """Lot id -> the shipments that took it to an enterprise (loose or in a shipping unit), in a
-        round trip of its own: only for the lots a walk kept. What the resolvers use; a walk
-        ``with_holders`` answered faster at the median but slower at p95 (docs/traceability.md)."""
+        round trip of its own: only for the lots a walk kept (of those, a caller need ask only for the
+        ``Genealogy.shipped`` ones)."""
         if not ids:
             return {}
         rows = await self._read(_HOLDERS, ids=ids)
-        return {r["lotId"]: r["holders"] for r in (rows[0]["rows"] if rows else [])}
+        out: dict[str, list[Record]] = {}
+        for row in rows[0]["rows"] if rows else []:
+            out.setdefault(row[0], []).append(dict(zip(_HOLDER_FIELDS, row[1:], strict=True)))
+        return out

@@ -21,6 +21,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -31,8 +32,10 @@ import pydantic
 import pytest
 
 from api.keys import create_key
+from bench.trace import load, map_walk, same_answer
+from graph.maintenance import delete_by_prefix
 from graph.migrations import migrate
-from graph.trace import LotTrace, Visibility
+from graph.trace import Genealogy, LotTrace, Visibility
 from schema.tables import Role
 from supplynet import bootstrap
 from supplynet.samples import envelope
@@ -337,38 +340,110 @@ def test_a_partner_sees_its_network_and_only_an_opaque_boundary_beyond_it(
     assert erp["errors"][0]["message"].startswith("role erp may not do this")
 
 
-def test_a_walk_with_its_holders_in_one_statement_finds_what_the_holders_round_trip_finds(
+async def _both_shapes(
+    settings: Settings, start: list[str], *, forward: bool, max_depth: int, max_lots: int, visible: Visibility
+) -> tuple[
+    tuple[Genealogy, dict[str, list[dict[str, Any]]]], tuple[Genealogy, dict[str, list[dict[str, Any]]]]
+]:
+    """The same walk in the compact shape (then the shipped lots' holders, as the resolvers ask) and in
+    the previous map-shaped one (then every kept lot's holders)."""
+    driver = bootstrap.async_driver(settings)
+    try:
+        trace = LotTrace(driver, database=settings.neo4j.database)
+        g = await trace.walk(start, forward=forward, max_depth=max_depth, max_lots=max_lots, visible=visible)
+        held = await trace.holders([s["id"] for s in g.steps if s["id"] in g.shipped]) if forward else {}
+        before = await map_walk(
+            driver,
+            settings.neo4j.database,
+            start,
+            forward=forward,
+            max_depth=max_depth,
+            max_lots=max_lots,
+            visible=visible,
+        )
+        return (g, held), before
+    finally:
+        await driver.close()
+
+
+def test_the_compact_answer_holds_the_lots_links_boundaries_and_holders_of_the_map_shaped_one(
     served: Server, tr_settings: Settings, tokens: dict[str, str], names: Names
 ) -> None:
-    """``with_holders`` (benchmarked against the resolvers' second round trip) gives each lot the same
-    shipments, loose and on the pallet, as ``holders``."""
+    """Every lot of the document, both ways, for staff and for the oem's network, whole and cut short
+    by ``maxDepth`` / ``maxNodes``: the compact walk keeps the same steps (fields, order, links), the
+    same boundaries and truncation, and finds the same holders (loose and on the pallet) while asking
+    only for the lots shipped or packed."""
     n = names
     _settled(served.url, tokens["admin"], n)
+    lots = [n.ore, n.coke, n.heat, n.coil1, n.coil2, n.b1, n.b2]
+    partner = Visibility(frozenset({n.mill, n.oem, n.dealer}))
+    seen_holders = 0
+    for lot in lots:
+        for forward in (True, False):
+            for visible in (Visibility(None), partner):
+                for depth, most in ((10, 2000), (1, 2000), (10, 3)):
+                    now, before = asyncio.run(
+                        _both_shapes(
+                            tr_settings,
+                            [lot],
+                            forward=forward,
+                            max_depth=depth,
+                            max_lots=most,
+                            visible=visible,
+                        )
+                    )
+                    assert same_answer(now, before), (lot, forward, visible, depth, most, now, before)
+                    assert now[0].steps, lot
+                    seen_holders += sum(len(h) for h in now[1].values())
+    ore = asyncio.run(
+        _both_shapes(
+            tr_settings, [n.ore], forward=True, max_depth=10, max_lots=2000, visible=Visibility(None)
+        )
+    )[0]
+    assert sum(len(h) for h in ore[1].values()) == 4
+    assert any(h["unitId"] for hs in ore[1].values() for h in hs)  # the pallet's shipment
+    assert ore[0].shipped < {s["id"] for s in ore[0].steps}  # some lots were never shipped: not asked
+    assert seen_holders > 0
 
-    async def both() -> tuple[dict[str, list[dict[str, Any]]], dict[str, list[dict[str, Any]]]]:
-        driver = bootstrap.async_driver(tr_settings)
-        try:
-            trace = LotTrace(driver, database=tr_settings.neo4j.database)
-            g = await trace.walk(
-                [n.ore],
-                forward=True,
-                max_depth=10,
-                max_lots=2000,
-                visible=Visibility(None),
-                with_holders=True,
-            )
-            return g.holders, await trace.holders([s["id"] for s in g.steps])
-        finally:
-            await driver.close()
 
-    one, two = asyncio.run(both())
+def test_the_compact_answer_matches_the_map_shaped_one_on_a_random_genealogy(tr_settings: Settings) -> None:
+    """A random 11-level genealogy (fan-in 2: lots reached twice; 5 makers, 3 of them in scope: hidden
+    inputs and outputs): from every tenth lot, both ways, the two shapes agree, bounded or not."""
+    prefix = f"test-trshape-{uuid.uuid4().hex[:6]}-"
+    per = asyncio.run(load(tr_settings, prefix, lots=440, levels=10, fan_in=2, makers=5))
+    scoped = Visibility(frozenset(f"{prefix}E{i}" for i in range(3)))
+    truncated = hidden = 0
+    try:
+        for level in range(11):
+            for i in range(0, per, 10):
+                start = [f"{prefix}L{level}-{i}"]
+                for forward in (True, False):
+                    for visible in (Visibility(None), scoped):
+                        for most in (2000, 25):
+                            now, before = asyncio.run(
+                                _both_shapes(
+                                    tr_settings,
+                                    start,
+                                    forward=forward,
+                                    max_depth=10,
+                                    max_lots=most,
+                                    visible=visible,
+                                )
+                            )
+                            assert same_answer(now, before), (start, forward, visible, most)
+                            truncated += now[0].truncated
+                            hidden += len(now[0].boundaries)
+    finally:
 
-    def keyed(held: dict[str, list[dict[str, Any]]]) -> set[tuple[str, str, str | None, float | None]]:
-        return {(lot, h["shipmentId"], h["unitId"], h["quantity"]) for lot, hs in held.items() for h in hs}
+        async def clean() -> None:
+            driver = bootstrap.async_driver(tr_settings)
+            try:
+                await delete_by_prefix(driver, prefix, database=tr_settings.neo4j.database)
+            finally:
+                await driver.close()
 
-    assert keyed(one) == keyed(two)
-    assert len(keyed(one)) == 4
-    assert any(h["unitId"] for hs in one.values() for h in hs)  # the pallet's shipment is among them
+        asyncio.run(clean())
+    assert truncated and hidden  # the bounds and the scope were both exercised
 
 
 # -- order and duplicates ----------------------------------------------------------------------------
