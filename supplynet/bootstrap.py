@@ -101,6 +101,7 @@ def create_sql_tables(engine: Engine) -> None:
             had_aggregates = sa_inspect(engine).has_table(flow_store.LINK_OPEN.name)
             SQLModel.metadata.create_all(engine)
             _add_missing_columns(engine)
+            _add_missing_indexes(engine)
             if not had_aggregates:
                 flow_store.rebuild(engine)
             return
@@ -108,6 +109,18 @@ def create_sql_tables(engine: Engine) -> None:
             if attempt == 4:
                 raise
             time.sleep(0.2 * (attempt + 1))
+
+
+def _add_missing_indexes(engine: Engine) -> None:
+    """Create the indexes a newer release declared on tables created by an older one (``create_all``
+    makes a missing table's indexes only). On a large store the first start after an upgrade builds
+    them: minutes at tens of millions of rows, writes to that table wait on PostgreSQL meanwhile."""
+    inspector = sa_inspect(engine)
+    for table in SQLModel.metadata.sorted_tables:
+        held = {i["name"] for i in inspector.get_indexes(table.name)}
+        for index in table.indexes:
+            if index.name not in held:
+                index.create(engine, checkfirst=True)
 
 
 def _add_missing_columns(engine: Engine) -> None:

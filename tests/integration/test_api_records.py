@@ -258,9 +258,12 @@ def test_order_filters_over_http(rserver: str, rkeys: dict[str, str], rworld: Re
     assert ids(f'sku: "{w.p}sku-2", status: CANCELLED') == sorted(
         o.order_id for o in t if o.sku == f"{w.p}sku-2" and o.status == "cancelled"
     )
-    assert ids('orderedFrom: "2026-03-04", orderedTo: "2026-03-06"') == sorted(
-        o.order_id for o in t if date(2026, 3, 4) <= o.ordered_on <= date(2026, 3, 6)
-    )
+    # an order-date range pages by (order date, id)
+    assert ids('orderedFrom: "2026-03-04", orderedTo: "2026-03-06"') == [
+        o.order_id
+        for o in sorted(t, key=lambda o: (o.ordered_on, o.order_id))
+        if date(2026, 3, 4) <= o.ordered_on <= date(2026, 3, 6)
+    ]
     row = data(
         rserver,
         key,
