@@ -270,13 +270,17 @@ def _merged_ranges(
     keys_of = select(*cols).where(spread.column == bindparam("spread"), *cond).order_by(*cols).limit(n)
     compiled = keys_of.compile(dialect=conn.dialect)
     names = compiled.positiontup or []
+    bound = compiled.construct_params({"spread": ""})
+    values = [_driver_value(bound[name]) for name in names]
+    at = [i for i, name in enumerate(names) if name == "spread"]
+    sql = str(compiled)
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     runs: list[list[tuple[Any, ...]]] = []
     try:
         for e in sorted(spread.enterprises):
-            bound = compiled.construct_params({"spread": e})
-            values = [_driver_value(bound[name]) for name in names]
-            runs.append([tuple(k) for k in cursor.execute(str(compiled), values).fetchall()])
+            for i in at:
+                values[i] = e
+            runs.append([tuple(k) for k in cursor.execute(sql, values).fetchall()])
     finally:
         cursor.close()
     first_keys = [k[-1] for k in islice(heapq.merge(*runs), n)]

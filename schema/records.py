@@ -26,7 +26,9 @@ class OrderRecord(SQLModel, table=True):
 
     __tablename__ = "order_record"
     __table_args__ = (
-        Index("ix_order_supplier", "supplier_id", "order_id"),
+        # A supplier's orders by id; the buyer lets a partner's merge (one range per network supplier)
+        # check the buyer is in the network from the index alone
+        Index("ix_order_supplier_buyer", "supplier_id", "order_id", "buyer_id"),
         Index("ix_order_buyer", "buyer_id", "order_id"),
         Index("ix_order_sku", "sku", "order_id"),
         # An order-date range is ordered by (ordered_on, order_id): one index range
