@@ -27,7 +27,6 @@ import heapq
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
-from itertools import islice
 from typing import Any
 
 import orjson
@@ -262,32 +261,53 @@ def _merged_ranges(
     order: tuple[str, ...],
     n: int,
 ) -> list[Row]:
-    """SQLite (in-process, no LATERAL): one statement, compiled once, reads each enterprise's range of
-    keys limited to ``n`` on the driver's cursor; the keys are merged (SQLite's BINARY collation orders
-    text as Python does, dates are ISO text) and the first ``n`` rows read by primary key."""
+    """SQLite (in-process, no LATERAL): each enterprise's range of keys, limited to ``n`` and, once
+    ``n`` candidates are held, to keys before the ``n``-th of them, read by a statement compiled once on
+    the driver's cursor; the keys are merged (SQLite's BINARY collation orders text as Python does,
+    dates are ISO text) and the first ``n`` rows read by primary key. The bound keeps an enterprise
+    whose range holds few matching rows from being read to the end of its history."""
     cols = [table.c[k] for k in order]
     (pk,) = table.primary_key.columns
-    keys_of = select(*cols).where(spread.column == bindparam("spread"), *cond).order_by(*cols).limit(n)
-    compiled = keys_of.compile(dialect=conn.dialect)
-    names = compiled.positiontup or []
-    bound = compiled.construct_params({"spread": ""})
-    values = [_driver_value(bound[name]) for name in names]
-    at = [i for i, name in enumerate(names) if name == "spread"]
-    sql = str(compiled)
+    base = [spread.column == bindparam("spread"), *cond]
+    below = tuple_(*cols) < tuple_(*(bindparam(f"below_{i}") for i in range(len(cols))))
+    if len(cols) == 1:
+        below = cols[0] < bindparam("below_0")
+    open_ended = _KeyRead(conn, select(*cols).where(*base).order_by(*cols).limit(n))
+    bounded = _KeyRead(conn, select(*cols).where(*base, below).order_by(*cols).limit(n))
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    runs: list[list[tuple[Any, ...]]] = []
+    best: list[tuple[Any, ...]] = []
     try:
         for e in sorted(spread.enterprises):
-            for i in at:
-                values[i] = e
-            runs.append([tuple(k) for k in cursor.execute(sql, values).fetchall()])
+            run = bounded.run(cursor, e, best[-1]) if len(best) == n else open_ended.run(cursor, e, ())
+            best = heapq.nsmallest(n, best + run)
     finally:
         cursor.close()
-    first_keys = [k[-1] for k in islice(heapq.merge(*runs), n)]
-    if not first_keys:
+    if not best:
         return []
-    stmt = select(table).where(pk.in_(first_keys)).order_by(*cols)
+    stmt = select(table).where(pk.in_([k[-1] for k in best])).order_by(*cols)
     return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
+class _KeyRead:
+    """A key read compiled once for the SQLite driver: ``spread`` and ``below_<i>`` set per run."""
+
+    def __init__(self, conn: Connection, stmt: Any) -> None:
+        compiled = stmt.compile(dialect=conn.dialect)
+        names: list[str] = list(compiled.positiontup or [])
+        bound = compiled.construct_params(
+            {name: "" for name in names if name.startswith(("spread", "below_"))}
+        )
+        self.sql = str(compiled)
+        self.values = [_driver_value(bound[name]) for name in names]
+        self.names = names
+
+    def run(self, cursor: Any, enterprise: str, below: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        for i, name in enumerate(self.names):
+            if name == "spread":
+                self.values[i] = enterprise
+            elif name.startswith("below_"):
+                self.values[i] = below[int(name.removeprefix("below_"))]
+        return [tuple(k) for k in cursor.execute(self.sql, self.values).fetchall()]
 
 
 def _driver_value(value: Any) -> Any:

@@ -121,6 +121,15 @@ def _add_missing_indexes(engine: Engine) -> None:
         for index in table.indexes:
             if index.name not in held:
                 index.create(engine, checkfirst=True)
+        for name in SUPERSEDED_INDEXES.get(table.name, ()):
+            if name in held:
+                with engine.begin() as conn:
+                    conn.execute(text(f"DROP INDEX IF EXISTS {name}"))  # a constant name, not input
+
+
+SUPERSEDED_INDEXES: dict[str, tuple[str, ...]] = {"order_record": ("ix_order_supplier",)}
+"""Indexes of an older release that a newer one replaced (``ix_order_supplier_buyer`` starts with
+``ix_order_supplier``'s columns): dropped, so the planner does not pick them over their successor."""
 
 
 def _add_missing_columns(engine: Engine) -> None:
