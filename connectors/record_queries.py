@@ -38,7 +38,6 @@ from sqlalchemy import (
     String,
     Table,
     and_,
-    any_,
     bindparam,
     func,
     literal_column,
@@ -336,7 +335,10 @@ def _member(
     ids = sorted(enterprises)
     inside: ColumnElement[bool]
     if engine.dialect.name == "postgresql":
-        inside = col == any_(bindparam("network", value=ids, type_=ARRAY(String)))
+        # not ``= ANY``: the planner would AND the buyer index into each range (a bitmap of the
+        # enterprise's whole history, then a sort) instead of walking the range in key order
+        network = bindparam("network", value=ids, type_=ARRAY(String))
+        inside = func.array_position(network, col).isnot(None)
     else:
         as_json = bindparam("network", value=orjson.dumps(ids).decode(), type_=String)
         inside = col.in_(select(literal_column("value")).select_from(func.json_each(as_json)))
