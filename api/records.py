@@ -400,13 +400,16 @@ async def _sql_page(
     *,
     first: int,
     after: str | None,
+    order: tuple[str, ...] | None = None,
     **filters: Any,
 ) -> Connection[Any]:
-    width = len(rq.KEYS[table.name])
+    """A page of ``read``; its cursors belong to ``view`` and hold the columns of ``order`` (default:
+    the table's key), so a cursor of one ordering is refused by another."""
+    width = len(order or rq.KEYS[table.name])
     key = decode_cursor(after, view, width)
     engine = _engine(ctx)
     page = await asyncio.to_thread(read, engine, first=_page_size(first), after=key, **filters)
-    keys = [tuple(r[k] for k in rq.KEYS[table.name]) for r in page.rows]
+    keys = [page.key(r) for r in page.rows]
     return _connection(view, [to_node(r) for r in page.rows], keys, page.has_next)
 
 
@@ -417,8 +420,9 @@ def _id(v: strawberry.ID | None) -> str | None:
 @strawberry.type
 class RecordQuery:
     @strawberry.field(
-        description="Purchase orders by order id, filtered; a partner sees orders whose buyer and supplier "
-        "are both in its network, with prices only of orders it is a party to."
+        description="Purchase orders by order id (with orderedFrom/orderedTo: by order date, then id), "
+        "filtered; a partner sees orders whose buyer and supplier are both in its network, with prices "
+        "only of orders it is a party to."
     )
     async def orders(
         self,
@@ -442,9 +446,10 @@ class RecordQuery:
         ctx = info.context
         scope = await _authorize(ctx, _id(supplier_id), _id(buyer_id))
         day = as_of or _today()
+        by_date = ordered_from is not None or ordered_to is not None
         return await _sql_page(
             ctx,
-            "orders",
+            "ordersByDate" if by_date else "orders",
             rq.ORDERS,
             rq.orders,
             lambda r: Order.from_row(r, ctx.policy, day),
@@ -459,6 +464,7 @@ class RecordQuery:
             ordered_from=ordered_from,
             ordered_to=ordered_to,
             allowed=scope.allowed,
+            order=rq.ORDERS_BY_DATE if by_date else None,
         )
 
     @strawberry.field(

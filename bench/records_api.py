@@ -12,6 +12,7 @@ milliseconds, the store's row counts and the indexes its reads use are printed.
 
     .venv/bin/python -m bench.records_api --events 10000000        # the issue's size
     .venv/bin/python -m bench.records_api --events 1000000 --reuse # measure a store filled before
+                                        # (its graph is loaded when the fill stopped before it)
     SUPPLYNET_SQL_URL=$(supplynet stack url) .venv/bin/python -m bench.records_api --sql-url env
 """
 
@@ -336,6 +337,8 @@ def describe(engine: Engine) -> None:
             )
             pk = ", ".join(insp.get_pk_constraint(t.name)["constrained_columns"])
             print(f"  {t.name:<24} {n:>12,} rows   primary key ({pk}); indexes: {idx or '-'}")
+    if engine.url.database and engine.dialect.name == "sqlite":
+        print(f"  file {Path(engine.url.database).stat().st_size / 2**30:.2f} GiB")
 
 
 def cases() -> list[tuple[str, str]]:
@@ -515,14 +518,15 @@ async def main() -> None:
     for t in (rq.ORDERS, rq.SHIPMENTS, rq.STOCK, rq.CAPACITY, rq.QUALITY, rq.ALARMS):
         for index in t.indexes:  # a store filled before an index was added gets it
             index.create(engine, checkfirst=True)
+    partner_id = args.enterprises // 2
     if not args.reuse:
         fill(engine, args.events, args.enterprises)
-        await load_graph(settings, args.enterprises)
+    if not args.reuse or not await scope_of(settings, ent(partner_id)):
+        await load_graph(settings, args.enterprises)  # also a store whose fill was stopped before it
     print(f"store {engine.url.render_as_string(hide_password=True)}:")
     describe(engine)
     tag = f"{time.time_ns()}"
     analyst = create_key(engine, name=f"{PREFIX}analyst-{tag}", role=Role.ANALYST)[1]
-    partner_id = args.enterprises // 2
     partner = create_key(engine, name=f"{PREFIX}p-{tag}", role=Role.PARTNER, enterprise_id=ent(partner_id))[1]
     port = 23000 + os.getpid() % 900
     env = {

@@ -5,21 +5,48 @@ Every list is ordered by its table's key (``order_id``, ``shipment_id``, ``(ente
 facility_id)``, ...), which is unique and stable, so a page is ``key > cursor`` on the primary key or
 on an index that ends with it: ``(supplier_id, order_id)`` for a supplier's orders, ``(buyer_id,
 order_id)``, ``(sku, order_id)``; such a first page reads ``first + 1`` rows of an index range whatever
-the size of the store. Residual filters (status, lateness, a partner's network without an enterprise
-filter) read on until they found ``first + 1`` rows (``bench/records_api.py`` prints both kinds).
+the size of the store. Orders with an order-date range are ordered by ``(ordered_on, order_id)``
+instead (``ORDERS_BY_DATE``), so the range is one index range too.
+
 ``allowed`` is a partner's network: only rows whose enterprises (both ends of an order or shipment)
-are in it. Sync: call off the event loop.
+are in it. Without an enterprise filter a partner's page is the merge of one index range per network
+enterprise (``(supplier_id, order_id)``, ``(supplier_id, sku, order_id)``, ...), each limited to
+``first + 1`` rows: it reads at most ``network × (first + 1)`` rows that pass the filters, however long
+the history (PostgreSQL: one statement, a LATERAL range per unnested enterprise; SQLite: one prepared
+range read per enterprise, the keys merged). Every visible row has one supplier (one enterprise) in the
+network, so the merge holds each row once. Residual filters (status, lateness, the other party in the
+network) read on in their range until they found ``first + 1`` rows; the delayed-shipment index is
+partial (only delayed shipments). ``bench/records_api.py`` prints what each page costs. Sync: call
+off the event loop.
 """
 
 from __future__ import annotations
 
 import enum
+import heapq
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Table, and_, func, or_, select, true, tuple_
+import orjson
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Connection,
+    Engine,
+    String,
+    Table,
+    and_,
+    bindparam,
+    func,
+    literal_column,
+    or_,
+    select,
+    true,
+    tuple_,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from graph.rows import version
 from schema.records import (
@@ -57,6 +84,9 @@ KEYS: dict[str, tuple[str, ...]] = {
 }
 """Each table's key: the order of its lists and what a cursor holds."""
 
+ORDERS_BY_DATE: tuple[str, ...] = ("ordered_on", "order_id")
+"""The order of an order list with an order-date range (and what its cursor holds)."""
+
 
 class OrderStatus(enum.Enum):
     """Where an order's lifecycle stands: the furthest step it reached (cancelled wins)."""
@@ -74,9 +104,14 @@ class Page:
 
     rows: list[Row]
     has_next: bool
+    order: tuple[str, ...]
+    """The columns the rows are ordered by: what a cursor after a row holds."""
 
-    def last_key(self, table: Table) -> Key | None:
-        return tuple(self.rows[-1][k] for k in KEYS[table.name]) if self.rows else None
+    def key(self, row: Row) -> Key:
+        return tuple(row[k] for k in self.order)
+
+    def last_key(self) -> Key | None:
+        return self.key(self.rows[-1]) if self.rows else None
 
 
 # -- derived values (pure; the SQL filters below say the same) ------------------------------------------
@@ -148,26 +183,135 @@ def _late_condition(as_of: date) -> ColumnElement[bool]:
 # -- pages --------------------------------------------------------------------------------------------
 
 
-def _after(table: Table, after: Key | None) -> ColumnElement[bool]:
+def _after(cols: Sequence[Column[Any]], after: Key | None) -> ColumnElement[bool]:
     if after is None:
         return true()
-    cols = [table.c[k] for k in KEYS[table.name]]
     if len(after) != len(cols):
-        raise ValueError(f"a cursor of {table.name} holds {len(cols)} values, got {len(after)}")
+        raise ValueError(f"a cursor of {cols[0].table.name} holds {len(cols)} values, got {len(after)}")
     later: ColumnElement[bool] = cols[0] > after[0] if len(cols) == 1 else tuple_(*cols) > tuple_(*after)
     return later
 
 
+@dataclass(frozen=True)
+class Spread:
+    """A partner's page as a merge of one index range per enterprise of ``column`` in ``enterprises``
+    (every visible row has exactly one), ``column`` the first column of the index the range walks."""
+
+    column: Column[Any]
+    enterprises: Collection[str]
+
+
 def _page(
-    engine: Engine, table: Table, where: Sequence[ColumnElement[bool]], after: Key | None, first: int
+    engine: Engine,
+    table: Table,
+    where: Sequence[ColumnElement[bool]],
+    after: Key | None,
+    first: int,
+    *,
+    order: tuple[str, ...] | None = None,
+    spread: Spread | None = None,
 ) -> Page:
     if first < 1:
         raise ValueError(f"first must be at least 1, got {first}")
-    keys = [table.c[k] for k in KEYS[table.name]]
-    stmt = select(table).where(_after(table, after), *where).order_by(*keys).limit(first + 1)
+    order = order or KEYS[table.name]
+    cols = [table.c[k] for k in order]
+    cond = [_after(cols, after), *where]
+    n = first + 1
     with engine.connect() as conn:
-        rows = [dict(r._mapping) for r in conn.execute(stmt)]
-    return Page(rows[:first], len(rows) > first)
+        if spread is None:
+            stmt = select(table).where(*cond).order_by(*cols).limit(n)
+            rows = [dict(r._mapping) for r in conn.execute(stmt)]
+        elif conn.dialect.name == "postgresql":
+            rows = _merged_lateral(conn, table, spread, cond, order, n)
+        else:
+            rows = _merged_ranges(conn, table, spread, cond, order, n)
+    return Page(rows[:first], len(rows) > first, order)
+
+
+def _merged_lateral(
+    conn: Connection,
+    table: Table,
+    spread: Spread,
+    cond: Sequence[ColumnElement[bool]],
+    order: tuple[str, ...],
+    n: int,
+) -> list[Row]:
+    """PostgreSQL: one statement, the network unnested and each enterprise's range a LATERAL subquery
+    limited to ``n``; the statement's size does not grow with the network."""
+    ids = sorted(spread.enterprises)
+    unnest = func.unnest(bindparam("spread", value=ids, type_=ARRAY(String)))
+    net: Any = unnest.table_valued("enterprise").render_derived(name="net")
+    part = (
+        select(table)
+        .where(spread.column == net.c.enterprise, *cond)
+        .order_by(*(table.c[k] for k in order))
+        .limit(n)
+        .lateral("part")
+    )
+    stmt = select(part).select_from(net).join(part, true()).order_by(*(part.c[k] for k in order)).limit(n)
+    return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
+def _merged_ranges(
+    conn: Connection,
+    table: Table,
+    spread: Spread,
+    cond: Sequence[ColumnElement[bool]],
+    order: tuple[str, ...],
+    n: int,
+) -> list[Row]:
+    """SQLite (in-process, no LATERAL): each enterprise's range of keys, limited to ``n`` and, once
+    ``n`` candidates are held, to keys before the ``n``-th of them, read by a statement compiled once on
+    the driver's cursor; the keys are merged (SQLite's BINARY collation orders text as Python does,
+    dates are ISO text) and the first ``n`` rows read by primary key. The bound keeps an enterprise
+    whose range holds few matching rows from being read to the end of its history."""
+    cols = [table.c[k] for k in order]
+    (pk,) = table.primary_key.columns
+    base = [spread.column == bindparam("spread"), *cond]
+    below = tuple_(*cols) < tuple_(*(bindparam(f"below_{i}") for i in range(len(cols))))
+    if len(cols) == 1:
+        below = cols[0] < bindparam("below_0")
+    open_ended = _KeyRead(conn, select(*cols).where(*base).order_by(*cols).limit(n))
+    bounded = _KeyRead(conn, select(*cols).where(*base, below).order_by(*cols).limit(n))
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    best: list[tuple[Any, ...]] = []
+    try:
+        for e in sorted(spread.enterprises):
+            run = bounded.run(cursor, e, best[-1]) if len(best) == n else open_ended.run(cursor, e, ())
+            best = heapq.nsmallest(n, best + run)
+    finally:
+        cursor.close()
+    if not best:
+        return []
+    stmt = select(table).where(pk.in_([k[-1] for k in best])).order_by(*cols)
+    return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
+class _KeyRead:
+    """A key read compiled once for the SQLite driver: ``spread`` and ``below_<i>`` set per run."""
+
+    def __init__(self, conn: Connection, stmt: Any) -> None:
+        compiled = stmt.compile(dialect=conn.dialect)
+        names: list[str] = list(compiled.positiontup or [])
+        bound = compiled.construct_params(
+            {name: "" for name in names if name.startswith(("spread", "below_"))}
+        )
+        self.sql = str(compiled)
+        self.values = [_driver_value(bound[name]) for name in names]
+        self.names = names
+
+    def run(self, cursor: Any, enterprise: str, below: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        for i, name in enumerate(self.names):
+            if name == "spread":
+                self.values[i] = enterprise
+            elif name.startswith("below_"):
+                self.values[i] = below[int(name.removeprefix("below_"))]
+        return [tuple(k) for k in cursor.execute(self.sql, self.values).fetchall()]
+
+
+def _driver_value(value: Any) -> Any:
+    """A bound value as the record store holds it on SQLite (dates as ISO text)."""
+    return value.isoformat() if isinstance(value, date) else value
 
 
 def _eq(table: Table, **values: Any) -> list[ColumnElement[bool]]:
@@ -181,6 +325,28 @@ def _between(col: Any, start: date | None, end: date | None) -> list[ColumnEleme
     if end is not None:
         out.append(col <= end)
     return out
+
+
+def _member(
+    engine: Engine, col: Any, enterprises: Collection[str], *, nullable: bool = False
+) -> ColumnElement[bool]:
+    """``col`` in the network, the network bound as one parameter (a JSON array on SQLite, an array on
+    PostgreSQL) however often the statement repeats the condition."""
+    ids = sorted(enterprises)
+    inside: ColumnElement[bool]
+    if engine.dialect.name == "postgresql":
+        # not ``= ANY``: the planner would AND the buyer index into each range (a bitmap of the
+        # enterprise's whole history, then a sort) instead of walking the range in key order
+        network = bindparam("network", value=ids, type_=ARRAY(String))
+        inside = func.array_position(network, col).isnot(None)
+    else:
+        as_json = bindparam("network", value=orjson.dumps(ids).decode(), type_=String)
+        inside = col.in_(select(literal_column("value")).select_from(func.json_each(as_json)))
+    return or_(col.is_(None), inside) if nullable else inside
+
+
+def _day(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
 def _within(
@@ -207,16 +373,25 @@ def orders(
     ordered_to: date | None = None,
     allowed: Collection[str] | None = None,
 ) -> Page:
-    """Orders by id; ``late_only``: delivered late, or open past their due date on ``as_of``."""
+    """Orders by id, or with an order-date range by ``(ordered_on, order_id)`` (``ORDERS_BY_DATE``: a
+    cursor then holds both); ``late_only``: delivered late, or open past their due date on ``as_of``."""
     c = ORDERS.c
+    order = ORDERS_BY_DATE if ordered_from is not None or ordered_to is not None else KEYS[ORDERS.name]
+    if after is not None and order == ORDERS_BY_DATE and len(after) == len(order):
+        after = (_day(after[0]), *after[1:])
     where = _eq(ORDERS, supplier_id=supplier_id, buyer_id=buyer_id, sku=sku)
     where += _between(c.ordered_on, ordered_from, ordered_to)
     if status is not None:
         where.append(_status_condition(status))
     if late_only:
         where.append(_late_condition(as_of))
-    where += _within(c.supplier_id, allowed) + _within(c.buyer_id, allowed)
-    return _page(engine, ORDERS, where, after, first)
+    spread = None
+    if allowed is not None and supplier_id is None and buyer_id is None:
+        spread = Spread(c.supplier_id, allowed)
+        where.append(_member(engine, c.buyer_id, allowed))
+    else:
+        where += _within(c.supplier_id, allowed) + _within(c.buyer_id, allowed)
+    return _page(engine, ORDERS, where, after, first, order=order, spread=spread)
 
 
 def shipments(
@@ -238,8 +413,13 @@ def shipments(
     where += _between(c.shipped_on, shipped_from, shipped_to)
     if delayed_only:
         where.append(c.delayed_t.isnot(None))
-    where += _within(c.supplier_id, allowed) + _within(c.buyer_id, allowed)
-    return _page(engine, SHIPMENTS, where, after, first)
+    spread = None
+    if allowed is not None and supplier_id is None and buyer_id is None and order_id is None:
+        spread = Spread(c.supplier_id, allowed)
+        where.append(_member(engine, c.buyer_id, allowed))
+    else:
+        where += _within(c.supplier_id, allowed) + _within(c.buyer_id, allowed)
+    return _page(engine, SHIPMENTS, where, after, first, spread=spread)
 
 
 def stock(
@@ -303,8 +483,13 @@ def quality_incidents(
     c = QUALITY.c
     where = _eq(QUALITY, supplier_id=supplier_id, buyer_id=buyer_id, sku=sku, severity=severity)
     where += _between(c.reported_on, reported_from, reported_to)
-    where += _within(c.supplier_id, allowed) + _within(c.buyer_id, allowed, nullable=True)
-    return _page(engine, QUALITY, where, after, first)
+    spread = None
+    if allowed is not None and supplier_id is None and buyer_id is None:
+        spread = Spread(c.supplier_id, allowed)
+        where.append(_member(engine, c.buyer_id, allowed, nullable=True))
+    else:
+        where += _within(c.supplier_id, allowed) + _within(c.buyer_id, allowed, nullable=True)
+    return _page(engine, QUALITY, where, after, first, spread=spread)
 
 
 def equipment_alarms(
@@ -323,6 +508,8 @@ def equipment_alarms(
     c = ALARMS.c
     where = _eq(ALARMS, enterprise_id=enterprise_id, facility_id=facility_id, severity=severity)
     where += _between(c.raised_on, raised_from, raised_to)
+    if allowed is not None and enterprise_id is None:
+        return _page(engine, ALARMS, where, after, first, spread=Spread(c.enterprise_id, allowed))
     where += _within(c.enterprise_id, allowed)
     return _page(engine, ALARMS, where, after, first)
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Index, Table
+from sqlalchemy import BigInteger, Column, Index, Table, text
 from sqlmodel import Field, SQLModel
 
 
@@ -26,11 +26,17 @@ class OrderRecord(SQLModel, table=True):
 
     __tablename__ = "order_record"
     __table_args__ = (
-        Index("ix_order_supplier", "supplier_id", "order_id"),
+        # A supplier's orders by id; the buyer lets a partner's merge (one range per network supplier)
+        # check the buyer is in the network from the index alone
+        Index("ix_order_supplier_buyer", "supplier_id", "order_id", "buyer_id"),
         Index("ix_order_buyer", "buyer_id", "order_id"),
         Index("ix_order_sku", "sku", "order_id"),
-        # An order-date range: its orders by index range, then sorted by id (connectors/record_queries.py)
+        # An order-date range is ordered by (ordered_on, order_id): one index range
         Index("ix_order_ordered_on", "ordered_on", "order_id"),
+        # A partner's page merges one range per network supplier (connectors/record_queries.py): of a
+        # sku, of an order-date range
+        Index("ix_order_supplier_sku", "supplier_id", "sku", "order_id"),
+        Index("ix_order_supplier_ordered_on", "supplier_id", "ordered_on", "order_id"),
     )
 
     order_id: str = Field(primary_key=True, max_length=128)
@@ -86,6 +92,14 @@ class ShipmentRecord(SQLModel, table=True):
     __table_args__ = (
         Index("ix_shipment_supplier", "supplier_id", "shipment_id"),
         Index("ix_shipment_buyer", "buyer_id", "shipment_id"),
+        # Delayed shipments of a supplier (and a partner's merge of them): only the delayed ones
+        Index(
+            "ix_shipment_supplier_delayed",
+            "supplier_id",
+            "shipment_id",
+            sqlite_where=text("delayed_t IS NOT NULL"),
+            postgresql_where=text("delayed_t IS NOT NULL"),
+        ),
     )
 
     shipment_id: str = Field(primary_key=True, max_length=128)

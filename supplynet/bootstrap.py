@@ -105,6 +105,7 @@ def create_sql_tables(engine: Engine) -> None:
             had_alarm_days = held.has_table(flow_store.ALARM_DAY.name)
             SQLModel.metadata.create_all(engine)
             _add_missing_columns(engine)
+            _add_missing_indexes(engine)
             if not had_aggregates:
                 flow_store.rebuild(engine)
             elif not had_alarm_days:  # alarms stored by a release that kept them in the graph
@@ -115,6 +116,27 @@ def create_sql_tables(engine: Engine) -> None:
             if attempt == 4:
                 raise
             time.sleep(0.2 * (attempt + 1))
+
+
+def _add_missing_indexes(engine: Engine) -> None:
+    """Create the indexes a newer release declared on tables created by an older one (``create_all``
+    makes a missing table's indexes only). On a large store the first start after an upgrade builds
+    them: minutes at tens of millions of rows, writes to that table wait on PostgreSQL meanwhile."""
+    inspector = sa_inspect(engine)
+    for table in SQLModel.metadata.sorted_tables:
+        held = {i["name"] for i in inspector.get_indexes(table.name)}
+        for index in table.indexes:
+            if index.name not in held:
+                index.create(engine, checkfirst=True)
+        for name in SUPERSEDED_INDEXES.get(table.name, ()):
+            if name in held:
+                with engine.begin() as conn:
+                    conn.execute(text(f"DROP INDEX IF EXISTS {name}"))  # a constant name, not input
+
+
+SUPERSEDED_INDEXES: dict[str, tuple[str, ...]] = {"order_record": ("ix_order_supplier",)}
+"""Indexes of an older release that a newer one replaced (``ix_order_supplier_buyer`` starts with
+``ix_order_supplier``'s columns): dropped, so the planner does not pick them over their successor."""
 
 
 def _add_missing_columns(engine: Engine) -> None:

@@ -258,9 +258,12 @@ def test_order_filters_over_http(rserver: str, rkeys: dict[str, str], rworld: Re
     assert ids(f'sku: "{w.p}sku-2", status: CANCELLED') == sorted(
         o.order_id for o in t if o.sku == f"{w.p}sku-2" and o.status == "cancelled"
     )
-    assert ids('orderedFrom: "2026-03-04", orderedTo: "2026-03-06"') == sorted(
-        o.order_id for o in t if date(2026, 3, 4) <= o.ordered_on <= date(2026, 3, 6)
-    )
+    # an order-date range pages by (order date, id)
+    assert ids('orderedFrom: "2026-03-04", orderedTo: "2026-03-06"') == [
+        o.order_id
+        for o in sorted(t, key=lambda o: (o.ordered_on, o.order_id))
+        if date(2026, 3, 4) <= o.ordered_on <= date(2026, 3, 6)
+    ]
     row = data(
         rserver,
         key,
@@ -370,6 +373,35 @@ def test_open_disruptions_and_a_partners_scope(
     ) == (f"enterprise {w.B[1]} is outside your network (3 tiers around {w.B[0]})")
     stock = pages(rserver, rkeys["partner"], "stock", "", "enterpriseId", 7)
     assert {s["enterpriseId"] for s in stock} == {*w.S, w.B[0]}
+    # its pages merge one index range per network supplier: small pages chain without gaps or
+    # duplicates and hold no order, shipment or incident outside its network
+    network = {*w.S, w.B[0]}
+    for first in (1, 7):
+        got = pages(rserver, rkeys["partner"], "orders", "", "orderId supplierId buyerId", first)
+        assert [o["orderId"] for o in got] == [o["orderId"] for o in orders]
+        assert all({o["supplierId"], o["buyerId"]} <= network for o in got)
+    week = pages(
+        rserver,
+        rkeys["partner"],
+        "orders",
+        'orderedFrom: "2026-03-04", orderedTo: "2026-03-06"',
+        "orderId orderedOn",
+        4,
+    )
+    assert [(o["orderedOn"], o["orderId"]) for o in week] == sorted(
+        (t.ordered_on.isoformat(), o)
+        for o, t in w.truth.orders.items()
+        if t.buyer == w.B[0] and date(2026, 3, 4) <= t.ordered_on <= date(2026, 3, 6)
+    )
+    assert week
+    delayed = pages(rserver, rkeys["partner"], "shipments", "delayedOnly: true", "shipmentId buyerId", 3)
+    assert [d["shipmentId"] for d in delayed] == sorted(
+        sid for sid, (_, b, late) in w.truth.shipments.items() if late and b == w.B[0]
+    )
+    incidents = pages(rserver, rkeys["partner"], "qualityIncidents", "", "incidentId buyerId", 2)
+    assert [i["incidentId"] for i in incidents] == sorted(
+        q for q, (_, b) in w.truth.quality.items() if b == w.B[0]
+    )
 
 
 def test_risky_nodes_sole_sources_and_exposures_go_on_with_cursors(
@@ -432,6 +464,12 @@ def test_bad_cursors_and_page_sizes_are_refused(rserver: str, rkeys: dict[str, s
     assert error(rserver, key, f'{{ orders(after: "{stock_cursor}") {{ edges {{ cursor }} }} }}') == (
         "this cursor was made for 'stock', not orders"
     )
+    by_id = data(rserver, key, "{ orders(first: 1) { pageInfo { endCursor } } }")["orders"]["pageInfo"][
+        "endCursor"
+    ]
+    assert error(
+        rserver, key, f'{{ orders(orderedFrom: "2026-03-01", after: "{by_id}") {{ edges {{ cursor }} }} }}'
+    ) == ("this cursor was made for 'orders', not ordersByDate")
     assert error(rserver, key, "{ shipments(first: 501) { edges { cursor } } }") == (
         "first must be between 1 and 500, got 501 (Query.shipments)"
     )
