@@ -418,11 +418,12 @@ class Run:
                     (self.names.dlq, 1),
                     (self.names.alerts, 1),
                     (self.names.changes, self.partitions),
+                    (self.names.telemetry, self.partitions),
                 )
             ],
         )
         n = self.names
-        self.ctx.topics += [n.raw, n.valid, n.dlq, n.alerts, n.changes]
+        self.ctx.topics += [n.raw, n.valid, n.dlq, n.alerts, n.changes, n.telemetry]
         self.ctx.groups.append(self.group)
 
     def env(self, **extra: str) -> dict[str, str]:

@@ -341,7 +341,10 @@ async def main(a: argparse.Namespace) -> None:
     bootstrap.create_sql_tables(sql)
     ensure_topics(
         conf,
-        [TopicSpec(n, settings.kafka.partitions) for n in (names.raw, names.valid, names.changes)]
+        [
+            TopicSpec(n, settings.kafka.partitions)
+            for n in (names.raw, names.valid, names.changes, names.telemetry)
+        ]
         + [TopicSpec(names.dlq, 1), TopicSpec(names.alerts, 1)],
     )
     procs = Processes(
@@ -432,7 +435,9 @@ async def main(a: argparse.Namespace) -> None:
             session.exec(delete(RiskAlertState).where(col(RiskAlertState.enterprise_id).startswith(prefix)))
             session.exec(delete(RiskIncident).where(col(RiskIncident.enterprise_id).startswith(prefix)))
             session.commit()
-        AdminClient(conf).delete_topics([names.raw, names.valid, names.dlq, names.alerts, names.changes])
+        AdminClient(conf).delete_topics(
+            [names.raw, names.valid, names.dlq, names.alerts, names.changes, names.telemetry]
+        )
         print(f"deleted {n:,} nodes under {prefix}")
         await driver.close()
 

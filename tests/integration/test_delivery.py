@@ -50,6 +50,8 @@ pytestmark = pytest.mark.timeout(600)
 
 PARTITIONS = 2
 END = datetime(2026, 9, 1, tzinfo=UTC)
+ENTERPRISES = 200
+"""Enough for > 500 nodes in the reference graph now that the flow (orders, alarms, …) is records."""
 SOURCE = "sap-ecc/wisco"
 OUTAGE_S = 62.0
 """Longer than every client timeout: the stage's message.timeout.ms (15 s), HTTP ingest's Kafka wait
@@ -127,10 +129,11 @@ def run(stack: Settings, run_id: str) -> Iterator[Run]:
             TopicSpec(names.dlq, 1),
             TopicSpec(names.alerts, 1),
             TopicSpec(names.changes, PARTITIONS),
+            TopicSpec(names.telemetry, PARTITIONS),
         ],
     )
     ids = f"{tag}-"
-    events = generate(prefix=ids, enterprises=60, events=5_000, end=END)
+    events = generate(prefix=ids, enterprises=ENTERPRISES, events=5_000, end=END)
     bad = [_invalid(ids, n) for n in range(5)]
     producer = EventProducer(stack.kafka.librdkafka(), names.raw)
     producer.send_many([*(Record(e.key, e.value) for e in events), *(Record(b"x", v) for v in bad)])
@@ -140,7 +143,7 @@ def run(stack: Settings, run_id: str) -> Iterator[Run]:
     }
     yield Run(stack, tag, names, ids, f"t5-{tag}", events, expected)
     AdminClient(stack.kafka.librdkafka()).delete_topics(
-        [names.raw, names.valid, names.dlq, names.alerts, names.changes]
+        [names.raw, names.valid, names.dlq, names.alerts, names.changes, names.telemetry]
     )
 
 
@@ -190,7 +193,7 @@ async def _drained(run: Run, driver: neo4j.AsyncDriver, proc: subprocess.Popen[b
 async def _same_graph_as_uninterrupted(run: Run, driver: neo4j.AsyncDriver, stack: Settings) -> None:
     """The run's subgraph equals the same events projected in one uninterrupted pass."""
     reference = f"{run.tag}r-"
-    again = generate(prefix=reference, enterprises=60, events=len(run.events), end=END)
+    again = generate(prefix=reference, enterprises=ENTERPRISES, events=len(run.events), end=END)
     dlq_out = EventProducer(stack.kafka.librdkafka(), run.names.dlq)
     writer = GraphWriter(driver)
     store = RecordStore(bootstrap.sql_engine(stack))  # the workers' store: flow KPIs come from its buckets

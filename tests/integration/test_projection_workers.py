@@ -53,6 +53,7 @@ def _topics(settings: Settings, run: str) -> tuple[str, Topics]:
             TopicSpec(names.dlq, 1),
             TopicSpec(names.alerts, 1),
             TopicSpec(names.changes, PARTITIONS),
+            TopicSpec(names.telemetry, PARTITIONS),
         ],
     )
     return prefix, names
@@ -60,7 +61,8 @@ def _topics(settings: Settings, run: str) -> tuple[str, Topics]:
 
 def _load(settings: Settings, topic: str, ids: str, n: int) -> dict[int, int]:
     """Produce the workload to ``topic``; return partition -> end offset."""
-    events = generate(prefix=ids, enterprises=60, events=n, end=END)
+    # 400 enterprises keep the graph above 1,000 nodes now that the flow (orders, alarms, …) is records
+    events = generate(prefix=ids, enterprises=400, events=n, end=END)
     producer = EventProducer(settings.kafka.librdkafka(), topic)
     delivered = producer.send_many(Record(key=e.key, value=e.value) for e in events)
     producer.close()

@@ -54,7 +54,13 @@ class Deployment:
             self.conf,
             [
                 TopicSpec(n, partitions)
-                for n in (self.names.raw, self.names.valid, self.names.alerts, self.names.changes)
+                for n in (
+                    self.names.raw,
+                    self.names.valid,
+                    self.names.alerts,
+                    self.names.changes,
+                    self.names.telemetry,
+                )
             ]
             + [TopicSpec(self.names.dlq, 1)],
         )
@@ -113,7 +119,14 @@ class Deployment:
             session.exec(delete(RiskIncident).where(col(RiskIncident.enterprise_id).startswith(self.p)))
             session.commit()
         AdminClient(self.conf).delete_topics(
-            [self.names.raw, self.names.valid, self.names.dlq, self.names.alerts, self.names.changes]
+            [
+                self.names.raw,
+                self.names.valid,
+                self.names.dlq,
+                self.names.alerts,
+                self.names.changes,
+                self.names.telemetry,
+            ]
         )
 
 
