@@ -24,6 +24,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,10 @@ from schema.validate import decode_event
 from streams.topics import Topics
 from supplynet import bootstrap
 from supplynet.settings import Settings
+
+_END = datetime.now(UTC) - timedelta(days=2)
+"""Where the generated histories end: a shipment's last stages may fall up to a day after ``end``, and
+events more than 5 minutes ahead of the validating clock are refused."""
 
 
 def _free_port() -> int:
@@ -290,7 +295,8 @@ async def ceiling(
     if warmup_events:
         ids = f"{tag}-w-"
         valid = [
-            decode_event(e.value) for e in generate(prefix=ids, enterprises=enterprises, events=warmup_events)
+            decode_event(e.value)
+            for e in generate(prefix=ids, enterprises=enterprises, events=warmup_events, end=_END)
         ]
         t = time.perf_counter()
         for i in range(0, len(valid), max(sizes)):
@@ -301,7 +307,7 @@ async def ceiling(
     out = Ceiling({}, {})
     for size in sizes:
         ids = f"{tag}-c{size}-"
-        events = generate(prefix=ids, enterprises=enterprises, events=n_events)
+        events = generate(prefix=ids, enterprises=enterprises, events=n_events, end=_END)
         valid = [decode_event(e.value) for e in events]
         with tempfile.TemporaryDirectory() as scratch:
             engine = create_engine(f"sqlite:///{scratch}/records.db")
@@ -359,7 +365,7 @@ async def latency(
             TopicSpec(names.changes, settings.kafka.partitions),
         ],
     )
-    events = generate(prefix=f"{tag}-l{rate}-", enterprises=enterprises, events=rate * seconds)
+    events = generate(prefix=f"{tag}-l{rate}-", enterprises=enterprises, events=rate * seconds, end=_END)
     group = f"{tag}-lat{rate}"
     log = Path(tempfile.gettempdir()) / f"{tag}-lat{rate}.log"
     proc = spawn_worker(settings, prefix, group, batch, batch_seconds, log)
@@ -439,7 +445,7 @@ async def main(args: argparse.Namespace) -> None:
     cleanup_topics: list[str] = []
     try:
         print(f"generating {args.events:,} events over {args.enterprises:,} enterprises ({tag})", flush=True)
-        events = generate(prefix=f"{tag}-e-", enterprises=args.enterprises, events=args.events)
+        events = generate(prefix=f"{tag}-e-", enterprises=args.enterprises, events=args.events, end=_END)
         print("ceiling (one process, no Kafka, no faust):", flush=True)
         measured = await ceiling(
             settings,

@@ -1,9 +1,12 @@
 """A realistic, deterministic event mix for benchmarks and projection tests.
 
 Master data first (enterprises, materials, facilities, supply links, certificates, BOMs, design
-projects), then ~75% order lifecycles (placed, confirmed, shipped, sometimes delayed, delivered or
+projects), then order lifecycles (placed, confirmed, shipped, sometimes delayed, delivered or
 cancelled) interleaved by event time with inventory, capacity, quality, alarms, disruptions and
-partner updates. Every business id starts with ``prefix`` so a run's data can be found and deleted.
+partner updates. Shares of the events (100,000 over 2,000 enterprises): the flow ≈ 74% (order
+lifecycles 39%, stock reports 16%, capacity 9%, quality incidents 6%, alarms 5%), network changes ≈
+26% (supply agreements and ends 10%, partner updates 6%, disruptions reported or resolved 6%, other
+master data 4%). Every business id starts with ``prefix`` so a run's data can be found and deleted.
 """
 
 from __future__ import annotations
