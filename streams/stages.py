@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -88,13 +88,6 @@ def valid_record(msg: Incoming, ev: ValidEvent) -> Record:
     """Forward the sender's exact bytes, keyed by subject so one enterprise stays in one partition."""
     return Record(
         key=ev.subject.encode(), value=msg.value, headers=[("supplynet.event.type", ev.type.encode())]
-    )
-
-
-def split_records(routed: Routed, *, stage: str) -> tuple[Sequence[Record], Sequence[Record]]:
-    return (
-        [valid_record(m, ev) for m, ev in routed.valid],
-        [dlq_record(m, e, stage=stage) for m, e in routed.rejected],
     )
 
 

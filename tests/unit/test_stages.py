@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import msgspec
 
-from streams.stages import Incoming, forwards, route, split_records
+from streams.stages import Incoming, forwards, route
 from supplynet.samples import sample_events
 
 
@@ -20,7 +20,8 @@ def test_valid_and_invalid_events_are_split_and_nothing_is_lost() -> None:
     routed = route(batch)
     assert len(routed.valid) == len(good)
     assert len(routed.rejected) == 1
-    valid, dead = split_records(routed, stage="validate")
+    out = forwards(routed, stage="validate", telemetry=False)
+    valid, dead = [r for r, _ in out.valid], out.dead
     assert [r.value for r in valid] == good
     assert valid[-1].key == b"dongfeng"
     assert dead[0].value == b"not json"
@@ -35,7 +36,7 @@ def test_valid_and_invalid_events_are_split_and_nothing_is_lost() -> None:
 def test_dlq_headers_name_event_and_field() -> None:
     ev = sample_events()[-1]
     ev["data"]["share"] = 2
-    _, dead = split_records(route([msg(msgspec.json.encode(ev))]), stage="validate")
+    dead = forwards(route([msg(msgspec.json.encode(ev))]), stage="validate").dead
     headers = dict(dead[0].headers)
     assert headers["supplynet.field"] == b"$.data.share"
     assert headers["supplynet.event.id"] == ev["id"].encode()
