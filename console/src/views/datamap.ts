@@ -244,8 +244,13 @@ export function renderDataMap(root: HTMLElement, params: URLSearchParams): () =>
         `${t("otif90")} ${pct(tot.otifRate90d)} · ${t("metric.meanRisk")} ${num(tot.meanRiskScore)} · ` +
         `${t("metric.highRisk")} ${highRisk(tot)} · ${t("criticalMaterials")} ${dataMap.criticalMaterials.length}`;
       map = choropleth(canvas, (region) => void pick(region));
+      // "Ready" means drawn: ECharts lays out on setOption but paints, and builds the list a click is
+      // hit-tested against, on a later animation frame; a click before that frame finds no region.
+      const drawn = new Promise<void>((resolve) => map?.chart.on("finished", () => resolve()));
       colour();
       drawTables(dataMap, MAPPED_REGIONS);
+      await drawn;
+      if (stopped) return;
       status.textContent = `${t("asOf")} ${dataMap.asOf} · ${dataMap.regions.length} ${t("regionsCount")} · ${dataMap.industries.length} ${t("industriesCount")}`;
       status.dataset.ready = "true";
       (window as unknown as { supplynetDataMap?: unknown }).supplynetDataMap = { chart: map.chart, answer: dataMap };
