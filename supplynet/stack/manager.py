@@ -342,24 +342,30 @@ class StackManager:
         return f"{spec.name} did not answer within {spec.ready_timeout_s:.0f}s; see {log}"
 
     def down(self, names: Iterable[str] | None = None, *, timeout_s: float = 45.0) -> None:
-        """Stop the selected local servers: SIGTERM to the process group, SIGKILL after ``timeout_s``.
+        """Stop the selected local servers: SIGTERM to every process group at once, SIGKILL to those
+        still running after ``timeout_s``.
 
+        All at once because the nodes of a Kafka cluster stopped one by one wait for each other: the
+        last nodes hang in their controlled shutdown until the timeout, the quorum being gone.
         ``kafka`` also stops Kafka nodes of another layout still running from this state folder.
         """
         chosen = self._select(names)
         if names is None or "kafka" in names:
             leftovers = sorted(p.stem for p in self.paths.pid("kafka").parent.glob("kafka*.pid"))
             chosen = [*leftovers, *chosen]
+        running: dict[str, int] = {}
         for name in reversed(list(dict.fromkeys(chosen))):
             pid = self._read_pid(name)
             if pid is None:
                 self.echo(f"{name}: not running")
                 continue
+            running[name] = pid
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGTERM)
-            deadline = time.monotonic() + timeout_s
-            while _alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.2)
+        deadline = time.monotonic() + timeout_s
+        while any(_alive(pid) for pid in running.values()) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        for name, pid in running.items():
             if _alive(pid):
                 self.echo(f"{name}: did not stop within {timeout_s:.0f}s, killing")
                 with contextlib.suppress(ProcessLookupError):
