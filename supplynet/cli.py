@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from streams.memory import limit_malloc_arenas
 from supplynet.settings import Settings
 from supplynet.stack.manager import StackError, StackManager
 
@@ -246,6 +247,7 @@ def worker(
     """Run the stream processor (``--role pipeline``, the default) or the live risk process
     (``--role risk``; run as many as you like, they share the work)."""
     settings = _settings()
+    limit_malloc_arenas(settings.stream.malloc_arenas)  # before any thread starts
     if role is WorkerRole.risk:
         _risk_worker(settings, loglevel)
         return

@@ -163,6 +163,12 @@ class StreamSettings(BaseModel):
     batch_size: int = Field(1000, ge=1, description="Most events the projector writes in one transaction")
     batch_seconds: float = Field(0.5, gt=0, description="Longest a partial batch waits before it is written")
     web_port: int = Field(6066, description="The faust worker's own web port (health, stats)")
+    malloc_arenas: int = Field(
+        2,
+        ge=0,
+        description="Most glibc malloc arenas a worker process keeps (each thread's arena stays resident: "
+        "seven of them were half the pipeline worker's memory); 0 = glibc's default (8 per core)",
+    )
     topic_prefix: str = Field(
         "", description="Prefix of every topic name (a test's or benchmark's own topics); empty = none"
     )
