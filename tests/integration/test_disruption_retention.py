@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import re
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from graph.writer import GraphWriter
 from streams.projection import Projector
 from supplynet.settings import Settings
 from tests.integration.test_projection import dlq, incoming, project_all
+from tests.integration.worker_proc import own_topics, running_worker
 
 __all__ = ["dlq"]
 
@@ -231,4 +233,44 @@ async def test_records_retain_archives_the_graphs_old_resolved_disruptions(
             archive.unlink()
         assert set(await _graph(driver, p)) == set(KEPT)
     finally:
+        await delete_offsets(driver, f"ret-{p}")
+
+
+async def test_the_worker_retains_old_resolved_disruptions_every_retention_seconds(
+    driver: neo4j.AsyncDriver,
+    sql_engine: Engine,
+    stack: Settings,
+    prefix: str,
+    dlq: tuple[str, EventProducer],
+    tmp_path: Path,
+) -> None:
+    """The worker's retention task runs the graph's retention on its record store's clock."""
+    if sql_engine.dialect.name != "sqlite":
+        pytest.skip("the worker's path is the same for every record store")
+    p = prefix
+    archive_dir = stack.state_dir / "archive"
+    held = set(archive_dir.glob("disruption-*.ndjson.gz"))
+    try:
+        await _project(driver, sql_engine, dlq[1], p)
+        with running_worker(
+            own_topics(stack, p),
+            f"ret-worker-{p}",
+            tmp_path / "worker.log",
+            SUPPLYNET_SQL_URL=str(sql_engine.url),
+            SUPPLYNET_STREAM__RETENTION_SECONDS="1",
+            SUPPLYNET_STREAM__DISRUPTION_RETENTION_DAYS=str(HORIZON_DAYS),
+        ) as worker:
+            deadline = time.monotonic() + 90
+            while set(await _graph(driver, p)) != set(KEPT):
+                if time.monotonic() > deadline or worker.poll() is not None:
+                    pytest.fail(f"not retained: {(tmp_path / 'worker.log').read_text()[-3000:]}")
+                await asyncio.sleep(0.5)
+        files = set(archive_dir.glob("disruption-*.ndjson.gz")) - held
+        archived: dict[str, dict[str, Any]] = {}
+        for path in files:
+            archived |= _archived(path, p)
+        assert set(archived) == set(OLD)
+    finally:
+        for path in set(archive_dir.glob("disruption-*.ndjson.gz")) - held:
+            path.unlink()
         await delete_offsets(driver, f"ret-{p}")
