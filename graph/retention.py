@@ -75,8 +75,11 @@ def _open(path: Path) -> gzip.GzipFile:
     return gzip.open(path, "wb")
 
 
-def _line(record: dict[str, Any]) -> bytes:
-    return orjson.dumps(record, default=_json, option=orjson.OPT_SORT_KEYS) + b"\n"
+def _write(out: gzip.GzipFile, disruptions: list[dict[str, Any]]) -> None:
+    """One NDJSON line per disruption (encoded and compressed off the event loop)."""
+    out.write(
+        b"".join(orjson.dumps(d, default=_json, option=orjson.OPT_SORT_KEYS) + b"\n" for d in disruptions)
+    )
 
 
 async def retain_disruptions(
@@ -107,8 +110,9 @@ async def retain_disruptions(
                 break
             if out is None:
                 out = await asyncio.to_thread(_open, path)
-            chunk = b"".join(_line({**r["disruption"], "affects": r["affects"]}) for r in records)
-            await asyncio.to_thread(out.write, chunk)
+            await asyncio.to_thread(
+                _write, out, [{**r["disruption"], "affects": r["affects"]} for r in records]
+            )
             ids += [r["disruption"]["id"] for r in records]
     except BaseException:
         if out is not None:
