@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, cast
 
 import faust
@@ -39,10 +39,12 @@ def create_app(
     instance_id: str | None = None,
     session_timeout_s: float = 20.0,
     retention: Callable[[], None] | None = None,
+    graph_retention: Callable[[], Awaitable[object]] | None = None,
     retention_seconds: float = 3600.0,
 ) -> faust.App:
     """The worker: the validate stage (events.raw), the project stage (events.valid) — its KPIs are
-    written with each batch — and record retention.
+    written with each batch — and retention of the record store (``retention``, blocking: run in a
+    thread) and of the graph (``graph_retention``, awaited: async I/O only), in that order.
     Never live risk: that is the risk process's (``streams/risk_process.py``), in a group of its own.
 
     ``pipeline_factory`` is called once, inside the worker's event loop, on first use. Both stages
@@ -131,13 +133,20 @@ def create_app(
     app.boot_strategy = app.BootStrategy(app, enable_kafka_consumer=False, enable_kafka_producer=False)
 
     async def retain_records() -> None:
-        # Record-store retention (connectors/retention.py) off the event loop, every retention_seconds.
-        while retention is not None:
+        # Record-store retention (connectors/retention.py) off the event loop, then the graph's
+        # (graph/retention.py) on its async driver, every retention_seconds; one failing skips neither.
+        while retention is not None or graph_retention is not None:
             await asyncio.sleep(retention_seconds)
-            try:
-                await asyncio.to_thread(retention)
-            except Exception:
-                log.exception("retention failed; next attempt in %.0f s", retention_seconds)
+            if retention is not None:
+                try:
+                    await asyncio.to_thread(retention)
+                except Exception:
+                    log.exception("retention failed; next attempt in %.0f s", retention_seconds)
+            if graph_retention is not None:
+                try:
+                    await graph_retention()
+                except Exception:
+                    log.exception("graph retention failed; next attempt in %.0f s", retention_seconds)
 
     app.task(retain_records)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from datetime import timedelta
@@ -16,6 +17,7 @@ from sqlmodel import SQLModel, create_engine
 from connectors import flow_store
 from connectors.kafka import EventProducer, TopicSpec
 from connectors.record_store import RecordStore
+from graph import retention as graph_retention
 from graph.writer import GraphWriter
 from streams import topics
 from streams.dedup import SeenEvents
@@ -233,6 +235,7 @@ def worker_app(settings: Settings) -> Any:
         metrics=metrics,
         stall_seconds=settings.stream.stall_seconds,
         retention=lambda: retain_records(settings),
+        graph_retention=lambda: retain_disruptions(settings),
         retention_seconds=settings.stream.retention_seconds,
     )
 
@@ -253,6 +256,38 @@ def retain_records(settings: Settings) -> None:
         engine.dispose()
     if done.archived or done.buckets_dropped:
         log.info("retention: archived %s, dropped %d day buckets", done.archived, done.buckets_dropped)
+
+
+async def retain_disruptions(settings: Settings) -> graph_retention.RetainedDisruptions:
+    """One retention run of the graph's resolved disruptions (``graph.retention``) at the stream clock
+    of the record store; nothing before the first record. The clock is read off the event loop."""
+    engine = sql_engine(settings)
+    try:
+        now = await asyncio.to_thread(stream_clock, engine)
+    finally:
+        engine.dispose()
+    if now is None:
+        return graph_retention.RetainedDisruptions()
+    driver = async_driver(settings)
+    try:
+        done = await graph_retention.retain_disruptions(
+            driver,
+            now_ms=now,
+            days=settings.stream.disruption_retention_days,
+            archive_dir=settings.state_dir / "archive",
+            database=settings.neo4j.database,
+        )
+    finally:
+        await driver.close()
+    if done.archived:
+        log.info("retention: %d resolved disruptions archived to %s and deleted", done.archived, done.file)
+    return done
+
+
+def stream_clock(engine: Engine) -> int | None:
+    """The stream's event-time clock held by the record store (``connectors.flow_store.clock``)."""
+    with engine.connect() as conn:
+        return flow_store.clock(conn)
 
 
 # -- the GraphQL API ---------------------------------------------------------------------------------

@@ -401,7 +401,8 @@ app.add_typer(records_app, name="records")
 
 @records_app.command("retain")
 def records_retain() -> None:
-    """Archive and delete finished records past stream.record_retention_days, drop old KPI day buckets."""
+    """Archive and delete finished records past stream.record_retention_days, drop old KPI day buckets,
+    and archive and delete resolved disruptions past stream.disruption_retention_days from the graph."""
     from connectors.retention import retain
     from supplynet import bootstrap
 
@@ -419,6 +420,10 @@ def records_retain() -> None:
     console.print(f"day buckets dropped: {done.buckets_dropped:,}")
     for path in done.files:
         console.print(f"archive: {path}")
+    graph = asyncio.run(bootstrap.retain_disruptions(settings))
+    console.print(f"resolved disruptions archived and deleted from the graph: {graph.archived:,}")
+    if graph.file is not None:
+        console.print(f"archive: {graph.file}")
 
 
 # -- keys ----------------------------------------------------------------------------------------

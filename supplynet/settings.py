@@ -188,10 +188,18 @@ class StreamSettings(BaseModel):
         description="KPI day buckets older than this many days before the stream clock are dropped "
         "(at least the longest KPI window, 90 days); `asOf` KPI reads reach back this far",
     )
+    disruption_retention_days: int = Field(
+        90,
+        ge=1,
+        description="Resolved disruptions every version of which (reported, resolved, AFFECTS links) is "
+        "older than this many days before the stream clock are archived to <state_dir>/archive as gzip "
+        "NDJSON and deleted from the graph (the longest KPI window by default; open ones always stay)",
+    )
     retention_seconds: float = Field(
         3600,
         gt=0,
-        description="How often the worker runs record-store retention (also `supplynet records retain`)",
+        description="How often the worker runs retention of the record store and of the graph's "
+        "resolved disruptions (also `supplynet records retain`)",
     )
     max_future_seconds: float = Field(
         300,
