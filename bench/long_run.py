@@ -209,7 +209,11 @@ def cli() -> None:
     ap.add_argument("--minutes", type=float, default=0, help="stop after this many minutes (0: all)")
     ap.add_argument("--keep", action="store_true", help="keep the data (default: delete it)")
     signal.signal(signal.SIGTERM, _interrupt)
-    asyncio.run(run(ap.parse_args()))
+    try:
+        asyncio.run(run(ap.parse_args()))
+    except KeyboardInterrupt:
+        print("stopped: the lines above are the run's figures so far")
+        raise SystemExit(130) from None
 
 
 if __name__ == "__main__":
