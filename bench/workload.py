@@ -6,7 +6,8 @@ cancelled) interleaved by event time with inventory, capacity, quality, alarms, 
 partner updates. Shares of the events (100,000 over 2,000 enterprises): the flow ≈ 74% (order
 lifecycles 39%, stock reports 16%, capacity 9%, quality incidents 6%, alarms 5%), network changes ≈
 26% (supply agreements and ends 10%, partner updates 6%, disruptions reported or resolved 6%, other
-master data 4%). Every business id starts with ``prefix`` so a run's data can be found and deleted.
+master data 4%). Capacity is reported by a supplier for a sku it supplies. Every business id starts
+with ``prefix`` so a run's data can be found and deleted.
 """
 
 from __future__ import annotations
@@ -319,7 +320,9 @@ def generate(
                 t,
             )
         elif x < 0.60:
-            e = r.choice(ents)
+            # A supplier reports capacity for a sku it supplies: producers stay the network's
+            # (a random enterprise and sku made a new PRODUCES link with almost every report).
+            e, _, sku, _ = r.choice(links)
             g.emit(
                 "capacity.reported",
                 "enterprise_id",
@@ -327,7 +330,7 @@ def generate(
                     "enterprise_id": e,
                     "capacity_per_day": float(r.randint(10, 1000)),
                     "utilization": round(r.random(), 2),
-                    "sku": r.choice(skus),
+                    "sku": sku,
                 },
                 t,
             )
@@ -405,6 +408,8 @@ def generate(
                 {"supplier_id": s, "buyer_id": b, "sku": sku, "ended_on": _day(t)},
                 t,
             )
+    if chunk:
+        del g.out[events:]  # exactly ``events``: the last order's lifecycle may have run past it
     out = sorted(g.out, key=lambda e: e.time_ms)
     if resend_every:
         out += [e for i, e in enumerate(out) if i % resend_every == 0]
