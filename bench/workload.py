@@ -6,8 +6,8 @@ cancelled) interleaved by event time with inventory, capacity, quality, alarms, 
 partner updates. Shares of the events (100,000 over 2,000 enterprises): the flow ≈ 74% (order
 lifecycles 39%, stock reports 16%, capacity 9%, quality incidents 6%, alarms 5%), network changes ≈
 26% (supply agreements and ends 10%, partner updates 6%, disruptions reported or resolved 6%, other
-master data 4%). Capacity is reported by a supplier for a sku it supplies. Every business id starts
-with ``prefix`` so a run's data can be found and deleted.
+master data 4%). Capacity is reported by a supplier for a sku it supplies, stock by a buyer for a sku
+it buys. Every business id starts with ``prefix`` so a run's data can be found and deleted.
 """
 
 from __future__ import annotations
@@ -307,13 +307,16 @@ def generate(
                 delivered["ordered_on"] = _day(t)
             g.emit("order.delivered", "buyer_id", delivered, arrive)
         elif x < 0.45:
-            e = r.choice(ents)
+            # A buyer reports its stock of a sku it buys: an enterprise stocks its inputs (a random
+            # enterprise and sku gave every enterprise a stock row for most of the 2,000 skus, read
+            # whole each time its days of cover are refreshed).
+            _, e, sku, _ = r.choice(links)
             g.emit(
                 "inventory.reported",
                 "enterprise_id",
                 {
                     "enterprise_id": e,
-                    "sku": r.choice(skus),
+                    "sku": sku,
                     "on_hand": float(r.randint(0, 5000)),
                     "daily_usage": float(r.randint(0, 200)),
                 },
