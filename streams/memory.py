@@ -9,9 +9,21 @@ of its 598 MiB after a million events (docs/projection-performance.md). Two aren
 from __future__ import annotations
 
 import ctypes
+import functools
 import sys
 
 _M_ARENA_MAX = -8  # glibc's malloc.h
+
+
+@functools.cache
+def _glibc() -> ctypes.CDLL | None:
+    """glibc, loaded once; None off Linux or where libc.so.6 is not there (musl)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL("libc.so.6")
+    except OSError:
+        return None
 
 
 def limit_malloc_arenas(arenas: int) -> bool:
@@ -20,16 +32,8 @@ def limit_malloc_arenas(arenas: int) -> bool:
     Call it before the process starts its threads: arenas already made stay. A no-op off glibc
     (macOS, musl), which have no such arenas or no ``mallopt``.
     """
-    if arenas <= 0 or not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return False
-    mallopt = getattr(libc, "mallopt", None)
-    if mallopt is None:
-        return False
-    return bool(mallopt(_M_ARENA_MAX, arenas))
+    mallopt = getattr(_glibc(), "mallopt", None) if arenas > 0 else None
+    return mallopt is not None and bool(mallopt(_M_ARENA_MAX, arenas))
 
 
 def return_freed_memory() -> bool:
@@ -38,10 +42,5 @@ def return_freed_memory() -> bool:
     glibc returns only the top of an arena by itself; what is freed below it stays resident until
     this is called. A no-op off glibc.
     """
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        trim = ctypes.CDLL("libc.so.6").malloc_trim
-    except (OSError, AttributeError):
-        return False
-    return bool(trim(0))
+    trim = getattr(_glibc(), "malloc_trim", None)
+    return trim is not None and bool(trim(0))
