@@ -263,7 +263,7 @@ async def retain_disruptions(settings: Settings) -> graph_retention.RetainedDisr
     of the record store; nothing before the first record. The clock is read off the event loop."""
     engine = sql_engine(settings)
     try:
-        now = await asyncio.to_thread(stream_clock, engine)
+        now = await asyncio.to_thread(RecordStore(engine).clock)
     finally:
         engine.dispose()
     if now is None:
@@ -282,12 +282,6 @@ async def retain_disruptions(settings: Settings) -> graph_retention.RetainedDisr
     if done.archived:
         log.info("retention: %d resolved disruptions archived to %s and deleted", done.archived, done.file)
     return done
-
-
-def stream_clock(engine: Engine) -> int | None:
-    """The stream's event-time clock held by the record store (``connectors.flow_store.clock``)."""
-    with engine.connect() as conn:
-        return flow_store.clock(conn)
 
 
 # -- the GraphQL API ---------------------------------------------------------------------------------
