@@ -203,9 +203,9 @@ def spec(
                 f"{exc.stderr or ''}{exc.stdout or ''}"
             ) from exc
 
-    def ready() -> bool:
-        """True once this broker answers a metadata request that lists it as a registered broker
-        (the import stays lazy on purpose)."""
+    def listed(expected: set[int]) -> bool:
+        """True once this broker answers a metadata request that lists every node of ``expected`` as
+        a registered broker (the import stays lazy on purpose)."""
         try:
             from confluent_kafka.admin import AdminClient
 
@@ -214,7 +214,12 @@ def spec(
             metadata = admin.list_topics(timeout=2)
         except Exception:
             return False
-        return node in metadata.brokers
+        return expected <= set(metadata.brokers)
+
+    # A node that lists itself answers; but right after `up` a peer's metadata may not list a node
+    # that registered a moment ago (a CI run saw a client's view of the cluster hold two of three
+    # brokers), so `up` waits until each node lists all of them.
+    whole_cluster = set(range(1, nodes + 1))
 
     heap_min_mb = min(heap_mb, max(128, heap_mb // 4))
     return ServerSpec(
@@ -236,6 +241,7 @@ def spec(
             f"-Dlog4j2.configurationFile={log4j_file}",
         ),
         prepare=prepare,
-        ready=ready,
+        ready=lambda: listed({node}),
+        formed=(lambda: listed(whole_cluster)) if nodes > 1 else None,
         ready_timeout_s=120.0,
     )

@@ -332,7 +332,7 @@ class StackManager:
         log = self.paths.log(spec.name)
         deadline = started + spec.ready_timeout_s
         while time.monotonic() < deadline:
-            if spec.ready():
+            if (spec.formed or spec.ready)():
                 self.echo(f"{spec.name}: ready in {time.monotonic() - started:.1f}s")
                 return None
             if proc is not None and proc.poll() is not None:

@@ -62,6 +62,10 @@ class ServerSpec:
     Called with the resolved classpath available at ``StackPaths.classpath_file(name)``."""
     ready: Callable[[], bool] = lambda: True
     """True once the server answers a real client request. Must not raise; fast (≤ 2 s)."""
+    formed: Callable[[], bool] | None = None
+    """What ``up`` waits for when it is more than ``ready``: a node of a cluster is started only once
+    it and every peer are in the cluster's view, while ``status`` still shows a node that answers
+    during a peer's outage as answering. Same contract as ``ready``."""
     ready_timeout_s: float = 120.0
     java_home: Path | None = None
     command: tuple[str, ...] = ()
