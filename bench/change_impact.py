@@ -21,11 +21,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, insert
+from sqlalchemy import Engine, insert
 from sqlmodel import SQLModel
 
 from connectors import impact_queries as iq
 from connectors.record_queries import ORDERS, STOCK
+from connectors.sql import sql_engine
 
 
 def _fill(engine: Engine, *, orders: int, suppliers: int, skus: int, seed: int) -> None:
@@ -90,7 +91,7 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = args.sql_url or f"sqlite:///{Path(tmp) / 'impact.db'}"
-        engine = create_engine(url)
+        engine = sql_engine(url)
         t = time.perf_counter()
         _fill(engine, orders=args.orders, suppliers=args.suppliers, skus=args.skus, seed=args.seed)
         print(f"filled {args.orders:,} orders in {time.perf_counter() - t:.1f} s ({url.split(':')[0]})")

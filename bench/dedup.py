@@ -14,9 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqlmodel import create_engine
-
 from bench.workload import generate
+from connectors.sql import sql_engine
 from streams.dedup import SeenEvents
 from streams.stages import Incoming, route
 from supplynet.bootstrap import create_sql_tables
@@ -33,7 +32,7 @@ def main() -> None:
     msgs = [Incoming("events.raw", 0, i, e.key, e.value) for i, e in enumerate(events)]
     batches = [msgs[i : i + args.batch] for i in range(0, len(msgs), args.batch)]
     with tempfile.TemporaryDirectory() as tmp:
-        engine = create_engine(args.sql_url or f"sqlite:///{Path(tmp) / 'seen.db'}")
+        engine = sql_engine(args.sql_url or f"sqlite:///{Path(tmp) / 'seen.db'}")
         create_sql_tables(engine)
         seen = SeenEvents(engine, retention_days=14)
 

@@ -30,13 +30,14 @@ from typing import Any
 
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
-from sqlalchemy import Table, create_engine, delete, func, select, text
+from sqlalchemy import Table, delete, func, select, text
 
 from bench.workload import Event, generate
 from connectors import flow_store
 from connectors.flow_store import FlowKpis
 from connectors.kafka import EventProducer, Record, TopicSpec, ensure_topics
 from connectors.record_store import RecordStore
+from connectors.sql import sql_engine
 from graph import kpis
 from graph.maintenance import delete_by_prefix, delete_offsets
 from graph.migrations import migrate
@@ -310,7 +311,7 @@ async def ceiling(
         events = generate(prefix=ids, enterprises=enterprises, events=n_events, end=_END)
         valid = [decode_event(e.value) for e in events]
         with tempfile.TemporaryDirectory() as scratch:
-            engine = create_engine(f"sqlite:///{scratch}/records.db")
+            engine = sql_engine(f"sqlite:///{scratch}/records.db")
             bootstrap.create_sql_tables(engine)
             store = RecordStore(engine)
             batches = []

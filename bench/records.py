@@ -1,6 +1,7 @@
 """The record store's write rate, without Kafka or a worker: the realistic event mix (``bench.workload``)
 mapped to record rows by the event-type registry and upserted batch by batch with ``RecordStore.write``,
-as the project stage does — into SQLite (a fresh file) and, with ``--postgres URL``, PostgreSQL.
+as the project stage does — into SQLite (a fresh file, with the store's settings from ``connectors.sql``
+and, side by side in the same run, with SQLite's own defaults) and, with ``--postgres URL``, PostgreSQL.
 
 Prints, per store: events/s and record rows/s of the upserts (mapping excluded, then included), and the
 store's size after the run; then the same events written again (a full replay: every upsert is refused
@@ -22,6 +23,7 @@ from sqlalchemy import Engine, create_engine, make_url, text
 
 from bench.workload import generate
 from connectors.record_store import RecordStore
+from connectors.sql import sql_engine
 from graph.registry import record_rows
 from schema.envelope import ValidEvent
 from schema.validate import decode_event
@@ -77,17 +79,19 @@ def main() -> None:
     raw = generate(prefix="rb-", enterprises=args.enterprises, events=args.events)
     events = [decode_event(e.value, max_future=None) for e in raw]
     print(f"{len(events):,} events over {args.enterprises:,} enterprises", flush=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        engine = create_engine(f"sqlite:///{tmp}/records.db")
-        report("sqlite", engine, events, args.batch)
-        engine.dispose()
+    print("sqlite: the store's settings (connectors.sql); sqlite-raw: SQLite's own defaults", flush=True)
+    for name, tuned in (("sqlite", True), ("sqlite-raw", False)):
+        with tempfile.TemporaryDirectory() as tmp:
+            engine = sql_engine(f"sqlite:///{tmp}/records.db", tuned=tuned)
+            report(name, engine, events, args.batch)
+            engine.dispose()
     if args.postgres:
         base = make_url(args.postgres)
         name = f"bench_records_{uuid.uuid4().hex[:8]}"
         admin = create_engine(base, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
-        engine = create_engine(base.set(database=name))
+        engine = sql_engine(base.set(database=name).render_as_string(hide_password=False))
         try:
             report("postgresql", engine, events, args.batch)
         finally:

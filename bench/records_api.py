@@ -32,12 +32,13 @@ from typing import Any
 
 import httpx
 import orjson
-from sqlalchemy import Engine, create_engine, func, inspect, select
+from sqlalchemy import Engine, func, inspect, select
 
 from api.keys import create_key
 from bench.api import Http, pct
 from connectors import record_queries as rq
 from connectors.record_store import RecordStore
+from connectors.sql import sql_engine
 from graph.mutations import to_mutations
 from graph.registry import record_rows
 from graph.writer import GraphWriter
@@ -513,7 +514,7 @@ async def main() -> None:
     else:
         url = args.sql_url or f"sqlite:///{Path(settings.state_dir) / f'bench-records-{args.events}.db'}"
     settings = settings.model_copy(update={"sql_url": url})
-    engine = create_engine(url)
+    engine = sql_engine(url)
     bootstrap.create_sql_tables(engine)
     for t in (rq.ORDERS, rq.SHIPMENTS, rq.STOCK, rq.CAPACITY, rq.QUALITY, rq.ALARMS):
         for index in t.indexes:  # a store filled before an index was added gets it

@@ -12,11 +12,12 @@ import neo4j
 from sqlalchemy import Engine, text
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import DBAPIError
-from sqlmodel import SQLModel, create_engine
+from sqlmodel import SQLModel
 
 from connectors import flow_store
 from connectors.kafka import EventProducer, TopicSpec
 from connectors.record_store import RecordStore
+from connectors.sql import sql_engine as engine_on
 from graph import retention as graph_retention
 from graph.writer import GraphWriter
 from streams import topics
@@ -88,7 +89,7 @@ def sql_engine(settings: Settings) -> Engine:
     url = settings.database_url()
     if url.startswith("sqlite:///"):
         settings.state_dir.mkdir(parents=True, exist_ok=True)
-    return create_engine(url)
+    return engine_on(url)
 
 
 def create_sql_tables(engine: Engine) -> None:

@@ -1,0 +1,46 @@
+"""The SQL engine of the record store and the dedup ledger: PostgreSQL as SQLAlchemy makes it, SQLite
+with the settings an embedded store written by one worker and read by the API at once needs.
+
+SQLite's defaults are made for a small file opened by one program: a rollback journal, under which a
+reader blocks the writer and the writer every reader, and a 2 MiB page cache, so once the file is a few
+hundred MiB nearly every upsert reads its index pages back from the operating system. Here:
+
+- ``journal_mode=WAL``: readers (the API, ``supplynet records``) and the one writer (a worker's batch)
+  no longer wait for each other, and a commit writes its pages once, to the log.
+- ``synchronous=FULL`` is kept (WAL's usual ``NORMAL`` may lose the last commits on a power cut): a
+  batch's offsets are committed in Neo4j after its records, so a record the store acknowledged must
+  survive, or the replay that would restore it never comes.
+- ``cache_size`` of 64 MiB per connection, and ``busy_timeout`` 30 s: a writer waits out another's
+  transaction (two workers on one file, a retention run) instead of failing with "database is locked".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+
+SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=FULL",
+    "PRAGMA cache_size=-65536",
+    "PRAGMA busy_timeout=30000",
+)
+
+
+def sql_engine(url: str, *, tuned: bool = True, **kwargs: Any) -> Engine:
+    """An engine on ``url``; a SQLite one runs ``SQLITE_PRAGMAS`` on every new connection unless
+    ``tuned`` is False (SQLite's own defaults: what the record store benchmark compares against)."""
+    engine = create_engine(url, **kwargs)
+    if tuned and engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _pragmas)
+    return engine
+
+
+def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        for pragma in SQLITE_PRAGMAS:
+            cursor.execute(pragma)
+    finally:
+        cursor.close()
