@@ -18,6 +18,7 @@ carry their ids). An event for a disruption archived earlier recreates it from t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import uuid
 from dataclasses import dataclass
@@ -90,9 +91,16 @@ async def retain_disruptions(
     archive_dir: Path,
     database: str = "neo4j",
     batch: int = 1000,
+    turn: asyncio.Lock | None = None,
 ) -> RetainedDisruptions:
     """Archive, then delete, the resolved disruptions every version of which is older than ``days``
-    before ``now_ms`` (the stream clock). Idempotent: a second run at the same clock finds nothing."""
+    before ``now_ms`` (the stream clock). Idempotent: a second run at the same clock finds nothing.
+
+    ``turn``: a lock each delete holds, the worker's graph writer's (``GraphWriter.serial``). A delete
+    detaches disruptions from the enterprises a projection batch is writing in the same moment, and
+    the two, taking their node and relationship-group locks in different orders, deadlocked (Neo4j
+    then fails one of them and it is retried: a long run logged 12-22 such warnings); the reads that
+    find and archive them need no turn."""
     cutoff = cutoff_version(now_ms - days * kpis.DAY_MS)
     params: dict[str, Any] = {"versions": list(DISRUPTION_VERSIONS), "cutoff": cutoff}
     path = archive_dir / f"disruption-{kpis.day_of(now_ms).isoformat()}-{uuid.uuid4().hex[:8]}.ndjson.gz"
@@ -124,8 +132,12 @@ async def retain_disruptions(
     await asyncio.to_thread(out.close)
     deleted = 0
     for i in range(0, len(ids), batch):
-        _, summary, _ = await driver.execute_query(
-            _DELETE, {**params, "ids": ids[i : i + batch]}, routing_=RoutingControl.WRITE, database_=database
-        )
+        async with turn or contextlib.nullcontext():
+            _, summary, _ = await driver.execute_query(
+                _DELETE,
+                {**params, "ids": ids[i : i + batch]},
+                routing_=RoutingControl.WRITE,
+                database_=database,
+            )
         deleted += summary.counters.nodes_deleted
     return RetainedDisruptions(deleted, path)

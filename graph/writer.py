@@ -236,14 +236,15 @@ class GraphWriter:
 
     Transient errors are retried with capped exponential backoff, forever: a batch is never
     skipped. Anything else raises ``GraphWriteRejected`` so the caller can isolate the culprit.
-    Writes of one writer (batches, outbox deletes) run one at a time.
+    Writes of one writer (batches, outbox deletes) run one at a time; ``serial`` is the lock they take,
+    for other writes of the same process to take too (graph retention: ``graph.retention``).
     """
 
     def __init__(self, driver: AsyncDriver, *, database: str = "neo4j", max_backoff_s: float = 5.0) -> None:
         self.driver = driver
         self.database = database
         self.max_backoff_s = max_backoff_s
-        self._serial = asyncio.Lock()
+        self.serial = asyncio.Lock()
 
     async def _transact(self, work: Callable[[AsyncTransaction], Awaitable[T]], what: str) -> T:
         """Run ``work`` in one explicit write transaction; retry transient failures until it commits.
@@ -256,7 +257,7 @@ class GraphWriter:
         delay = 0.02
         while True:
             try:
-                async with self._serial, self.driver.session(database=self.database) as session:
+                async with self.serial, self.driver.session(database=self.database) as session:
                     tx = await session.begin_transaction()
                     try:
                         out = await work(tx)

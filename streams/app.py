@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, cast
 
 import faust
@@ -39,8 +40,9 @@ def create_app(
     instance_id: str | None = None,
     session_timeout_s: float = 20.0,
     retention: Callable[[], None] | None = None,
-    graph_retention: Callable[[], Awaitable[object]] | None = None,
+    graph_retention: Callable[[asyncio.Lock | None], Awaitable[object]] | None = None,
     retention_seconds: float = 3600.0,
+    datadir: Path | str | None = None,
 ) -> faust.App:
     """The worker: the validate stage (events.raw), the project stage (events.valid) — its KPIs are
     written with each batch — and retention of the record store (``retention``, blocking: run in a
@@ -52,8 +54,12 @@ def create_app(
     as static group members ``instance_id`` when given. Validate commits a batch only after Kafka
     acknowledged its forward, waiting out any outage (``streams/validation.py``); project's
     partitions start at the offsets stored in Neo4j with the graph (``streams/batches.py``).
+    ``datadir`` is where faust makes its (here empty) table folders; by default ``<app_id>-data`` in
+    the working folder, so the worker passes one under the state folder.
     """
     names = topic_names or Topics()
+    if datadir is not None:  # faust makes only the last folder of it
+        Path(datadir).mkdir(parents=True, exist_ok=True)
     app = faust.App(
         app_id,
         broker=[f"kafka://{b.strip()}" for b in brokers.split(",")],
@@ -61,6 +67,7 @@ def create_app(
         key_serializer="raw",
         value_serializer="raw",
         store="memory://",
+        datadir=str(datadir or "{conf.id}-data"),  # faust's own default when none is given
         topic_allow_declare=False,  # `supplynet init` owns topic creation and partition counts
         topic_disable_leader=True,
         consumer_auto_offset_reset="earliest",
@@ -144,7 +151,8 @@ def create_app(
                     log.exception("retention failed; next attempt in %.0f s", retention_seconds)
             if graph_retention is not None:
                 try:
-                    await graph_retention()
+                    # its deletes take turns with this worker's graph writes (graph/retention.py)
+                    await graph_retention(state["p"].writer.serial if "p" in state else None)
                 except Exception:
                     log.exception("graph retention failed; next attempt in %.0f s", retention_seconds)
 

@@ -236,8 +236,9 @@ def worker_app(settings: Settings) -> Any:
         metrics=metrics,
         stall_seconds=settings.stream.stall_seconds,
         retention=lambda: retain_records(settings),
-        graph_retention=lambda: retain_disruptions(settings),
+        graph_retention=lambda turn: retain_disruptions(settings, turn=turn),
         retention_seconds=settings.stream.retention_seconds,
+        datadir=settings.state_dir / "worker" / settings.stream.app_id,
     )
 
 
@@ -259,9 +260,12 @@ def retain_records(settings: Settings) -> None:
         log.info("retention: archived %s, dropped %d day buckets", done.archived, done.buckets_dropped)
 
 
-async def retain_disruptions(settings: Settings) -> graph_retention.RetainedDisruptions:
+async def retain_disruptions(
+    settings: Settings, *, turn: asyncio.Lock | None = None
+) -> graph_retention.RetainedDisruptions:
     """One retention run of the graph's resolved disruptions (``graph.retention``) at the stream clock
-    of the record store; nothing before the first record. The clock is read off the event loop."""
+    of the record store; nothing before the first record. The clock is read off the event loop;
+    ``turn`` is the worker's graph-writer lock its deletes take."""
     engine = sql_engine(settings)
     try:
         now = await asyncio.to_thread(RecordStore(engine).clock)
@@ -277,6 +281,7 @@ async def retain_disruptions(settings: Settings) -> graph_retention.RetainedDisr
             days=settings.stream.disruption_retention_days,
             archive_dir=settings.state_dir / "archive",
             database=settings.neo4j.database,
+            turn=turn,
         )
     finally:
         await driver.close()

@@ -274,3 +274,35 @@ async def test_the_worker_retains_old_resolved_disruptions_every_retention_secon
         for path in set(archive_dir.glob("disruption-*.ndjson.gz")) - held:
             path.unlink()
         await delete_offsets(driver, f"ret-{p}")
+
+
+async def test_retention_deletes_wait_their_turn_behind_the_writers_batch(
+    driver: neo4j.AsyncDriver,
+    sql_engine: Engine,
+    prefix: str,
+    dlq: tuple[str, EventProducer],
+    tmp_path: Path,
+) -> None:
+    """In a worker, a delete takes the graph writer's lock (``turn``): while a batch holds it, nothing is
+    deleted (the two deadlocked on the same enterprises' relationships); once it is released, all is."""
+    p = prefix
+    try:
+        await _project(driver, sql_engine, dlq[1], p)
+        clock = RecordStore(sql_engine).clock()
+        assert clock is not None
+        writer = GraphWriter(driver)
+        async with writer.serial:  # a projection batch in flight
+            run = asyncio.create_task(
+                retain_disruptions(
+                    driver, now_ms=clock, days=HORIZON_DAYS, archive_dir=tmp_path, turn=writer.serial
+                )
+            )
+            await asyncio.sleep(2.0)
+            assert not run.done()
+            assert set(await _graph(driver, p)) == {*OLD, *KEPT}
+        done = await asyncio.wait_for(run, timeout=60)
+        assert done.archived >= len(OLD) and done.file is not None
+        done.file.unlink()
+        assert set(await _graph(driver, p)) == set(KEPT)
+    finally:
+        await delete_offsets(driver, f"ret-{p}")

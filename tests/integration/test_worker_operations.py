@@ -154,6 +154,9 @@ def test_metrics_follow_the_events_and_a_healthy_worker_logs_no_warnings(
         assert "project: " in healthy_log  # the batches were logged (at INFO)
         unhealthy = [line for line in healthy_log.splitlines() if UNHEALTHY.search(line)]
         assert unhealthy == [], "\n".join(unhealthy[:20])
+        # faust's folders go under the state folder, never into the folder the worker was started in
+        assert (stack.state_dir / "worker" / f"ops-{run_id}").is_dir()
+        assert not (Path.cwd() / f"ops-{run_id}-data").exists()
 
         bad = envelope(
             eid=f"{prefix}bad",
