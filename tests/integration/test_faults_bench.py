@@ -13,9 +13,9 @@ pytestmark = pytest.mark.timeout(1500)
 
 async def test_a_killed_worker_of_two_and_poison_events_leave_the_reference_graph(stack: Settings) -> None:
     # 150 enterprises keep the graph above 1,000 entities with alarms, orders and the other flow
-    # types off it (records, not nodes)
+    # types off it (records, not nodes); fed at 300 events/s (10 s a run: the kill still lands mid-feed)
     reference, two_workers, poison = await drill(
-        stack, events=3000, enterprises=150, only=["two-workers", "poison"], drain_timeout_s=600
+        stack, events=3000, enterprises=150, only=["two-workers", "poison"], drain_timeout_s=600, rate=300
     )
     assert reference.dump_size > 1000
     for outcome in (two_workers, poison):

@@ -80,7 +80,13 @@ async def test_one_node_killed_mid_stream_loses_nothing(stack: Settings, cluster
     settings = stack.model_copy(update={"kafka": cluster.settings.kafka})
     # 150 enterprises keep the graph above 1,000 entities now that alarms, like orders, are records
     reference, broker_kill = await drill(
-        settings, events=3000, enterprises=150, only=["broker-kill"], kafka_stack=cluster, drain_timeout_s=600
+        settings,
+        events=3000,
+        enterprises=150,
+        only=["broker-kill"],
+        kafka_stack=cluster,
+        drain_timeout_s=600,
+        rate=300,  # 10 s of feed: the node is killed mid-feed and is back 30 s later, after it
     )
     assert broker_kill.skipped is None, broker_kill.skipped
     assert reference.dump_size > 1000
