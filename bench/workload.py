@@ -387,8 +387,13 @@ def generate(
                 },
                 t,
             )
-            if r.random() < 0.7:
-                g.emit("disruption.resolved", "disruption_id", {"disruption_id": did}, t + 2 * DAY_MS)
+            # Every disruption ends: 70% after 2 days, the rest after 5-45 days (one draw, as when 30%
+            # never ended: open for good, they grew the graph by 30% of the reports over a long run),
+            # unless that is after the history's end.
+            u = r.random()
+            resolved = t + (2 * DAY_MS if u < 0.7 else (5 + int((u - 0.7) / 0.3 * 40)) * DAY_MS)
+            if resolved <= base + span + 3 * DAY_MS:
+                g.emit("disruption.resolved", "disruption_id", {"disruption_id": did}, resolved)
         elif x < 0.97:
             s, b, sku, _ = r.choice(links)
             g.emit(
