@@ -11,9 +11,10 @@ SQLite's default rollback journal makes a reader block the writer and the writer
 - ``busy_timeout`` 30 s: a writer waits out another's transaction (two workers on one file, a retention
   run) instead of failing with "database is locked".
 
-The page cache stays SQLite's 2 MiB: each of a worker's pooled connections holds its own, 64 MiB added
-~100 MiB to a long run's worker, and ``bench.records`` wrote no faster with 16 or 64 MiB than with 2
-beyond the machine's noise (0.96-1.24x over four runs of 300,000 events).
+The page cache stays SQLite's 2 MiB: each of a worker's pooled connections holds its own (a long run
+with 64 MiB had its worker 40-140 MiB above the run before, whose mix differed a little), and
+``bench.records`` wrote no faster with 16 or 64 MiB than with 2 beyond the machine's noise (0.96-1.24x
+over four runs of 300,000 events).
 """
 
 from __future__ import annotations
