@@ -289,3 +289,57 @@ def test_an_agreed_link_gets_its_kpi_row_with_the_batch_even_without_flow(sql_en
     written = store.apply(record_rows(_lifecycle(2)), [("mill-9", "dongfeng", "HRC")])
     agreed = {(r["supplier"], r["buyer"], r["sku"]) for r in written.kpis.links}
     assert {("mill-9", "dongfeng", "HRC"), ("mill-0", "dongfeng", "HRC")} <= agreed
+
+
+def test_window_sums_folded_in_sql_give_the_kpis_of_the_day_buckets_on_every_window_edge(
+    sql_engine: Engine,
+) -> None:
+    """The KPI reads add the day buckets up in SQL per window segment (``flow_store._window_sums``); the
+    figures must be those of the day buckets themselves, for links and suppliers, on each edge day."""
+    from connectors import flow_store
+
+    at = int(datetime(2026, 6, 30, 15, tzinfo=UTC).timestamp() * 1000)
+    end = kpis.day_of(at)
+    edges = [
+        end + timedelta(days=1),
+        end,
+        kpis.window_start(at, 30),
+        kpis.window_start(at, 30) - timedelta(1),
+    ]
+    edges += [kpis.window_start(at, 90), kpis.window_start(at, 90) - timedelta(days=1), end - timedelta(45)]
+    rnd = random.Random(5)
+    truth: dict[tuple[str, str, str], kpis.Buckets] = {}
+    day_rows, lead_rows = [], []
+    for link in (("mill-0", "dongfeng", "HRC"), ("mill-0", "geely", "CRC"), ("mill-1", "dongfeng", "HRC")):
+        b = truth.setdefault(link, kpis.Buckets.empty())
+        for day in edges:
+            counts = {f: rnd.randint(1, 9) for f in kpis.DAY_FIELDS}
+            day_rows.append(
+                dict(zip(("supplier_id", "buyer_id", "sku"), link, strict=True), day=day, **counts)
+            )
+            b.add_day(day, counts)
+            for lead in rnd.sample(range(1, 40), 3):
+                n = rnd.randint(1, 5)
+                lead_rows.append(
+                    dict(
+                        zip(("supplier_id", "buyer_id", "sku"), link, strict=True),
+                        day=day,
+                        lead_days=lead,
+                        deliveries=n,
+                    )
+                )
+                b.add_lead(day, lead, n)
+    with sql_engine.begin() as conn:
+        conn.execute(flow_store.LINK_DAY.insert(), day_rows)
+        conn.execute(flow_store.LINK_LEAD.insert(), lead_rows)
+    with sql_engine.connect() as conn:
+        got = flow_store.read_kpis(conn, ["mill-0", "mill-1"], at)
+        network = flow_store.supplier_buckets(conn, at)
+    for row in got.links:
+        assert row["props"] == kpis.bucket_kpis(truth[(row["supplier"], row["buyer"], row["sku"])], at)
+    for row in got.suppliers:
+        want = kpis.bucket_kpis(flow_store.merged(b for k, b in truth.items() if k[0] == row["id"]), at)
+        assert {k: row["props"][k] for k in want} == want
+        assert kpis.bucket_kpis(network[row["id"]], at) == want
+    assert len(got.links) == 3 and len(got.suppliers) == 2
+    assert got.suppliers[0]["props"]["deliveries30d"] > 0 and got.suppliers[0]["props"]["leadTimeP90Days90d"]
