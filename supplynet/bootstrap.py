@@ -137,9 +137,12 @@ def _add_missing_indexes(engine: Engine) -> None:
                     conn.execute(text(f"DROP INDEX IF EXISTS {name}"))  # a constant name, not input
 
 
-SUPERSEDED_INDEXES: dict[str, tuple[str, ...]] = {"order_record": ("ix_order_supplier",)}
-"""Indexes of an older release that a newer one replaced (``ix_order_supplier_buyer`` starts with
-``ix_order_supplier``'s columns): dropped, so the planner does not pick them over their successor."""
+SUPERSEDED_INDEXES: dict[str, tuple[str, ...]] = {
+    "order_record": ("ix_order_supplier", "ix_order_supplier_ordered_on")
+}
+"""Indexes of an older release that a newer one replaced (``ix_order_supplier_buyer`` and
+``ix_order_supplier_ordered_on_buyer`` start with the columns of ``ix_order_supplier`` and
+``ix_order_supplier_ordered_on``): dropped, so the planner does not pick them over their successor."""
 
 
 def _add_missing_columns(engine: Engine) -> None:
