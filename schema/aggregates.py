@@ -20,7 +20,12 @@ class LinkDay(SQLModel, table=True):
     """One supply link's deliveries and quality incidents on one UTC day (of the event time)."""
 
     __tablename__ = "link_day"
-    __table_args__ = (Index("ix_link_day_day", "day"),)
+    __table_args__ = (
+        Index("ix_link_day_day", "day"),
+        # A touched supplier's KPI read is a window of days: this range, not every day its links have
+        # kept (the primary key ranges over buyer and sku first); 2.1x on bench.kpi_refresh at 400 days
+        Index("ix_link_day_supplier_day", "supplier_id", "day"),
+    )
 
     supplier_id: str = Field(primary_key=True, max_length=128)
     buyer_id: str = Field(primary_key=True, max_length=128)
@@ -54,6 +59,9 @@ class LinkLeadTime(SQLModel, table=True):
     """The lead-time histogram of one link's deliveries on one day: how many took ``lead_days`` days."""
 
     __tablename__ = "link_lead_time"
+    __table_args__ = (
+        Index("ix_link_lead_supplier_day", "supplier_id", "day"),
+    )  # as ix_link_day_supplier_day
 
     supplier_id: str = Field(primary_key=True, max_length=128)
     buyer_id: str = Field(primary_key=True, max_length=128)
