@@ -28,8 +28,11 @@ if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
 fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 # uv (from PyPI) installs the same versions as pip in a third of the time (14 s against 45 s from
-# nothing here: every CI run sets up a fresh clone); pip stays the fallback.
-if ! { .venv/bin/python -m pip install -q uv && .venv/bin/uv pip install -q --python .venv/bin/python -e ".[dev,postgres]"; }; then
+# nothing here: every CI run sets up a fresh clone); pip stays the fallback. UV_SYSTEM_CERTS: uv
+# trusts its own bundled roots by default, and refuses a site whose TLS proxy is trusted by the
+# system's store only (pip uses that store; uv without it fails with UnknownIssuer here).
+if ! { .venv/bin/python -m pip install -q uv \
+  && UV_SYSTEM_CERTS=1 .venv/bin/uv pip install -q --python .venv/bin/python -e ".[dev,postgres]"; }; then
   echo "uv could not install the environment; pip installs it"
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -e ".[dev,postgres]"
