@@ -359,11 +359,31 @@ def _window_sums(
         )
 
 
+def _add_windows(
+    conn: Connection,
+    keys: Sequence[str],
+    at: int,
+    suppliers: Sequence[str] | None,
+    out: dict[Any, Buckets],
+) -> None:
+    """Add the day and lead-time buckets of ``suppliers`` (None: every supplier) in the windows ending
+    at ``at``, folded for ``at`` (``_window_sums``), to ``out`` under the tuple of ``keys``' values."""
+    days, leads = (
+        [t.c.supplier_id.in_(suppliers)] if suppliers is not None else [] for t in (LINK_DAY, LINK_LEAD)
+    )
+    for key, day, _, sums in _window_sums(conn, LINK_DAY, keys, kpis.DAY_FIELDS, at, *days):
+        out.setdefault(key, Buckets.empty()).add_day(day, dict(zip(kpis.DAY_FIELDS, sums, strict=True)))
+    for key, day, (lead,), (n,) in _window_sums(
+        conn, LINK_LEAD, keys, ("deliveries",), at, *leads, by=("lead_days",)
+    ):
+        out.setdefault(key, Buckets.empty()).add_lead(day, int(lead), n)
+
+
 def buckets(conn: Connection, suppliers: Iterable[str], at: int | None) -> dict[LinkKey, Buckets]:
     """Every link of ``suppliers`` with its buckets of the windows ending at ``at``, folded for ``at``
     (``_window_sums``: read their KPIs at that instant, not at another)."""
     ids = sorted(set(suppliers))
-    out: dict[LinkKey, Buckets] = {}
+    out: dict[Any, Buckets] = {}
     link = ("supplier_id", "buyer_id", "sku")
     for chunk in _chunks(ids):
         o = LINK_OPEN.c
@@ -373,14 +393,7 @@ def buckets(conn: Connection, suppliers: Iterable[str], at: int | None) -> dict[
             out[(r.supplier_id, r.buyer_id, r.sku)] = Buckets({}, {}, int(r.open_orders))
         if at is None:
             continue
-        days = _window_sums(conn, LINK_DAY, link, kpis.DAY_FIELDS, at, LINK_DAY.c.supplier_id.in_(chunk))
-        for key, day, _, sums in days:
-            out.setdefault(key, Buckets.empty()).add_day(day, dict(zip(kpis.DAY_FIELDS, sums, strict=True)))
-        leads = _window_sums(
-            conn, LINK_LEAD, link, ("deliveries",), at, LINK_LEAD.c.supplier_id.in_(chunk), by=("lead_days",)
-        )
-        for key, day, (lead,), (n,) in leads:
-            out.setdefault(key, Buckets.empty()).add_lead(day, int(lead), n)
+        _add_windows(conn, link, at, chunk, out)
     return out
 
 
@@ -546,13 +559,9 @@ def alarmed(conn: Connection) -> list[str]:
 def supplier_buckets(conn: Connection, at: int) -> dict[str, Buckets]:
     """Every supplier's buckets (all its links added up) of the windows ending at ``at``, folded for
     ``at`` (``_window_sums``)."""
-    out: dict[str, Buckets] = {}
+    out: dict[Any, Buckets] = {}
     o = LINK_OPEN.c
     for r in conn.execute(select(o.supplier_id, func.sum(o.open_orders)).group_by(o.supplier_id)):
-        out[str(r[0])] = Buckets({}, {}, int(r[1] or 0))
-    for (s,), day, _, sums in _window_sums(conn, LINK_DAY, ("supplier_id",), kpis.DAY_FIELDS, at):
-        out.setdefault(str(s), Buckets.empty()).add_day(day, dict(zip(kpis.DAY_FIELDS, sums, strict=True)))
-    leads = _window_sums(conn, LINK_LEAD, ("supplier_id",), ("deliveries",), at, by=("lead_days",))
-    for (s,), day, (lead,), (n,) in leads:
-        out.setdefault(str(s), Buckets.empty()).add_lead(day, int(lead), n)
-    return out
+        out[(str(r[0]),)] = Buckets({}, {}, int(r[1] or 0))
+    _add_windows(conn, ("supplier_id",), at, None, out)
+    return {str(s): b for (s,), b in out.items()}
