@@ -74,7 +74,7 @@ ORDER BY coalesce(e.riskScore, 0.0), e.id
 WITH sku, collect(e)[..$scan] AS found
 UNWIND found AS e
 CALL (e) {
-  OPTIONAL MATCH (e)<-[:OPERATED_BY]-(fa:Facility)
+  MATCH (e)<-[:OPERATED_BY]-(fa:Facility)
   WHERE fa.latitude IS NOT NULL AND fa.longitude IS NOT NULL
   RETURN collect([fa.latitude, fa.longitude])[..20] AS coordinates
 }

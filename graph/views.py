@@ -388,7 +388,7 @@ CALL (e) {
   RETURN collect(DISTINCT c.standard) AS certifications
 }
 CALL (e) {
-  OPTIONAL MATCH (e)<-[:OPERATED_BY]-(fa:Facility)
+  MATCH (e)<-[:OPERATED_BY]-(fa:Facility)
   WHERE fa.latitude IS NOT NULL AND fa.longitude IS NOT NULL
   RETURN collect([fa.latitude, fa.longitude])[..20] AS coordinates
 }

@@ -176,6 +176,19 @@ class SpareWorld:
                 "defect_ppm": 850.0,
             },
         )
+        # An enterprise with no site at all (an ERP may register it long before its facilities): it
+        # makes wire, a sku nothing else here makes, and is ranked with an unknown distance.
+        self.NOSITE, self.WIRE = f"{run_id}-nosite", p + "wire"
+        add(
+            "partner.registered",
+            self.NOSITE,
+            {"enterprise_id": self.NOSITE, "name": "无厂区企业", "industry": "steel", "region": "华中"},
+        )
+        add(
+            "capacity.reported",
+            self.NOSITE,
+            {"enterprise_id": self.NOSITE, "sku": self.WIRE, "capacity_per_day": 40.0, "utilization": 0.5},
+        )
         self.events = evs
 
 
@@ -241,10 +254,13 @@ def _loaded(
             found = {o["enterprise"]["id"]: o for o in got["reSourcing"]["options"]}
             flow = data(api, keys["analyst"], INCIDENTS, {"s": w.C1})
             incident_counted = (flow["supplierKpis"] or {}).get("qualityIncidents90d") == 1
+            wire = data(api, keys["analyst"], CANDIDATES, {"sku": w.WIRE, "q": 10.0, "near": w.B})
             if (
                 found[w.C2]["distanceKm"] is not None
                 and found[w.C1]["spareCapacityPerDay"] > 0
                 and incident_counted
+                and [c["enterprise"]["id"] for c in wire["candidatePartners"]] == [w.NOSITE]
+                and wire["candidatePartners"][0]["sourcing"]["spareCapacityPerDay"] > 0
             ):
                 break
         if proc.poll() is not None:
@@ -280,6 +296,29 @@ def test_re_sourcing_plan_takes_spare_capacity_best_first_and_reports_the_residu
     ]
     assert plan["residualShortfallPerDay"] == 0.0
     assert plan["buyer"]["name"] == f"企业 {w.B[-2:]}"
+
+
+def test_a_candidate_with_no_site_is_ranked_with_an_unknown_distance(
+    spare_world: tuple[SpareWorld, str, dict[str, str]],
+) -> None:
+    """An enterprise without facilities has no coordinates: its distance is unknown (``null``, the
+    distance part 0.5), not an error of the whole answer."""
+    w, url, keys = spare_world
+    plan = data(url, keys["analyst"], RESOURCING, {"b": w.B, "sku": w.WIRE, "q": 10.0})["reSourcing"]
+    (only,) = plan["options"]
+    assert (only["enterprise"]["id"], only["distanceKm"]) == (w.NOSITE, None)
+    assert only["spareCapacityPerDay"] == pytest.approx(20.0)
+    assert {p["name"]: p["value"] for p in only["parts"]}["distance"] == pytest.approx(0.5)
+    assert [(a["option"]["enterprise"]["id"], a["quantityPerDay"]) for a in plan["allocations"]] == [
+        (w.NOSITE, pytest.approx(10.0))
+    ]
+    near = data(url, keys["analyst"], CANDIDATES, {"sku": w.WIRE, "q": 10.0, "near": w.B})
+    assert near["candidatePartners"] == [
+        {
+            "enterprise": {"id": w.NOSITE, "name": "无厂区企业"},
+            "sourcing": {"spareCapacityPerDay": 20.0, "coversPerDay": 10.0, "stale": False},
+        }
+    ]
 
 
 def test_a_required_certification_limits_the_plan_and_leaves_a_shortfall(
