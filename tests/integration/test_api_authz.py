@@ -155,7 +155,7 @@ class AuthzWorld:
                     "enterprise_id": holder,
                     "certificate_id": cid,
                     "standard": "IATF 16949",
-                    "valid_until": "2027-01-31",
+                    "valid_until": "2030-01-31",  # far ahead: the test must not depend on today
                 },
             )
         for target, did in (
