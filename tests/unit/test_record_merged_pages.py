@@ -130,7 +130,12 @@ def test_a_partners_merged_shipment_incident_and_alarm_pages_keep_to_its_network
 
 def test_an_empty_network_sees_no_rows(store: tuple[Engine, FlowTruth]) -> None:
     engine, _ = store
-    for read, extra in ((rq.orders, {"as_of": AS_OF}), (rq.shipments, {}), (rq.equipment_alarms, {})):
+    reads: list[tuple[Callable[..., Any], dict[str, Any]]] = [
+        (rq.orders, {"as_of": AS_OF}),
+        (rq.shipments, {}),
+        (rq.equipment_alarms, {}),
+    ]
+    for read, extra in reads:
         page = read(engine, first=10, allowed=frozenset(), **extra)
         assert (page.rows, page.has_next) == ([], False)
 
