@@ -31,6 +31,7 @@ from graph.risk.alerts import (
     Alert,
     cause_of,
     disruption_alerts,
+    disruption_cause,
     threshold_alert,
     threshold_alert_id,
 )
@@ -383,8 +384,9 @@ class RiskService:
         (acknowledged), then their incidents are recorded; a failed send releases its claims (they are
         raised on a later rescoring). No SQL transaction stays open across the Kafka send or the
         alerts' downstream search: on SQLite a write transaction locks the whole file, and the
-        validate stage's dedup ledger writes there too. An enterprise that raises a threshold alert
-        raises no disruption alert in the same call (the threshold alert names the disruption too)."""
+        validate stage's dedup ledger writes there too. A threshold alert names the enterprise's open
+        disruptions and claims their causes with its own: no disruption alert follows it, in this call
+        or from another risk process whose model saw the disruption later."""
         s = self.settings
         above = sorted(e for e, sc in scores.items() if sc.score >= s.alert_threshold)
         below = [e for e, sc in scores.items() if sc.score < s.alert_threshold]
@@ -397,10 +399,26 @@ class RiskService:
                 return by_cause[key].id
             return threshold_alert_id(key[0], f"episode-{episode}")
 
-        def claim_and_send(keys: list[CauseKey], build: Callable[[CauseKey, int], Alert]) -> list[Alert]:
+        def named(alert: Alert) -> list[CauseKey]:
+            # The disruption causes a threshold alert names: the open disruptions behind its score.
+            e = self.engine.enterprises.get(alert.enterprise)
+            return (
+                [(alert.enterprise, disruption_cause(alert.enterprise, d.id)) for d in e.disruptions]
+                if e
+                else []
+            )
+
+        def claim_and_send(
+            keys: list[CauseKey],
+            build: Callable[[CauseKey, int], Alert],
+            covers: Callable[[Alert], list[CauseKey]] | None = None,
+        ) -> list[Alert]:
             # The alerts are built (a downstream search each) before the claim's transaction, for the
             # episode each cause would get; the claims and the alerts' outbox rows then commit together,
             # so a process killed before Kafka acknowledged leaves its alerts to be sent (``resend``).
+            # ``covers``: causes an alert speaks for, claimed in the same transaction and never sent on
+            # their own (a threshold alert names the disruptions behind it: another process that sees
+            # the same disruption later, from an older model, must not alert it a second time).
             with Session(self.sql) as session:
                 planned = next_episodes(session, keys)
             built = {k: build(k, episode) for k, episode in planned.items()}
@@ -410,12 +428,23 @@ class RiskService:
                     k: built[k] if planned.get(k) == episode else build(k, episode)
                     for k, episode in claimed.items()
                 }
+                covered = {c: a.id for a in mine.values() for c in (covers(a) if covers else [])}
+                covered = {
+                    k: covered[k]
+                    for k in claim_causes(session, list(covered), alert_id=lambda k, _: covered[k])
+                }
                 to_outbox(session, mine)
                 session.commit()
             alerts = [mine[k] for k in keys if k in mine]
             if not alerts:
                 return []
-            self._send(alerts, release_on_failure=True)
+            try:
+                self._send(alerts, release_on_failure=True)
+            except BaseException:
+                with Session(self.sql) as session:  # raisable again, with the alert that named them
+                    release(session, covered)
+                    session.commit()
+                raise
             with Session(self.sql) as session:
                 incidents.extend(inc.id or 0 for inc in open_incidents(session, alerts=alerts))
             return alerts
@@ -435,6 +464,7 @@ class RiskService:
                 alerts += claim_and_send(
                     [(e, THRESHOLD_CAUSE) for e in above[i : i + ALERT_CHUNK]],
                     lambda k, episode: self._threshold(k[0], scores, previous, episode, computed_at_ms),
+                    covers=named,
                 )
             alerted = {a.enterprise for a in alerts}
             rest = [k for k in by_cause if k[0] not in alerted]

@@ -9,10 +9,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, create_engine, make_url, text
 
 from supplynet.settings import Settings
 from supplynet.stack.manager import StackManager
+
+# Property tests check what the code answers, never how fast: hypothesis's default 200 ms deadline per
+# example failed a CI run whose machine was busy with a benchmark (563 ms once, 0.12 ms on the rerun).
+hypothesis_settings.register_profile("supplynet", deadline=None)
+hypothesis_settings.load_profile("supplynet")
 
 
 def free_port() -> int:

@@ -77,6 +77,12 @@ def threshold_alert_id(enterprise: str, marker: str) -> str:
     return _alert_id(enterprise, "threshold", marker)
 
 
+def disruption_cause(enterprise: str, disruption_id: str) -> str:
+    """The cause a disruption alert of ``enterprise`` about ``disruption_id`` is claimed under (what
+    ``cause_of`` gives for it): a threshold alert that names the disruption claims it too."""
+    return f"alert:{_alert_id(enterprise, 'disruption', disruption_id)}"
+
+
 def cause_of(alert: Alert) -> str:
     """What an alert is about, as the risk processes claim it: ``threshold``, or ``alert:<id>`` for a
     disruption alert (its id already names the enterprise and the disruption)."""

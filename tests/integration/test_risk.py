@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import neo4j
@@ -230,6 +231,53 @@ async def test_scores_are_explained_written_back_and_a_disruption_raises_an_aler
         assert all(a.reason == "disruption" for a in run.alerts)
     finally:
         svc.close()
+
+
+async def test_a_disruption_a_threshold_alert_named_is_not_alerted_again_by_a_process_that_saw_it_later(
+    stack: Settings, driver: neo4j.AsyncDriver, prefix: str, alerts_topic: str, tmp_path: Path
+) -> None:
+    """Two risk processes, one store: A's full recompute reads the fire first and sends the mill's
+    threshold alert, which names the fire; B, whose model predates the fire, then rescores the fire's
+    change. B finds the threshold raised and must not send the fire as an alert of its own (CI saw the
+    mill alerted twice when a loaded machine let A's reload overtake B's rescoring)."""
+    p = prefix
+    writer = await projected(driver, p)
+    s = RiskSettings(alert_threshold=0.9)
+    sql = create_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    bootstrap.create_sql_tables(sql)
+    a = service(stack, driver, p, alerts_topic, s, sql=sql)
+    b = service(stack, driver, p, alerts_topic, s, sql=sql)
+    try:
+        assert ((await a.full()).alerts, (await b.full()).alerts) == ([], [])
+        starts = ends(stack, alerts_topic)
+        fire = event(
+            "disruption.reported",
+            p + "fire-2",
+            DisruptionReported(
+                disruption_id=p + "fire-2",
+                kind=DisruptionKind.FIRE,
+                severity=Severity.CRITICAL,
+                expected_recovery_days=21,
+                enterprise_id=p + "mill",
+            ),
+            3,
+        )
+        await writer.write(to_mutations([fire]))
+        first = await a.full(reload=True)
+        assert [(x.enterprise, x.reason) for x in first.alerts] == [(p + "mill", "threshold")]
+        assert "open critical fire disruption at the enterprise" in first.alerts[0].summary
+        later = await b.touched(touched_by([fire.to_json()]))
+        assert b.engine.scores[p + "mill"].score >= 0.9  # B saw the fire: only the claims keep it quiet
+        assert later.alerts == []
+        msgs = read_from(stack, alerts_topic, starts, done=lambda m: len(m) >= 1, timeout_s=30, settle_s=2.0)
+        assert [orjson.loads(m.value())["id"] for m in msgs] == [first.alerts[0].id]
+        with Session(sql) as session:
+            incidents = list_incidents(session, enterprise_id=p + "mill")
+        assert [i.alert_id for i in incidents] == [first.alerts[0].id]
+    finally:
+        a.close()
+        b.close()
+        sql.dispose()
 
 
 async def test_the_whole_projection_reads_back_field_for_field_across_chunks(
