@@ -13,6 +13,7 @@ from connectors.kafka import EventProducer
 from graph.risk.settings import RiskSettings
 from graph.risk.store import RiskStore
 from schema.envelope import ValidEvent
+from schema.events import DisruptionKind, DisruptionReported, Severity
 from streams.risk import RiskService
 from supplynet import bootstrap
 from supplynet.settings import Settings
@@ -52,4 +53,20 @@ def service(
         alerts_out=EventProducer(stack.kafka.librdkafka(), topic),
         sql=sql,
         scope=prefix,
+    )
+
+
+def fire_at(p: str, target: str, n: int = 1) -> ValidEvent:
+    """A critical fire at enterprise ``p + target``, 21 days to recover (``p + "fire-<n>"``)."""
+    return event(
+        "disruption.reported",
+        f"{p}fire-{n}",  # the contract: a disruption's subject is its id
+        DisruptionReported(
+            disruption_id=f"{p}fire-{n}",
+            kind=DisruptionKind.FIRE,
+            severity=Severity.CRITICAL,
+            expected_recovery_days=21,
+            enterprise_id=p + target,
+        ),
+        3,
     )

@@ -39,7 +39,7 @@ from schema.tables import IncidentState
 from streams.risk import touched_by
 from supplynet import bootstrap
 from supplynet.settings import Settings
-from tests.integration.risk_support import event, service
+from tests.integration.risk_support import event, fire_at, service
 from tests.integration.topic_reader import ends, read_from
 
 
@@ -167,18 +167,7 @@ async def test_scores_are_explained_written_back_and_a_disruption_raises_an_aler
 
         # a critical fire at the mill: rescored within the call, alert to Kafka, incident in SQL
         starts = ends(stack, alerts_topic)
-        fire = event(
-            "disruption.reported",
-            p + "fire-1",  # the contract: a disruption's subject is its id
-            DisruptionReported(
-                disruption_id=p + "fire-1",
-                kind=DisruptionKind.FIRE,
-                severity=Severity.CRITICAL,
-                expected_recovery_days=21,
-                enterprise_id=p + "mill",
-            ),
-            3,
-        )
+        fire = fire_at(p, "mill", 1)
         await writer.write(to_mutations([fire]))
         run = await svc.touched(touched_by([fire.to_json()]))
         new = svc.engine.scores[p + "mill"]
@@ -250,18 +239,7 @@ async def test_a_disruption_a_threshold_alert_named_is_not_alerted_again_by_a_pr
     try:
         assert ((await a.full()).alerts, (await b.full()).alerts) == ([], [])
         starts = ends(stack, alerts_topic)
-        fire = event(
-            "disruption.reported",
-            p + "fire-2",
-            DisruptionReported(
-                disruption_id=p + "fire-2",
-                kind=DisruptionKind.FIRE,
-                severity=Severity.CRITICAL,
-                expected_recovery_days=21,
-                enterprise_id=p + "mill",
-            ),
-            3,
-        )
+        fire = fire_at(p, "mill", 2)
         await writer.write(to_mutations([fire]))
         first = await a.full(reload=True)
         assert [(x.enterprise, x.reason) for x in first.alerts] == [(p + "mill", "threshold")]

@@ -28,14 +28,14 @@ from graph.maintenance import delete_by_prefix, delete_offsets
 from graph.risk import synthetic
 from graph.risk.coordination import full_runs
 from graph.risk.incidents import list_incidents
-from schema.events import DisruptionKind, DisruptionReported, Industry, PartnerRegistered, Severity
+from schema.events import Industry, PartnerRegistered
 from schema.tables import IncidentState, RiskAlertState, RiskFullRun, RiskIncident
 from streams.risk_process import risk_group
 from streams.topics import Topics
 from supplynet import bootstrap
 from supplynet.settings import Settings
 from tests.conftest import free_port
-from tests.integration.risk_support import event
+from tests.integration.risk_support import event, fire_at
 from tests.integration.test_risk import network_events
 from tests.integration.topic_reader import ends, read_from
 
@@ -148,21 +148,6 @@ async def wait_scored(d: Deployment, driver: neo4j.AsyncDriver, n: int, *, timeo
         )
         await asyncio.sleep(0.5)
     assert len(scored) == n, d.logs()
-
-
-def fire_at(p: str, target: str) -> Any:
-    return event(
-        "disruption.reported",
-        p + "fire-1",  # the contract: a disruption's subject is its id
-        DisruptionReported(
-            disruption_id=p + "fire-1",
-            kind=DisruptionKind.FIRE,
-            severity=Severity.CRITICAL,
-            expected_recovery_days=21,
-            enterprise_id=p + target,
-        ),
-        3,
-    )
 
 
 async def test_a_fire_at_a_sole_source_alerts_through_the_running_risk_process(
