@@ -77,10 +77,14 @@ def threshold_alert_id(enterprise: str, marker: str) -> str:
     return _alert_id(enterprise, "threshold", marker)
 
 
+def disruption_alert_id(enterprise: str, disruption_id: str) -> str:
+    return _alert_id(enterprise, "disruption", disruption_id)
+
+
 def disruption_cause(enterprise: str, disruption_id: str) -> str:
     """The cause a disruption alert of ``enterprise`` about ``disruption_id`` is claimed under (what
     ``cause_of`` gives for it): a threshold alert that names the disruption claims it too."""
-    return f"alert:{_alert_id(enterprise, 'disruption', disruption_id)}"
+    return f"alert:{disruption_alert_id(enterprise, disruption_id)}"
 
 
 def cause_of(alert: Alert) -> str:
@@ -172,7 +176,7 @@ def disruption_alerts(
             where = {"enterprise": "at", "facility": "at a facility of", "region": "in the region of"}
             out.append(
                 Alert(
-                    _alert_id(e.id, "disruption", d.id),
+                    disruption_alert_id(e.id, d.id),
                     sev,
                     e.id,
                     round(score, 4),
