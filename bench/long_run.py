@@ -13,6 +13,12 @@ relationships in the graph, the worker's resident set now and at its peak, and t
 and size (read just after the offsets, while the worker goes on: they may include the next part's
 first batches). ``--minutes`` stops the run early, after the part in progress is committed.
 
+A run stopped on purpose or killed can be taken up where its worker left it: ``--resume <tag> --end
+<time>`` (both printed at the run's start; ``--keep`` kept its data) reuses its topics, consumer group
+and record rows, counts the events already in its topic, and produces the parts after them. The
+parts are generated from the same seed and the same end of history, so they are the parts the first
+run would have produced. Figures restart from the resumed worker (its resident set is its own).
+
 Everything it writes has its own id prefix and topics, and is deleted at the end (``--keep`` keeps it).
 """
 
@@ -40,7 +46,7 @@ from bench.ingest import (
     stop_worker,
 )
 from bench.workload import generate
-from connectors.kafka import TopicSpec, ensure_topics
+from connectors.kafka import TopicSpec, ensure_topics, topic_ends
 from graph.maintenance import delete_by_prefix, delete_offsets
 from graph.migrations import migrate
 from graph.writer import GraphWriter
@@ -73,7 +79,7 @@ async def _graph_counts(writer: GraphWriter, prefix: str) -> tuple[int, int]:
 
 async def run(args: argparse.Namespace) -> None:
     settings = Settings()
-    tag = f"long{uuid.uuid4().hex[:6]}"
+    tag = args.resume or f"long{uuid.uuid4().hex[:6]}"
     ids = f"{tag}-e-"
     driver = bootstrap.async_driver(settings)
     writer = GraphWriter(driver)
@@ -89,7 +95,8 @@ async def run(args: argparse.Namespace) -> None:
     ]
     ensure_topics(settings.kafka.librdkafka(), topics)
     n_parts = max(1, -(-args.events // args.part))
-    end = datetime.now(UTC) - timedelta(days=2)  # a shipment's last stages may fall a day after it
+    # a shipment's last stages may fall a day after it
+    end = datetime.fromisoformat(args.end) if args.end else datetime.now(UTC) - timedelta(days=2)
     group = f"{tag}-worker"
     log = Path(tempfile.gettempdir()) / f"{tag}-worker.log"
     print(
@@ -97,23 +104,38 @@ async def run(args: argparse.Namespace) -> None:
         f"({tag}; worker log {log})",
         flush=True,
     )
+    print(f"history ends {end.isoformat()}; take it up with --keep --resume {tag} --end {end.isoformat()}")
+    ends: dict[int, int] = {}
+    produced = 0
+    part = 0
+    if args.resume:
+        ends = topic_ends(settings.kafka.librdkafka(), names.valid)
+        produced = sum(ends.values())
+        part, rest = divmod(produced, args.part)
+        if rest:
+            raise SystemExit(
+                f"{names.valid} holds {produced:,} events, not a whole number of parts of {args.part:,}: "
+                "a part was cut off while it was produced; this run cannot be taken up"
+            )
+        print(f"resuming at part {part} of {n_parts}: {produced:,} events in {names.valid}", flush=True)
     print(
         f"{'events':>11} {'minutes':>8} {'events/s':>9} {'nodes':>8} {'rels':>9} {'RSS MiB':>8} "
         f"{'peak MiB':>8} {'records':>11} {'store MiB':>9} {'records/s':>9}",
         flush=True,
     )
     proc = spawn_worker(settings, f"{tag}.", group, args.batch, args.batch_seconds, log)
-    ends: dict[int, int] = {}
-    produced = 0
     targets: list[int] = []  # the cumulative number of events at the end of each produced part
     t0 = time.perf_counter()
-    last = (t0, 0)
+    stored = await writer.stored_offsets(group, names.valid)
+    start = sum(min(stored.get(p, 0), o) for p, o in ends.items())  # committed before this process
+    last = (t0, start)
+    # a resumed run's parts already in the topic and not yet committed get their lines too
+    targets += [k * args.part for k in range(1, part + 1) if k * args.part > start]
     peak = 0.0
     first_records: tuple[float, int] | None = None
     deadline = t0 + args.minutes * 60 if args.minutes else None
     loop = asyncio.get_running_loop()
     try:
-        part = 0
         reported = 0
         while True:
             stored = await writer.stored_offsets(group, names.valid)
@@ -167,7 +189,7 @@ async def run(args: argparse.Namespace) -> None:
         summary: dict[str, Any] = {
             "events": last[1],
             "minutes": (last[0] - t0) / 60,
-            "events_per_s": last[1] / (last[0] - t0),
+            "events_per_s": (last[1] - start) / (last[0] - t0),
             "worker_peak_rss_mb": peak,
         }
         print(
@@ -208,6 +230,8 @@ def cli() -> None:
     ap.add_argument("--batch-seconds", type=float, default=0.5, help="worker batch time bound")
     ap.add_argument("--minutes", type=float, default=0, help="stop after this many minutes (0: all)")
     ap.add_argument("--keep", action="store_true", help="keep the data (default: delete it)")
+    ap.add_argument("--resume", metavar="TAG", help="take up a kept run (its tag) after its last whole part")
+    ap.add_argument("--end", metavar="TIME", help="the history's end (ISO 8601; a resumed run's own)")
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         asyncio.run(run(ap.parse_args()))

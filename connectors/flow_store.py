@@ -12,7 +12,9 @@ contribution. The cost is O(records in the batch), never the history.
 ``finish`` also advances the stream's event-time clock and returns the KPI rows of every touched
 enterprise and its links at that clock (``graph.kpis.bucket_kpis``), each tagged with the
 enterprise's revision for the graph write (``graph.writer``). When the clock enters a new day, every
-supplier with deliveries or incidents leaving a window is recomputed as well. An enterprise's row also
+other supplier with deliveries or incidents leaving a window needs its row again: the transaction names
+those rows in ``clock_due`` (``due`` reads them at the clock, ``done`` forgets them once the graph has
+them), so its own work stays O(batch) while a rollover is O(network). An enterprise's row also
 carries its days of cover (``graph.kpis.cover_kpis``), computed from its stored stock records in the
 same transaction, so a stock report (a touched enterprise: bumped, recomputed) and a replayed or
 older one (no record changes, same figures) need nothing else. A link reads its buyer's cover.
@@ -31,14 +33,22 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Table, and_, case, func, literal, or_, select
+from sqlalchemy import ColumnElement, Engine, Table, and_, bindparam, case, func, literal, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from graph import kpis
 from graph.kpis import Buckets, Cell, LinkKey, SiteDay
-from schema.aggregates import AlarmDay, LinkDay, LinkLeadTime, LinkOpen, StreamClock, SupplierRevision
+from schema.aggregates import (
+    AlarmDay,
+    ClockDue,
+    LinkDay,
+    LinkLeadTime,
+    LinkOpen,
+    StreamClock,
+    SupplierRevision,
+)
 from schema.records import ALARM, ALL_GROUPS, ORDER_TABLE, QUALITY, STOCK, Group
 
 Row = dict[str, Any]
@@ -49,6 +59,7 @@ LINK_OPEN: Table = LinkOpen.__table__  # type: ignore[attr-defined]
 REVISION: Table = SupplierRevision.__table__  # type: ignore[attr-defined]
 CLOCK: Table = StreamClock.__table__  # type: ignore[attr-defined]
 ALARM_DAY: Table = AlarmDay.__table__  # type: ignore[attr-defined]
+CLOCK_DUE: Table = ClockDue.__table__  # type: ignore[attr-defined]
 INCIDENT_TABLE = QUALITY.table
 STOCK_TABLE = STOCK.table
 ALARM_TABLE = ALARM.table
@@ -288,8 +299,10 @@ def _alarms_leaving(conn: Connection, before: int, after: int) -> set[str]:
 
 def finish(conn: Connection, p: Pending) -> FlowKpis:
     """Apply the batch's bucket and alarm deltas, advance the clock, and return the KPI rows of the
-    touched enterprises and links (and of those whose windows lost a bucket or an alarm day when the
-    clock entered a new day)."""
+    touched enterprises and links. When the clock enters a new day, the rows of enterprises (and links)
+    with a bucket or an alarm day leaving a window are recomputed too: with the batch's rows for the
+    enterprises it touched, in ``clock_due`` for the others (``due``: written by the project stage in
+    bounded transactions; a rollover names O(network) rows)."""
     links: set[LinkKey] = set(p.agreed)
     if p.order_ids or p.incident_ids:
         after = _read_cells(conn, p.order_ids, p.incident_ids)
@@ -303,11 +316,72 @@ def finish(conn: Connection, p: Pending) -> FlowKpis:
     suppliers = set(p.suppliers)
     if before_t is not None and now is not None and kpis.day_of(now) > kpis.day_of(before_t):
         leaving = _leaving(conn, before_t, now)
+        links |= {link for link in leaving if link[0] in suppliers}
         extra = ({link[0] for link in leaving} | _alarms_leaving(conn, before_t, now)) - suppliers
         _bump(conn, extra)
-        suppliers |= extra
-        links |= leaving
+        _name_due(conn, extra, {link for link in leaving if link[0] in extra}, now)
     return read_kpis(conn, suppliers, now, links)
+
+
+def _name_due(conn: Connection, suppliers: Collection[str], links: Collection[LinkKey], at: int) -> None:
+    """Name the KPI rows of ``suppliers`` (their own) and of ``links`` as due at clock ``at``."""
+    keys = sorted({(s, "", "") for s in suppliers} | set(links))
+    if not keys:
+        return
+    stmt = _insert(conn, CLOCK_DUE)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["supplier_id", "buyer_id", "sku"],
+        set_={"due_t": func.max(CLOCK_DUE.c.due_t, stmt.excluded.due_t)}
+        if conn.dialect.name == "sqlite"
+        else {"due_t": func.greatest(CLOCK_DUE.c.due_t, stmt.excluded.due_t)},
+    )
+    conn.execute(stmt, [{"supplier_id": s, "buyer_id": b, "sku": k, "due_t": at} for s, b, k in keys])
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    """KPI rows the clock moved (``clock_due``), read for the graph, and the entries they answer."""
+
+    kpis: FlowKpis
+    entries: list[Row]
+    """``clock_due`` rows as read ({supplier_id, buyer_id, sku, due_t}): ``done`` deletes them."""
+
+
+def due(conn: Connection, limit: int) -> Due:
+    """The KPI rows of at most ``limit`` enterprises with entries in ``clock_due`` (their own row and
+    their named links, at the stream clock), with the entries read."""
+    c = CLOCK_DUE.c
+    ids = [
+        str(r[0]) for r in conn.execute(select(c.supplier_id).distinct().order_by(c.supplier_id).limit(limit))
+    ]
+    if not ids:
+        return Due(FlowKpis(), [])
+    entries = [
+        dict(r._mapping)
+        for chunk in _chunks(ids)
+        for r in conn.execute(
+            select(c.supplier_id, c.buyer_id, c.sku, c.due_t).where(c.supplier_id.in_(chunk))
+        )
+    ]
+    links = {(e["supplier_id"], e["buyer_id"], e["sku"]) for e in entries if e["buyer_id"] or e["sku"]}
+    return Due(read_kpis(conn, ids, None, links, at_clock=True), entries)
+
+
+def done(conn: Connection, entries: Sequence[Row]) -> None:
+    """Delete ``clock_due`` entries whose rows the graph committed; an entry a later day named again
+    (a newer ``due_t``) stays."""
+    c = CLOCK_DUE.c
+    rows = sorted(entries, key=lambda e: (e["supplier_id"], e["buyer_id"], e["sku"]))
+    if rows:
+        conn.execute(
+            CLOCK_DUE.delete().where(
+                c.supplier_id == bindparam("s"),
+                c.buyer_id == bindparam("b"),
+                c.sku == bindparam("k"),
+                c.due_t <= bindparam("t"),
+            ),
+            [{"s": e["supplier_id"], "b": e["buyer_id"], "k": e["sku"], "t": e["due_t"]} for e in rows],
+        )
 
 
 def _window_starts(at: int) -> list[date]:

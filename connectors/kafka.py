@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewPartitions, NewTopic
 
@@ -232,3 +232,18 @@ def ensure_topics(
         for fut in admin.create_partitions(grow, operation_timeout=timeout_s).values():
             fut.result(timeout_s)
     return created
+
+
+def topic_ends(
+    conf: Mapping[str, str | int | float | bool], topic: str, *, timeout_s: float = 30
+) -> dict[int, int]:
+    """The next offset of each of ``topic``'s partitions (its high watermark)."""
+    consumer = Consumer({**conf, "group.id": "supplynet-topic-ends", "enable.auto.commit": False})
+    try:
+        partitions = consumer.list_topics(topic, timeout=timeout_s).topics[topic].partitions
+        return {
+            p: int(consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout_s)[1])
+            for p in sorted(partitions)
+        }
+    finally:
+        consumer.close()

@@ -86,6 +86,17 @@ class RecordStore:
             kpis = flow_store.finish(conn, pending)
         return Written(sum(len(r) for r in groups.values()), kpis)
 
+    def due(self, limit: int) -> flow_store.Due:
+        """The KPI rows the clock moved that the graph has not committed (``flow_store.due``), for at
+        most ``limit`` enterprises."""
+        with self.engine.connect() as conn:
+            return flow_store.due(conn, limit)
+
+    def done(self, entries: Sequence[Row]) -> None:
+        """Forget ``clock_due`` entries whose rows the graph committed (``flow_store.done``)."""
+        with self.engine.begin() as conn:
+            flow_store.done(conn, entries)
+
     def kpis(self, suppliers: Sequence[str], at: int | None = None) -> FlowKpis:
         """KPI rows of ``suppliers`` and their links at ``at`` (default: the stream clock), from buckets."""
         with self.engine.connect() as conn:

@@ -103,3 +103,24 @@ class StreamClock(SQLModel, table=True):
 
     id: int = Field(primary_key=True)
     newest_t: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class ClockDue(SQLModel, table=True):
+    """A KPI row the stream clock moved that the graph has not committed yet.
+
+    When a record transaction moves the clock into a new day, every enterprise with a delivery, an
+    incident or an alarm day leaving a window needs its KPI row again, with its links — O(network),
+    not O(batch). The transaction names those rows here (``buyer_id`` and ``sku`` ``""``: the
+    enterprise's own row) instead of computing them, and the project stage writes them to the graph in
+    bounded transactions ahead of the batch, deleting each entry once the graph committed its row
+    (``streams.projection``). So the batch's graph transaction and the worker's memory stay O(batch),
+    and a worker killed in between leaves the entries to the next one. ``due_t`` is the clock that named
+    the entry: an entry a later day named again is kept until a row at least that new is written.
+    """
+
+    __tablename__ = "clock_due"
+
+    supplier_id: str = Field(primary_key=True, max_length=128)
+    buyer_id: str = Field(primary_key=True, max_length=128)
+    sku: str = Field(primary_key=True, max_length=128)
+    due_t: int = Field(sa_column=Column(BigInteger, nullable=False))

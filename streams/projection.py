@@ -65,40 +65,14 @@ type comes in, decoding each reading again to write nothing was ~29% of the work
 
 Pair = tuple[Incoming, ValidEvent]
 
-CLOCK_ROWS_PER_WRITE = 5_000
-"""Most KPI rows moved by the stream clock alone (not by an event of the batch) per graph transaction.
-Why: when the clock enters a new day, every supplier with a bucket leaving a window is recomputed, so
-a batch's KPI rows grow with the network (10,000 enterprises: ~40,000 rows), not with the batch. In one
-transaction they outgrew Neo4j's transaction memory (``dbms.memory.transaction.total.max``, 70% of a
-1 GiB heap) after 6M events of the long run, and the worker retried that batch forever."""
-
-
-def split_clock_rows(
-    kpis: FlowKpis | None, events: Sequence[Pair], limit: int = CLOCK_ROWS_PER_WRITE
-) -> tuple[FlowKpis | None, list[FlowKpis]]:
-    """A batch's KPI rows as (the rows of enterprises its events name, which stay with the batch's
-    transaction, plus the others if they are few) and chunks of at most ``limit`` rows moved by the clock
-    alone, written ahead in transactions of their own. Safe ahead of the batch: every row is read from
-    the committed record store and carries its revision (newest wins), so writing it early, or again on
-    a replay, leaves the graph as one transaction would. Pure."""
-    if kpis is None or len(kpis.links) + len(kpis.suppliers) <= limit:
-        return kpis, []
-    named = {eid for _, ev in events for eid in REGISTRY[type(ev.data)].names(ev.data).enterprises}
-    own = FlowKpis(
-        links=[r for r in kpis.links if r["supplier"] in named or r["buyer"] in named],
-        suppliers=[r for r in kpis.suppliers if r["id"] in named],
-    )
-    rest: list[tuple[bool, Any]] = [
-        (True, r) for r in kpis.links if not (r["supplier"] in named or r["buyer"] in named)
-    ] + [(False, r) for r in kpis.suppliers if r["id"] not in named]
-    chunks = [
-        FlowKpis(
-            links=[r for is_link, r in rest[i : i + limit] if is_link],
-            suppliers=[r for is_link, r in rest[i : i + limit] if not is_link],
-        )
-        for i in range(0, len(rest), limit)
-    ]
-    return own, chunks
+CLOCK_DUE_PER_WRITE = 1_000
+"""Most enterprises whose clock-moved KPI rows (``connectors.flow_store.due``: their own row and their
+named links, ~4 rows each here) go in one graph transaction. Why bounded: when the stream clock
+enters a new day, every enterprise with a bucket leaving a window needs its row again: at 10,000
+enterprises ~40,000 rows. In the batch's transaction they outgrew Neo4j's transaction memory
+(``dbms.memory.transaction.total.max``, 70% of a 1 GiB heap) after 6M events of the long run, and the
+worker retried that batch for ever; computed in the record transaction, they were the worker's
+memory peaks (docs/projection-performance.md)."""
 
 
 SWEEP_SECONDS = 30.0
@@ -263,9 +237,7 @@ class Projector:
             events, mutations = verdict.accepted, None
         refused = len(verdict.refused)
         await self._sweep()
-        kpis, ahead = split_clock_rows(kpis, events)
-        for part in ahead:  # the clock's rows first, bounded: the batch's transaction stays O(batch)
-            await self._write(Mutations(), [], [], part)
+        await self._write_due()  # the clock's rows first, bounded: the batch's transaction stays O(batch)
         try:
             m = mutations if mutations is not None else to_mutations(ev for _, ev in events)
             m.owners = verdict.claims
@@ -356,10 +328,29 @@ class Projector:
             if len(entries) < 100:
                 return
 
+    async def _write_due(self) -> None:
+        """Write every KPI row the stream clock moved that the graph does not have yet, at most
+        ``CLOCK_DUE_PER_WRITE`` enterprises per transaction, each forgotten once committed.
+
+        Before a batch's own write, so the graph has its rollover's rows by the time its offsets commit
+        (as when they rode in its transaction); rows a killed worker's rollover named are written by
+        its successor. Safe to write early or twice: every row is read from the committed record store
+        with its enterprise's revision first (the graph keeps the newest)."""
+        if self.records is None:
+            return
+        while True:
+            due = await self.records.due(CLOCK_DUE_PER_WRITE)
+            if not due.entries:
+                return
+            if due.kpis:
+                await self._write(Mutations(), [], [], due.kpis)
+            await self.records.done(due)
+
     async def idle(self) -> None:
-        """What the stage does between batches: publish what the outbox holds unpublished (on the first
-        call, and every ``SWEEP_SECONDS``) and delete what was published (the outbox keeps nothing
-        already sent)."""
+        """What the stage does between batches: write the KPI rows the clock moved (a killed
+        predecessor's), publish what the outbox holds unpublished (on the first call, and every
+        ``SWEEP_SECONDS``) and delete what was published (the outbox keeps nothing already sent)."""
+        await self._write_due()
         await self._sweep()
         if self._published:
             await self.flush()

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
 
-from connectors.flow_store import FlowKpis
+from connectors.flow_store import Due, FlowKpis
 from connectors.record_store import RecordStore, Written
 from graph.registry import agreed_links, record_rows
 from schema.envelope import ValidEvent
@@ -32,6 +32,7 @@ from schema.errors import EventRejected
 log = logging.getLogger(__name__)
 
 M = TypeVar("M")
+T = TypeVar("T")
 
 
 def unavailable(e: BaseException) -> bool:
@@ -69,11 +70,8 @@ class RecordWriter(Generic[M]):
             state.upcoming_sleep,
         )
 
-    async def _write(self, events: Sequence[tuple[M, ValidEvent]]) -> Written:
-        rows = record_rows(ev for _, ev in events)
-        links = agreed_links(ev for _, ev in events)
-        if not rows and not links:
-            return Written()
+    async def _retried(self, call: Callable[[], T]) -> T:
+        """``call`` in a thread, retried while the store is unavailable (for ever, with back-off)."""
         retrying = AsyncRetrying(
             retry=retry_if_exception(unavailable),
             wait=wait_exponential_jitter(
@@ -84,8 +82,24 @@ class RecordWriter(Generic[M]):
         )
         async for attempt in retrying:
             with attempt:
-                return await asyncio.to_thread(self.store.apply, rows, links)
-        raise AssertionError("unreachable: tenacity retries until the write succeeds or reraises")
+                return await asyncio.to_thread(call)
+        raise AssertionError("unreachable: tenacity retries until the call succeeds or reraises")
+
+    async def _write(self, events: Sequence[tuple[M, ValidEvent]]) -> Written:
+        rows = record_rows(ev for _, ev in events)
+        links = agreed_links(ev for _, ev in events)
+        if not rows and not links:
+            return Written()
+        return await self._retried(lambda: self.store.apply(rows, links))
+
+    async def due(self, limit: int) -> Due:
+        """KPI rows the stream clock moved, not yet in the graph, of at most ``limit`` enterprises
+        (``RecordStore.due``); waits out an unavailable store."""
+        return await self._retried(lambda: self.store.due(limit))
+
+    async def done(self, due: Due) -> None:
+        """Forget the entries of ``due`` once the graph committed its rows; waits out the store."""
+        await self._retried(lambda: self.store.done(due.entries))
 
     async def write(self, events: Sequence[tuple[M, ValidEvent]]) -> Recorded[M]:
         """Upsert the records of ``events``; return the events the store refuses for good, with why,

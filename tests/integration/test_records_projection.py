@@ -26,9 +26,10 @@ from connectors.kafka import EventProducer, Record, TopicSpec, ensure_topics
 from connectors.record_store import RecordStore
 from graph import kpis
 from graph.maintenance import delete_by_prefix, delete_offsets
+from graph.registry import record_rows
 from graph.writer import GraphWriter
 from schema.envelope import ValidEvent
-from schema.events import QualityIncident, Severity
+from schema.events import InventoryReported, QualityIncident, Severity
 from schema.records import (
     CapacityRecord,
     EquipmentAlarmRecord,
@@ -413,6 +414,58 @@ async def test_an_event_the_record_store_refuses_is_dead_lettered_and_not_projec
             assert b"record store refused" in headers["supplynet.reason"]
     finally:
         dlq_out.close()
+        await delete_by_prefix(driver, p)
+        await delete_offsets(driver, f"t13-{p}")
+
+
+async def test_kpi_rows_a_killed_workers_new_day_named_are_written_by_the_next_projector(
+    driver: neo4j.AsyncDriver, sql_engine: Engine, run_id: str, dlq: tuple[str, EventProducer]
+) -> None:
+    """A worker killed after its record transaction moved the clock into a new day and before its graph
+    transaction: the rows that day moved (of enterprises its batch did not name) wait in ``clock_due``,
+    and the next projector of the store writes them (here between batches), equal to a fresh read at
+    the clock, and forgets them."""
+    p = f"rc{run_id}-due-"
+    writer, store = GraphWriter(driver), RecordStore(sql_engine)
+    events = generate(prefix=p, enterprises=20, events=1500, end=END)
+    try:
+        first = Projector(writer=writer, dlq_out=dlq[1], group=f"t13-{p}", records=store)
+        await project_all(first, incoming(events), 500)
+        assert store.due(1000).entries == []  # each batch's own rollovers were written with it
+        # The killed worker's last batch: a stock report 40 days on, its records committed, no graph.
+        report = ValidEvent(
+            id=f"{p}late-stock",
+            source="erp",
+            type=InventoryReported.TYPE,
+            time=END + timedelta(days=40),
+            subject=f"{p}ent0",
+            sequence=0,
+            data=InventoryReported(enterprise_id=f"{p}ent0", sku="HRC", on_hand=10.0, daily_usage=1.0),
+        )
+        store.apply(record_rows([report]))
+        moved = sorted({e["supplier_id"] for e in store.due(1000).entries})
+        assert len(moved) >= 5 and f"{p}ent0" not in moved
+
+        async def deliveries30d() -> dict[str, int]:
+            rec, _, _ = await driver.execute_query(
+                "MATCH (e:Enterprise) WHERE e.id IN $ids RETURN e.id AS id, e.deliveries30d AS n", ids=moved
+            )
+            return {r["id"]: r["n"] for r in rec}
+
+        assert any((await deliveries30d()).values())  # the graph still shows the old window
+        successor = Projector(writer=writer, dlq_out=dlq[1], group=f"t13-{p}", records=store)
+        await successor.idle()
+        assert store.due(1000).entries == []
+        assert await deliveries30d() == dict.fromkeys(moved, 0)
+        fresh = store.kpis(moved).suppliers
+        rec, _, _ = await driver.execute_query(
+            "MATCH (e:Enterprise) WHERE e.id IN $ids RETURN e.id AS id, properties(e) AS props", ids=moved
+        )
+        held = {r["id"]: r["props"] for r in rec}
+        for row in fresh:
+            assert {k: held[row["id"]].get(k) for k in row["props"]} == row["props"]
+    finally:
+        dlq[1].close()
         await delete_by_prefix(driver, p)
         await delete_offsets(driver, f"t13-{p}")
 

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, cast
 
 import orjson
 
-from connectors.flow_store import FlowKpis
 from graph.changes import graph_changes
 from graph.mutations import to_mutations
 from graph.writer import KPI_LINKS, KPI_SUPPLIERS
@@ -15,7 +13,7 @@ from schema.changes import AggregateChange, CausingEvent, Change, decode, encode
 from schema.envelope import ValidEvent
 from schema.examples import example_event
 from schema.validate import decode_event
-from streams.projection import moved_aggregates, split_clock_rows
+from streams.projection import moved_aggregates
 from streams.risk import touched_by_changes
 
 AT = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -151,30 +149,3 @@ def test_flow_kpi_rows_a_write_applied_become_aggregate_changes_naming_their_eve
             kind="supply_link", fields=["deliveries30d"], supplier="wisco", buyer="geely", sku="s", events=[]
         ),
     ]
-
-
-def test_kpi_rows_the_clock_alone_moved_are_written_ahead_in_bounded_chunks() -> None:
-    """The rows of enterprises the batch's events name stay with the batch; the others (a new day's
-    window rollover, network-wide) go ahead in chunks of at most ``limit`` rows, none lost or doubled."""
-    order = _event("order.placed", "ev-1", supplier_id="wisco", buyer_id="dongfeng")
-    events = [(cast(Any, None), order)]
-
-    def link(s: str, b: str) -> dict[str, Any]:
-        return {"supplier": s, "buyer": b, "sku": "s", "rev": 1, "props": {}}
-
-    own_links = [link("wisco", "dongfeng"), link("baosteel", "dongfeng")]
-    clock_links = [link(f"s{i}", f"b{i}") for i in range(6)]
-    own_suppliers = [{"id": "wisco", "rev": 1, "props": {}}]
-    clock_suppliers = [{"id": f"s{i}", "rev": 1, "props": {}} for i in range(5)]
-    kpis = FlowKpis(
-        links=[*clock_links[:3], *own_links, *clock_links[3:]], suppliers=[*clock_suppliers, *own_suppliers]
-    )
-
-    own, ahead = split_clock_rows(kpis, events, limit=4)
-    assert own == FlowKpis(links=own_links, suppliers=own_suppliers)
-    assert [len(c.links) + len(c.suppliers) for c in ahead] == [4, 4, 3]
-    assert [r for c in ahead for r in c.links] == clock_links
-    assert [r for c in ahead for r in c.suppliers] == clock_suppliers
-    # few rows: one transaction, as before
-    assert split_clock_rows(kpis, events, limit=20) == (kpis, [])
-    assert split_clock_rows(None, events, limit=4) == (None, [])

@@ -343,3 +343,46 @@ def test_window_sums_folded_in_sql_give_the_kpis_of_the_day_buckets_on_every_win
         assert kpis.bucket_kpis(network[row["id"]], at) == want
     assert len(got.links) == 3 and len(got.suppliers) == 2
     assert got.suppliers[0]["props"]["deliveries30d"] > 0 and got.suppliers[0]["props"]["leadTimeP90Days90d"]
+
+
+def test_a_new_day_names_the_rows_it_moves_due_and_they_are_read_at_the_clock_until_done(
+    sql_engine: Engine,
+) -> None:
+    """A batch that moves the clock into a new day returns the rows of the enterprises it touched only;
+    those of the enterprises whose deliveries left a window are named in ``clock_due``, read at the clock
+    in bounded reads, and forgotten once done — unless a later day named them again."""
+    store = RecordStore(sql_engine)
+    store.apply(record_rows(_lifecycle(6)))  # mill-0..2 deliver to dongfeng on T0's day
+    mills = ["mill-0", "mill-1", "mill-2"]
+    assert store.due(10).entries == []
+
+    def stock(eid: str, days: int) -> ValidEvent:
+        data = {"enterprise_id": "depot", "sku": "HRC", "on_hand": 5.0, "daily_usage": 1.0}
+        return _event("inventory.reported", eid, days * 1440, data)
+
+    # 31 days on: the deliveries leave the 30-day window; the batch names the depot only.
+    written = store.apply(record_rows([stock("st31", 31)]))
+    assert [r["id"] for r in written.kpis.suppliers] == ["depot"] and written.kpis.links == []
+    first = store.due(2)  # at most two enterprises per read
+    assert sorted({e["supplier_id"] for e in first.entries}) == mills[:2]
+    assert sorted(r["id"] for r in first.kpis.suppliers) == mills[:2]
+    assert {(r["supplier"], r["buyer"], r["sku"]) for r in first.kpis.links} == {
+        (m, "dongfeng", "HRC") for m in mills[:2]
+    }
+    fresh = {r["id"]: r for r in store.kpis(mills[:2]).suppliers}
+    for r in first.kpis.suppliers:  # the figures at the clock, under a revision at least as new
+        assert r["props"] == fresh[r["id"]]["props"] and r["rev"] == fresh[r["id"]]["rev"]
+        assert r["props"]["deliveries30d"] == 0 and r["props"]["deliveries90d"] == 2
+    store.done(first.entries)
+    assert sorted({e["supplier_id"] for e in store.due(10).entries}) == ["mill-2"]
+
+    # 95 days on, before mill-2's entry is done: the 90-day window loses them too. Entries read before
+    # that day are not forgotten by their ``done``.
+    stale = store.due(10)
+    store.apply(record_rows([stock("st95", 95)]))
+    store.done(stale.entries)
+    again = store.due(10)
+    assert sorted({e["supplier_id"] for e in again.entries}) == mills
+    assert all(r["props"]["deliveries90d"] == 0 for r in again.kpis.suppliers)
+    store.done(again.entries)
+    assert store.due(10).entries == []
