@@ -173,6 +173,35 @@ class AuthzWorld:
                     "enterprise_id": target,
                 },
             )
+        # a disruption reaches a partner through a facility its network operates or a region its
+        # network is in; the same on a site or a region outside stays hidden
+        for fid, operator in ((f"{p}fac-u2", self.U2), (f"{p}{OUT}fac-far", self.FAR)):
+            add(
+                "facility.registered",
+                {
+                    "facility_id": fid,
+                    "enterprise_id": operator,
+                    "name": f"plant {fid[-6:]}",
+                    "kind": "plant",
+                    "region": self.region,
+                },
+            )
+        for did, where in (
+            (f"{p}dsr-fac-u2", {"facility_id": f"{p}fac-u2"}),
+            (f"{p}{OUT}dsr-fac-far", {"facility_id": f"{p}{OUT}fac-far"}),
+            (f"{p}dsr-region", {"region": self.region}),
+            (f"{p}{OUT}dsr-region-far", {"region": f"{p}{OUT}region"}),
+        ):
+            add(
+                "disruption.reported",
+                {
+                    "disruption_id": did,
+                    "kind": "flood",
+                    "severity": "medium",
+                    "expected_recovery_days": 5,
+                    **where,
+                },
+            )
 
         # A genealogy across the edge: FAR's raw lot -> U1's lot -> P's lot; U1's lot also went to SIB.
         self.lot_far, self.lot_u1, self.lot_p = f"{p}{OUT}lot-far", f"{p}lot-u1", f"{p}lot-p"
@@ -975,4 +1004,4 @@ def test_partner_record_views_keep_its_network_and_hide_prices_of_orders_it_is_n
         assert outside_id in ids("analyst", root, field), root
         seen = ids("partner", root, field)
         assert seen and not any(OUT in i for i in seen), (root, seen)
-    assert ids("partner", "disruptions", "id") == {f"{w.p}dsr-u2"}
+    assert ids("partner", "disruptions", "id") == {f"{w.p}dsr-u2", f"{w.p}dsr-fac-u2", f"{w.p}dsr-region"}
