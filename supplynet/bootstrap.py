@@ -138,11 +138,13 @@ def _add_missing_indexes(engine: Engine) -> None:
 
 
 SUPERSEDED_INDEXES: dict[str, tuple[str, ...]] = {
-    "order_record": ("ix_order_supplier", "ix_order_supplier_ordered_on")
+    "order_record": ("ix_order_supplier", "ix_order_supplier_ordered_on"),
+    "shipment_record": ("ix_shipment_supplier", "ix_shipment_supplier_delayed"),
+    "quality_incident_record": ("ix_quality_supplier",),
 }
-"""Indexes of an older release that a newer one replaced (``ix_order_supplier_buyer`` and
-``ix_order_supplier_ordered_on_buyer`` start with the columns of ``ix_order_supplier`` and
-``ix_order_supplier_ordered_on``): dropped, so the planner does not pick them over their successor."""
+"""Indexes of an older release that a newer one replaced (each successor, ``..._buyer``, starts with
+the columns of the index it replaces and adds the buyer): dropped, so the planner does not pick them
+over their successor."""
 
 
 def _add_missing_columns(engine: Engine) -> None:
