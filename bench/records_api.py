@@ -387,6 +387,12 @@ def cases() -> list[tuple[str, str]]:
         ),
         ("orders late", f"{{ orders(first: 50, lateOnly: true) {{ {o} }} }}"),
         ("orders one week", f'{{ orders(first: 50, orderedFrom: "{{d0}}", orderedTo: "{{d1}}") {{ {o} }} }}'),
+        ("orders cancelled", f"{{ orders(first: 50, status: CANCELLED) {{ {o} }} }}"),
+        ("shipments", f"{{ shipments(first: 50) {{ {page % 'shipmentId delayDays'} }} }}"),
+        (
+            "shipments delayed",
+            f"{{ shipments(first: 50, delayedOnly: true) {{ {page % 'shipmentId delayDays'} }} }}",
+        ),
         (
             "shipments supplier delayed",
             f'{{ shipments(first: 50, supplierId: "{{s}}", delayedOnly: true) '
@@ -404,6 +410,8 @@ def cases() -> list[tuple[str, str]]:
             "capacity spare >= 5000",
             f"{{ capacity(first: 50, minSpareCapacity: 5000) {{ {page % 'enterpriseId spareCapacity'} }} }}",
         ),
+        ("quality", f"{{ qualityIncidents(first: 50) {{ {page % 'incidentId severity'} }} }}"),
+        ("alarms", f"{{ equipmentAlarms(first: 50) {{ {page % 'alarmId severity'} }} }}"),
         (
             "quality supplier",
             f'{{ qualityIncidents(first: 50, supplierId: "{{s}}") {{ {page % "incidentId severity"} }} }}',
@@ -489,6 +497,11 @@ def store_reads(engine: Engine, n_ent: int, n: int, allowed: frozenset[str] | No
             ordered_to=p["d0"] + timedelta(days=6),
             allowed=allowed,
         ),
+        "orders cancelled": lambda p: rq.orders(
+            engine, first=50, as_of=today, status=rq.OrderStatus.CANCELLED, allowed=allowed
+        ),
+        "shipments": lambda p: rq.shipments(engine, first=50, allowed=allowed),
+        "shipments delayed": lambda p: rq.shipments(engine, first=50, delayed_only=True, allowed=allowed),
         "shipments supplier delayed": lambda p: rq.shipments(
             engine, first=50, supplier_id=p["s"], delayed_only=True, allowed=allowed
         ),
@@ -497,6 +510,8 @@ def store_reads(engine: Engine, n_ent: int, n: int, allowed: frozenset[str] | No
         "capacity spare >= 5000": lambda p: rq.capacity(
             engine, first=50, min_spare_capacity=5000, allowed=allowed
         ),
+        "quality": lambda p: rq.quality_incidents(engine, first=50, allowed=allowed),
+        "alarms": lambda p: rq.equipment_alarms(engine, first=50, allowed=allowed),
         "quality supplier": lambda p: rq.quality_incidents(
             engine, first=50, supplier_id=p["s"], allowed=allowed
         ),
