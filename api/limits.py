@@ -55,6 +55,7 @@ SIZE_BOUNDS: dict[tuple[str, str, str], tuple[int, int]] = {
     ("Query", "enterprises", "first"): (1, 500),
     ("Query", "upstream", "maxNodes"): (1, 20_000),
     ("Query", "downstream", "maxNodes"): (1, 20_000),
+    ("Query", "regionNetwork", "maxNodes"): (1, 20_000),
     ("Query", "productChain", "maxNodes"): (1, 20_000),
     ("Query", "paths", "first"): (1, 5),
     ("Query", "designProjects", "first"): (1, 200),

@@ -193,6 +193,73 @@ class SupplyNetwork:
         return len(self.raw_edges)
 
 
+@strawberry.type(description="An enterprise in a region's view (scalars only).")
+class RegionNetworkNode:
+    id: strawberry.ID
+    name: str | None
+    industry: str | None
+    region: str | None
+    country: str | None
+    risk_score: float | None
+    in_region: bool = strawberry.field(
+        description="True for an enterprise of the region; false for a direct supplier or customer "
+        "elsewhere (with `outside: true`)"
+    )
+
+
+@strawberry.type(
+    description="A region's enterprises and the current supply links among them (with `outside`: also "
+    "their direct suppliers and customers elsewhere and those links), computed in one round trip."
+)
+class RegionNetwork:
+    region: str
+    as_of: date
+    truncated: bool = strawberry.field(
+        description="True when maxNodes cut the view (the region's riskiest enterprises are kept first, "
+        "then the outside ones with most links to them)"
+    )
+    raw_nodes: strawberry.Private[list[dict[str, Any]]]
+    raw_edges: strawberry.Private[list[dict[str, Any]]]
+
+    @strawberry.field(description="Nodes as typed objects (fine for views of a few hundred nodes).")
+    def nodes(self) -> list[RegionNetworkNode]:
+        return [
+            RegionNetworkNode(
+                id=strawberry.ID(n["id"]),
+                name=n.get("name"),
+                industry=n.get("industry"),
+                region=n.get("region"),
+                country=n.get("country"),
+                risk_score=n.get("riskScore"),
+                in_region=n["inRegion"],
+            )
+            for n in self.raw_nodes
+        ]
+
+    @strawberry.field(description="Edges as typed objects.")
+    def edges(self) -> list[NetworkEdge]:
+        return [_edge(e) for e in self.raw_edges]
+
+    @strawberry.field(
+        description="The whole view as one JSON value {nodes: [...], edges: [...]} (nodes with `inRegion`) "
+        "— the fast path for thousands of nodes."
+    )
+    def payload(self) -> JSON:
+        return JSON({"nodes": self.raw_nodes, "edges": self.raw_edges})
+
+    @strawberry.field
+    def node_count(self) -> int:
+        return len(self.raw_nodes)
+
+    @strawberry.field
+    def edge_count(self) -> int:
+        return len(self.raw_edges)
+
+    @strawberry.field(description="Enterprises of the region in the view")
+    def member_count(self) -> int:
+        return sum(1 for n in self.raw_nodes if n["inRegion"])
+
+
 @strawberry.type(description="One supply path: enterprises in material-flow order and the links between.")
 class SupplyPath:
     nodes: list[Enterprise]
@@ -323,6 +390,31 @@ class NetworkQuery:
         max_nodes: int = 5000,
     ) -> SupplyNetwork | None:
         return await NetworkQuery._network(self, info, str(id), Direction.DOWNSTREAM, tiers, as_of, max_nodes)
+
+    @strawberry.field(
+        description="The enterprises of a region (as `enterprises(region:)` and the data map name it) and "
+        "the current supply links among them; with `outside`, also their direct suppliers and customers "
+        "elsewhere and the links to them. One round trip, lean `payload`. A partner sees only enterprises "
+        "of its network and the links with both ends in it, others' commercial terms redacted."
+    )
+    async def region_network(
+        self,
+        info: Info[Context, None],
+        region: str,
+        as_of: date | None = None,
+        max_nodes: int = 5000,
+        outside: bool = False,
+    ) -> RegionNetwork:
+        ctx = info.context
+        await ctx.policy.authorize(Action.READ_NETWORK)
+        if not 1 <= max_nodes <= 20_000:
+            raise ClientError(f"maxNodes must be between 1 and 20000, got {max_nodes}")
+        day = as_of or date.today()
+        found_nodes, found_edges, truncated = await ctx.views.region_network(
+            region=region, as_of=day, max_nodes=max_nodes, outside=outside, scope=ctx.policy.visible_list()
+        )
+        nodes, edges = ctx.policy.restrict_network(found_nodes, found_edges)
+        return RegionNetwork(region=region, as_of=day, truncated=truncated, raw_nodes=nodes, raw_edges=edges)
 
     @strawberry.field(
         description="Shortest supply paths along which material flows from `source` to `target`."
@@ -464,4 +556,4 @@ class NetworkQuery:
         ]
 
 
-__all__ = ["Direction", "NetworkQuery", "SupplyNetwork", "decode_cursor", "encode_cursor"]
+__all__ = ["Direction", "NetworkQuery", "RegionNetwork", "SupplyNetwork", "decode_cursor", "encode_cursor"]

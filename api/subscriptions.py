@@ -134,6 +134,18 @@ def grown(scope: PartnerScope | None, change: GraphChange) -> PartnerScope | Non
     return scope
 
 
+def joined_region(change: GraphChange, region: str) -> set[str]:
+    """Enterprises a change locates in ``region`` (a registration, a move). Pure."""
+    return {
+        r.start
+        for r in change.relationships
+        if r.type == "LOCATED_IN"
+        and r.start_label == "Enterprise"
+        and r.end == region
+        and r.change != "ended"
+    }
+
+
 @strawberry.type
 class Subscription:
     @strawberry.subscription(description="Risk alerts as the risk engine raises them.")
@@ -173,25 +185,36 @@ class Subscription:
             )
 
     @strawberry.subscription(
-        description="Nodes and relationships the graph committed in the network of `enterpriseId` (N tiers "
-        "both ways), per event, from graph.changes."
+        description="Nodes and relationships the graph committed in the network of `enterpriseId`, or of "
+        "the enterprises of `region` (N tiers both ways; an enterprise that moves into the region joins "
+        "it), per event, from graph.changes. Give one of `enterpriseId` and `region`."
     )
     async def graph_changes(
-        self, info: Info[Context, None], enterprise_id: strawberry.ID, tiers: int = 2
+        self,
+        info: Info[Context, None],
+        enterprise_id: strawberry.ID | None = None,
+        tiers: int = 2,
+        region: str | None = None,
     ) -> AsyncGenerator[GraphChangeEvent, None]:
         ctx = info.context
         policy = ctx.policy
         policy.require(Action.SUBSCRIBE)
+        if (enterprise_id is None) == (region is None):
+            raise ClientError("graphChanges takes enterpriseId or region (one of them)")
         ctx.check_tiers(tiers)
         scope = await policy.scope(refresh=True)
-        await policy.check_in_scope(str(enterprise_id))
+        if enterprise_id is not None:
+            await policy.check_in_scope(str(enterprise_id))
         if ctx.consumer_factory is None:
             raise ClientError("subscriptions are not configured on this server")
-        focal = str(enterprise_id)
         if scope is not None:
             tiers = min(tiers, scope.tiers)
-        network = await ctx.views.neighbourhood(focal, tiers=tiers)
-        network.add(focal)
+        if enterprise_id is not None:
+            focal = str(enterprise_id)
+            network = await ctx.views.neighbourhood(focal, tiers=tiers)
+            network.add(focal)
+        else:
+            _, network = await ctx.views.region_neighbourhood(str(region), tiers=tiers)
         seen: LRUCache[str, bool] = LRUCache(SEEN_RECORDS)
         async for raw in tail(ctx.consumer_factory, ctx.topics.changes):
             try:
@@ -205,6 +228,8 @@ class Subscription:
                 scope = grown(scope, change)
                 if scope is not None and not all(e in scope for e in change.enterprises()):
                     continue  # an enterprise it names (a link's end, an order's party) is outside
+                if region is not None:
+                    network.update(joined_region(change, region))
                 if not change.enterprises() & network:
                     continue
                 # A new supply link to the network brings its other end into the network.

@@ -251,6 +251,84 @@ NETWORK_QUERIES = {
     (d, t): _network_query(d, t) for d in ("UPSTREAM", "DOWNSTREAM") for t in range(1, MAX_TIERS + 1)
 }
 
+
+def _region_network_query() -> str:
+    # A region's enterprises through the region index (riskiest first, at most $limit), then the current
+    # links that start or end at one of them: among them, and with $outside to enterprises elsewhere
+    # (or of no region). A partner's scope ($scope) is applied to both ends in Neo4j; the API applies it
+    # again with the redaction (``Policy.restrict_network``). Rows are lists, like the tiered views.
+    def link(buyer: str) -> str:
+        return ", ".join(
+            kpis.link_cover("x", buyer) if k == "daysOfCover" else f"x.{k}" for k in NET_EDGE_KEYS[2:-2]
+        )
+
+    node = "[m.id, m.name, m.industry, m.region, m.country, m.riskScore]"
+    return f"""
+MATCH (e:Enterprise {{region: $region}})
+WHERE $scope IS NULL OR e.id IN $scope
+WITH e ORDER BY coalesce(e.riskScore, -1.0) DESC, e.id ASC LIMIT $limit
+WITH collect(e) AS members
+CALL (members) {{
+  UNWIND members AS n
+  MATCH (n)-[x:SUPPLIES WHERE {_VALID}]->(b:Enterprise)
+  WHERE (b.region = $region OR $outside) AND ($scope IS NULL OR b.id IN $scope)
+  RETURN collect([n.id, b.id, {link("b")}, toString(x.validFrom), toString(x.validTo)]) AS outgoing,
+         collect(DISTINCT CASE WHEN coalesce(b.region, '') <> $region THEN b END) AS customers
+}}
+CALL (members) {{
+  UNWIND members AS n
+  MATCH (s:Enterprise)-[x:SUPPLIES WHERE {_VALID}]->(n)
+  WHERE $outside AND coalesce(s.region, '') <> $region AND ($scope IS NULL OR s.id IN $scope)
+  RETURN collect([s.id, n.id, {link("n")}, toString(x.validFrom), toString(x.validTo)]) AS incoming,
+         collect(DISTINCT s) AS suppliers
+}}
+RETURN [m IN members | {node}] AS members,
+       [m IN suppliers + customers | {node}] AS others,
+       outgoing + incoming AS edges
+"""
+
+
+REGION_NETWORK = _region_network_query()
+
+
+def region_view(
+    members: list[Record], others: list[Record], edges: list[Record], max_nodes: int
+) -> tuple[list[Record], list[Record], bool]:
+    """(nodes, edges among them, truncated) of a region's view from what ``REGION_NETWORK`` read. Pure.
+
+    ``members`` (the region's enterprises, riskiest first, one more than ``max_nodes`` read to tell a
+    cut) come first with ``inRegion``; ``others`` (outside suppliers and customers) fill the room left,
+    most links to the kept members first, then by id. Edges are those with both ends kept and one in the
+    region, each once.
+    """
+    kept = members[:max_nodes]
+    truncated = len(members) > max_nodes
+    ids = {m["id"] for m in kept}
+    links: dict[str, int] = {}
+    for e in edges:
+        for end, other in ((e["supplierId"], e["buyerId"]), (e["buyerId"], e["supplierId"])):
+            if end in ids and other not in ids:
+                links[other] = links.get(other, 0) + 1
+    outside = {o["id"]: o for o in others if o["id"] not in ids and o["id"] in links}
+    ranked = sorted(outside, key=lambda i: (-links[i], i))
+    room = max_nodes - len(kept)
+    truncated = truncated or len(ranked) > room
+    nodes = [{**m, "inRegion": True} for m in kept] + [
+        {**outside[i], "inRegion": False} for i in ranked[:room]
+    ]
+    shown = {n["id"] for n in nodes}
+    seen: set[tuple[str, str, str]] = set()
+    out = []
+    for e in edges:
+        key = (e["supplierId"], e["buyerId"], e["sku"])
+        touches = e["supplierId"] in ids or e["buyerId"] in ids  # never a link between two outside
+        if touches and e["supplierId"] in shown and e["buyerId"] in shown and key not in seen:
+            seen.add(key)
+            out.append(e)
+    out.sort(key=lambda e: (e["supplierId"], e["buyerId"], e["sku"]))
+    return nodes, out, truncated
+
+
 _PATHS = {
     h: f"""
 MATCH (a:Enterprise {{id: $from}}), (b:Enterprise {{id: $to}})
@@ -487,6 +565,24 @@ def _neighbourhood_tiers_query(tiers: int) -> str:
 _NEIGHBOURHOOD_TIERS = {t: _neighbourhood_tiers_query(t) for t in range(1, MAX_TIERS + 1)}
 
 
+def _region_neighbourhood_query(tiers: int) -> str:
+    # The region's enterprises, then tier by tier the enterprises one SUPPLIES hop from the tier before,
+    # each way (one CALL per tier, like _neighbourhood_tiers_query): one round trip.
+    lines = ["MATCH (f:Enterprise {region: $region})", "WITH collect(f) AS u0, collect(f) AS d0"]
+    for way, arrow in (("u", "<-[:SUPPLIES]-"), ("d", "-[:SUPPLIES]->")):
+        for k in range(1, tiers + 1):
+            lines.append(
+                f"CALL ({way}{k - 1}) {{ UNWIND {way}{k - 1} AS x OPTIONAL MATCH (x){arrow}(n:Enterprise) "
+                f"RETURN collect(DISTINCT n) AS {way}{k} }}"
+            )
+    tiers_ = " + ".join(f"[n IN {w}{k} | n.id]" for w in "ud" for k in range(1, tiers + 1))
+    lines.append(f"RETURN [n IN u0 | n.id] AS members, {tiers_} AS around")
+    return "\n".join(lines)
+
+
+_REGION_NEIGHBOURHOOD = {t: _region_neighbourhood_query(t) for t in range(1, MAX_TIERS + 1)}
+
+
 def first_tiers(own: str, tiers: Sequence[Sequence[str]]) -> dict[str, int]:
     """id → the first tier (1-based) naming it; ``own`` at 0. Pure."""
     out = {own: 0}
@@ -570,6 +666,45 @@ class NetworkViews(GraphViews):
         ids = {n["id"] for n in nodes}
         edges = [e for e in all_edges if e["supplierId"] in ids and e["buyerId"] in ids]
         return nodes, edges, truncated
+
+    async def region_network(
+        self,
+        *,
+        region: str,
+        as_of: date,
+        max_nodes: int,
+        outside: bool,
+        scope: Sequence[str] | None,
+    ) -> tuple[list[Record], list[Record], bool]:
+        """(nodes, current links among them, truncated) of the enterprises of ``region`` (``inRegion``)
+        and, with ``outside``, their direct suppliers and customers elsewhere; only ids in ``scope``
+        when given (``region_view`` says what a cut keeps). One round trip."""
+        rows = await self._read(
+            REGION_NETWORK,
+            region=region,
+            asOf=as_of,
+            limit=max_nodes + 1,
+            outside=outside,
+            scope=None if scope is None else list(scope),
+        )
+        if not rows:
+            return [], [], False
+        r = rows[0]
+        return region_view(
+            [dict(zip(NET_NODE_KEYS, n, strict=True)) for n in r["members"]],
+            [dict(zip(NET_NODE_KEYS, n, strict=True)) for n in r["others"]],
+            [dict(zip(NET_EDGE_KEYS, e, strict=True)) for e in r["edges"]],
+            max_nodes,
+        )
+
+    async def region_neighbourhood(self, region: str, *, tiers: int) -> tuple[set[str], set[str]]:
+        """(the enterprises of ``region``, those within ``tiers`` supply hops of one of them either way,
+        the members included). One round trip."""
+        rows = await self._read(_REGION_NEIGHBOURHOOD[min(tiers, MAX_TIERS)], region=region)
+        if not rows:
+            return set(), set()
+        members = set(rows[0]["members"])
+        return members, members | set(rows[0]["around"])
 
     async def paths(
         self, *, source: str, target: str, max_hops: int, as_of: date, limit: int

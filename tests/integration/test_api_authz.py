@@ -465,6 +465,73 @@ def test_partner_graph_changes_stay_inside_its_network_whatever_tiers_it_asks(
         )
 
 
+def test_partner_region_network_holds_its_network_only_with_others_terms_redacted(
+    azserver: tuple[Server, Any], azkeys: dict[str, str], azworld: AuthzWorld
+) -> None:
+    url, w = azserver[0].url, azworld
+    q = f"""{{ regionNetwork(region: "{w.region}", outside: true) {{ truncated memberCount
+      nodes {{ id inRegion }} edges {{ supplierId buyerId share unitPrice redacted }} }} }}"""
+    staff = _answer(url, azkeys["analyst"], q)["data"]["regionNetwork"]
+    assert {n["id"] for n in staff["nodes"]} == set(w.inside) | set(w.outside)  # all in the one region
+    assert all(n["inRegion"] for n in staff["nodes"]) and staff["memberCount"] == 9
+    assert (w.FAR, w.U3) in {(e["supplierId"], e["buyerId"]) for e in staff["edges"]}
+    body = _answer(url, azkeys["partner"], q)
+    assert not body.get("errors"), body
+    view = body["data"]["regionNetwork"]
+    assert {n["id"] for n in view["nodes"]} == set(w.inside)
+    links = {(e["supplierId"], e["buyerId"]): e for e in view["edges"]}
+    assert set(links) == {(w.U3, w.U2), (w.U2, w.U1), (w.U1, w.P), (w.P, w.D1)}
+    assert links[(w.U1, w.P)]["share"] == 0.9 and links[(w.U1, w.P)]["redacted"] == []
+    assert links[(w.U3, w.U2)]["share"] is None
+    assert links[(w.U3, w.U2)]["redacted"] == ["share", "unitPrice", "annualVolume", "currency"]
+    assert _leaks(body) == []
+
+
+def test_partner_graph_changes_of_a_region_stay_inside_its_network(
+    azserver: tuple[Server, Any], azkeys: dict[str, str], az_settings: Settings, azworld: AuthzWorld
+) -> None:
+    w = azworld
+    newcomer, elsewhere = f"{w.p}{OUT}newcomer", f"{w.p}{OUT}elsewhere"
+
+    def ev(n: int, event_type: str, subject: str, **data: Any) -> dict[str, Any]:
+        e = example_event(event_type, event_id=f"{w.p}gcr-{n}")
+        e["data"].update(data)
+        e["subject"] = subject
+        return e
+
+    async def run() -> None:
+        q = f'subscription {{ graphChanges(region: "{w.region}", tiers: 1) {{ eventId }} }}'
+        partner = await _subscribe(azserver[0].url, azkeys["partner"], q)
+        analyst = await _subscribe(azserver[0].url, azkeys["analyst"], q)
+        await asyncio.sleep(2)
+        await project_events(
+            az_settings,
+            [
+                # an enterprise registering in the region joins it (outside the partner's network)
+                ev(1, "partner.registered", newcomer, enterprise_id=newcomer, region=w.region),
+                ev(2, "partner.registered", elsewhere, enterprise_id=elsewhere, region=f"{w.p}{OUT}region"),
+                ev(3, "order.placed", w.U1, order_id=f"gcr-{w.p}o-in", supplier_id=w.U2, buyer_id=w.U1),
+            ],
+            group=f"{w.p}gcr",
+        )
+        await project_events(
+            az_settings,
+            [ev(4, "order.placed", w.P, order_id=f"gcr-{w.p}o-p", supplier_id=w.U1, buyer_id=w.P)],
+            group=f"{w.p}gcr2",
+        )
+        staff = {(await _next(analyst))["data"]["graphChanges"]["eventId"] for _ in range(3)}
+        assert staff == {f"{w.p}gcr-1", f"{w.p}gcr-3", f"{w.p}gcr-4"}
+        mine = [(await _next(partner))["data"]["graphChanges"] for _ in range(2)]
+        assert sorted(g["eventId"] for g in mine) == [f"{w.p}gcr-3", f"{w.p}gcr-4"]
+        await partner.close()
+        await analyst.close()
+
+    try:
+        asyncio.run(run())
+    finally:
+        asyncio.run(forget(az_settings, ids=[newcomer, elsewhere]))
+
+
 def test_partner_risk_alerts_carry_factors_of_its_own_enterprise_only(
     azserver: tuple[Server, Any], azkeys: dict[str, str], az_settings: Settings, azworld: AuthzWorld
 ) -> None:
@@ -602,6 +669,14 @@ def cases(w: AuthzWorld) -> dict[str, list[Case]]:
         ],
         "upstream": [pair("id", w.P, w.FAR, "tiers: 4, maxNodes: 50")],
         "downstream": [pair("id", w.U3, w.SIB, "tiers: 4, maxNodes: 50")],
+        # a region names no enterprise: a partner gets the region's enterprises inside its network
+        "regionNetwork": [
+            Case(
+                f'region: "{w.region}", maxNodes: 50',
+                f'region: "{w.region}", maxNodes: 50, outside: true',
+                NETWORK,
+            )
+        ],
         "paths": [Case(f'source: "{w.U3}", target: "{w.P}"', f'source: "{w.FAR}", target: "{w.P}"', NETWORK)],
         "productChain": [pair("sku", f"{w.p}sku-u1-p", f"{w.p}sku-far-u3", "maxNodes: 50", STAFF)],
         "supplierKpis": [pair("id", w.U1, w.Y), pair("id", w.U1, w.Y, 'asOf: "2026-06-30"')],
