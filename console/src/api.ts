@@ -17,8 +17,9 @@ export function saveCredential(token: string): void {
 
 export function forgetCredential(): void {
   sessionStorage.removeItem(CREDENTIAL_KEY);
-  wsClient?.dispose();
+  void wsClient?.dispose();
   wsClient = null;
+  wsConnected = false;
 }
 
 function graphqlUrl(): string {
@@ -54,6 +55,9 @@ export async function gql<T>(query: string, variables: Record<string, unknown> =
 }
 
 let wsClient: Client | null = null;
+/** Whether the subscription socket is open and acknowledged, and who waits for that. */
+let wsConnected = false;
+const connectedWaiters = new Set<() => void>();
 
 /** A WebSocket whose `onmessage` always sees text: the API sends its JSON messages as binary frames
  * (orjson bytes), which graphql-ws would otherwise hand on as a Blob it cannot read. */
@@ -86,18 +90,32 @@ function subscriptionClient(): Client {
       retryAttempts: 5,
       connectionParams: () => ({ authorization: `Bearer ${credential() ?? ""}` }),
     });
+    wsClient.on("connected", () => {
+      wsConnected = true;
+      for (const waiter of [...connectedWaiters]) waiter();
+    });
+    wsClient.on("closed", () => {
+      wsConnected = false;
+    });
   }
   return wsClient;
 }
 
-/** Subscribes; returns the function that ends the subscription. */
+/** Subscribes; returns the function that ends the subscription. `onConnected` runs when the socket is
+ * (or is already) open and acknowledged by the server, and again after a reconnection. */
 export function subscribe<T>(
   query: string,
   variables: Record<string, unknown>,
   onData: (data: T) => void,
   onError: (message: string) => void,
+  onConnected?: () => void,
 ): () => void {
-  return subscriptionClient().subscribe<T>(
+  const client = subscriptionClient();
+  if (onConnected) {
+    connectedWaiters.add(onConnected);
+    if (wsConnected) queueMicrotask(onConnected);
+  }
+  const stop = client.subscribe<T>(
     { query, variables },
     {
       next: (result) => {
@@ -108,6 +126,10 @@ export function subscribe<T>(
       complete: () => undefined,
     },
   );
+  return () => {
+    if (onConnected) connectedWaiters.delete(onConnected);
+    stop();
+  };
 }
 
 function describeClose(err: unknown): string {

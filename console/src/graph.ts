@@ -13,6 +13,9 @@ export interface NetNode {
   region: string | null;
   riskScore: number | null;
   tier: number;
+  /** In a region's view: whether the enterprise is of the region (false: a direct supplier or customer
+   * outside it). Absent in a focal enterprise's view. */
+  inRegion?: boolean;
 }
 
 export interface NetEdge {
@@ -59,6 +62,48 @@ export function tierPositions(nodes: NetNode[], direction: "UPSTREAM" | "DOWNSTR
   return out;
 }
 
+/** A region's view in material-flow columns (as tiers, drawn left to right): each enterprise of the
+ * region one column right of its rightmost supplier in the region (a chain of suppliers in the region
+ * gives a chain of columns; enterprises on a supply cycle stay in the column they were reached in), the
+ * outside suppliers in the first column and the outside customers after the last (an outside
+ * enterprise that is both stands with the suppliers). Deterministic. */
+export function regionTiers(nodes: NetNode[], edges: NetEdge[]): NetNode[] {
+  const member = new Set(nodes.filter((n) => n.inRegion !== false).map((n) => n.id));
+  const buyers = new Map<string, Set<string>>();
+  const indegree = new Map<string, number>([...member].map((id) => [id, 0]));
+  const outsideSuppliers = new Set<string>();
+  for (const e of edges) {
+    if (member.has(e.supplierId) && member.has(e.buyerId)) {
+      if (e.supplierId === e.buyerId) continue;
+      const set = buyers.get(e.supplierId) ?? new Set<string>();
+      if (!set.has(e.buyerId)) {
+        set.add(e.buyerId);
+        indegree.set(e.buyerId, (indegree.get(e.buyerId) ?? 0) + 1);
+      }
+      buyers.set(e.supplierId, set);
+    } else if (member.has(e.buyerId)) outsideSuppliers.add(e.supplierId);
+  }
+  // Kahn's order: an enterprise's column is settled once all its suppliers in the region are.
+  const stage = new Map<string, number>();
+  const queue = [...member].filter((id) => indegree.get(id) === 0).sort();
+  for (const id of queue) stage.set(id, 0);
+  for (let i = 0; i < queue.length; i++) {
+    const id = queue[i];
+    for (const b of [...(buyers.get(id) ?? [])].sort()) {
+      stage.set(b, Math.max(stage.get(b) ?? 0, (stage.get(id) ?? 0) + 1));
+      const left = (indegree.get(b) ?? 0) - 1;
+      indegree.set(b, left);
+      if (left === 0) queue.push(b);
+    }
+  }
+  for (const id of member) if (!stage.has(id)) stage.set(id, 0); // on a cycle nothing settled
+  const last = Math.max(0, ...stage.values());
+  return nodes.map((n) => ({
+    ...n,
+    tier: member.has(n.id) ? 1 + (stage.get(n.id) ?? 0) : outsideSuppliers.has(n.id) ? 0 : last + 2,
+  }));
+}
+
 /** Distinct buyers of each enterprise within the view. */
 export function dependents(edges: NetEdge[]): Map<string, number> {
   const buyers = new Map<string, Set<string>>();
@@ -93,7 +138,8 @@ export function drawNetwork(
     },
     position: positions.get(n.id),
     classes: [
-      n.tier === 0 ? "focal" : "",
+      n.tier === 0 && n.inRegion === undefined ? "focal" : "",
+      n.inRegion === false ? "outside" : "",
       highlight.disrupted?.has(n.id) ? "disrupted" : "",
       highlight.affected?.has(n.id) ? "affected" : "",
       (highlight.affected || highlight.disrupted) && !highlight.affected?.has(n.id) && !highlight.disrupted?.has(n.id)
@@ -144,6 +190,11 @@ export function drawNetwork(
         },
       },
       { selector: "node.focal", style: { shape: "round-rectangle", "border-width": 3, "border-color": "#1f2933" } },
+      {
+        selector: "node.outside",
+        style: { "border-width": 2, "border-style": "dashed", "border-color": "#52606d", "background-opacity": 0.6 },
+      },
+      { selector: "node.fresh", style: { "border-width": 4, "border-color": "#2563eb", "border-style": "double" } },
       { selector: "node.disrupted", style: { "border-width": 5, "border-color": "#111", shape: "diamond" } },
       { selector: "node.affected", style: { "border-width": 4, "border-color": "#ff8c00" } },
       { selector: "node.faded", style: { opacity: 0.3 } },

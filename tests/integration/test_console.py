@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,20 +25,24 @@ import httpx
 import orjson
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from sqlmodel import Session
 
 from api.console import CONSOLE_DIST
 from api.keys import create_key
 from connectors.kafka import EventProducer, Record, ensure_topics
+from connectors.record_store import RecordStore
 from graph.maintenance import delete_by_prefix
 from graph.migrations import migrate
 from graph.mutations import to_mutations
+from graph.registry import record_rows
 from graph.risk.alerts import Alert
 from graph.risk.incidents import open_incident
 from graph.risk.scoring import Factor, RiskScore
 from graph.risk.settings import RiskSettings
 from graph.risk.store import RiskStore
 from graph.writer import GraphWriter
+from schema.envelope import ValidEvent
 from schema.events import CATALOG
 from schema.examples import example_event
 from schema.tables import Role
@@ -46,7 +51,9 @@ from supplynet import bootstrap
 from supplynet.cli import run_init
 from supplynet.settings import Settings
 from supplynet.stack.manager import StackManager
+from tests.integration.changes_support import forget, project_events
 from tests.integration.worker_proc import spawn_api, stop
+from tests.records_world import event as record_event
 
 pytestmark = pytest.mark.timeout(300)
 expect.set_options(timeout=20_000)  # a machine shared with other test runs answers slowly at times
@@ -57,16 +64,18 @@ LATE_REASON = "on-time-in-full 40% against a 95% target"
 
 
 class ConsoleWorld:
-    """M → A → B → C (ore, steel, part) with D → B (bolts); Y → Z (steel) apart. Every enterprise is
-    scored; A's breakdown names late deliveries. Each is registered in a real region (D in one the
-    console's map does not draw). Design: C owns project P1 (product car) with A, B and Y as partners, a
-    revision and change request Q1 on steel (its suppliers: A and Y; products part and car); Z owns P2
-    with Y and change request Q2."""
+    """M → A → B → C (ore, steel, part) with D → B (bolts); Y → Z (steel) and X → Z (panels) apart. Every
+    enterprise is scored; A's breakdown names late deliveries. Each is registered in a real region (D in
+    one the console's map does not draw; X in Shiyan with B and C, outside C's network). Design: C owns
+    project P1 (product car) with A, B and Y as partners, a revision and change request Q1 on steel (its
+    suppliers: A and Y; products part and car); Z owns P2 with Y and change request Q2. Orders (record
+    store): A → B one open and late, one confirmed, one delivered, one cancelled; M → A one shipped;
+    B → C one placed."""
 
     def __init__(self, run_id: str) -> None:
         p = f"{run_id}-con-"
         self.p = p
-        self.M, self.A, self.B, self.C, self.D, self.Y, self.Z = (p + x for x in "mabcdyz")
+        self.M, self.A, self.B, self.C, self.D, self.Y, self.Z, self.X = (p + x for x in "mabcdyzx")
         self.profile = {  # id: (name, industry, score, region)
             self.M: ("大冶矿业", "non-ferrous", 0.30, "湖北省 黄石市"),
             self.A: ("武汉钢铁", "steel", 0.82, "湖北省 武汉市"),
@@ -75,7 +84,9 @@ class ConsoleWorld:
             self.D: ("苏州紧固件", "machinery", 0.10, "江苏省 苏州市"),
             self.Y: ("外部供应商", "steel", 0.90, "湖南省 岳阳市"),
             self.Z: ("外部整车厂", "automotive", 0.20, "重庆市"),
+            self.X: ("十堰外部冲压厂", "machinery", 0.65, "湖北省 十堰市"),
         }
+        self.shiyan = "湖北省 十堰市"
         self.names = {k: v[0] for k, v in self.profile.items()}
         self.regions = {k: v[3] for k, v in self.profile.items()}
         self.P1, self.P2 = f"{p}proj-1", f"{p}proj-2"
@@ -101,6 +112,7 @@ class ConsoleWorld:
             (self.B, self.C, "part", 1.0),
             (self.D, self.B, "bolt", 1.0),
             (self.Y, self.Z, "steel", 1.0),
+            (self.X, self.Z, "panel", 1.0),
         ):
             add(
                 "supply.agreed",
@@ -153,6 +165,40 @@ class ConsoleWorld:
                 },
             )
         self.events = evs
+        self.orders = self._orders()
+
+    def _orders(self) -> list[ValidEvent]:
+        """Order events for the record store: (id, supplier, buyer, sku, steps) with open ones as noted."""
+        p, out = self.p, []
+        at = datetime(2026, 11, 1, 8, tzinfo=UTC)
+        self.order_ids = {k: f"{p}po-{k}" for k in ("ab-late", "ab-conf", "ab-done", "ab-cancel", "ma", "bc")}
+        self.prices = {"ab-late": 4100.0, "ab-conf": 4200.0, "ab-done": 4300.0, "ab-cancel": 4400.0}
+        self.prices |= {"ma": 830.0, "bc": 95.5}
+        confirmed = {"confirmed_quantity": 50, "promised_date": "2027-01-15"}
+        delivered = {"quantity_ordered": 50, "quantity_delivered": 50, "delivered_on": "2026-11-14"}
+        delivered |= {"promised_date": "2026-11-15", "ordered_on": "2026-11-01"}
+        shipped = {"shipment_id": f"{p}shp-ma", "quantity": 40, "shipped_on": "2026-11-25"}
+        shipped["expected_delivery"] = "2027-01-05"
+        Steps = list[tuple[str, dict[str, Any]]]
+        plan: list[tuple[str, str, str, str, str, Steps]] = [
+            ("ab-late", self.A, self.B, "steel", "2026-11-20", []),  # open past its due date: late
+            ("ab-conf", self.A, self.B, "steel", "2027-01-10", [("order.confirmed", confirmed)]),
+            ("ab-done", self.A, self.B, "steel", "2026-11-15", [("order.delivered", delivered)]),
+            ("ab-cancel", self.A, self.B, "steel", "2027-01-10", [("order.cancelled", {"reason": "x"})]),
+            ("ma", self.M, self.A, "ore", "2027-01-01", [("order.shipped", shipped)]),
+            ("bc", self.B, self.C, "part", "2027-02-01", []),
+        ]
+        for n, (key, supplier, buyer, sku, due, steps) in enumerate(plan):
+            ref = {"order_id": self.order_ids[key], "buyer_id": buyer, "supplier_id": supplier}
+            placed = {**ref, "sku": p + sku, "quantity": 50, "requested_date": due}
+            placed |= {"unit_price": self.prices[key], "currency": "CNY"}
+            when = at + timedelta(hours=n)
+            out.append(record_event("order.placed", f"{ref['order_id']}-p", when, placed))
+            for i, (step, data) in enumerate(steps, start=1):
+                out.append(
+                    record_event(step, f"{ref['order_id']}-{i}", when + timedelta(days=i), {**ref, **data})
+                )
+        return out
 
     def scores(self) -> list[RiskScore]:
         out = []
@@ -209,6 +255,8 @@ def world(console_settings: Settings, run_id: str) -> Iterator[ConsoleWorld]:
             await driver.close()
 
     asyncio.run(load())
+    # As the project stage does: the orders are records (the record store), not graph nodes
+    RecordStore(bootstrap.sql_engine(console_settings)).write(record_rows(w.orders))
     yield w
     asyncio.run(unload())
 
@@ -764,3 +812,262 @@ def test_a_click_in_a_large_view_opens_the_panel_without_cytoscapes_redraws(
     assert page.evaluate("() => window.supplynetGraph.$(':selected, :active').length") == 0
     expect(page.get_by_test_id("graph").locator("canvas.overlay")).to_have_count(1)
     page.screenshot(path=str(artifacts / "network-large-click.png"))
+
+
+def _cypher(settings: Settings, query: str, **params: Any) -> list[dict[str, Any]]:
+    async def run() -> list[dict[str, Any]]:
+        driver = bootstrap.async_driver(settings)
+        try:
+            records, _, _ = await driver.execute_query(query, params)
+            return [dict(r) for r in records]
+        finally:
+            await driver.close()
+
+    with ThreadPoolExecutor(1) as pool:  # Playwright's event loop runs in this thread
+        return pool.submit(asyncio.run, run()).result()
+
+
+def _region_oracle(settings: Settings, region: str) -> tuple[set[str], set[str]]:
+    """(the region's enterprises, their direct partners elsewhere over current links) as Neo4j holds
+    them: what the region's view must draw."""
+    members = {
+        r["id"] for r in _cypher(settings, "MATCH (e:Enterprise {region: $r}) RETURN e.id AS id", r=region)
+    }
+    outside = {
+        r["id"]
+        for r in _cypher(
+            settings,
+            "MATCH (e:Enterprise {region: $r})-[x:SUPPLIES]-(o:Enterprise) "
+            "WHERE coalesce(o.region, '') <> $r AND coalesce(x.validFrom, date('0001-01-01')) <= date() "
+            "AND (x.validTo IS NULL OR x.validTo >= date()) RETURN DISTINCT o.id AS id",
+            r=region,
+        )
+    }
+    return members, outside
+
+
+def test_the_network_of_a_region_draws_its_enterprises_and_their_outside_partners(
+    page: Page,
+    api: str,
+    keys: dict[str, str],
+    world: ConsoleWorld,
+    console_settings: Settings,
+    artifacts: Path,
+) -> None:
+    w = world
+    members, outside = _region_oracle(console_settings, w.shiyan)
+    assert {w.B, w.C, w.X} <= members and not {w.A, w.D, w.Z} & members
+    assert {w.A, w.D, w.Z} <= outside  # A and D supply B; X supplies Z
+    login(page, api, keys["analyst"])
+    # From the data map's drill-down of the city
+    page.evaluate(f"window.location.hash = '#/datamap?region={w.shiyan}'")
+    expect(page.get_by_test_id("datamap-drill")).to_have_attribute("data-ready", "true")
+    page.get_by_test_id("drill-network").click()
+    expect(page.get_by_test_id("mode-region")).to_have_class("active")
+    assert drawn_ids(page) == members
+    expect(page.get_by_test_id("network-status")).to_contain_text(f"{len(members)} 家本地区企业")
+    assert page.evaluate("() => window.supplynetGraph.nodes('.outside, .focal').length") == 0
+
+    # From the view's own selector, with the direct partners outside the region
+    page.get_by_test_id("outside").check()
+    page.get_by_test_id("show").click()
+    page.wait_for_function("() => window.location.hash.includes('outside=1')")
+    page.wait_for_function(
+        "(n) => window.supplynetGraph && window.supplynetGraph.nodes().length === n",
+        arg=len(members | outside),
+    )
+    assert drawn_ids(page) == members | outside
+    marked = set(page.evaluate("() => window.supplynetGraph.nodes('.outside').map(n => n.id())"))
+    assert marked == outside
+    at = _positions(page)
+    # by tier, material flowing left to right: outside suppliers, then B and X, C, then Z the customer
+    assert at[w.A][0] == at[w.D][0] < at[w.B][0] == at[w.X][0] < at[w.C][0] < at[w.Z][0]
+    page.screenshot(path=str(artifacts / "network-region.png"))
+    click_node(page, w.X)
+    expect(page.get_by_test_id("panel").get_by_test_id("panel-name")).to_have_text(w.names[w.X])
+    expect(page.get_by_test_id("panel").get_by_test_id("customers")).to_contain_text(w.names[w.Z])
+
+    page.get_by_test_id("layout-geo").click()
+    expect(page.get_by_test_id("graph")).to_have_attribute("data-layout", "geo")
+    where = _positions(page)
+    for eid in (w.B, w.C, w.X, w.A, w.Z):
+        assert _region_at(*where[eid]) == w.regions[eid], eid
+
+    page.get_by_test_id("lang").click()
+    expect(page.get_by_test_id("mode-region")).to_have_text("By region")
+    expect(page.get_by_test_id("network-status")).to_contain_text("enterprises of the region")
+
+
+def test_a_partner_sees_only_the_enterprises_of_a_region_inside_its_network(
+    page: Page, api: str, keys: dict[str, str], world: ConsoleWorld, artifacts: Path
+) -> None:
+    w = world
+    login(page, api, keys["partner"])  # C's network: B, A, D, M upstream; X and Z are outside it
+    page.evaluate(f"window.location.hash = '#/network?region={w.shiyan}&outside=1'")
+    assert drawn_ids(page) == {w.B, w.C, w.A, w.D}
+    page.screenshot(path=str(artifacts / "network-region-partner.png"))
+    # the same by an edited query: the region's view holds nothing outside C's network, others' terms hidden
+    answer = page.evaluate(
+        """async (region) => {
+             const token = sessionStorage.getItem('supplynet.credential');
+             return (await fetch('/graphql', {method: 'POST',
+               headers: {'Content-Type': 'application/json', Authorization: 'Bearer ' + token},
+               body: JSON.stringify({variables: {r: region},
+                 query: 'query($r: String!) { regionNetwork(region: $r, outside: true) { ' +
+                        'nodes { id } edges { supplierId buyerId share redacted } } }'})})).json();
+           }""",
+        w.shiyan,
+    )
+    view = answer["data"]["regionNetwork"]
+    assert {n["id"] for n in view["nodes"]} == {w.B, w.C, w.A, w.D}
+    links = {(e["supplierId"], e["buyerId"]): e for e in view["edges"]}
+    assert set(links) == {(w.A, w.B), (w.D, w.B), (w.B, w.C)}
+    assert links[(w.A, w.B)]["share"] is None and "share" in links[(w.A, w.B)]["redacted"]
+    assert links[(w.B, w.C)]["share"] == 1.0
+
+
+def _order_rows(page: Page, side: str) -> dict[str, list[str]]:
+    table = page.get_by_test_id("panel").get_by_test_id(f"orders-{side}")
+    rows = table.locator("tbody tr").evaluate_all(
+        "trs => trs.map(tr => [...tr.children].map(td => td.innerText.trim()))"
+    )
+    return {r[0]: r for r in rows}
+
+
+def test_the_panel_lists_the_open_orders_and_a_partner_sees_no_price_of_others_orders(
+    page: Page, api: str, keys: dict[str, str], world: ConsoleWorld, artifacts: Path
+) -> None:
+    w = world
+    ids = w.order_ids
+    login(page, api, keys["analyst"])
+    open_network(page, w.C)
+    drawn_ids(page)
+    click_node(page, w.A)
+    expect(page.get_by_test_id("panel").get_by_test_id("open-orders")).to_have_attribute("data-ready", "true")
+    sold = _order_rows(page, "supplier")
+    assert set(sold) == {ids["ab-late"], ids["ab-conf"]}  # not the delivered, not the cancelled one
+    assert list(sold) == [ids["ab-late"], ids["ab-conf"]]  # late first
+    late = sold[ids["ab-late"]]
+    assert late[1] == w.names[w.B] and late[2] == f"{w.p}steel" and late[3] == "50"
+    assert late[4] == "2026-11-20" and late[5] == "已下单" and late[6] == "逾期" and late[7] == "4100 CNY"
+    confirmed = sold[ids["ab-conf"]]
+    assert confirmed[4] == "2027-01-15" and confirmed[5] == "已确认" and confirmed[6] == "—"
+    bought = _order_rows(page, "buyer")
+    assert set(bought) == {ids["ma"]}
+    assert bought[ids["ma"]][1] == w.names[w.M] and bought[ids["ma"]][5] == "已发运"
+    assert bought[ids["ma"]][7] == "830 CNY"
+    page.get_by_test_id("panel").get_by_test_id("open-orders").scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts / "network-orders.png"))
+
+    page.get_by_test_id("logout").click()
+    login(page, api, keys["partner"])  # C: party to B → C only
+    open_network(page, w.C)
+    drawn_ids(page)
+    click_node(page, w.A)
+    expect(page.get_by_test_id("panel").get_by_test_id("open-orders")).to_have_attribute("data-ready", "true")
+    sold = _order_rows(page, "supplier")
+    assert set(sold) == {ids["ab-late"], ids["ab-conf"]}
+    assert {r[7] for r in sold.values()} == {"不可见"}
+    assert _order_rows(page, "buyer")[ids["ma"]][7] == "不可见"
+    panel_text = page.get_by_test_id("panel").inner_text()
+    assert not any(f"{w.prices[k]:g}" in panel_text for k in ("ab-late", "ab-conf", "ma"))
+    page.get_by_test_id("panel").get_by_test_id("open-orders").scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts / "network-orders-partner.png"))
+    click_node(page, w.B)
+    expect(page.get_by_test_id("panel").get_by_test_id("panel-name")).to_have_text(w.names[w.B])
+    expect(page.get_by_test_id("panel").get_by_test_id("open-orders")).to_have_attribute("data-ready", "true")
+    assert _order_rows(page, "supplier")[ids["bc"]][7] == "95.5 CNY"  # its own order: its price
+    assert {r[7] for r in _order_rows(page, "buyer").values()} == {"不可见"}
+
+
+def _project(settings: Settings, events: list[dict[str, Any]], group: str) -> None:
+    with ThreadPoolExecutor(1) as pool:  # Playwright's event loop runs in this thread
+        pool.submit(asyncio.run, project_events(settings, events, group=group)).result()
+
+
+def _registered(eid: str, region: str) -> dict[str, Any]:
+    data = {"enterprise_id": eid, "name": f"新企业{eid[-2:]}", "industry": "machinery", "region": region}
+    ev = example_event("partner.registered", event_id=f"{eid}-reg")
+    ev["data"], ev["subject"] = data, eid
+    return ev
+
+
+def _agreed(supplier: str, buyer: str, sku: str) -> dict[str, Any]:
+    data = {"supplier_id": supplier, "buyer_id": buyer, "sku": sku, "share": 0.2, "lead_time_days": 10}
+    data["valid_from"] = "2025-01-01"
+    ev = example_event("supply.agreed", event_id=f"{supplier}-{sku}")
+    ev["data"], ev["subject"] = data, buyer
+    return ev
+
+
+def _appears(page: Page, eid: str, seconds: float) -> bool:
+    try:
+        page.wait_for_function(
+            "(id) => window.supplynetGraph && window.supplynetGraph.$id(id).length === 1",
+            arg=eid,
+            timeout=seconds * 1000,
+        )
+        return True
+    except PlaywrightTimeout:
+        return False
+
+
+def test_a_change_ingested_while_the_page_is_open_is_drawn_without_a_reload(
+    page: Page,
+    api: str,
+    keys: dict[str, str],
+    world: ConsoleWorld,
+    console_settings: Settings,
+    artifacts: Path,
+) -> None:
+    w = world
+    made: list[str] = []
+    try:
+        login(page, api, keys["analyst"])
+        open_network(page, w.C)
+        assert drawn_ids(page) == {w.C, w.B, w.A, w.M, w.D}
+        live = page.get_by_test_id("live")
+        expect(live).to_have_attribute("data-state", "live")
+        page.evaluate("() => { window.supplynetSameDocument = true; }")
+        # The subscriber reads graph.changes from its end once it is set up: a new supplier of B is sent
+        # until one arrives (the first may come before the server's consumer is listening)
+        arrived = None
+        for n in range(4):
+            new = f"{w.p}n{n}"
+            made.append(new)
+            _project(
+                console_settings,
+                [_registered(new, w.shiyan), _agreed(new, w.B, f"{w.p}nut")],
+                group=f"{w.p}live{n}",
+            )
+            if _appears(page, new, 12):
+                arrived = new
+                break
+        assert arrived is not None, "no change reached the drawn network"
+        assert page.evaluate("() => window.supplynetSameDocument === true")  # no reload
+        assert page.evaluate("(id) => window.supplynetGraph.$id(id).hasClass('fresh')", arrived)  # ringed
+        assert int(live.get_attribute("data-updates") or 0) >= 1
+        expect(live).to_contain_text("已更新")
+        edge = page.evaluate(f"() => window.supplynetGraph.edges('[source = \"{arrived}\"]').length")
+        assert edge == 1
+        page.screenshot(path=str(artifacts / "network-live.png"))
+
+        # A region's view: an enterprise that registers in the region joins the drawn view
+        page.evaluate(f"window.location.hash = '#/network?region={w.shiyan}'")
+        expect(page.get_by_test_id("mode-region")).to_have_class("active")
+        expect(live).to_have_attribute("data-state", "live")
+        before = drawn_ids(page)
+        assert arrived in before
+        joined = None
+        for n in range(4):
+            new = f"{w.p}r{n}"
+            made.append(new)
+            _project(console_settings, [_registered(new, w.shiyan)], group=f"{w.p}liver{n}")
+            if _appears(page, new, 12):
+                joined = new
+                break
+        assert joined is not None, "a new enterprise of the region was not drawn"
+        assert page.evaluate("() => window.supplynetSameDocument === true")
+    finally:
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, forget(console_settings, ids=made, skus=[f"{w.p}nut"])).result()

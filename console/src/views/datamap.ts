@@ -181,6 +181,9 @@ export function renderDataMap(root: HTMLElement, params: URLSearchParams): () =>
       drill.replaceChildren(
         h("h2", { "data-testid": "drill-region" }, region || t("unknownRegion")),
         h("p", { "data-testid": "drill-count" }, `${t("enterprisesCount")}: ${enterprises.totalCount}`),
+        region
+          ? h("p", {}, h("a", { href: `#/network?${new URLSearchParams({ region })}`, "data-testid": "drill-network" }, t("regionNetwork")))
+          : "",
         table(
           [t("name"), t("industry"), t("score")],
           enterprises.edges.map((e) => e.node),

@@ -1,6 +1,7 @@
 // The panel a click on an enterprise opens: its risk breakdown in words, KPIs, suppliers, customers
-// and open orders. The breakdown comes from riskyNodes around a neighbour in the view (the focal
-// enterprise of a riskyNodes query is never in its own answer).
+// and open orders (as supplier and as buyer, from the orders record view). The breakdown comes from
+// riskyNodes around a neighbour in the view (the focal enterprise of a riskyNodes query is never in its
+// own answer). A partner's prices of orders it is not party to come back null (redacted): "hidden".
 import { gql } from "../api";
 import { h, num, pct, table } from "../dom";
 import type { NetEdge } from "../graph";
@@ -36,6 +37,83 @@ const DETAIL = `query($id: ID!) { enterprise(id: $id) { id name industry region 
   suppliers { sku share leadTimeDays redacted partner { id name } }
   customers { sku share leadTimeDays redacted partner { id name } }
   kpis { otifRate90d leadTimeMeanDays90d qualityIncidentRate90d openOrders daysOfCover } } }`;
+
+/** Open orders listed per side (the KPI above counts them all). */
+const ORDERS_SHOWN = 50;
+
+const OPEN_ORDERS = `query($id: ID!) {
+  asSupplier: orders(supplierId: $id, openOnly: true, first: ${ORDERS_SHOWN}) { edges { node { ...Open } } pageInfo { hasNextPage } }
+  asBuyer: orders(buyerId: $id, openOnly: true, first: ${ORDERS_SHOWN}) { edges { node { ...Open } } pageInfo { hasNextPage } } }
+  fragment Open on Order { orderId supplierId buyerId sku status quantity dueDate late unitPrice currency redacted }`;
+
+interface OpenOrder {
+  orderId: string;
+  supplierId: string;
+  buyerId: string;
+  sku: string | null;
+  status: "PLACED" | "CONFIRMED" | "SHIPPED";
+  quantity: number | null;
+  dueDate: string | null;
+  late: boolean;
+  unitPrice: number | null;
+  currency: string | null;
+  redacted: string[];
+}
+
+interface OrderPage {
+  edges: { node: OpenOrder }[];
+  pageInfo: { hasNextPage: boolean };
+}
+
+/** Late first, then the soonest due, then by id. */
+function byUrgency(a: OpenOrder, b: OpenOrder): number {
+  return Number(b.late) - Number(a.late) || (a.dueDate ?? "9999").localeCompare(b.dueDate ?? "9999") || a.orderId.localeCompare(b.orderId);
+}
+
+function orderTable(page: OrderPage, side: "supplier" | "buyer", names: Map<string, string>): HTMLElement {
+  const rows = page.edges.map((e) => e.node).sort(byUrgency);
+  if (!rows.length) return h("p", { class: "muted", "data-testid": `orders-${side}` }, t("none"));
+  const out = table(
+    [t("order"), t("counterparty"), t("sku"), t("quantity"), t("dueDate"), t("status"), t("late"), t("unitPrice")],
+    rows,
+    (o) => {
+      const other = side === "supplier" ? o.buyerId : o.supplierId;
+      return [
+        h("span", { "data-order": o.orderId }, o.orderId),
+        h("a", { href: `#/network?focal=${encodeURIComponent(other)}` }, names.get(other) ?? other),
+        o.sku ?? "—",
+        o.quantity ?? "—",
+        o.dueDate ?? "—",
+        t(`orderStatus.${o.status}`),
+        o.late ? t("late") : "—",
+        o.redacted.includes("unitPrice") ? t("hidden") : o.unitPrice === null ? "—" : `${o.unitPrice} ${o.currency ?? ""}`.trim(),
+      ];
+    },
+    `orders-${side}`,
+  );
+  out.classList.add("orders");
+  rows.forEach((o, i) => {
+    const cell = out.querySelectorAll("tbody tr")[i]?.children[6];
+    if (o.late) cell?.classList.add("late");
+  });
+  if (!page.pageInfo.hasNextPage) return out;
+  return h("div", {}, out, h("p", { class: "muted" }, `${t("shownFirst")} ${ORDERS_SHOWN}`));
+}
+
+/** The enterprise's open orders as supplier and as buyer; the record store's errors in words. */
+async function openOrders(id: string, names: Map<string, string>): Promise<HTMLElement[]> {
+  try {
+    const d = await gql<{ asSupplier: OrderPage; asBuyer: OrderPage }>(OPEN_ORDERS, { id });
+    return [
+      h("h3", {}, `${t("openOrdersAsSupplier")} (${d.asSupplier.edges.length}${d.asSupplier.pageInfo.hasNextPage ? "+" : ""})`),
+      orderTable(d.asSupplier, "supplier", names),
+      h("h3", {}, `${t("openOrdersAsBuyer")} (${d.asBuyer.edges.length}${d.asBuyer.pageInfo.hasNextPage ? "+" : ""})`),
+      orderTable(d.asBuyer, "buyer", names),
+    ];
+  } catch (err) {
+    return [h("h3", {}, t("openOrders")), h("p", { class: "error" }, `${t("error")}: ${err instanceof Error ? err.message : String(err)}`)];
+  }
+}
 
 const AROUND = `query($f: ID!, $d: Direction!) { riskyNodes(focalId: $f, tiers: 1, direction: $d, first: 1000) {
   enterpriseId factors } }`;
@@ -83,6 +161,12 @@ export async function showEnterprise(panel: HTMLElement, id: string, edges: NetE
       panel.replaceChildren(h("p", { class: "error" }, `${id}: ${t("none")}`));
       return;
     }
+    const names = new Map([...e.suppliers, ...e.customers].map((l) => [l.partner.id, l.partner.name ?? l.partner.id]));
+    const orders = h("div", { "data-testid": "open-orders" }, h("p", { class: "muted" }, t("loading")));
+    void openOrders(id, names).then((parts) => {
+      orders.replaceChildren(...parts);
+      orders.dataset.ready = "true";
+    });
     const k = e.kpis;
     panel.replaceChildren(
       h("h2", { "data-testid": "panel-name" }, e.name ?? e.id),
@@ -116,6 +200,7 @@ export async function showEnterprise(panel: HTMLElement, id: string, edges: NetE
       links(e.suppliers, "suppliers"),
       h("h3", {}, t("customers")),
       links(e.customers, "customers"),
+      orders,
     );
   } catch (err) {
     panel.replaceChildren(h("p", { class: "error" }, `${t("error")}: ${err instanceof Error ? err.message : String(err)}`));
