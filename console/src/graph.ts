@@ -38,8 +38,10 @@ export interface Highlight {
 export const LARGE = 1500;
 const TIER_GAP = 260;
 const ROW_GAP = 46;
+const SUB_GAP = 60;
 
-/** Preset positions: one column per signed tier (suppliers left of their buyers), sorted by risk. */
+/** Preset positions: one column per signed tier (suppliers left of their buyers), sorted by risk; a
+ * crowded tier in several sub-columns. */
 export function tierPositions(nodes: NetNode[], direction: "UPSTREAM" | "DOWNSTREAM"): Map<string, { x: number; y: number }> {
   const columns = new Map<number, NetNode[]>();
   for (const n of nodes) {
@@ -49,15 +51,20 @@ export function tierPositions(nodes: NetNode[], direction: "UPSTREAM" | "DOWNSTR
     columns.set(col, list);
   }
   const out = new Map<string, { x: number; y: number }>();
-  for (const [col, list] of columns) {
+  // A crowded tier takes several sub-columns; the next tier starts TIER_GAP after its last one, so
+  // tiers never overlap however many enterprises one holds.
+  let x = 0;
+  for (const col of [...columns.keys()].sort((a, b) => a - b)) {
+    const list = columns.get(col) as NetNode[];
     list.sort((a, b) => (b.riskScore ?? -1) - (a.riskScore ?? -1) || a.id.localeCompare(b.id));
     const perColumn = Math.max(1, Math.ceil(Math.sqrt(list.length * 4)));
     list.forEach((n, i) => {
       const sub = Math.floor(i / perColumn);
       const row = i % perColumn;
       const rows = Math.min(list.length, perColumn);
-      out.set(n.id, { x: col * TIER_GAP + sub * 60, y: (row - (rows - 1) / 2) * ROW_GAP });
+      out.set(n.id, { x: x + sub * SUB_GAP, y: (row - (rows - 1) / 2) * ROW_GAP });
     });
+    x += (Math.ceil(list.length / perColumn) - 1) * SUB_GAP + TIER_GAP;
   }
   return out;
 }
