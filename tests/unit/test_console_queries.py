@@ -1,4 +1,4 @@
-"""Every GraphQL query the console sends is valid and within the API's default cost and size limits.
+"""Every GraphQL query and subscription the console sends is valid and within the API's default limits.
 
 The console's what-if once asked for 200 exposures with their alternatives: costed at 88,441, the API
 refused it and the page showed nothing. This reads the queries from the console's sources, so a query
@@ -45,7 +45,7 @@ def _queries() -> list[tuple[str, str]]:
     for path in sorted(SOURCES.rglob("*.ts")):
         src = path.read_text()
         consts = _constants(src)
-        for raw in re.findall(r"[`\"](query[^`\"]*)[`\"]", src):
+        for raw in re.findall(r"[`\"]((?:query|subscription)\b[^`\"]*)[`\"]", src):
             text = PLACEHOLDER.sub(lambda m, c=consts: c.get(m[1], m[0]), raw)
             names = set(PLACEHOLDER.findall(text))
             assert names <= RUNTIME.keys(), f"{path.name}: unknown placeholders {names} in {raw[:80]}"
