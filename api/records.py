@@ -413,20 +413,6 @@ async def _sql_page(
     return _connection(view, [to_node(r) for r in page.rows], keys, page.has_next)
 
 
-OPEN_STATUSES = (rq.OrderStatus.PLACED, rq.OrderStatus.CONFIRMED, rq.OrderStatus.SHIPPED)
-"""An open order's statuses: not delivered, not cancelled."""
-
-
-def merge_pages(pages: list[rq.Page], first: int) -> tuple[list[dict[str, Any]], list[tuple[Any, ...]], bool]:
-    """One page from pages of the same ordering over disjoint filters (e.g. one per status), each read
-    with the same ``first`` and cursor: the ``first`` lowest keys, their keys, and whether more follow.
-    Pure. Rows a page did not read come after all it read, so after the merged page's last key too."""
-    keyed = sorted(((p.key(r), r) for p in pages for r in p.rows), key=lambda kr: kr[0])
-    page = keyed[:first]
-    has_next = len(keyed) > first or any(p.has_next for p in pages)
-    return [r for _, r in page], [k for k, _ in page], has_next
-
-
 def _id(v: strawberry.ID | None) -> str | None:
     return None if v is None else str(v)
 
@@ -460,7 +446,7 @@ class RecordQuery:
             bool,
             strawberry.argument(
                 description="Only open orders (placed, confirmed or shipped: not delivered, not "
-                "cancelled); with `status`, that status if it is an open one"
+                "cancelled); with `status`, that status if it is an open one (else none)"
             ),
         ] = False,
     ) -> Connection[Order]:
@@ -470,34 +456,6 @@ class RecordQuery:
         by_date = ordered_from is not None or ordered_to is not None
         view = "ordersByDate" if by_date else "orders"
         order = rq.ORDERS_BY_DATE if by_date else None
-        if open_only:
-            # One read per open status (the record store filters by one status), merged in key order.
-            statuses = [s for s in OPEN_STATUSES if status is None or s.value == status.value]
-            size = _page_size(first)
-            key = decode_cursor(after, view, len(order or rq.KEYS[rq.ORDERS.name]))
-            engine = _engine(ctx)
-
-            def read() -> list[rq.Page]:
-                return [
-                    rq.orders(
-                        engine,
-                        first=size,
-                        after=key,
-                        supplier_id=_id(supplier_id),
-                        buyer_id=_id(buyer_id),
-                        sku=sku,
-                        status=s,
-                        late_only=late_only,
-                        as_of=day,
-                        ordered_from=ordered_from,
-                        ordered_to=ordered_to,
-                        allowed=scope.allowed,
-                    )
-                    for s in statuses
-                ]
-
-            rows, keys, has_next = merge_pages(await asyncio.to_thread(read), size)
-            return _connection(view, [Order.from_row(r, ctx.policy, day) for r in rows], keys, has_next)
         return await _sql_page(
             ctx,
             view,
@@ -514,6 +472,7 @@ class RecordQuery:
             as_of=day,
             ordered_from=ordered_from,
             ordered_to=ordered_to,
+            open_only=open_only,
             allowed=scope.allowed,
             order=order,
         )

@@ -517,10 +517,12 @@ def orders(
     as_of: date,
     ordered_from: date | None = None,
     ordered_to: date | None = None,
+    open_only: bool = False,
     allowed: Collection[str] | None = None,
 ) -> Page:
     """Orders by id, or with an order-date range by ``(ordered_on, order_id)`` (``ORDERS_BY_DATE``: a
-    cursor then holds both); ``late_only``: delivered late, or open past their due date on ``as_of``."""
+    cursor then holds both); ``late_only``: delivered late, or open past their due date on ``as_of``;
+    ``open_only``: neither delivered nor cancelled (placed, confirmed or shipped)."""
     c = ORDERS.c
     order = ORDERS_BY_DATE if ordered_from is not None or ordered_to is not None else KEYS[ORDERS.name]
     if after is not None and order == ORDERS_BY_DATE and len(after) == len(order):
@@ -531,6 +533,8 @@ def orders(
         where.append(_status_condition(status))
     if late_only:
         where.append(_late_condition(as_of))
+    if open_only:
+        where += [c.delivered_t.is_(None), c.cancelled_t.is_(None)]
     spread = None
     if allowed is not None and supplier_id is None and buyer_id is None:
         member = _member(engine, c.buyer_id, allowed)

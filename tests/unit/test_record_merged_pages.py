@@ -77,6 +77,10 @@ def test_a_partners_merged_order_pages_hold_its_network_in_order_without_gaps_or
             {"ordered_from": start, "ordered_to": end},
             [(o.ordered_on, o.order_id) for o in orders if _visible(o) and start <= o.ordered_on <= end],
         ),
+        (
+            {"open_only": True},
+            [(o.order_id,) for o in orders if _visible(o) and o.status in ("placed", "confirmed", "shipped")],
+        ),
         # filters few rows pass: PostgreSQL reads the merge's keys in growing rounds until a page is full
         (
             {"status": rq.OrderStatus.CANCELLED},

@@ -67,6 +67,13 @@ def test_order_filters_pick_the_orders_the_events_describe(store: tuple[Engine, 
     for status in rq.OrderStatus:
         want = sorted(o.order_id for o in orders if o.status == status.value)
         assert want and ids(status=status) == want, status
+    still_open = sorted(o.order_id for o in orders if o.status in ("placed", "confirmed", "shipped"))
+    assert still_open and len(still_open) < len(truth.orders)
+    assert ids(open_only=True) == still_open
+    assert ids(open_only=True, status=rq.OrderStatus.SHIPPED) == sorted(
+        o.order_id for o in orders if o.status == "shipped"
+    )
+    assert ids(open_only=True, status=rq.OrderStatus.DELIVERED) == []
     late = sorted(o.order_id for o in orders if o.late(AS_OF))
     assert late and len(late) < len(truth.orders)
     assert ids(late_only=True) == late

@@ -1,16 +1,13 @@
-"""The pure parts of the console's region view, open orders and live updates: what a region's view keeps
-(``graph.views.region_view``), how the open orders' per-status pages merge (``api.records.merge_pages``)
-and which changes move an enterprise into a watched region (``api.subscriptions.joined_region``)."""
+"""The pure parts of the console's region view and live updates: what a region's view keeps
+(``graph.views.region_view``) and which changes move an enterprise into a watched region
+(``api.subscriptions.joined_region``)."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from api.changes import GraphChange, NodeRef, RelRef
-from api.records import merge_pages
 from api.subscriptions import joined_region
-from connectors.record_queries import Page
 from graph.views import region_view
 
 
@@ -66,37 +63,6 @@ def test_a_region_view_cut_inside_the_region_drops_the_links_of_the_members_left
 
 def test_an_empty_region_is_an_empty_view() -> None:
     assert region_view([], [], [], max_nodes=5) == ([], [], False)
-
-
-def _page(ids: list[str], has_next: bool) -> Page:
-    return Page(rows=[{"order_id": i} for i in ids], has_next=has_next, order=("order_id",))
-
-
-def test_open_orders_merge_their_status_pages_in_key_order() -> None:
-    rows, keys, more = merge_pages([_page(["o1", "o4"], False), _page(["o2"], False), _page([], False)], 5)
-    assert [r["order_id"] for r in rows] == ["o1", "o2", "o4"]
-    assert keys == [("o1",), ("o2",), ("o4",)]
-    assert not more
-    # a page of 2: the two lowest keys; a status page that was full means more may follow
-    rows, _, more = merge_pages([_page(["o1", "o4"], True), _page(["o2", "o3"], False)], 2)
-    assert [r["order_id"] for r in rows] == ["o1", "o2"]
-    assert more
-    rows, _, more = merge_pages([_page(["o1", "o2"], True), _page(["o5"], False)], 2)
-    assert [r["order_id"] for r in rows] == ["o1", "o2"] and more
-
-
-def test_open_orders_by_date_merge_on_date_then_id() -> None:
-    def page(rows: list[tuple[date, str]]) -> Page:
-        return Page(
-            rows=[{"ordered_on": d, "order_id": i} for d, i in rows],
-            has_next=False,
-            order=("ordered_on", "order_id"),
-        )
-
-    rows, _, _ = merge_pages(
-        [page([(date(2026, 1, 2), "a"), (date(2026, 1, 5), "b")]), page([(date(2026, 1, 3), "z")])], 10
-    )
-    assert [r["order_id"] for r in rows] == ["a", "z", "b"]
 
 
 def test_an_enterprise_located_in_the_region_joins_it() -> None:
