@@ -148,15 +148,41 @@ def _edge(e: dict[str, Any]) -> NetworkEdge:
     )
 
 
+@strawberry.type
+class DrawnView:
+    """What a tiered view and a region's view share: their nodes and edges as read, as typed edges, as
+    one JSON value, and counted. Not a GraphQL type of its own (nothing returns it)."""
+
+    raw_nodes: strawberry.Private[list[dict[str, Any]]]
+    raw_edges: strawberry.Private[list[dict[str, Any]]]
+
+    @strawberry.field(description="Edges as typed objects.")
+    def edges(self) -> list[NetworkEdge]:
+        return [_edge(e) for e in self.raw_edges]
+
+    @strawberry.field(
+        description="The whole view as one JSON value {nodes: [...], edges: [...]} (a region's nodes "
+        "carry `inRegion`) — the fast path for thousands of nodes (no per-field resolution)."
+    )
+    def payload(self) -> JSON:
+        return JSON({"nodes": self.raw_nodes, "edges": self.raw_edges})
+
+    @strawberry.field
+    def node_count(self) -> int:
+        return len(self.raw_nodes)
+
+    @strawberry.field
+    def edge_count(self) -> int:
+        return len(self.raw_edges)
+
+
 @strawberry.type(description="A tiered network around a focal enterprise, computed in one round trip.")
-class SupplyNetwork:
+class SupplyNetwork(DrawnView):
     focal_id: strawberry.ID
     direction: str
     tiers: int
     as_of: date
     truncated: bool = strawberry.field(description="True when maxNodes cut the view")
-    raw_nodes: strawberry.Private[list[dict[str, Any]]]
-    raw_edges: strawberry.Private[list[dict[str, Any]]]
 
     @strawberry.field(description="Nodes as typed objects (fine for views of a few hundred nodes).")
     def nodes(self) -> list[NetworkNode]:
@@ -172,25 +198,6 @@ class SupplyNetwork:
             )
             for n in self.raw_nodes
         ]
-
-    @strawberry.field(description="Edges as typed objects.")
-    def edges(self) -> list[NetworkEdge]:
-        return [_edge(e) for e in self.raw_edges]
-
-    @strawberry.field(
-        description="The whole view as one JSON value {nodes: [...], edges: [...]} — the fast path for "
-        "thousands of nodes (no per-field resolution)."
-    )
-    def payload(self) -> JSON:
-        return JSON({"nodes": self.raw_nodes, "edges": self.raw_edges})
-
-    @strawberry.field
-    def node_count(self) -> int:
-        return len(self.raw_nodes)
-
-    @strawberry.field
-    def edge_count(self) -> int:
-        return len(self.raw_edges)
 
 
 @strawberry.type(description="An enterprise in a region's view (scalars only).")
@@ -211,15 +218,13 @@ class RegionNetworkNode:
     description="A region's enterprises and the current supply links among them (with `outside`: also "
     "their direct suppliers and customers elsewhere and those links), computed in one round trip."
 )
-class RegionNetwork:
+class RegionNetwork(DrawnView):
     region: str
     as_of: date
     truncated: bool = strawberry.field(
         description="True when maxNodes cut the view (the region's riskiest enterprises are kept first, "
         "then the outside ones with most links to them)"
     )
-    raw_nodes: strawberry.Private[list[dict[str, Any]]]
-    raw_edges: strawberry.Private[list[dict[str, Any]]]
 
     @strawberry.field(description="Nodes as typed objects (fine for views of a few hundred nodes).")
     def nodes(self) -> list[RegionNetworkNode]:
@@ -235,25 +240,6 @@ class RegionNetwork:
             )
             for n in self.raw_nodes
         ]
-
-    @strawberry.field(description="Edges as typed objects.")
-    def edges(self) -> list[NetworkEdge]:
-        return [_edge(e) for e in self.raw_edges]
-
-    @strawberry.field(
-        description="The whole view as one JSON value {nodes: [...], edges: [...]} (nodes with `inRegion`) "
-        "— the fast path for thousands of nodes."
-    )
-    def payload(self) -> JSON:
-        return JSON({"nodes": self.raw_nodes, "edges": self.raw_edges})
-
-    @strawberry.field
-    def node_count(self) -> int:
-        return len(self.raw_nodes)
-
-    @strawberry.field
-    def edge_count(self) -> int:
-        return len(self.raw_edges)
 
     @strawberry.field(description="Enterprises of the region in the view")
     def member_count(self) -> int:

@@ -814,7 +814,9 @@ def test_a_click_in_a_large_view_opens_the_panel_without_cytoscapes_redraws(
     page.screenshot(path=str(artifacts / "network-large-click.png"))
 
 
-def _cypher(settings: Settings, query: str, **params: Any) -> list[dict[str, Any]]:
+def cypher(settings: Settings, query: str, **params: Any) -> list[dict[str, Any]]:
+    """A read of Neo4j from a browser test (the data map tests use it too)."""
+
     async def run() -> list[dict[str, Any]]:
         driver = bootstrap.async_driver(settings)
         try:
@@ -831,11 +833,11 @@ def _region_oracle(settings: Settings, region: str) -> tuple[set[str], set[str]]
     """(the region's enterprises, their direct partners elsewhere over current links) as Neo4j holds
     them: what the region's view must draw."""
     members = {
-        r["id"] for r in _cypher(settings, "MATCH (e:Enterprise {region: $r}) RETURN e.id AS id", r=region)
+        r["id"] for r in cypher(settings, "MATCH (e:Enterprise {region: $r}) RETURN e.id AS id", r=region)
     }
     outside = {
         r["id"]
-        for r in _cypher(
+        for r in cypher(
             settings,
             "MATCH (e:Enterprise {region: $r})-[x:SUPPLIES]-(o:Enterprise) "
             "WHERE coalesce(o.region, '') <> $r AND coalesce(x.validFrom, date('0001-01-01')) <= date() "

@@ -12,9 +12,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import jwt
 import pytest
@@ -90,17 +88,7 @@ def api(
     stop(proc)
 
 
-def _cypher(settings: Settings, query: str, **params: Any) -> list[dict[str, Any]]:
-    async def run() -> list[dict[str, Any]]:
-        driver = bootstrap.async_driver(settings)
-        try:
-            records, _, _ = await driver.execute_query(query, params)
-            return [dict(r) for r in records]
-        finally:
-            await driver.close()
-
-    with ThreadPoolExecutor(1) as pool:  # Playwright's event loop runs in this thread
-        return pool.submit(asyncio.run, run()).result()
+_cypher = views_tests.cypher  # the same read of Neo4j off Playwright's event loop
 
 
 def _region_counts(settings: Settings, scope: list[str] | None = None) -> dict[str, int]:
