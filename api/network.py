@@ -148,6 +148,18 @@ def _edge(e: dict[str, Any]) -> NetworkEdge:
     )
 
 
+def _node_scalars(n: dict[str, Any]) -> dict[str, Any]:
+    """The scalars every drawn view's node carries, as the typed node's arguments."""
+    return {
+        "id": strawberry.ID(n["id"]),
+        "name": n.get("name"),
+        "industry": n.get("industry"),
+        "region": n.get("region"),
+        "country": n.get("country"),
+        "risk_score": n.get("riskScore"),
+    }
+
+
 @strawberry.type
 class DrawnView:
     """What a tiered view and a region's view share: their nodes and edges as read, as typed edges, as
@@ -186,18 +198,7 @@ class SupplyNetwork(DrawnView):
 
     @strawberry.field(description="Nodes as typed objects (fine for views of a few hundred nodes).")
     def nodes(self) -> list[NetworkNode]:
-        return [
-            NetworkNode(
-                id=strawberry.ID(n["id"]),
-                name=n.get("name"),
-                industry=n.get("industry"),
-                region=n.get("region"),
-                country=n.get("country"),
-                risk_score=n.get("riskScore"),
-                tier=n["tier"],
-            )
-            for n in self.raw_nodes
-        ]
+        return [NetworkNode(**_node_scalars(n), tier=n["tier"]) for n in self.raw_nodes]
 
 
 @strawberry.type(description="An enterprise in a region's view (scalars only).")
@@ -228,18 +229,7 @@ class RegionNetwork(DrawnView):
 
     @strawberry.field(description="Nodes as typed objects (fine for views of a few hundred nodes).")
     def nodes(self) -> list[RegionNetworkNode]:
-        return [
-            RegionNetworkNode(
-                id=strawberry.ID(n["id"]),
-                name=n.get("name"),
-                industry=n.get("industry"),
-                region=n.get("region"),
-                country=n.get("country"),
-                risk_score=n.get("riskScore"),
-                in_region=n["inRegion"],
-            )
-            for n in self.raw_nodes
-        ]
+        return [RegionNetworkNode(**_node_scalars(n), in_region=n["inRegion"]) for n in self.raw_nodes]
 
     @strawberry.field(description="Enterprises of the region in the view")
     def member_count(self) -> int:
