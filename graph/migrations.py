@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from neo4j import AsyncDriver
 
 from graph import model
+from graph.writer import kpi_applied
 
 if TYPE_CHECKING:
     from connectors.record_store import RecordStore
@@ -186,12 +187,7 @@ NO_ALARM_NODES_STATEMENTS = [
     "DROP CONSTRAINT equipment_alarm_id IF EXISTS",
 ]
 
-_ALARM_KPIS = """
-UNWIND $rows AS r
-MATCH (e:Enterprise {id: r.id})
-WITH e, r WHERE coalesce(e.kpiRev, -1) <= r.rev
-SET e += r.props, e.kpiRev = r.rev
-"""
+_ALARM_KPIS = f"UNWIND $rows AS r\nMATCH (e:Enterprise {{id: r.id}})\n{kpi_applied('e')}"
 """An enterprise's KPI row, applied like a batch's (``graph.writer``): a newer revision is never undone."""
 
 

@@ -8,6 +8,12 @@ strictly newer than the stored one: the graph is the same whatever the order, wh
 duplicates (last-writer-wins per aspect; a re-sent event is a no-op). Every statement returns what
 it applied (and nothing for a row it ignored): the writer reports it as the batch's changes (see
 docs/graph-changes.md). See docs/graph-model.md.
+
+Every statement write-locks an entity (``locked``) before it reads the versions it compares: Neo4j
+reads at read-committed and locks on write only, so two transactions (two workers, or a worker handing
+a partition over while its last batch commits) could both read the same stored version, both pass the
+check, and the one that got the lock second overwrote the newer write with its older one, or reported
+a change it did not make.
 """
 
 from __future__ import annotations
@@ -35,6 +41,15 @@ DATE_FIELDS = frozenset(
     }
 )
 """Fields stored as Neo4j ``Date``: rows carry them as ISO strings (cheap to send), Cypher converts."""
+
+
+def locked(var: str) -> str:
+    """Cypher that write-locks node or relationship ``var`` until the transaction ends, *before* any
+    later clause reads it: set and remove a property (nothing is stored), Neo4j's documented way to
+    avoid lost updates ("Concurrent data access" in its operations manual). A check such as ``WITH x
+    WHERE r.v > x.version`` then reads the newest committed version, not one a transaction waiting for
+    the lock is about to overwrite."""
+    return f"SET {var}._lock = true REMOVE {var}._lock\n"
 
 
 def _value(f: str) -> str:
@@ -132,6 +147,7 @@ def node_cypher(k: NodeKind) -> str:
     return (
         "UNWIND $rows AS r\n"
         f"MERGE (x:{k.label} {{{k.key}: r.k}})\n"
+        f"{locked('x')}"
         f"WITH x, r, x.lastVersion IS NULL AS created, {_moved(k.aspects)} AS moved\n"
         f"SET {sets}{derived}\n"
         "WITH r, created, moved WHERE size(moved) > 0\n"
@@ -151,6 +167,7 @@ def rel_cypher(k: RelKind) -> str:
             f"MERGE (a:{k.src_label} {{{k.src_key}: r.a}})\n"
             f"MERGE (b:{k.dst_label} {{{k.dst_key}: r.b}})\n"
             f"MERGE (a)-[x:{k.rel}{keys}]->(b)\n"
+            f"{locked('x')}"
             "WITH x, r, x.lastVersion IS NULL AS created, ['provenance'] AS moved\n"
             "WHERE created OR r.v < x.lastVersion\n"
             f"SET x += {{{prov}}}\n"
@@ -162,6 +179,7 @@ def rel_cypher(k: RelKind) -> str:
         f"MERGE (a:{k.src_label} {{{k.src_key}: r.a}})\n"
         f"MERGE (b:{k.dst_label} {{{k.dst_key}: r.b}})\n"
         f"MERGE (a)-[x:{k.rel}{keys}]->(b)\n"
+        f"{locked('x')}"
         f"WITH x, r, x.lastVersion IS NULL AS created, {_moved(k.aspects)} AS moved\n"
         f"SET {sets}\n"
         "WITH r, created, moved WHERE size(moved) > 0\n"
@@ -177,6 +195,7 @@ def link_cypher(k: LinkKind) -> str:
     return (
         "UNWIND $rows AS r\n"
         f"MERGE (x:{k.label} {{{k.key}: r.k}})\n"
+        f"{locked('x')}"
         f"WITH x, r WHERE r.v > coalesce(x.{k.version}, '')\n"
         f"SET x.{k.version} = r.v{mirror}\n"
         f"WITH x, r, EXISTS {{ (x){kept}(:{k.target_label} {{{k.target_key}: r.to}}) }} AS kept\n"
@@ -572,10 +591,10 @@ BOMS = "boms"
 """Bill of materials: replaces a product's components; removed ones keep their ``validTo``. Returns
 each applied product with the components that left it (``ended``) and those added (``added``)."""
 
-BOM_CYPHER = """
-UNWIND $rows AS r
-MERGE (p:Material {sku: r.k})
-WITH p, r WHERE r.v > coalesce(p.bomV, '')
+BOM_CYPHER = (
+    "UNWIND $rows AS r\nMERGE (p:Material {sku: r.k})\n"
+    + locked("p")
+    + """WITH p, r WHERE r.v > coalesce(p.bomV, '')
 SET p.bomV = r.v
 WITH p, r
 OPTIONAL MATCH (c:Material)-[old:COMPONENT_OF]->(p)
@@ -594,6 +613,7 @@ SET x.qty = comp.qty,
     x.lastVersion = r.v
 RETURN r.k AS k, ended, collect(CASE WHEN added THEN comp.sku END) AS added
 """
+)
 
 
 ELIGIBILITY = """CASE
@@ -627,7 +647,7 @@ PROPOSAL_CHECKS = "proposal_checks"
 PROPOSAL_CHECKS_CYPHER = f"""
 UNWIND $rows AS r
 MATCH (p:DesignProposal {{id: r.k}})
-WHERE p.submittedV IS NOT NULL AND coalesce(p.checkedV, '') < p.submittedV
+{locked("p")}WITH p, r WHERE p.submittedV IS NOT NULL AND coalesce(p.checkedV, '') < p.submittedV
 OPTIONAL MATCH (c:DesignCall {{id: p.callId}})
 OPTIONAL MATCH (e:Enterprise {{id: p.enterpriseId}})
 WITH p, c, e, p.submittedAt AS t, date(datetime({{epochMillis: p.submittedAt}})) AS day
@@ -644,10 +664,10 @@ committed with the batch (the call, the proposer's capabilities, certificates, r
 and supply links): ``eligible`` and, if refused, ``refusalReason``. Idempotent (``checkedV``)."""
 
 CALL_AWARDS = "call_awards"
-CALL_AWARDS_CYPHER = """
-UNWIND $rows AS r
-MATCH (c:DesignCall {id: r.k})
-WHERE c.awardedV = r.v AND coalesce(c.awardCheckedV, '') < c.awardedV
+CALL_AWARDS_CYPHER = (
+    "UNWIND $rows AS r\nMATCH (c:DesignCall {id: r.k})\n"
+    + locked("c")
+    + """WITH c, r WHERE c.awardedV = r.v AND coalesce(c.awardCheckedV, '') < c.awardedV
 OPTIONAL MATCH (p:DesignProposal {id: c.awardedProposalId})
 WITH c, p, r, CASE
   WHEN c.openedV IS NULL THEN 'call ' + c.id + ' is not known'
@@ -688,6 +708,7 @@ CALL (c, e, r, supplies) {
 RETURN r.k AS k, e.id AS enterprise, c.projectId AS project, joinedBefore,
        CASE WHEN supplies THEN c.materialSku END AS sku, c.enterpriseId AS buyer, suppliedBefore
 """
+)
 """Each award the batch made takes effect once (``awardCheckedV``), if its proposal answered this call
 and was found eligible: the proposer joins the project in the award's role (``COLLABORATES_ON``) and,
 where the call names a supply, supplies that material to the calling enterprise (``SUPPLIES``, as

@@ -43,12 +43,14 @@ RETURN properties(d) AS disruption,
          AS affects
 """
 
-_DELETE = """
-UNWIND $ids AS id
-MATCH (d:Disruption {id: id})
-WHERE d.status = 'resolved' AND all(p IN $versions WHERE coalesce(d[p], '') < $cutoff)
+_DELETE = (
+    "UNWIND $ids AS id\nMATCH (d:Disruption {id: id})\n"
+    # locked first: a worker's commit that reopens or updates it meanwhile is read, not deleted
+    + model.locked("d")
+    + """WITH d WHERE d.status = 'resolved' AND all(p IN $versions WHERE coalesce(d[p], '') < $cutoff)
 DETACH DELETE d
 """
+)
 
 
 @dataclass(frozen=True, slots=True)
