@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 from neo4j import AsyncDriver
 
 from graph import model
-from graph.writer import kpi_applied
 
 if TYPE_CHECKING:
     from connectors.record_store import RecordStore
@@ -187,7 +186,7 @@ NO_ALARM_NODES_STATEMENTS = [
     "DROP CONSTRAINT equipment_alarm_id IF EXISTS",
 ]
 
-_ALARM_KPIS = f"UNWIND $rows AS r\nMATCH (e:Enterprise {{id: r.id}})\n{kpi_applied('e')}"
+_ALARM_KPIS = f"UNWIND $rows AS r\nMATCH (e:Enterprise {{id: r.id}})\n{model.kpi_applied('e')}"
 """An enterprise's KPI row, applied like a batch's (``graph.writer``): a newer revision is never undone."""
 
 

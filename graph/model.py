@@ -56,6 +56,24 @@ def locked(var: str) -> str:
     return f"SET {var}._lock = true REMOVE {var}._lock\n"
 
 
+def kpi_applied(var: str) -> str:
+    """Cypher applying KPI row ``r`` ({rev, props}) to the node or relationship ``var`` unless the
+    stored ``kpiRev`` is newer: the newest enterprise revision wins, whatever order two workers
+    commit in.
+
+    The entity is write-locked *before* its revision is read. Neo4j reads at read-committed and takes a
+    write lock only when it writes, so a plain ``WITH … WHERE kpiRev <= r.rev`` then ``SET`` let two
+    transactions both pass the check on the same stored revision; the one that got the lock second
+    then overwrote the newer row with its older one (a two-worker run left an enterprise at revision
+    6 with the record store at 7: tests/integration/test_graph_writer.py). ``locked`` takes the
+    lock first."""
+    return (
+        f"{locked(var)}"
+        f"WITH {var}, r WHERE coalesce({var}.kpiRev, -1) <= r.rev\n"
+        f"SET {var} += r.props, {var}.kpiRev = r.rev\n"
+    )
+
+
 def _value(f: str) -> str:
     return f"date(r.{f})" if f in DATE_FIELDS else f"r.{f}"
 

@@ -35,36 +35,18 @@ T = TypeVar("T")
 STATEMENTS: tuple[tuple[str, str], ...] = tuple(model.statements())
 
 
-def kpi_applied(var: str) -> str:
-    """Cypher applying KPI row ``r`` ({rev, props}) to the node or relationship ``var`` unless the
-    stored ``kpiRev`` is newer: the newest enterprise revision wins, whatever order two workers
-    commit in.
-
-    The entity is write-locked *before* its revision is read. Neo4j reads at read-committed and takes a
-    write lock only when it writes, so a plain ``WITH … WHERE kpiRev <= r.rev`` then ``SET`` let two
-    transactions both pass the check on the same stored revision; the one that got the lock second
-    then overwrote the newer row with its older one (a two-worker run left an enterprise at revision
-    6 with the record store at 7: tests/integration/test_graph_writer.py). ``model.locked`` takes the
-    lock first."""
-    return (
-        f"{model.locked(var)}"
-        f"WITH {var}, r WHERE coalesce({var}.kpiRev, -1) <= r.rev\n"
-        f"SET {var} += r.props, {var}.kpiRev = r.rev\n"
-    )
-
-
 # The batch's own KPIs: newest enterprise revision wins (two workers may commit out of order).
 _FLOW_SUPPLIERS = (
     "UNWIND $rows AS r\n"
     "MERGE (e:Enterprise {id: r.id})\n"
-    f"{kpi_applied('e')}"
+    f"{model.kpi_applied('e')}"
     "RETURN r.id AS id, keys(r.props) AS fields"
 )
 
 _FLOW_LINKS = (
     "UNWIND $rows AS r\n"
     "MATCH (:Enterprise {id: r.supplier})-[x:SUPPLIES {sku: r.sku}]->(:Enterprise {id: r.buyer})\n"
-    f"{kpi_applied('x')}"
+    f"{model.kpi_applied('x')}"
     "RETURN r.supplier AS supplier, r.buyer AS buyer, r.sku AS sku, keys(r.props) AS fields"
 )
 

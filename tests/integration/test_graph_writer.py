@@ -144,7 +144,7 @@ async def test_an_older_kpi_row_waiting_for_a_newer_uncommitted_one_does_not_ove
                 pytest.fail("the older row's transaction never waited for the newer one's lock")
             await tx.commit()
         finally:
-            if tx.closed() is False:
+            if not tx.closed():
                 await tx.rollback()
         written = await late
     rec, _, _ = await driver.execute_query(
