@@ -14,7 +14,7 @@ the KPI rows of the enterprises it touched.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,6 +96,12 @@ class RecordStore:
         """Forget ``clock_due`` entries whose rows the graph committed (``flow_store.done``)."""
         with self.engine.begin() as conn:
             flow_store.done(conn, entries)
+
+    def link_kpis(self, links: Collection[LinkKey]) -> FlowKpis:
+        """KPI rows of the supply ``links`` (and of their suppliers) at the stream clock, each tagged with
+        its supplier's revision: what the graph rewrites for a link whose row applied stale."""
+        with self.engine.connect() as conn:
+            return flow_store.read_kpis(conn, {s for s, _, _ in links}, None, links, at_clock=True)
 
     def kpis(self, suppliers: Sequence[str], at: int | None = None) -> FlowKpis:
         """KPI rows of ``suppliers`` and their links at ``at`` (default: the stream clock), from buckets."""

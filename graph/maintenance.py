@@ -37,11 +37,9 @@ async def delete_by_prefix(driver: AsyncDriver, prefix: str, *, database: str = 
 
 
 async def delete_offsets(driver: AsyncDriver, group: str, *, database: str = "neo4j") -> None:
-    """Forget the stored offsets (and unpublished change messages) of one consumer group (the graph is
-    then rebuilt from Kafka's)."""
-    await driver.execute_query(
-        "MATCH (k:KafkaOffset) WHERE k.group = $g DELETE k", g=group, database_=database
-    )
-    await driver.execute_query(
-        "MATCH (o:ChangeOutbox) WHERE o.group = $g DELETE o", g=group, database_=database
-    )
+    """Forget the stored offsets (and unpublished change messages, and supply links marked for a KPI
+    recheck) of one consumer group (the graph is then rebuilt from Kafka's)."""
+    for label in ("KafkaOffset", "ChangeOutbox", "KpiRecheck"):
+        await driver.execute_query(
+            f"MATCH (k:{label}) WHERE k.group = $g DELETE k", g=group, database_=database
+        )

@@ -25,6 +25,7 @@ _UNIQUE: tuple[tuple[str, str, str], ...] = (
     ("shipping_unit_id", "ShippingUnit", "id"),
     ("kafka_offset_id", "KafkaOffset", "id"),
     ("change_outbox_id", "ChangeOutbox", "id"),
+    ("kpi_recheck_id", "KpiRecheck", "id"),
     ("schema_migration_id", "SchemaMigration", "id"),
     ("design_call_id", "DesignCall", "id"),
     ("design_proposal_id", "DesignProposal", "id"),

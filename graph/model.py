@@ -56,10 +56,10 @@ def locked(var: str) -> str:
     return f"SET {var}._lock = true REMOVE {var}._lock\n"
 
 
-def kpi_applied(var: str) -> str:
+def kpi_applied(var: str, *keep: str) -> str:
     """Cypher applying KPI row ``r`` ({rev, props}) to the node or relationship ``var`` unless the
     stored ``kpiRev`` is newer: the newest enterprise revision wins, whatever order two workers
-    commit in.
+    commit in. The variables in ``keep`` stay in scope after it (only rows that applied go on).
 
     The entity is write-locked *before* its revision is read. Neo4j reads at read-committed and takes a
     write lock only when it writes, so a plain ``WITH … WHERE kpiRev <= r.rev`` then ``SET`` let two
@@ -69,7 +69,7 @@ def kpi_applied(var: str) -> str:
     lock first."""
     return (
         f"{locked(var)}"
-        f"WITH {var}, r WHERE coalesce({var}.kpiRev, -1) <= r.rev\n"
+        f"WITH {', '.join((var, 'r', *keep))} WHERE coalesce({var}.kpiRev, -1) <= r.rev\n"
         f"SET {var} += r.props, {var}.kpiRev = r.rev\n"
     )
 

@@ -43,12 +43,39 @@ _FLOW_SUPPLIERS = (
     "RETURN r.id AS id, keys(r.props) AS fields"
 )
 
+# A link's row carries its supplier's revision, and the supplier's own row, written just before in the
+# same transaction, has locked the supplier. A link row that applies while its supplier already holds a
+# newer revision is *stale*: a newer row for this link was written while the link did not exist yet
+# (MATCH found nothing: dropped). That happens when a supply agreement's row, computed before some
+# flow of its link, commits after that flow's transaction: with one worker when the clock's due rows
+# (written ahead of the in-flight batch that creates the link) name it, with two workers when the other
+# worker's flow batch commits in between. The statement marks the link ``KpiRecheck`` in the same
+# transaction (durable), and the projector rewrites it from the record store (``Projector._recheck``).
 _FLOW_LINKS = (
     "UNWIND $rows AS r\n"
-    "MATCH (:Enterprise {id: r.supplier})-[x:SUPPLIES {sku: r.sku}]->(:Enterprise {id: r.buyer})\n"
-    f"{model.kpi_applied('x')}"
-    "RETURN r.supplier AS supplier, r.buyer AS buyer, r.sku AS sku, keys(r.props) AS fields"
+    "MATCH (s:Enterprise {id: r.supplier})-[x:SUPPLIES {sku: r.sku}]->(:Enterprise {id: r.buyer})\n"
+    f"{model.kpi_applied('x', 's')}"
+    "WITH r, coalesce(s.kpiRev, -1) > r.rev AS stale\n"
+    "FOREACH (_ IN CASE WHEN stale AND $group IS NOT NULL THEN [1] ELSE [] END |\n"
+    "  MERGE (k:KpiRecheck {id: $group + '|' + r.supplier + '|' + r.buyer + '|' + r.sku})\n"
+    "  SET k.group = $group, k.supplier = r.supplier, k.buyer = r.buyer, k.sku = r.sku,\n"
+    "      k.token = randomUUID())\n"
+    "RETURN r.supplier AS supplier, r.buyer AS buyer, r.sku AS sku, keys(r.props) AS fields, stale"
 )
+
+# Markers deleted by the write that rewrote their links, unless marked again meanwhile (a new token).
+_RECHECKED = """
+UNWIND $done AS d
+MATCH (k:KpiRecheck {id: d.id}) WHERE k.token = d.token
+DELETE k
+"""
+
+_RECHECKS = """
+MATCH (k:KpiRecheck) WHERE k.group = $group
+RETURN k.id AS id, k.token AS token, k.supplier AS supplier, k.buyer AS buyer, k.sku AS sku
+ORDER BY k.id
+LIMIT $limit
+"""
 
 KPI_SUPPLIERS = "kpi_suppliers"
 """The key, in what a write applied, of the suppliers whose flow KPIs it wrote (``id``, ``fields``)."""
@@ -132,12 +159,29 @@ class Outbox:
 
 
 @dataclass(frozen=True, slots=True)
+class Recheck:
+    """A supply link whose KPI row applied stale (``_FLOW_LINKS``): to be rewritten from the record
+    store. ``id`` and ``token`` delete the marker with the rewrite, unless it was marked again."""
+
+    id: str
+    token: str
+    supplier: str
+    buyer: str
+    sku: str
+
+
+@dataclass(frozen=True, slots=True)
 class Written:
     """What a committed write applied: per mutation kind, the records its statement returned (rows
     newer than stored, ``graph.model``), and the outbox entry it wrote (None: nothing to publish)."""
 
     applied: Mapping[str, Sequence[Mapping[str, Any]]]
     outbox: OutboxEntry | None = None
+
+    @property
+    def stale(self) -> int:
+        """How many link KPI rows applied stale (each marked ``KpiRecheck`` by the write)."""
+        return sum(1 for r in self.applied.get(KPI_LINKS, ()) if r.get("stale"))
 
 
 class GraphWriteRejected(Exception):
@@ -174,17 +218,22 @@ async def _apply(
     flow: FlowKpis | None = None,
     outbox: Outbox | None = None,
     published: Sequence[str] = (),
+    group: str | None = None,
+    rechecked: Sequence[Recheck] = (),
 ) -> Written:
     applied: dict[str, list[dict[str, Any]]] = {}
     for name, cypher in STATEMENTS:
         rows = m.rows.get(name)
         if rows:
             applied[name] = await (await tx.run(cypher, rows=Rows(rows))).data()
+    if rechecked:  # before the rows: a row that applies stale again marks its link anew
+        done = [{"id": c.id, "token": c.token} for c in rechecked]
+        await (await tx.run(_RECHECKED, done=done)).consume()
     if flow:
         if flow.suppliers:
             applied[KPI_SUPPLIERS] = await (await tx.run(_FLOW_SUPPLIERS, rows=Rows(flow.suppliers))).data()
         if flow.links:
-            applied[KPI_LINKS] = await (await tx.run(_FLOW_LINKS, rows=Rows(flow.links))).data()
+            applied[KPI_LINKS] = await (await tx.run(_FLOW_LINKS, rows=Rows(flow.links), group=group)).data()
     entry = await _put_outbox(tx, outbox, applied, published)
     claims: dict[str, list[Row]] = {}
     for (label, key), owner in sorted(m.owners.items()):
@@ -280,19 +329,24 @@ class GraphWriter:
         kpis: FlowKpis | None = None,
         outbox: Outbox | None = None,
         published: Sequence[str] = (),
+        group: str | None = None,
+        rechecked: Sequence[Recheck] = (),
     ) -> Written:
         """Apply a batch, the flow ``kpis`` of the batch and its offsets in one transaction; return what
         it applied.
 
         With ``outbox``, the change messages of what it applied are written in the same transaction
-        (``Written.outbox``); ``published`` outbox entries are deleted in it.
+        (``Written.outbox``); ``published`` outbox entries are deleted in it. With ``group``, a link
+        row that applies stale is marked for that group's projector to rewrite (``rechecks``);
+        ``rechecked`` markers (the links ``kpis`` rewrites) are deleted in it.
         """
-        if not len(mutations) and not offsets and not published and not kpis:
+        if not len(mutations) and not offsets and not published and not kpis and not rechecked:
             return Written({})
         rows = [p.row() for p in sorted(offsets, key=lambda p: (p.topic, p.partition))]
         try:
             return await self._transact(
-                lambda tx: _apply(tx, mutations, rows, kpis, outbox, published), "graph write"
+                lambda tx: _apply(tx, mutations, rows, kpis, outbox, published, group, rechecked),
+                "graph write",
             )
         except (Neo4jError, DriverError) as e:
             raise GraphWriteRejected(str(e)) from e
@@ -311,6 +365,14 @@ class GraphWriter:
         """Delete outbox entries whose messages Kafka acknowledged (idempotent)."""
         if ids:
             await self._transact(lambda tx: _put_outbox(tx, None, {}, ids), "outbox delete")
+
+    async def rechecks(self, group: str, *, limit: int = 1000) -> list[Recheck]:
+        """Supply links ``group``'s writes marked stale (``_FLOW_LINKS``), committed, in id order."""
+        records = await self._read(_RECHECKS, group=group, limit=limit)
+        return [
+            Recheck(str(r["id"]), str(r["token"]), str(r["supplier"]), str(r["buyer"]), str(r["sku"]))
+            for r in records
+        ]
 
     async def _read(self, query: str, **params: Any) -> list[Any]:
         """An auto-commit read (no locks), retried on transient errors like the writes."""

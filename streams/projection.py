@@ -44,6 +44,7 @@ from graph.writer import (
     Outbox,
     OutboxEntry,
     Position,
+    Recheck,
     Written,
 )
 from schema.changes import AggregateChange, CausingEvent, encode
@@ -77,6 +78,8 @@ memory peaks (docs/projection-performance.md)."""
 
 SWEEP_SECONDS = 30.0
 """How often a projector looks for outbox entries another projector of its group left behind."""
+RECHECK_ROUNDS = 5
+"""Most rounds of stale-link rewrites in a row (each marked again only if a newer row came meanwhile)."""
 STALE_MS = 60_000
 """Age from which an outbox entry counts as left behind (its writer died before publishing it)."""
 
@@ -284,19 +287,46 @@ class Projector:
         events: Sequence[Pair],
         offsets: Sequence[Position],
         kpis: FlowKpis | None = None,
+        *,
+        rechecked: Sequence[Recheck] = (),
     ) -> Written:
-        """One graph write (raises ``GraphWriteRejected``); what it applied is published once committed."""
+        """One graph write (raises ``GraphWriteRejected``); what it applied is published once committed.
+        Links whose KPI row applied stale are rewritten right after (``_recheck``)."""
         published, self._published = self._published, []
         try:
             written = await self.writer.write(
-                m, offsets, kpis=kpis, outbox=self._outbox(m, events, kpis), published=published
+                m,
+                offsets,
+                kpis=kpis,
+                outbox=self._outbox(m, events, kpis),
+                published=published,
+                group=self.group,
+                rechecked=rechecked,
             )
         except BaseException:
             self._published = published + self._published
             raise
         if written.outbox is not None:
             await self._publish(written.outbox)
+        if written.stale and not rechecked:
+            await self._recheck()
         return written
+
+    async def _recheck(self) -> None:
+        """Rewrite, from the record store, the supply links whose KPI row applied stale (``KpiRecheck``:
+        a newer row was dropped while the link did not exist yet; ``graph.writer``), each marker
+        deleted with its rewrite. Right after a write that marked some, and with every sweep (what a
+        killed worker marked). A rewrite marked stale again (a newer row meanwhile) is taken again, a
+        few rounds at most; the rest waits for the next sweep."""
+        if self.records is None:
+            return
+        for _ in range(RECHECK_ROUNDS):
+            marked = await self.writer.rechecks(self.group)
+            if not marked:
+                return
+            kpis = await self.records.link_kpis({(c.supplier, c.buyer, c.sku) for c in marked})
+            log.info("project: rewriting the KPIs of %d supply link(s) whose row applied stale", len(marked))
+            await self._write(Mutations(), [], [], kpis, rechecked=marked)
 
     async def _publish(self, entry: OutboxEntry) -> None:
         """Send an outbox entry's messages; return once Kafka acknowledged every one (waits out an
@@ -307,14 +337,16 @@ class Projector:
 
     async def _sweep(self) -> None:
         """Publish outbox entries of this group left unpublished: all of them on the first call (a
-        killed predecessor's), later every ``SWEEP_SECONDS`` those older than ``STALE_MS``."""
-        if self._to_changes is None:
-            return
+        killed predecessor's), later every ``SWEEP_SECONDS`` those older than ``STALE_MS``. Rewrite
+        the supply links this group's writes marked stale first (``_recheck``: a killed worker's)."""
         now = time.monotonic()
         if self._swept_at is not None and now - self._swept_at < SWEEP_SECONDS:
             return
         older_ms = 0 if self._swept_at is None else STALE_MS
         self._swept_at = now
+        await self._recheck()  # links a killed worker marked stale
+        if self._to_changes is None:
+            return
         while True:
             entries = await self.writer.unpublished(self.group, older_ms=older_ms)
             for entry in entries:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -25,6 +25,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exp
 
 from connectors.flow_store import Due, FlowKpis
 from connectors.record_store import RecordStore, Written
+from graph.kpis import LinkKey
 from graph.registry import agreed_links, record_rows
 from schema.envelope import ValidEvent
 from schema.errors import EventRejected
@@ -96,6 +97,11 @@ class RecordWriter(Generic[M]):
         """KPI rows the stream clock moved, not yet in the graph, of at most ``limit`` enterprises
         (``RecordStore.due``); waits out an unavailable store."""
         return await self._retried(lambda: self.store.due(limit))
+
+    async def link_kpis(self, links: Collection[LinkKey]) -> FlowKpis:
+        """KPI rows of supply ``links`` at the stream clock (``RecordStore.link_kpis``); waits out the
+        store."""
+        return await self._retried(lambda: self.store.link_kpis(links))
 
     async def done(self, due: Due) -> None:
         """Forget the entries of ``due`` once the graph committed its rows; waits out the store."""

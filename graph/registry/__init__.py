@@ -27,7 +27,7 @@ from graph.registry import (
 from graph.registry.unit import EventUnit, Named, RecordRows
 from graph.rows import Row, Stamp
 from schema.envelope import ValidEvent
-from schema.events import CATALOG, Payload, SupplyAgreed
+from schema.events import CATALOG, Payload, SupplyAgreed, SupplyEnded
 from schema.records import Group
 
 __all__ = ["REGISTRY", "EventUnit", "Named", "RecordRows", "agreed_links", "missing_units", "record_rows"]
@@ -90,12 +90,13 @@ def record_rows(events: Iterable[ValidEvent]) -> dict[Group, list[Row]]:
 
 
 def agreed_links(events: Iterable[ValidEvent]) -> list[tuple[str, str, str]]:
-    """(supplier, buyer, sku) of the batch's supply agreements, sorted: links whose KPI row the batch
-    writes with them (a new link starts with its flow so far, empty windows if none). Pure."""
+    """(supplier, buyer, sku) of the batch's supply agreements and endings, sorted: links whose KPI row
+    the batch writes with them (a new link starts with its flow so far, empty windows if none). An
+    ending counts too: delivered before its agreement, it creates the link. Pure."""
     return sorted(
         {
             (ev.data.supplier_id, ev.data.buyer_id, ev.data.sku)
             for ev in events
-            if isinstance(ev.data, SupplyAgreed)
+            if isinstance(ev.data, (SupplyAgreed, SupplyEnded))
         }
     )

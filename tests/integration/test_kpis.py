@@ -91,7 +91,7 @@ def expected_kpis(
             if k not in stock or t > stock[k][0]:
                 stock[k] = (t, d.on_hand, d.daily_usage)
             touched.add(d.enterprise_id)
-        elif ev.type == "supply.agreed":
+        elif ev.type in ("supply.agreed", "supply.ended"):  # either creates the link
             links.add((d.supplier_id, d.buyer_id, d.sku))
             touched.add(d.supplier_id)
 
@@ -320,6 +320,97 @@ async def test_kpi_rows_of_an_older_revision_never_replace_newer_ones(
         )
         assert records[0]["n"] == suppliers[ids[0]]["openOrders"] and records[0]["rev"] > 0
         assert records[0]["c"] == suppliers[ids[0]]["daysOfCover"]
+    finally:
+        dlq.close()
+        await delete_by_prefix(driver, prefix)
+        await delete_offsets(driver, group)
+
+
+def _event(prefix: str, n: int, type_: str, subject: str, t: int, data: dict[str, Any]) -> Event:
+    """One event of the run at epoch ms ``t``, ids and keys under ``prefix``."""
+    eid = f"{prefix}ev{n}"
+    env = {
+        "specversion": "1.0",
+        "id": eid,
+        "source": "bench-erp",
+        "type": type_,
+        "time": datetime.fromtimestamp(t / 1000, UTC).isoformat().replace("+00:00", "Z"),
+        "subject": subject,
+        "data": data,
+    }
+    return Event(key=subject.encode(), value=orjson.dumps(env), time_ms=t, type=type_, data=data, id=eid)
+
+
+@pytest.mark.parametrize("killed", [False, True], ids=["rewritten", "killed-before-rewrite"])
+async def test_a_link_row_dropped_before_its_agreement_committed_is_rewritten(
+    driver: neo4j.AsyncDriver, stack: Settings, run_id: str, sql_engine: Engine, killed: bool
+) -> None:
+    """A supply agreement's KPI row, computed before an incident of its link, commits after the
+    incident's: the incident's row found no link to write to (it did not exist yet), and the
+    agreement's row is one incident behind. One worker does this when the clock's due rows run ahead
+    of the batch that creates the link; two workers when the other one's batch commits in between.
+    The agreement's row applies stale (its supplier already holds a newer revision): the link is
+    rewritten from the record store, and no marker is left. A worker killed between the agreement's
+    commit and the rewrite leaves the marker: its successor rewrites the link when it starts."""
+    prefix = f"{run_id}-stale-{int(killed)}-"
+    s, b, sku = f"{prefix}s", f"{prefix}b", f"{prefix}hrc"
+    t0 = int(datetime(2026, 9, 1, tzinfo=UTC).timestamp() * 1000)
+
+    def registered(n: int, eid: str) -> Event:
+        data = {"enterprise_id": eid, "name": eid, "industry": "steel", "region": "湖北省"}
+        return _event(prefix, n, "partner.registered", eid, t0, data)
+
+    def incident(n: int, t: int) -> Event:
+        data = {
+            "incident_id": f"{prefix}qi{n}",
+            "supplier_id": s,
+            "buyer_id": b,
+            "sku": sku,
+            "severity": "high",
+            "defect_ppm": 900.0,
+        }
+        return _event(prefix, n, "quality.incident", s, t, data)
+
+    agreed = _event(
+        prefix,
+        3,
+        "supply.agreed",
+        b,
+        t0 + 1000,
+        {"supplier_id": s, "buyer_id": b, "sku": sku, "share": 1.0, "lead_time_days": 21},
+    )
+    dlq = EventProducer(stack.kafka.librdkafka(), "events.dlq")
+    group = f"t4-{run_id}-stale"
+    msgs = incoming(
+        [registered(1, s), registered(2, b), incident(4, t0 + DAY), agreed, incident(5, t0 + 2 * DAY)]
+    )
+    try:
+        projector = Projector(
+            writer=GraphWriter(driver), dlq_out=dlq, group=group, records=RecordStore(sql_engine)
+        )
+        await projector.project(msgs[:3])  # the partners, and an incident of a link not in the graph
+        agreement = await projector.prepare(msgs[3:4])  # its row counts one incident
+        assert [r["props"]["qualityIncidents30d"] for r in agreement.kpis.links] == [1]
+        await projector.project(msgs[4:])  # the second incident: its link row finds no link
+        query = (
+            "MATCH (s:Enterprise {id: $s})-[x:SUPPLIES {sku: $sku}]->(:Enterprise {id: $b}) "
+            "OPTIONAL MATCH (k:KpiRecheck {group: $g}) "
+            "RETURN x.qualityIncidents30d AS n, x.kpiRev < s.kpiRev AS behind, count(k) AS marked"
+        )
+        if killed:  # the agreement's transaction commits, the worker dies before the rewrite
+            await projector.writer.write(
+                agreement.mutations, agreement.offsets, kpis=agreement.kpis, group=group
+            )
+            rec, _, _ = await driver.execute_query(query, s=s, b=b, sku=sku, g=group)
+            assert dict(rec[0]) == {"n": 1, "behind": True, "marked": 1}
+            projector = Projector(
+                writer=GraphWriter(driver), dlq_out=dlq, group=group, records=RecordStore(sql_engine)
+            )
+            await projector.idle()  # the successor, between its first batches
+        else:
+            await projector.commit(agreement)  # the link, with the row of one incident
+        rec, _, _ = await driver.execute_query(query, s=s, b=b, sku=sku, g=group)
+        assert dict(rec[0]) == {"n": 2, "behind": False, "marked": 0}
     finally:
         dlq.close()
         await delete_by_prefix(driver, prefix)

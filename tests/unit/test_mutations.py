@@ -130,6 +130,11 @@ def test_stock_writes_no_graph_rows_and_agreed_links_ride_the_record_batch() -> 
     agreed = EXAMPLES["supply.agreed"]
     events = [event("supply.agreed", agreed), stock]
     assert agreed_links(events) == [(agreed["supplier_id"], agreed["buyer_id"], agreed["sku"])]
+    # an ending delivered before its agreement creates the link: its row rides with it too
+    ended = EXAMPLES["supply.ended"]
+    assert agreed_links([event("supply.ended", ended), stock]) == [
+        (ended["supplier_id"], ended["buyer_id"], ended["sku"])
+    ]
 
 
 def test_every_kind_has_a_statement() -> None:
