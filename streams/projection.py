@@ -240,18 +240,36 @@ class Projector:
             events, mutations = verdict.accepted, None
         refused = len(verdict.refused)
         await self._sweep()
-        await self._write_due()  # the clock's rows first, bounded: the batch's transaction stays O(batch)
+        done = await self._write_batch(events, offsets, mutations, kpis, verdict.claims)
+        done.dead_lettered += refused
+        # The clock's rows after the batch, in bounded transactions of their own (the batch's stays
+        # O(batch)). After, not before: the next batch's record transaction runs while this one
+        # writes, so its rollover may name a link this batch creates; written ahead of the batch, that
+        # row found no link, and the batch's own older row stayed (docs/graph-model.md).
+        await self._write_due()
+        return done
+
+    async def _write_batch(
+        self,
+        events: Sequence[Pair],
+        offsets: Sequence[Position],
+        mutations: Mutations | None,
+        kpis: FlowKpis | None,
+        claims: Mapping[tuple[str, str], str],
+    ) -> Projected:
+        """The batch's one transaction; if Neo4j refuses it, every part it takes, and the culprits to
+        the DLQ."""
         try:
             m = mutations if mutations is not None else to_mutations(ev for _, ev in events)
-            m.owners = verdict.claims
+            m.owners = dict(claims)
             await self._write(m, events, offsets, kpis)
-            return Projected(applied=len(events), dead_lettered=refused)
+            return Projected(applied=len(events))
         except GraphWriteRejected as e:
             log.warning("project: Neo4j refused a batch of %d (%s); isolating the culprit", len(events), e)
         culprits = await self._isolate(events)
         await self._dead_letter([dlq_record(m, err, stage="project") for m, err in culprits])
-        await self._write(Mutations(owners=verdict.claims), [], offsets, kpis)
-        return Projected(applied=len(events) - len(culprits), dead_lettered=len(culprits) + refused)
+        await self._write(Mutations(owners=dict(claims)), [], offsets, kpis)
+        return Projected(applied=len(events) - len(culprits), dead_lettered=len(culprits))
 
     def _outbox(self, m: Mutations, events: Sequence[Pair], kpis: FlowKpis | None) -> Outbox | None:
         """What turns the write's applied rows into ``graph.changes`` messages (in its transaction)."""
@@ -364,10 +382,10 @@ class Projector:
         """Write every KPI row the stream clock moved that the graph does not have yet, at most
         ``CLOCK_DUE_PER_WRITE`` enterprises per transaction, each forgotten once committed.
 
-        Before a batch's own write, so the graph has its rollover's rows by the time its offsets commit
-        (as when they rode in its transaction); rows a killed worker's rollover named are written by
-        its successor. Safe to write early or twice: every row is read from the committed record store
-        with its enterprise's revision first (the graph keeps the newest)."""
+        After a batch's own write (``apply``) and between batches (``idle``); rows a killed worker's
+        rollover named are written by its successor. Safe to write early or twice: every row is read
+        from the committed record store with its enterprise's revision first (the graph keeps the
+        newest)."""
         if self.records is None:
             return
         while True:
