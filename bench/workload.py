@@ -68,18 +68,23 @@ class _Gen:
 
     def emit(self, type_: str, subject_field: str, data: dict[str, Any], t: int) -> None:
         self.n += 1
-        eid = f"{self.prefix}{self.tag}e{self.n}"
-        subject = data[subject_field]
-        env = {
-            "specversion": "1.0",
-            "id": eid,
-            "source": "bench-erp",
-            "type": type_,
-            "time": _iso(t),
-            "subject": subject,
-            "data": data,
-        }
-        self.out.append(Event(subject.encode(), msgspec.json.encode(env), t, type_, data, eid))
+        self.out.append(event(f"{self.prefix}{self.tag}e{self.n}", type_, data[subject_field], data, t))
+
+
+def event(
+    eid: str, type_: str, subject: str, data: dict[str, Any], t: int, source: str = "bench-erp"
+) -> Event:
+    """One CloudEvents envelope at epoch ms ``t``, keyed by its ``subject``."""
+    env = {
+        "specversion": "1.0",
+        "id": eid,
+        "source": source,
+        "type": type_,
+        "time": _iso(t),
+        "subject": subject,
+        "data": data,
+    }
+    return Event(subject.encode(), msgspec.json.encode(env), t, type_, data, eid)
 
 
 def generate(

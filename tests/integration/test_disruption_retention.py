@@ -15,13 +15,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import neo4j
 import orjson
 import pytest
 from sqlalchemy import Engine
 
-from bench.workload import Event
+from bench.workload import Event, event
 from connectors.kafka import EventProducer
 from connectors.record_store import RecordStore
 from graph.kpis import DAY_MS
@@ -47,17 +46,7 @@ def _events(p: str) -> list[Event]:
     out: list[Event] = []
 
     def emit(kind: str, subject: str, data: dict[str, Any], t: int) -> None:
-        eid = f"{p}e{len(out)}"
-        env = {
-            "specversion": "1.0",
-            "id": eid,
-            "source": "retention-test",
-            "type": kind,
-            "time": datetime.fromtimestamp(t / 1000, UTC).isoformat().replace("+00:00", "Z"),
-            "subject": data[subject],
-            "data": data,
-        }
-        out.append(Event(data[subject].encode(), msgspec.json.encode(env), t, kind, data, eid))
+        out.append(event(f"{p}e{len(out)}", kind, data[subject], data, t, source="retention-test"))
 
     for i in range(3):
         emit(

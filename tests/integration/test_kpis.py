@@ -13,11 +13,10 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import neo4j
-import orjson
 import pytest
 from sqlalchemy import Engine
 
-from bench.workload import Event, generate
+from bench.workload import Event, event, generate
 from connectors import flow_store
 from connectors.flow_store import FlowKpis
 from connectors.kafka import EventProducer
@@ -260,29 +259,13 @@ async def test_kpis_equal_an_independent_computation_over_the_events(
 
 def _stock_report(prefix: str, t: int) -> Event:
     """An inventory report of an enterprise outside the supply network, at epoch ms ``t``."""
-    at = datetime.fromtimestamp(t / 1000, UTC)
-    env = {
-        "specversion": "1.0",
-        "id": f"{prefix}late-stock",
-        "source": "bench-erp",
-        "type": "inventory.reported",
-        "time": at.isoformat().replace("+00:00", "Z"),
-        "subject": f"{prefix}outsider",
-        "data": {
-            "enterprise_id": f"{prefix}outsider",
-            "sku": f"{prefix}nothing",
-            "on_hand": 1.0,
-            "daily_usage": 1.0,
-        },
+    data = {
+        "enterprise_id": f"{prefix}outsider",
+        "sku": f"{prefix}nothing",
+        "on_hand": 1.0,
+        "daily_usage": 1.0,
     }
-    return Event(
-        key=f"{prefix}outsider".encode(),
-        value=orjson.dumps(env),
-        time_ms=t,
-        type=env["type"],
-        data=env["data"],
-        id=env["id"],
-    )
+    return event(f"{prefix}late-stock", "inventory.reported", f"{prefix}outsider", data, t)
 
 
 async def test_kpi_rows_of_an_older_revision_never_replace_newer_ones(
@@ -328,17 +311,7 @@ async def test_kpi_rows_of_an_older_revision_never_replace_newer_ones(
 
 def _event(prefix: str, n: int, type_: str, subject: str, t: int, data: dict[str, Any]) -> Event:
     """One event of the run at epoch ms ``t``, ids and keys under ``prefix``."""
-    eid = f"{prefix}ev{n}"
-    env = {
-        "specversion": "1.0",
-        "id": eid,
-        "source": "bench-erp",
-        "type": type_,
-        "time": datetime.fromtimestamp(t / 1000, UTC).isoformat().replace("+00:00", "Z"),
-        "subject": subject,
-        "data": data,
-    }
-    return Event(key=subject.encode(), value=orjson.dumps(env), time_ms=t, type=type_, data=data, id=eid)
+    return event(f"{prefix}ev{n}", type_, subject, data, t)
 
 
 @pytest.mark.parametrize("killed", [False, True], ids=["rewritten", "killed-before-rewrite"])
