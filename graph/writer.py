@@ -47,21 +47,26 @@ _FLOW_SUPPLIERS = (
 # same transaction, has locked the supplier. A link row that applies while its supplier already holds a
 # newer revision is *stale*: a newer row for this link was written while the link did not exist yet
 # (MATCH found nothing: dropped). That happens when a supply agreement's row, computed before some
-# flow of its link, commits after that flow's transaction: with one worker when the clock's due rows
-# (written ahead of the in-flight batch that creates the link) name it, with two workers when the other
-# worker's flow batch commits in between. The statement marks the link ``KpiRecheck`` in the same
-# transaction (durable), and the projector rewrites it from the record store (``Projector._recheck``).
+# flow of its link, commits after that flow's transaction: with two workers when the other worker's
+# flow batch commits in between (with one worker, when the clock's due rows were written ahead of the
+# in-flight batch that creates the link: they now follow it, streams.projection). The write marks
+# such links ``KpiRecheck`` in the same transaction (durable), and the projector rewrites them from
+# the record store (``Projector._recheck``).
 _FLOW_LINKS = (
     "UNWIND $rows AS r\n"
     "MATCH (s:Enterprise {id: r.supplier})-[x:SUPPLIES {sku: r.sku}]->(:Enterprise {id: r.buyer})\n"
     f"{model.kpi_applied('x', 's')}"
-    "WITH r, coalesce(s.kpiRev, -1) > r.rev AS stale\n"
-    "FOREACH (_ IN CASE WHEN stale AND $group IS NOT NULL THEN [1] ELSE [] END |\n"
-    "  MERGE (k:KpiRecheck {id: $group + '|' + r.supplier + '|' + r.buyer + '|' + r.sku})\n"
-    "  SET k.group = $group, k.supplier = r.supplier, k.buyer = r.buyer, k.sku = r.sku,\n"
-    "      k.token = randomUUID())\n"
-    "RETURN r.supplier AS supplier, r.buyer AS buyer, r.sku AS sku, keys(r.props) AS fields, stale"
+    "RETURN r.supplier AS supplier, r.buyer AS buyer, r.sku AS sku, keys(r.props) AS fields,\n"
+    "       coalesce(s.kpiRev, -1) > r.rev AS stale"
 )
+
+# Run only when some row applied stale, not as a FOREACH in the statement above: a MERGE there is
+# planned for every row, and the direct ceiling measured ~5% lower with it.
+_MARK_RECHECKS = """
+UNWIND $rows AS r
+MERGE (k:KpiRecheck {id: $group + '|' + r.supplier + '|' + r.buyer + '|' + r.sku})
+SET k.group = $group, k.supplier = r.supplier, k.buyer = r.buyer, k.sku = r.sku, k.token = randomUUID()
+"""
 
 # Markers deleted by the write that rewrote their links, unless marked again meanwhile (a new token).
 _RECHECKED = """
@@ -233,7 +238,10 @@ async def _apply(
         if flow.suppliers:
             applied[KPI_SUPPLIERS] = await (await tx.run(_FLOW_SUPPLIERS, rows=Rows(flow.suppliers))).data()
         if flow.links:
-            applied[KPI_LINKS] = await (await tx.run(_FLOW_LINKS, rows=Rows(flow.links), group=group)).data()
+            applied[KPI_LINKS] = links = await (await tx.run(_FLOW_LINKS, rows=Rows(flow.links))).data()
+            stale = [r for r in links if r["stale"]]
+            if stale and group is not None:
+                await (await tx.run(_MARK_RECHECKS, rows=stale, group=group)).consume()
     entry = await _put_outbox(tx, outbox, applied, published)
     claims: dict[str, list[Row]] = {}
     for (label, key), owner in sorted(m.owners.items()):

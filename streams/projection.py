@@ -17,6 +17,10 @@ deleted from the outbox with the next write. A projector republishes its group's
 starts (what a killed predecessor committed but never sent) and, every ``SWEEP_SECONDS``, entries
 older than ``STALE_MS`` (what a worker of its group that died for good left). See
 docs/graph-changes.md.
+
+A supply link whose KPI row applied stale (a newer row of it was dropped while the link did not exist
+yet: ``graph.writer``) is rewritten from the record store right after the write that marked it, and
+with every sweep (``_recheck``).
 """
 
 from __future__ import annotations
