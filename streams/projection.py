@@ -259,20 +259,20 @@ class Projector:
         offsets: Sequence[Position],
         mutations: Mutations | None,
         kpis: FlowKpis | None,
-        claims: Mapping[tuple[str, str], str],
+        claims: dict[tuple[str, str], str],
     ) -> Projected:
         """The batch's one transaction; if Neo4j refuses it, every part it takes, and the culprits to
         the DLQ."""
         try:
             m = mutations if mutations is not None else to_mutations(ev for _, ev in events)
-            m.owners = dict(claims)
+            m.owners = claims
             await self._write(m, events, offsets, kpis)
             return Projected(applied=len(events))
         except GraphWriteRejected as e:
             log.warning("project: Neo4j refused a batch of %d (%s); isolating the culprit", len(events), e)
         culprits = await self._isolate(events)
         await self._dead_letter([dlq_record(m, err, stage="project") for m, err in culprits])
-        await self._write(Mutations(owners=dict(claims)), [], offsets, kpis)
+        await self._write(Mutations(owners=claims), [], offsets, kpis)
         return Projected(applied=len(events) - len(culprits), dead_lettered=len(culprits))
 
     def _outbox(self, m: Mutations, events: Sequence[Pair], kpis: FlowKpis | None) -> Outbox | None:
